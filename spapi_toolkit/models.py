@@ -47,6 +47,8 @@ class Parameter:
     type: str | None = None
     collection_format: str = "csv"
     schema: dict[str, Any] | None = None  # body parameters only
+    example: Any = None  # the model's x-example, else the first enum value
+
 
     @property
     def is_array(self) -> bool:
@@ -101,6 +103,10 @@ class Operation:
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
+    @property
+    def body_parameter(self) -> Parameter | None:
+        return next((p for p in self.parameters if p.location == "body"), None)
+
     def sandbox_cases(self) -> list[SandboxCase]:
         """The static sandbox cases of every response code, in model order."""
         cases = []
@@ -130,6 +136,10 @@ def _split_stem(stem: str, info_version: str) -> tuple[str, str]:
 
 
 def _parse_parameter(raw: dict[str, Any]) -> Parameter:
+    enum = raw.get("enum") or raw.get("items", {}).get("enum") or [None]
+    example = raw.get("x-example", enum[0])
+    if raw.get("type") == "array" and example is not None and not isinstance(example, list):
+        example = [example]
     return Parameter(
         name=raw["name"],
         location=raw["in"],
@@ -137,6 +147,7 @@ def _parse_parameter(raw: dict[str, Any]) -> Parameter:
         type=raw.get("type"),
         collection_format=raw.get("collectionFormat", "csv"),
         schema=raw.get("schema"),
+        example=example,
     )
 
 
