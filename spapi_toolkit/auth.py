@@ -178,7 +178,9 @@ class LwaAuth:
         """Trade a website-authorization ``spapi_oauth_code`` for a refresh token (do it at once:
         the code expires after about five minutes)."""
         creds = self.credentials
-        oauth = OAuth2Session(client=WebApplicationClient(creds.client_id), redirect_uri=redirect_uri)
+        oauth = OAuth2Session(
+            client=WebApplicationClient(creds.client_id), redirect_uri=redirect_uri
+        )
         payload = self._with_retries(
             lambda: dict(
                 oauth.fetch_token(
@@ -222,7 +224,9 @@ class LwaAuth:
                 status = getattr(exc, "status_code", None)
                 if status is not None and status < 500 and status != 429:
                     raise LwaError(
-                        f"LWA refused the token request: {exc.error}", error=exc.error, status=status
+                        f"LWA refused the token request: {exc.error}",
+                        error=exc.error,
+                        status=status,
                     ) from None
                 failure = f"LWA answered {exc.error}"
             except (requests.ConnectionError, requests.Timeout) as exc:

@@ -46,7 +46,11 @@ PAGE_TOKEN_PARAMETERS = ("nextToken", "NextToken", "paginationToken", "pageToken
 TOKEN_ALONE = frozenset({"reports_2021-06-30.getReports"})
 # The LWA scope of each API's grantless operations.
 GRANTLESS_SCOPES = {"notifications": NOTIFICATIONS_SCOPE}
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 @dataclass
@@ -66,7 +70,9 @@ class PreparedCall:
         return f"{self.path}?{urlencode(self.query, quote_via=_quote)}"
 
 
-def _quote(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+def _quote(
+    value: str, safe: str = "", encoding: str | None = None, errors: str | None = None
+) -> str:
     """Percent-encode a query value fully (page tokens hold '/', '+' and '='), keeping commas."""
     return quote(value, safe=",", encoding=encoding, errors=errors)
 
@@ -171,7 +177,11 @@ def _error_fields(response: requests.Response) -> tuple[str, str, str]:
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
-        return str(first.get("code", "")), str(first.get("message", "")), str(first.get("details", ""))
+        return (
+            str(first.get("code", "")),
+            str(first.get("message", "")),
+            str(first.get("details", "")),
+        )
     return "", json.dumps(body)[:300], ""
 
 
@@ -265,9 +275,11 @@ class SpApiClient:
             token = next_page_token(page) if token_name else None
             if not token:
                 return
-            params = {token_name: token} if op.qualified_name in TOKEN_ALONE else {
-                **params, token_name: token
-            }
+            params = (
+                {token_name: token}
+                if op.qualified_name in TOKEN_ALONE
+                else {**params, token_name: token}
+            )
 
     def send(self, call: PreparedCall, *, access_token: str | None = None) -> Any:
         """Send a prepared call under the rate limits, retrying as the policy allows.
@@ -282,8 +294,10 @@ class SpApiClient:
         attempts, backoff_spent, token_refreshed = 0, 0.0, False
         while True:
             attempts += 1
-            self.limiter.acquire(key, self.rate_limit_timeout)
+            # The token first: an LWA round trip between taking a rate-limit token and sending
+            # would put the request behind the server's bucket.
             token = access_token or self.auth.access_token(scope)
+            self.limiter.acquire(key, self.rate_limit_timeout)
             headers = {
                 "x-amz-access-token": token,
                 "x-amz-date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
@@ -349,4 +363,3 @@ class SpApiClient:
             details=details,
             attempts=attempts,
         )
-

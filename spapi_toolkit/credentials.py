@@ -222,7 +222,11 @@ def resolve_credentials(
     env = os.environ if env is None else env
     if client_id or client_secret:
         return Credentials.from_mapping(
-            {"client_id": client_id, "client_secret": client_secret, "refresh_token": refresh_token},
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "refresh_token": refresh_token,
+            },
             "the arguments",
         )
     if profile:

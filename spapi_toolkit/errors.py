@@ -30,7 +30,7 @@ class ReauthorizationRequired(LwaError):
 
 
 class InvalidClient(LwaError):
-    """``invalid_client``: the LWA client id or secret is wrong (the secret rotates every 180 days)."""
+    """``invalid_client``: the LWA client id or secret is wrong (secrets rotate every 180 days)."""
 
 
 class SpApiError(SpApiToolkitError):

@@ -49,7 +49,6 @@ class Parameter:
     schema: dict[str, Any] | None = None  # body parameters only
     example: Any = None  # the model's x-example, else the first enum value
 
-
     @property
     def is_array(self) -> bool:
         return self.type == "array"
@@ -204,7 +203,9 @@ def find_operation(name: str) -> Operation:
     """
     model, _, op_id = name.rpartition(".")
     candidates = [
-        op for op in all_operations() if op.operation_id == op_id and (not model or op.model == model)
+        op
+        for op in all_operations()
+        if op.operation_id == op_id and (not model or op.model == model)
     ]
     if len(candidates) > 1:
         current = [op for op in candidates if not op.deprecated]

@@ -9,8 +9,8 @@ leave only when the server would accept them:
   ``FileTokenBucket`` between processes on one host (through a file lock).
 * ``RateLimiter`` keeps one bucket per (application, selling partner, region, operation), seeded
   from the official table, and learns from responses: an ``x-amzn-RateLimit-Limit`` header sets
-  the rate (the burst is kept), a 429 halves it and empties the bucket, and successes without the
-  header creep back towards the last rate the service told us. A missing header changes nothing.
+  the rate (the burst is kept), a 429 halves it and empties the bucket, and each success without the
+  header gives back a tenth of the last rate the service told us. A missing header changes nothing.
 * ``RetryPolicy`` decides what is retried (429, 500/502/503/504, connection errors), how long to
   back off (full jitter) and when the budget is spent.
 * ``REPORT_QUOTAS`` are the per-report-type quotas that sit on top of the operation limits.
@@ -44,8 +44,14 @@ DEFAULT_LIMIT = (0.0167, 1)
 # After a 429 the rate is multiplied by this; it never drops below MIN_RATE.
 THROTTLE_FACTOR = 0.5
 MIN_RATE = 0.001
-# Each success without a rate header gives back this share of the lost rate.
+# Each success without a rate header gives back this share of the last told rate (additive
+# increase after the multiplicative decrease of a 429).
 RECOVERY_SHARE = 0.1
+
+# Tokens refill at this share of the rate: a request leaves a moment after it takes its token and
+# arrives later still, so a client refilling at exactly the server's rate would run ahead of the
+# server's bucket by that delay. 1% leaves 5 ms of slack per request at 2 requests/s.
+REFILL_SAFETY = 0.99
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -79,7 +85,9 @@ def render_limits_table() -> str:
             if on
         ]
         rate, burst = (f"{plan[0]:g}", str(plan[1])) if plan else ("", "")
-        writer.writerow((op.model, op.operation_id, op.method, op.path, rate, burst, ";".join(notes)))
+        writer.writerow(
+            (op.model, op.operation_id, op.method, op.path, rate, burst, ";".join(notes))
+        )
     return out.getvalue()
 
 
@@ -133,13 +141,14 @@ class BucketState:
 
     def _refill(self, now: float) -> None:
         if now > self.updated:
-            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            refill = (now - self.updated) * self.rate * REFILL_SAFETY
+            self.tokens = min(self.burst, self.tokens + refill)
             self.updated = now
 
     def reserve(self, now: float, max_wait: float | None = None) -> float | None:
         """Take one token; return seconds to wait for it, or None (nothing taken) if > max_wait."""
         self._refill(now)
-        wait = max(0.0, (1.0 - self.tokens) / self.rate) if self.tokens < 1.0 else 0.0
+        wait = (1.0 - self.tokens) / (self.rate * REFILL_SAFETY) if self.tokens < 1.0 else 0.0
         if max_wait is not None and wait > max_wait:
             return None
         self.tokens -= 1.0
@@ -159,7 +168,7 @@ class BucketState:
     def succeeded(self) -> None:
         """A success without a rate header: win back part of what throttling took."""
         if self.rate < self.ceiling:
-            self.rate = min(self.ceiling, self.rate + (self.ceiling - self.rate) * RECOVERY_SHARE)
+            self.rate = min(self.ceiling, self.rate + self.ceiling * RECOVERY_SHARE)
 
 
 class TokenBucket:

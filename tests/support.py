@@ -48,7 +48,9 @@ class ScriptedSpApi:
         with self._lock:
             self.grants.append(form.get("grant_type", ""))
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != self.client_secret:
-            return Response.json(401, {"error": "invalid_client", "error_description": "bad client"})
+            return Response.json(
+                401, {"error": "invalid_client", "error_description": "bad client"}
+            )
         grant = form.get("grant_type")
         if grant == "refresh_token" and form.get("refresh_token") != self.refresh_token:
             return Response.json(400, {"error": "invalid_grant", "error_description": "revoked"})

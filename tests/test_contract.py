@@ -25,13 +25,16 @@ ALL_CASES = [case for op in all_operations() for case in op.sandbox_cases()]
 
 def _shadowed(case: SandboxCase) -> bool:
     """An earlier case of the operation has the very same parameters, so this one is unreachable."""
-    twins = [c for c in case.operation.sandbox_cases() if case_parameters(c) == case_parameters(case)]
+    twins = [
+        c for c in case.operation.sandbox_cases() if case_parameters(c) == case_parameters(case)
+    ]
     return twins[0] != case
 
 
 def _empty_path_parameter(case: SandboxCase) -> bool:
     return any(
-        p.location == "path" and case.parameters.get(p.name) == "" for p in case.operation.parameters
+        p.location == "path" and case.parameters.get(p.name) == ""
+        for p in case.operation.parameters
     )
 
 

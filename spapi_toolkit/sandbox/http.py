@@ -73,7 +73,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     handle_request: Handler  # set on the subclass made per server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the demo print their own summaries
 
     def _serve(self) -> None:
@@ -121,10 +121,14 @@ class LoopbackServer:
     """
 
     def __init__(self, handler: Handler, port: int = 0, host: str = "127.0.0.1"):
-        handler_class = type("Handler", (_RequestHandler,), {"handle_request": staticmethod(handler)})
+        handler_class = type(
+            "Handler", (_RequestHandler,), {"handle_request": staticmethod(handler)}
+        )
         self._server = ThreadingHTTPServer((host, port), handler_class)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -79,7 +79,9 @@ def best_case(cases: list[SandboxCase], sent: dict[str, Any]) -> SandboxCase | N
     matching = [
         case
         for case in cases
-        if all(name in sent and sent[name] == value for name, value in case_parameters(case).items())
+        if all(
+            name in sent and sent[name] == value for name, value in case_parameters(case).items()
+        )
     ]
     return max(matching, key=lambda case: len(case_parameters(case)), default=None)
 

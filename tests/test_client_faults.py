@@ -1,0 +1,217 @@
+"""The client against a misbehaving SP-API: every call ends in success or a clear error,
+within its retry budget."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from spapi_toolkit.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RequestValidationError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    UnauthorizedError,
+)
+from spapi_toolkit.ratelimit import RateLimiter, RetryPolicy
+from spapi_toolkit.sandbox.http import Response, sp_api_error
+
+GET_REPORT = "reports_2021-06-30.getReport"
+THROTTLED = sp_api_error(
+    429, "QuotaExceeded", "You exceeded your quota for the requested resource."
+)
+
+
+def test_call_places_parameters_as_the_model_says(scripted, make_client):
+    app, server = scripted
+    client = make_client(server)
+    answer = client.call(
+        "searchCatalogItems",
+        marketplaceIds=["ATVPDKIKX0DER"],
+        identifiers=["B0A", "B0B"],
+        identifiersType="ASIN",
+        includedData=["summaries", "salesRanks"],
+    )
+    assert answer == {"ok": True, "operation": "searchCatalogItems"}
+    sent = app.requests[-1]
+    assert sent.path == "/catalog/2022-04-01/items"
+    assert sent.query["identifiers"] == ["B0A,B0B"]
+    assert sent.query["includedData"] == ["summaries,salesRanks"]
+    assert sent.headers["x-amz-access-token"].startswith("Atza|")
+    assert "spapi-lake" in sent.headers["user-agent"]
+
+
+def test_path_parameters_and_body_are_encoded(scripted, make_client):
+    app, server = scripted
+    client = make_client(server)
+    client.call("getListingsItem", sellerId="S1", sku="MY SKU/1", marketplaceIds="ATVPDKIKX0DER")
+    assert app.requests[-1].path == "/listings/2021-08-01/items/S1/MY%20SKU%2F1"
+    client.call("createReport", body={"reportType": "GET_X", "marketplaceIds": ["A"]})
+    assert app.requests[-1].json() == {"reportType": "GET_X", "marketplaceIds": ["A"]}
+
+
+def test_bad_parameters_are_refused_before_sending(scripted, make_client):
+    app, server = scripted
+    client = make_client(server)
+    with pytest.raises(RequestValidationError, match="takes no parameter 'reportid'"):
+        client.call("getReport", reportid="1")
+    with pytest.raises(RequestValidationError, match="needs 'reportId'"):
+        client.call("getReport")
+    assert app.requests == []
+
+
+def test_pagination_follows_next_token_alone_for_get_reports(scripted, make_client):
+    app, server = scripted
+    pages = [
+        Response.json(200, {"reports": [1], "nextToken": "tok/+=1"}),
+        Response.json(200, {"reports": [2], "nextToken": "tok2"}),
+        Response.json(200, {"reports": [3]}),
+    ]
+    app.script.extend(pages)
+    client = make_client(server)
+    got = list(client.paginate("getReports", reportTypes=["GET_X"], pageSize=10))
+    assert [p["reports"] for p in got] == [[1], [2], [3]]
+    assert app.requests[0].query == {"reportTypes": ["GET_X"], "pageSize": ["10"]}
+    assert app.requests[1].query == {"nextToken": ["tok/+=1"]}  # decoded: it was URL-encoded
+    assert app.requests[2].query == {"nextToken": ["tok2"]}
+
+
+def test_pagination_keeps_parameters_where_the_api_wants_them(scripted, make_client):
+    app, server = scripted
+    app.script.extend([
+        Response.json(200, {"orders": [1], "pagination": {"nextToken": "p2"}}),
+        Response.json(200, {"orders": [2], "pagination": {}}),
+    ])  # fmt: skip
+    client = make_client(server)
+    pages = list(client.paginate("searchOrders", createdAfter="2026-01-01T00:00:00Z"))
+    assert len(pages) == 2
+    assert app.requests[1].query == {
+        "createdAfter": ["2026-01-01T00:00:00Z"], "paginationToken": ["p2"]
+    }  # fmt: skip
+
+
+def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(scripted, make_client):
+    app, server = scripted
+    client = make_client(server)
+    client.call("getReport", reportId="1")
+    app.expire_all_tokens()
+    assert client.call("getReport", reportId="2")["ok"]
+    assert app.grants == ["refresh_token", "refresh_token"]
+
+
+def test_a_token_still_refused_after_refresh_is_an_error(scripted, make_client):
+    app, server = scripted
+    app.script.extend(
+        [sp_api_error(403, "Unauthorized", "Access to requested resource is denied.")] * 2
+    )
+    client = make_client(server)
+    with pytest.raises(UnauthorizedError, match="Unauthorized") as raised:
+        client.call("getReport", reportId="1")
+    assert "TOPSECRET" not in str(raised.value)
+    assert len(app.requests) == 2
+
+
+def test_throttling_storm_without_headers_is_ridden_out(scripted, make_client):
+    app, server = scripted
+    app.script.extend([THROTTLED] * 4)
+    client = make_client(server, limiter=RateLimiter(overrides={GET_REPORT: (40.0, 15)}))
+    assert client.call("getReport", reportId="1")["ok"]
+    stats = client.stats()[GET_REPORT]
+    assert (stats.requests, stats.throttled, stats.retried) == (5, 4, 4)
+    # Each 429 halved the rate (40/s -> 2.5/s); the success won back a tenth of 40/s.
+    bucket = next(iter(client.limiter._buckets.values()))
+    assert bucket.rate == pytest.approx(2.5 + 4.0)
+
+
+def test_throttling_beyond_the_budget_is_a_clear_error(scripted, make_client):
+    app, server = scripted
+    app.default = lambda request: THROTTLED
+    client = make_client(
+        server,
+        retry=RetryPolicy(max_attempts=3, base_seconds=0.01),
+        limiter=RateLimiter(overrides={"catalogItems_2022-04-01.getCatalogItem": (40.0, 2)}),
+    )
+    started = time.monotonic()
+    with pytest.raises(ThrottledError, match=r"QuotaExceeded.*after 3 attempts") as raised:
+        client.call("getCatalogItem", asin="B0A", marketplaceIds=["ATVPDKIKX0DER"])
+    assert raised.value.request_id
+    assert len(app.requests) == 3
+    assert time.monotonic() - started < 2
+
+
+def test_rate_header_sets_the_rate_and_keeps_the_burst(scripted, make_client):
+    app, server = scripted
+    app.default = lambda request: Response.json(200, {}, {"x-amzn-RateLimit-Limit": "5.0"})
+    client = make_client(server)
+    client.call("getReport", reportId="1")
+    bucket = next(iter(client.limiter._buckets.values()))
+    assert (bucket.rate, bucket.burst) == (5.0, 15)
+    app.default = lambda request: Response.json(200, {})  # a missing header changes nothing
+    client.call("getReport", reportId="1")
+    assert bucket.rate == 5.0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried(scripted, make_client, status):
+    app, server = scripted
+    app.script.extend([sp_api_error(status, "InternalFailure", "boom")] * 2)
+    client = make_client(server)
+    assert client.call("getReport", reportId="1")["ok"]
+    assert client.stats()[GET_REPORT].retried == 2
+
+
+def test_persistent_server_errors_end_in_server_error(scripted, make_client):
+    app, server = scripted
+    app.default = lambda request: Response(503, b"<html>Service Unavailable</html>",
+                                           {"Content-Type": "text/html"})  # fmt: skip
+    client = make_client(server, retry=RetryPolicy(max_attempts=2, base_seconds=0.01))
+    with pytest.raises(ServerError, match="HTTP 503 a non-JSON answer"):
+        client.call("getReport", reportId="1")
+
+
+def test_connection_resets_are_retried_then_reported(scripted, make_client):
+    app, server = scripted
+    app.script.extend([Response(fault="reset")] * 2)
+    client = make_client(server)
+    assert client.call("getReport", reportId="1")["ok"]
+    app.default = lambda request: Response(fault="reset")
+    client = make_client(server, retry=RetryPolicy(max_attempts=3, base_seconds=0.01))
+    with pytest.raises(TransportError, match=r"no answer.*after 3 attempts"):
+        client.call("getReport", reportId="1")
+
+
+def test_slow_responses_time_out_and_are_retried(scripted, make_client):
+    app, server = scripted
+
+    def slow(request):
+        time.sleep(1.0)
+        return Response.json(200, {"late": True})
+
+    app.script.append(slow)
+    client = make_client(server, timeout=(1.0, 0.3))
+    assert client.call("getReport", reportId="1")["ok"]
+    assert client.stats()[GET_REPORT].retried == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, InvalidInputError), (404, NotFoundError), (409, Exception)]
+)
+def test_other_client_errors_are_not_retried(scripted, make_client, status, error):
+    app, server = scripted
+    app.script.append(sp_api_error(status, "InvalidInput", "reportId is malformed", "id: x"))
+    client = make_client(server)
+    with pytest.raises(error) as raised:
+        client.call("getReport", reportId="x")
+    assert len(app.requests) == 1
+    assert raised.value.status == status
+    assert "getReport failed with HTTP" in str(raised.value)
+
+
+def test_grantless_operations_use_the_client_credentials_grant(scripted, make_client):
+    app, server = scripted
+    client = make_client(server)
+    client.call("getDestinations")
+    assert app.grants == ["client_credentials"]
