@@ -43,6 +43,18 @@ from .regions import LWA_TOKEN_URL
 
 log = logging.getLogger(__name__)
 
+
+def _drop_debug(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
+# requests-oauthlib and oauthlib log token request bodies (client secret, refresh token) and
+# answers (access tokens) at DEBUG. Logger filters are not inherited, so each module's logger
+# gets one.
+for _name in list(logging.root.manager.loggerDict):
+    if _name.split(".")[0] in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(_name).addFilter(_drop_debug)
+
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 REFRESH_TOKEN_LIFETIME = timedelta(days=365)
 CLIENT_SECRET_LIFETIME = timedelta(days=180)

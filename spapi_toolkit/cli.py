@@ -1,0 +1,214 @@
+"""The ``spapi`` command line.
+
+``spapi call <operationId> name=value ...`` calls any SP-API operation and prints the JSON answer
+(like ``aws <service> <operation>``); ``spapi operations`` lists what is callable with its rate
+limit; ``spapi auth url|exchange|check`` runs the website authorization workflow and checks
+credentials; ``spapi sandbox ...`` runs the local SP-API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import SpApiToolkitError
+
+app = typer.Typer(help="Amazon Selling Partner API toolkit.", no_args_is_help=True)
+auth_app = typer.Typer(help="Authorize sellers and check credentials.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    raise typer.Exit(1)
+
+
+def parse_assignments(operation: str, assignments: list[str]) -> dict[str, Any]:
+    """``name=value`` words as call parameters: JSON for ``[..]``/``{..}``, commas split arrays."""
+    from .models import find_operation
+
+    op = find_operation(operation)
+    params: dict[str, Any] = {}
+    for word in assignments:
+        name, sep, value = word.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{word!r} is not name=value", param_hint="PARAMS")
+        param = op.parameter(name) or (op.body_parameter if name == "body" else None)
+        if value[:1] in "[{":
+            try:
+                params[name] = json.loads(value)
+            except ValueError as exc:
+                raise typer.BadParameter(f"{name}: not valid JSON ({exc})") from None
+        elif param is not None and param.is_array:
+            params[name] = value.split(",")
+        else:
+            params[name] = value
+    return params
+
+
+@app.command()
+def call(
+    operation: str = typer.Argument(..., help="operationId, or <model>.<operationId>"),
+    params: list[str] = typer.Argument(None, help="name=value parameters"),
+    profile: str = typer.Option(None, help="credentials profile"),
+    paginate: bool = typer.Option(False, help="follow page tokens; print one JSON per page"),
+) -> None:
+    """Call one SP-API operation and print its JSON answer."""
+    from .client import SpApiClient
+
+    try:
+        parsed = parse_assignments(operation, params or [])
+        with SpApiClient.from_env(profile=profile) as client:
+            if paginate:
+                for page in client.paginate(operation, **parsed):
+                    print(json.dumps(page, ensure_ascii=False))
+            else:
+                print(json.dumps(client.call(operation, **parsed), indent=2, ensure_ascii=False))
+    except (SpApiToolkitError, LookupError) as exc:
+        _fail(exc)
+
+
+@app.command()
+def operations(api: str = typer.Option(None, help="only this API, e.g. reports")) -> None:
+    """List every callable operation with its default rate limit."""
+    from .models import all_operations
+    from .ratelimit import official_limits
+
+    limits = official_limits()
+    table = Table("operation", "model", "method", "path", "rate/s", "burst", "notes")
+    for op in all_operations():
+        if api and api.lower() not in (op.api.lower(), op.model.lower()):
+            continue
+        limit = limits[op.qualified_name]
+        notes = ", ".join(
+            n
+            for n, on in (
+                ("deprecated", op.deprecated),
+                ("grantless", op.grantless),
+                ("sandbox-only", op.sandbox_only),
+                ("default limit", not limit.from_model),
+            )
+            if on
+        )
+        table.add_row(
+            op.operation_id,
+            op.model,
+            op.method,
+            op.path,
+            f"{limit.rate:g}",
+            str(limit.burst),
+            notes,
+        )
+    Console(width=200).print(table)
+
+
+@auth_app.command("url")
+def auth_url(
+    application_id: str = typer.Option(
+        ..., envvar="SPAPI_APPLICATION_ID", help="amzn1.sp.solution…"
+    ),
+    redirect_uri: str = typer.Option(None, help="must be one of the app's registered URIs"),
+    seller_central: str = typer.Option("https://sellercentral.amazon.com"),
+    published: bool = typer.Option(False, help="the app is published (omit version=beta)"),
+    profile: str = typer.Option(None),
+) -> None:
+    """Print the consent link a seller opens to authorize the application."""
+    from .consent import consent_url, make_state
+    from .credentials import resolve_credentials
+
+    try:
+        creds = resolve_credentials(profile=profile)
+        state = make_state(creds.client_secret.reveal())
+        print(
+            consent_url(
+                application_id,
+                state,
+                seller_central=seller_central,
+                redirect_uri=redirect_uri,
+                draft=not published,
+            )
+        )
+    except SpApiToolkitError as exc:
+        _fail(exc)
+
+
+@auth_app.command("exchange")
+def auth_exchange(
+    code: str = typer.Option(..., help="the spapi_oauth_code Amazon redirected with"),
+    state: str = typer.Option(..., help="the state Amazon redirected with"),
+    selling_partner_id: str = typer.Option(None, help="the selling_partner_id redirected with"),
+    profile: str = typer.Option(None, help="profile holding the app's client id and secret"),
+    store_profile: str = typer.Option(None, help="save the refresh token in this profile"),
+    store_secret: str = typer.Option(None, help="save it in this Secrets Manager secret"),
+    redirect_uri: str = typer.Option(None),
+) -> None:
+    """Verify the state, trade the authorization code for a refresh token at once, store it."""
+    from dataclasses import replace
+
+    from .auth import LwaAuth
+    from .consent import verify_state
+    from .credentials import resolve_credentials, save_profile, save_secret, with_refresh_token
+    from .regions import LWA_TOKEN_URL
+
+    try:
+        creds = resolve_credentials(profile=profile)
+        verify_state(state, creds.client_secret.reveal())
+        auth = LwaAuth(creds, os.environ.get("SPAPI_LWA_ENDPOINT") or LWA_TOKEN_URL)
+        token = auth.exchange_code(code, redirect_uri)
+        stored = with_refresh_token(creds, token, date.today())
+        if selling_partner_id:
+            stored = replace(stored, selling_partner_id=selling_partner_id)
+        if store_secret:
+            save_secret(store_secret, stored)
+            print(f"refresh token stored in Secrets Manager secret {store_secret}")
+        else:
+            path = save_profile(store_profile or profile or selling_partner_id or "default", stored)
+            print(f"refresh token stored in {path}")
+    except SpApiToolkitError as exc:
+        _fail(exc)
+
+
+@auth_app.command("check")
+def auth_check(profile: str = typer.Option(None)) -> None:
+    """Get an access token with the configured credentials and say how long they stay valid."""
+    from .auth import credential_warnings
+    from .client import SpApiClient
+
+    try:
+        client = SpApiClient.from_env(profile=profile)
+        creds = client.credentials
+        print(f"credentials: {creds.source}")
+        print(f"client id:   {creds.client_id}")
+        if creds.refresh_token:
+            client.auth.access_token()
+            print("LWA:         refresh-token grant OK")
+        else:
+            print("LWA:         no refresh token; grantless operations only")
+        for warning in credential_warnings(creds, date.today()):
+            err.print(f"[yellow]warning:[/yellow] {warning}")
+    except SpApiToolkitError as exc:
+        _fail(exc)
+
+
+def _mount_sandbox() -> None:
+    try:
+        from .sandbox.cli import app as sandbox_app
+    except ModuleNotFoundError as exc:  # only while the sandbox CLI is not there
+        if exc.name != "spapi_toolkit.sandbox.cli":
+            raise
+        return
+    app.add_typer(sandbox_app, name="sandbox", help="Run the local SP-API sandbox.")
+
+
+_mount_sandbox()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
