@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 
@@ -67,14 +67,10 @@ class PreparedCall:
     def url_path(self) -> str:
         if not self.query:
             return self.path
-        return f"{self.path}?{urlencode(self.query, quote_via=_quote)}"
-
-
-def _quote(
-    value: str, safe: str = "", encoding: str | None = None, errors: str | None = None
-) -> str:
-    """Percent-encode a query value fully (page tokens hold '/', '+' and '='), keeping commas."""
-    return quote(value, safe=",", encoding=encoding, errors=errors)
+        # Values are percent-encoded fully (page tokens hold '/', '+' and '='), but for the
+        # commas that join array items.
+        pairs = (f"{quote(k, safe='')}={quote(v, safe=',')}" for k, v in self.query)
+        return f"{self.path}?{'&'.join(pairs)}"
 
 
 def _text(value: Any) -> str:
@@ -272,8 +268,8 @@ class SpApiClient:
         while True:
             page = self.send(prepare_call(op, params))
             yield page
-            token = next_page_token(page) if token_name else None
-            if not token:
+            token = next_page_token(page)
+            if token_name is None or not token:
                 return
             params = (
                 {token_name: token}
