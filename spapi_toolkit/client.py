@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -228,10 +229,13 @@ class SpApiClient:
     ) -> SpApiClient:
         """A client configured from the environment (see ``credentials.resolve_credentials``):
         ``SPAPI_REGION`` (na, eu, fe), ``SPAPI_ENDPOINT`` and ``SPAPI_LWA_ENDPOINT`` (overrides,
-        for sandboxes), ``SPAPI_SANDBOX=1`` for Amazon's sandbox hosts."""
+        for sandboxes), ``SPAPI_SANDBOX=1`` for Amazon's sandbox hosts, and
+        ``SPAPI_RATELIMIT_DIR`` to share rate-limit buckets with other processes on this host."""
         env = os.environ if env is None else env
         credentials = resolve_credentials(profile=profile, env=env)
         sandbox = env.get("SPAPI_SANDBOX", "").lower() in ("1", "true", "yes")
+        if env.get("SPAPI_RATELIMIT_DIR") and "limiter" not in kwargs:
+            kwargs["limiter"] = RateLimiter(state_dir=Path(env["SPAPI_RATELIMIT_DIR"]))
         return cls(
             credentials,
             region_name=env.get("SPAPI_REGION") or credentials.region or "na",

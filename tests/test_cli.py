@@ -81,3 +81,32 @@ def test_auth_url_and_check(sandbox_env):
     assert result.returncode == 0, result.stderr
     assert "refresh-token grant OK" in result.stdout
     assert "TOPSECRET" not in result.stdout + result.stderr
+
+
+def test_auth_exchange_verifies_state_and_stores_the_refresh_token(scripted, tmp_path):
+    from spapi_toolkit.consent import make_state
+    from spapi_toolkit.credentials import load_profile
+
+    from .support import CLIENT_ID, CLIENT_SECRET
+
+    app, server = scripted
+    path = tmp_path / "credentials"
+    env = {
+        "SPAPI_CLIENT_ID": CLIENT_ID,
+        "SPAPI_CLIENT_SECRET": CLIENT_SECRET,
+        "SPAPI_LWA_ENDPOINT": server.url + "/auth/o2/token",
+        "SPAPI_CREDENTIALS_FILE": str(path),
+    }
+    forged = run("auth", "exchange", "--code", "ANx", "--state", make_state("not-our-key"), env=env)
+    assert forged.returncode == 1 and "signature does not match" in forged.stderr
+    assert app.grants == []  # a forged state never reaches LWA
+    good = run(
+        "auth", "exchange", "--code", "ANx", "--state", make_state(CLIENT_SECRET),
+        "--selling-partner-id", "A1SELLER", "--store-profile", "shop", env=env,
+    )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    stored = load_profile("shop", path)
+    assert stored.refresh_token.reveal() == "Atzr|TOPSECRET-new-refresh-token"
+    assert stored.selling_partner_id == "A1SELLER"
+    assert stored.refresh_token_stored_at is not None
+    assert "TOPSECRET" not in good.stdout + good.stderr

@@ -91,7 +91,7 @@ def test_secrets_manager_errors_are_clear_and_secret_free(aws_env):
     assert "TOPSECRET" not in str(raised.value)
 
 
-def test_from_env_reads_endpoints_and_region(scripted):
+def test_from_env_reads_endpoints_and_region(scripted, tmp_path):
     _, server = scripted
     env = {
         **ENV,
@@ -103,5 +103,8 @@ def test_from_env_reads_endpoints_and_region(scripted):
     assert (client.region, client.endpoint) == ("eu", server.url)
     sandbox = SpApiClient.from_env(env={**ENV, "SPAPI_SANDBOX": "1", "SPAPI_REGION": "fe"})
     assert sandbox.endpoint == "https://sandbox.sellingpartnerapi-fe.amazon.com"
+    shared = SpApiClient.from_env(env={**env, "SPAPI_RATELIMIT_DIR": str(tmp_path / "buckets")})
+    key = next(iter(shared.limiter.stats()), None)
+    assert key is None and shared.limiter._state_dir == tmp_path / "buckets"
     with pytest.raises(ValueError, match="unknown SP-API region 'mars'"):
         SpApiClient.from_env(env={**ENV, "SPAPI_REGION": "mars"})
