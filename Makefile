@@ -28,7 +28,7 @@ test: install check-system lint
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check spapi_toolkit tests benchmarks scripts
+	$(BIN)/ruff check .
 
 typecheck: install
 	$(BIN)/mypy
