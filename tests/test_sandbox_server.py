@@ -1,0 +1,672 @@
+"""The local SP-API sandbox over real HTTP on loopback: auth, routing, errors, limits, reports,
+documents, Data Kiosk, notifications, faults, interop with python-amazon-sp-api, and the CLI.
+
+Time runs fast (``scale``) so minutes of simulated processing take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from spapi_toolkit.sandbox.faults import Faults
+from spapi_toolkit.sandbox.server import SandboxConfig, run_sandbox
+
+REPORTS = "/reports/2021-06-30"
+US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
+WINDOW = {"dataStartTime": "2026-11-10T00:00:00Z", "dataEndTime": "2026-11-20T00:00:00Z"}
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def token(sandbox, grant_type: str = "refresh_token", **extra: str) -> requests.Response:
+    env = sandbox.env
+    form = {
+        "grant_type": grant_type,
+        "client_id": env["SPAPI_CLIENT_ID"],
+        "client_secret": env["SPAPI_CLIENT_SECRET"],
+    }
+    if grant_type == "refresh_token":
+        form["refresh_token"] = env["SPAPI_REFRESH_TOKEN"]
+    form.update(extra)
+    return requests.post(sandbox.lwa_url, data=form, timeout=10)
+
+
+def headers(sandbox, grantless: bool = False) -> dict[str, str]:
+    if grantless:
+        answer = token(sandbox, "client_credentials", scope=NOTIFICATIONS_SCOPE)
+    else:
+        answer = token(sandbox)
+    return {"x-amz-access-token": answer.json()["access_token"]}
+
+
+def wait_report(sandbox, h, report_id: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = requests.get(f"{sandbox.url}{REPORTS}/reports/{report_id}", headers=h).json()
+        if report["processingStatus"] in ("DONE", "CANCELLED", "FATAL"):
+            return report
+        time.sleep(0.02)
+    raise AssertionError(f"report {report_id} did not finish")
+
+
+def create_report(sandbox, h, report_type: str, **spec) -> requests.Response:
+    body = {"reportType": report_type, "marketplaceIds": [US], **WINDOW, **spec}
+    return requests.post(f"{sandbox.url}{REPORTS}/reports", headers=h, json=body)
+
+
+def download(sandbox, h, document_id: str) -> tuple[dict, bytes]:
+    doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=h).json()
+    raw = requests.get(doc["url"]).content
+    return doc, gzip.decompress(raw) if doc.get("compressionAlgorithm") == "GZIP" else raw
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with run_sandbox(scale=600, seed=3) as running:
+        yield running
+
+
+@pytest.fixture
+def h(sandbox):
+    return headers(sandbox)
+
+
+# --------------------------------------------------------------------------------------------
+# LWA
+# --------------------------------------------------------------------------------------------
+
+
+def test_refresh_token_grant(sandbox):
+    answer = token(sandbox)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    assert body["access_token"].startswith("Atza|")
+    assert "x-amzn-RequestId" in answer.headers
+
+
+def test_lwa_errors(sandbox):
+    assert token(sandbox, client_secret="wrong").status_code == 401
+    assert token(sandbox, client_secret="wrong").json()["error"] == "invalid_client"
+    bad = token(sandbox, refresh_token="Atzr|unknown")
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
+    assert token(sandbox, "client_credentials", scope="nonsense").status_code == 400
+
+
+def test_revoked_refresh_token_is_invalid_grant():
+    with run_sandbox(scale=600) as sb:
+        assert token(sb).status_code == 200
+        sb.app.lwa.revoke(sb.env["SPAPI_REFRESH_TOKEN"])
+        assert token(sb).json()["error"] == "invalid_grant"
+
+
+def test_consent_page_and_authorization_code(sandbox):
+    consent = requests.get(
+        f"{sandbox.url}/apps/authorize/consent",
+        params={
+            "application_id": sandbox.app.config.application_id,
+            "state": "xyz",
+            "redirect_uri": "https://example.com/cb",
+        },
+        allow_redirects=False,
+    )
+    assert consent.status_code == 302
+    back = parse_qs(urlsplit(consent.headers["Location"]).query)
+    assert back["state"] == ["xyz"]
+    assert back["selling_partner_id"] == [sandbox.app.config.seller_id]
+    code = back["spapi_oauth_code"][0]
+    answer = token(sandbox, "authorization_code", code=code, redirect_uri="https://example.com/cb")
+    assert answer.status_code == 200
+    refresh = answer.json()["refresh_token"]
+    assert token(sandbox, refresh_token=refresh).status_code == 200
+    # a code works once
+    again = token(sandbox, "authorization_code", code=code)
+    assert again.json()["error"] == "invalid_grant"
+
+
+def test_authorization_code_expires():
+    with run_sandbox(scale=600, code_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+        consent = requests.get(
+            f"{sb.url}/apps/authorize/consent",
+            params={
+                "application_id": sb.app.config.application_id,
+                "state": "s",
+                "redirect_uri": "https://example.com/cb",
+            },
+            allow_redirects=False,
+        )
+        code = parse_qs(urlsplit(consent.headers["Location"]).query)["spapi_oauth_code"][0]
+        time.sleep(0.3)
+        assert token(sb, "authorization_code", code=code).json()["error"] == "invalid_grant"
+
+
+# --------------------------------------------------------------------------------------------
+# access tokens on SP-API calls
+# --------------------------------------------------------------------------------------------
+
+
+def test_missing_and_expired_tokens_are_403_unauthorized(sandbox):
+    url = f"{sandbox.url}/sellers/v1/marketplaceParticipations"
+    missing = requests.get(url)
+    assert missing.status_code == 403
+    assert missing.json()["errors"][0]["code"] == "Unauthorized"
+    assert missing.json()["errors"][0]["message"] == "Access to requested resource is denied."
+    with run_sandbox(scale=600, token_lifetime=60) as sb:
+        h = headers(sb)
+        time.sleep(0.3)
+        expired = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=h)
+        assert expired.status_code == 403
+        assert (
+            expired.json()["errors"][0]["message"] == "The access token you provided has expired."
+        )
+
+
+def test_grantless_tokens(sandbox):
+    grantless = headers(sandbox, grantless=True)
+    assert requests.get(f"{sandbox.url}/notifications/v1/destinations", headers=grantless).ok
+    denied = requests.get(f"{sandbox.url}/sellers/v1/marketplaceParticipations", headers=grantless)
+    assert denied.status_code == 403
+
+
+# --------------------------------------------------------------------------------------------
+# routing and invalid requests
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code", "mentions"),
+    [
+        ("/no/such/path", 404, "NotFound", "/no/such/path"),
+        (f"{REPORTS}/reports/99999", 404, "NotFound", "99999"),
+        ("/catalog/2022-04-01/items/B000000000", 400, "InvalidInput", "marketplaceIds"),
+        (
+            f"{REPORTS}/reports?reportTypes=X&processingStatuses=WRONG",
+            400,
+            "InvalidInput",
+            "processingStatuses",
+        ),
+        (
+            f"{REPORTS}/reports?reportTypes=X&createdSince=yesterday",
+            400,
+            "InvalidInput",
+            "createdSince",
+        ),
+        (
+            "/fba/inventory/v1/summaries?granularityType=Marketplace&marketplaceIds=" + US,
+            400,
+            "InvalidInput",
+            "granularityId",
+        ),
+    ],
+)
+def test_invalid_requests_get_sp_api_errors(sandbox, h, path, status, code, mentions):
+    answer = requests.get(sandbox.url + path, headers=h)
+    assert answer.status_code == status
+    error = answer.json()["errors"][0]
+    assert error["code"] == code and mentions in error["message"]
+    assert "Traceback" not in answer.text
+    assert "x-amzn-RequestId" in answer.headers
+
+
+def test_bad_bodies_are_invalid_input(sandbox, h):
+    no_type = requests.post(
+        f"{sandbox.url}{REPORTS}/reports", headers=h, json={"marketplaceIds": [US]}
+    )
+    assert no_type.status_code == 400 and "reportType" in no_type.json()["errors"][0]["message"]
+    junk = requests.post(f"{sandbox.url}{REPORTS}/reports", headers=h, data=b"{not json")
+    assert junk.status_code == 400
+    unknown = create_report(sandbox, h, "GET_NO_SUCH_REPORT")
+    assert unknown.status_code == 400
+    bad_time = create_report(sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA", dataStartTime="soon")
+    assert bad_time.status_code == 400 and "dataStartTime" in bad_time.text
+
+
+# --------------------------------------------------------------------------------------------
+# rate limits and quotas
+# --------------------------------------------------------------------------------------------
+
+
+def test_real_limits_throttle_with_quota_exceeded():
+    with run_sandbox(scale=600, limits="real") as sb:
+        h = headers(sb)
+        url = f"{sb.url}/sellers/v1/marketplaceParticipations"  # rate 0.016/s, burst 15
+        answers = [requests.get(url, headers=h) for _ in range(16)]
+        assert all(a.status_code == 200 for a in answers[:15])
+        assert all(a.headers["x-amzn-RateLimit-Limit"] == "0.016" for a in answers[:15])
+        throttled = answers[15]
+        assert throttled.status_code == 429
+        assert throttled.json()["errors"][0]["code"] == "QuotaExceeded"
+        assert "x-amzn-RateLimit-Limit" not in throttled.headers
+        assert "x-amzn-RequestId" in throttled.headers
+
+
+def test_sales_and_traffic_quota_is_four_an_hour():
+    with run_sandbox(scale=60) as sb:  # one simulated hour = one real minute
+        h = headers(sb)
+        statuses = [
+            create_report(sb, h, "GET_SALES_AND_TRAFFIC_REPORT").status_code for _ in range(5)
+        ]
+        assert statuses == [202, 202, 202, 202, 429]
+        # other report types are not metered by that quota
+        assert create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").status_code == 202
+
+
+# --------------------------------------------------------------------------------------------
+# reports
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_lifecycle_and_gzip_document(sandbox, h):
+    created = create_report(
+        sandbox,
+        h,
+        "GET_SALES_AND_TRAFFIC_REPORT",
+        reportOptions={"dateGranularity": "DAY", "asinGranularity": "CHILD"},
+    )
+    assert created.status_code == 202
+    report_id = created.json()["reportId"]
+    first = requests.get(f"{sandbox.url}{REPORTS}/reports/{report_id}", headers=h)
+    assert first.json()["processingStatus"] in ("IN_QUEUE", "IN_PROGRESS")
+    assert "x-amzn-RateLimit-Limit" in first.headers
+    report = wait_report(sandbox, h, report_id)
+    assert report["processingStatus"] == "DONE"
+    assert report["processingStartTime"] <= report["processingEndTime"]
+    doc, content = download(sandbox, h, report["reportDocumentId"])
+    assert doc["compressionAlgorithm"] == "GZIP"
+    data = json.loads(content)
+    assert data["reportSpecification"]["reportType"] == "GET_SALES_AND_TRAFFIC_REPORT"
+    assert data["salesAndTrafficByDate"]
+
+
+def test_flat_file_report_is_not_compressed_when_small(sandbox, h):
+    report_id = create_report(sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+    report = wait_report(sandbox, h, report_id)
+    doc, content = download(sandbox, h, report["reportDocumentId"])
+    assert "compressionAlgorithm" not in doc
+    assert content.split(b"\n")[0].startswith(b"item-name\t")
+
+
+def test_japanese_flat_file_is_cp932(sandbox, h):
+    report_id = create_report(
+        sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA", marketplaceIds=[JP]
+    ).json()["reportId"]
+    _, content = download(sandbox, h, wait_report(sandbox, h, report_id)["reportDocumentId"])
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")
+    assert "\t" in content.decode("cp932")
+
+
+def test_empty_window_is_cancelled(sandbox, h):
+    old = {"dataStartTime": "2021-01-01T00:00:00Z", "dataEndTime": "2021-01-02T00:00:00Z"}
+    report_id = create_report(
+        sandbox, h, "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", **old
+    ).json()["reportId"]
+    report = wait_report(sandbox, h, report_id)
+    assert report["processingStatus"] == "CANCELLED"
+    assert "reportDocumentId" not in report
+
+
+def test_fatal_reports_on_request():
+    with run_sandbox(scale=600, faults=Faults(fatal_report=1.0)) as sb:
+        h = headers(sb)
+        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+        report = wait_report(sb, h, report_id)
+        assert report["processingStatus"] == "FATAL"
+        _, content = download(sb, h, report["reportDocumentId"])
+        assert "errorDetails" in json.loads(content)
+
+
+def test_cancel_report_only_in_queue():
+    with run_sandbox(scale=1) as sb:  # real time: the report stays IN_QUEUE for 30 s
+        h = headers(sb)
+        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+        url = f"{sb.url}{REPORTS}/reports/{report_id}"
+        assert requests.delete(url, headers=h).status_code == 200
+        assert requests.get(url, headers=h).json()["processingStatus"] == "CANCELLED"
+        assert requests.delete(url, headers=h).status_code == 400
+        assert requests.delete(f"{sb.url}{REPORTS}/reports/123", headers=h).status_code == 404
+
+
+def test_get_reports_pages_and_next_token_rules(sandbox, h):
+    for _ in range(3):
+        create_report(sandbox, h, "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA")
+    url = f"{sandbox.url}{REPORTS}/reports"
+    page = requests.get(
+        url,
+        headers=h,
+        params={"reportTypes": "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", "pageSize": 2},
+    ).json()
+    assert len(page["reports"]) == 2 and page["nextToken"]
+    rest = requests.get(url, headers=h, params={"nextToken": page["nextToken"]}).json()
+    assert len(rest["reports"]) >= 1
+    ids = {r["reportId"] for r in page["reports"]} | {r["reportId"] for r in rest["reports"]}
+    assert len(ids) == len(page["reports"]) + len(rest["reports"])
+    mixed = requests.get(url, headers=h, params={"nextToken": page["nextToken"], "pageSize": 2})
+    assert mixed.status_code == 400 and mixed.json()["errors"][0]["code"] == "InvalidInput"
+    assert requests.get(url, headers=h).status_code == 400  # neither reportTypes nor nextToken
+
+
+def test_document_url_expires_like_s3():
+    with run_sandbox(scale=600, url_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+        h = headers(sb)
+        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+        report = wait_report(sb, h, report_id)
+        doc = requests.get(
+            f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
+        ).json()
+        assert requests.get(doc["url"]).status_code == 200
+        time.sleep(0.3)
+        expired = requests.get(doc["url"])
+        assert expired.status_code == 403 and b"Request has expired" in expired.content
+        tampered = requests.get(doc["url"].replace("sig=", "sig=0"))
+        assert tampered.status_code == 403
+
+
+def test_report_schedules(sandbox, h):
+    url = f"{sandbox.url}{REPORTS}/schedules"
+    body = {
+        "reportType": "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA",
+        "marketplaceIds": [US],
+        "period": "PT1H",
+    }
+    created = requests.post(url, headers=h, json=body)
+    assert created.status_code == 201
+    schedule_id = created.json()["reportScheduleId"]
+    one = requests.get(f"{url}/{schedule_id}", headers=h).json()
+    assert one["period"] == "PT1H"
+    listed = requests.get(url, headers=h, params={"reportTypes": body["reportType"]}).json()
+    assert [s["reportScheduleId"] for s in listed["reportSchedules"]] == [schedule_id]
+    time.sleep(0.2)  # the schedule creates its first report at once
+    made = requests.get(
+        f"{sandbox.url}{REPORTS}/reports", headers=h, params={"reportTypes": body["reportType"]}
+    ).json()["reports"]
+    assert any(r.get("reportScheduleId") == schedule_id for r in made)
+    assert requests.delete(f"{url}/{schedule_id}", headers=h).status_code == 200
+    assert requests.get(f"{url}/{schedule_id}", headers=h).status_code == 404
+
+
+def test_same_seed_gives_byte_identical_documents():
+    digests = []
+    for _ in range(2):
+        with run_sandbox(scale=600, seed=11) as sb:
+            h = headers(sb)
+            found = []
+            for report_type in (
+                "GET_SALES_AND_TRAFFIC_REPORT",
+                "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL",
+            ):
+                report_id = create_report(sb, h, report_type).json()["reportId"]
+                report = wait_report(sb, h, report_id)
+                doc = requests.get(
+                    f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
+                ).json()
+                found.append(hashlib.sha256(requests.get(doc["url"]).content).hexdigest())
+            digests.append(found)
+    assert digests[0] == digests[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Data Kiosk
+# --------------------------------------------------------------------------------------------
+
+KIOSK_QUERY = (
+    "query MyQuery{analytics_salesAndTraffic_2024_04_24{salesAndTrafficByDate("
+    'startDate:"2026-11-10" endDate:"2026-11-12" aggregateBy:DAY marketplaceIds:["ATVPDKIKX0DER"])'
+    "{startDate endDate marketplaceId sales{unitsOrdered} traffic{pageViews}}}}"
+)
+
+
+def test_data_kiosk_query_to_document(sandbox, h):
+    base = f"{sandbox.url}/dataKiosk/2023-11-15"
+    created = requests.post(f"{base}/queries", headers=h, json={"query": KIOSK_QUERY})
+    assert created.status_code == 202
+    query_id = created.json()["queryId"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        query = requests.get(f"{base}/queries/{query_id}", headers=h).json()
+        if query["processingStatus"] == "DONE":
+            break
+        time.sleep(0.02)
+    assert query["processingStatus"] == "DONE"
+    doc = requests.get(f"{base}/documents/{query['dataDocumentId']}", headers=h).json()
+    lines = requests.get(doc["documentUrl"]).content.decode().splitlines()
+    assert lines and "unitsOrdered" in lines[0]
+    bad = requests.post(f"{base}/queries", headers=h, json={"query": "SELECT 1"})
+    assert bad.status_code == 400
+
+
+# --------------------------------------------------------------------------------------------
+# faults
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("error_500", 500, "InternalFailure"),
+        ("error_503", 503, "ServiceUnavailable"),
+        ("throttle", 429, "QuotaExceeded"),
+    ],
+)
+def test_injected_errors(fault, status, code):
+    with run_sandbox(scale=600, faults=Faults(**{fault: 1.0})) as sb:
+        answer = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=headers(sb))
+        assert answer.status_code == status and answer.json()["errors"][0]["code"] == code
+
+
+def test_injected_reset_and_truncation():
+    with (
+        run_sandbox(scale=600, faults=Faults(reset=1.0)) as sb,
+        pytest.raises(requests.exceptions.ConnectionError),
+    ):
+        requests.post(sb.lwa_url, data={"grant_type": "refresh_token"})
+    with run_sandbox(scale=600, faults=Faults(truncate=1.0)) as sb:
+        h = headers(sb)
+        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+        report = wait_report(sb, h, report_id)
+        doc = requests.get(
+            f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
+        ).json()
+        with pytest.raises(requests.exceptions.RequestException):
+            requests.get(doc["url"]).content  # noqa: B018
+
+
+def test_expired_token_fault_and_fault_parsing():
+    faults = Faults.parse("429=0.1,500=0.05,expired=1", seed=4)
+    assert (faults.throttle, faults.error_500, faults.expired_token) == (0.1, 0.05, 1.0)
+    with pytest.raises(ValueError, match="bad fault"):
+        Faults.parse("bogus=1")
+    with run_sandbox(scale=600, faults=Faults(expired_token=1.0)) as sb:
+        answer = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=headers(sb))
+        assert answer.status_code == 403 and "expired" in answer.json()["errors"][0]["message"]
+
+
+def test_fault_dice_is_deterministic():
+    rolls = [[Faults(throttle=0.5, seed=9).roll("throttle") for _ in range(1)] for _ in range(2)]
+    a, b = Faults(throttle=0.5, seed=9), Faults(throttle=0.5, seed=9)
+    assert [a.roll("throttle") for _ in range(50)] == [b.roll("throttle") for _ in range(50)]
+    assert rolls[0] == rolls[1]
+
+
+# --------------------------------------------------------------------------------------------
+# notifications
+# --------------------------------------------------------------------------------------------
+
+
+def _subscribe(sb, arn: str, notification_type: str) -> None:
+    grantless = headers(sb, grantless=True)
+    destination = requests.post(
+        f"{sb.url}/notifications/v1/destinations",
+        headers=grantless,
+        json={"name": "lake", "resourceSpecification": {"sqs": {"arn": arn}}},
+    )
+    assert destination.status_code == 200, destination.text
+    destination_id = destination.json()["payload"]["destinationId"]
+    subscription = requests.post(
+        f"{sb.url}/notifications/v1/subscriptions/{notification_type}",
+        headers=headers(sb),
+        json={"payloadVersion": "1.0", "destinationId": destination_id},
+    )
+    assert subscription.status_code == 200, subscription.text
+
+
+def test_report_finished_notification_to_sqs_on_moto(monkeypatch):
+    boto3 = pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
+        queue_url = sqs.create_queue(QueueName="spapi-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        with run_sandbox(scale=600) as sb:
+            _subscribe(sb, arn, "REPORT_PROCESSING_FINISHED")
+            h = headers(sb)
+            report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+            wait_report(sb, h, report_id)
+            messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get(
+                "Messages", []
+            )
+        assert messages, sb.app.notifier.failures
+        body = json.loads(messages[0]["Body"])
+        assert body["notificationType"] == "REPORT_PROCESSING_FINISHED"
+        inner = body["payload"]["reportProcessingFinishedNotification"]
+        assert inner["reportId"] == report_id and inner["processingStatus"] == "DONE"
+    finally:
+        server.stop()
+
+
+def test_market_notifications_to_a_local_file_with_duplicates(tmp_path: Path):
+    config = SandboxConfig(
+        scale=36000, notifications_dir=str(tmp_path), faults=Faults(duplicate_notification=1.0)
+    )
+    with run_sandbox(config) as sb:
+        _subscribe(sb, "arn:aws:sqs:local:000000000000:events", "ANY_OFFER_CHANGED")
+        _subscribe_again = headers(sb)
+        destination_id = next(iter(sb.app.notifier.destinations))
+        requests.post(
+            f"{sb.url}/notifications/v1/subscriptions/LISTINGS_ITEM_STATUS_CHANGE",
+            headers=_subscribe_again,
+            json={"payloadVersion": "1.0", "destinationId": destination_id},
+        )
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            kinds = {d.get("NotificationType") for d in sb.app.notifier.delivered}
+            if {"ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE"} <= kinds:
+                break
+            time.sleep(0.1)
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    kinds = {line["NotificationType"] for line in lines}
+    assert {"ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE"} <= kinds
+    ids = [line["NotificationMetadata"]["NotificationId"] for line in lines]
+    assert len(ids) == 2 * len(set(ids))  # every delivery came twice
+
+
+# --------------------------------------------------------------------------------------------
+# python-amazon-sp-api against the sandbox
+# --------------------------------------------------------------------------------------------
+
+ADAPTER = Path(__file__).resolve().parent.parent / "benchmarks" / "pasp_adapter.py"
+
+
+def test_python_amazon_sp_api_reports_round_trip(sandbox, monkeypatch):
+    import importlib.util
+
+    from sp_api.api import ReportsV2
+
+    spec = importlib.util.spec_from_file_location("pasp_adapter", ADAPTER)
+    adapter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(adapter)
+    adapter.reset_token_cache()
+    env = sandbox.env
+    client = adapter.make_client(
+        ReportsV2,
+        endpoint=env["SPAPI_ENDPOINT"],
+        lwa_endpoint=env["SPAPI_LWA_ENDPOINT"],
+        client_id=env["SPAPI_CLIENT_ID"],
+        client_secret=env["SPAPI_CLIENT_SECRET"],
+        refresh_token=env["SPAPI_REFRESH_TOKEN"],
+        marketplace_id=US,
+    )
+    created = client.create_report(
+        reportType="GET_MERCHANT_LISTINGS_ALL_DATA", marketplaceIds=[US], **WINDOW
+    )
+    report_id = created.payload["reportId"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        report = client.get_report(report_id).payload
+        if report["processingStatus"] == "DONE":
+            break
+        time.sleep(0.05)
+    assert report["processingStatus"] == "DONE"
+    document = client.get_report_document(report["reportDocumentId"], download=True)
+    assert document.payload["document"].startswith("item-name\t")
+    adapter.reset_token_cache()
+
+
+# --------------------------------------------------------------------------------------------
+# ground truth and the CLI
+# --------------------------------------------------------------------------------------------
+
+
+def test_truth_endpoint_and_cli(sandbox):
+    from typer.testing import CliRunner
+
+    from spapi_toolkit.sandbox.cli import app
+
+    rows = requests.get(
+        f"{sandbox.url}/_sandbox/truth", params={"from": "2026-11-20", "to": "2026-11-20"}
+    ).json()["rows"]
+    assert rows and all(r["date"] == "2026-11-20" for r in rows)
+    result = CliRunner().invoke(
+        app,
+        ["truth", "--seed", "3", "--from", "2026-11-20", "--to", "2026-11-20", "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == rows
+    csv_out = CliRunner().invoke(
+        app, ["truth", "--seed", "3", "--from", "2026-11-20", "--to", "2026-11-20"]
+    )
+    assert csv_out.output.splitlines()[0].startswith("date,marketplace_id,asin")
+
+
+def test_toolkit_client_round_trip_without_throttling(monkeypatch):
+    from spapi_toolkit.client import SpApiClient
+
+    with run_sandbox(scale=60) as sb:  # the sandbox's (scaled) limits are on
+        for name, value in sb.env.items():
+            monkeypatch.setenv(name, value)
+        with SpApiClient.from_env() as client:
+            body = {"reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": [US]}
+            report_id = client.call("createReport", body=body)["reportId"]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                report = client.call("getReport", reportId=report_id)
+                if report["processingStatus"] == "DONE":
+                    break
+            document = client.call("getReportDocument", reportDocumentId=report["reportDocumentId"])
+            assert requests.get(document["url"]).content.startswith(b"item-name\t")
+        assert sb.app.limits.refused == 0
