@@ -309,6 +309,7 @@ class SpApiClient:
             status: int | None = None
             response: requests.Response | None = None
             failure = ""
+            sent_at = time.monotonic()
             try:
                 response = self.session.request(
                     op.method,
@@ -318,7 +319,12 @@ class SpApiClient:
                     timeout=self.timeout,
                 )
                 status = response.status_code
-                self.limiter.observe(key, status, response.headers.get("x-amzn-RateLimit-Limit"))
+                self.limiter.observe(
+                    key,
+                    status,
+                    response.headers.get("x-amzn-RateLimit-Limit"),
+                    latency=time.monotonic() - sent_at,
+                )
             except _TRANSPORT_ERRORS as exc:
                 failure = type(exc).__name__
             if response is not None and status is not None and status < 300:

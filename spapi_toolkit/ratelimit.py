@@ -53,6 +53,9 @@ RECOVERY_SHARE = 0.1
 # server's bucket by that delay. 1% leaves 5 ms of slack per request at 2 requests/s.
 REFILL_SAFETY = 0.99
 
+# The least time assumed between taking a token and the request reaching the server.
+MIN_LEAD = 0.02
+
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -132,27 +135,44 @@ class BucketState:
     rate: float
     burst: float
     tokens: float
-    updated: float
+    updated: float  # refill is counted from here; may lie ahead (see ``lead``)
     ceiling: float = 0.0  # the best rate the service has told us; recovery stops there
+    lead: float = MIN_LEAD  # how long after taking its token a request reaches the server
 
     def __post_init__(self) -> None:
         if not self.ceiling:
             self.ceiling = self.rate
 
+    @property
+    def _refill_rate(self) -> float:
+        return self.rate * REFILL_SAFETY
+
     def _refill(self, now: float) -> None:
         if now > self.updated:
-            refill = (now - self.updated) * self.rate * REFILL_SAFETY
+            refill = (now - self.updated) * self._refill_rate
             self.tokens = min(self.burst, self.tokens + refill)
             self.updated = now
 
     def reserve(self, now: float, max_wait: float | None = None) -> float | None:
         """Take one token; return seconds to wait for it, or None (nothing taken) if > max_wait."""
         self._refill(now)
-        wait = (1.0 - self.tokens) / (self.rate * REFILL_SAFETY) if self.tokens < 1.0 else 0.0
+        available = self.tokens
+        if available >= 1.0:
+            wait = 0.0
+        else:
+            wait = max(0.0, self.updated - now) + (1.0 - available) / self._refill_rate
         if max_wait is not None and wait > max_wait:
             return None
+        if available >= self.burst:
+            # Leaving a full bucket: the server's bucket starts refilling only when this request
+            # arrives, so ours must not count the time the request spends on its way.
+            self.updated = now + self.lead
         self.tokens -= 1.0
         return wait
+
+    def observe_latency(self, seconds: float) -> None:
+        """Track how long requests take to answer (an upper bound of their way to the server)."""
+        self.lead = max(MIN_LEAD, 0.8 * self.lead + 0.2 * seconds)
 
     def observe_rate(self, rate: float) -> None:
         """The service stated the rate (``x-amzn-RateLimit-Limit``): adopt it, keep the burst."""
@@ -205,6 +225,9 @@ class TokenBucket:
 
     def throttled(self) -> None:
         self._update(lambda s, now: s.throttled(now))
+
+    def observe_latency(self, seconds: float) -> None:
+        self._update(lambda s, now: s.observe_latency(seconds))
 
     def succeeded(self) -> None:
         self._update(lambda s, now: s.succeeded())
@@ -335,9 +358,14 @@ class RateLimiter:
         self.record(key.operation, waited_seconds=waited)
         return waited
 
-    def observe(self, key: BucketKey, status: int, rate_header: str | None) -> None:
-        """Learn from one answer: the rate header, a 429, or a plain success."""
+    def observe(
+        self, key: BucketKey, status: int, rate_header: str | None, latency: float = 0.0
+    ) -> None:
+        """Learn from one answer: the rate header, a 429, or a plain success, and how long it
+        took to come back."""
         bucket = self.bucket(key)
+        if latency > 0:
+            bucket.observe_latency(latency)
         if status == 429:
             bucket.throttled()
             return

@@ -41,10 +41,23 @@ def test_shipped_table_is_generated_from_the_bundled_models():
 def test_bucket_allows_burst_then_the_rate():
     state = BucketState(rate=2.0, burst=3, tokens=3, updated=0.0)
     assert [state.reserve(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    # reserved: the 4th waits for a refill (at 99% of the rate), the 5th after it, in order
-    assert state.reserve(0.0) == pytest.approx(0.5 / 0.99)
-    assert state.reserve(0.0) == pytest.approx(1.0 / 0.99)
+    # Reserved in order: the 4th waits for a refill (at 99% of the rate) that starts only when
+    # the first request of the burst has had time (the 20 ms lead) to reach the server.
+    assert state.reserve(0.0) == pytest.approx(0.02 + 0.5 / 0.99)
+    assert state.reserve(0.0) == pytest.approx(0.02 + 1.0 / 0.99)
     assert state.reserve(10.0) == 0.0  # refilled (capped at burst) after idling
+
+
+def test_lead_follows_observed_latency():
+    state = BucketState(rate=2.0, burst=2, tokens=2, updated=0.0)
+    for _ in range(30):
+        state.observe_latency(0.1)  # answers take 100 ms
+    assert state.lead == pytest.approx(0.1, rel=0.01)
+    state.reserve(0.0)
+    state.reserve(0.0)
+    assert state.reserve(0.0) == pytest.approx(state.lead + 1 / 1.98)
+    state.observe_latency(0.0)
+    assert state.lead >= 0.02
 
 
 def test_bucket_refuses_to_reserve_beyond_max_wait():
