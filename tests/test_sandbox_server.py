@@ -43,6 +43,19 @@ def token(sandbox, grant_type: str = "refresh_token", **extra: str) -> requests.
     return requests.post(sandbox.lwa_url, data=form, timeout=10)
 
 
+def consent(sandbox, state: str) -> requests.Response:
+    """The consent page's redirect back to the application (not followed)."""
+    return requests.get(
+        f"{sandbox.url}/apps/authorize/consent",
+        params={
+            "application_id": sandbox.app.config.application_id,
+            "state": state,
+            "redirect_uri": "https://example.com/cb",
+        },
+        allow_redirects=False,
+    )
+
+
 def headers(sandbox, grantless: bool = False) -> dict[str, str]:
     if grantless:
         answer = token(sandbox, "client_credentials", scope=NOTIFICATIONS_SCOPE)
@@ -113,17 +126,9 @@ def test_revoked_refresh_token_is_invalid_grant():
 
 
 def test_consent_page_and_authorization_code(sandbox):
-    consent = requests.get(
-        f"{sandbox.url}/apps/authorize/consent",
-        params={
-            "application_id": sandbox.app.config.application_id,
-            "state": "xyz",
-            "redirect_uri": "https://example.com/cb",
-        },
-        allow_redirects=False,
-    )
-    assert consent.status_code == 302
-    back = parse_qs(urlsplit(consent.headers["Location"]).query)
+    redirect = consent(sandbox, "xyz")
+    assert redirect.status_code == 302
+    back = parse_qs(urlsplit(redirect.headers["Location"]).query)
     assert back["state"] == ["xyz"]
     assert back["selling_partner_id"] == [sandbox.app.config.seller_id]
     code = back["spapi_oauth_code"][0]
@@ -138,16 +143,8 @@ def test_consent_page_and_authorization_code(sandbox):
 
 def test_authorization_code_expires():
     with run_sandbox(scale=600, code_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
-        consent = requests.get(
-            f"{sb.url}/apps/authorize/consent",
-            params={
-                "application_id": sb.app.config.application_id,
-                "state": "s",
-                "redirect_uri": "https://example.com/cb",
-            },
-            allow_redirects=False,
-        )
-        code = parse_qs(urlsplit(consent.headers["Location"]).query)["spapi_oauth_code"][0]
+        redirect = consent(sb, "s")
+        code = parse_qs(urlsplit(redirect.headers["Location"]).query)["spapi_oauth_code"][0]
         time.sleep(0.3)
         assert token(sb, "authorization_code", code=code).json()["error"] == "invalid_grant"
 

@@ -13,8 +13,6 @@ answer to it) and does nothing else: checks of tokens, limits and parameters hap
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -22,8 +20,19 @@ from decimal import Decimal
 from typing import Any
 
 from ..regions import marketplaces
-from .calls import Call, invalid_input, iso, not_found, parse_time
-from .http import Response
+from .calls import (
+    Call,
+    invalid_input,
+    iso,
+    not_found,
+    page_of,
+    parse_time,
+    read_state,
+    state_token,
+)
+from .http import Response, sp_api_error
+from .notifications import Notifier
+from .seller import Offer, OrderItem, Product, SimulatedSeller, rng_for
 
 ORDERS_PAGE = 100
 OFFER_EVENT_PRODUCTS = 10  # products watched for ANY_OFFER_CHANGED per marketplace
@@ -45,16 +54,9 @@ FULFILLMENT_STATUS = {
 # --------------------------------------------------------------------------------------------
 
 
-def _token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
-
-
-def _untoken(token: str) -> dict[str, Any] | None:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        return None
-    return state if isinstance(state, dict) else None
+def _page_offset(call: Call, token_name: str) -> int:
+    """Where a listing continues: the offset in its next-page token (0 without one)."""
+    return int((read_state(call.arg(token_name) or "") or {}).get("offset", 0))
 
 
 def _amount(value: Decimal | float) -> float:
@@ -75,6 +77,12 @@ def _dt(value: datetime) -> str:
     return iso(value.timestamp())
 
 
+def _listed_at(product: Product) -> datetime:
+    """When the product's listing was created: 08:00 UTC on its open date."""
+    opened = product.open_date
+    return datetime(opened.year, opened.month, opened.day, 8, tzinfo=UTC)
+
+
 def _now_dt(call: Call) -> datetime:
     return datetime.fromtimestamp(call.now, UTC)
 
@@ -89,10 +97,10 @@ def _marketplace_check(call: Call, ids: Iterable[str]) -> Response | None:
     return None
 
 
-def listing_status(seller: Any, product: Any, marketplace_id: str, day: date) -> list[str]:
+def listing_status(
+    seller: SimulatedSeller, product: Product, marketplace_id: str, day: date
+) -> list[str]:
     """A listing's status on a day: BUYABLE and DISCOVERABLE, unless inactive or out of stock."""
-    from .seller import rng_for
-
     if not product.active or product.open_date > day:
         return ["DISCOVERABLE"]
     roll = rng_for(seller.config.seed, "stockout", f"{marketplace_id}:{product.sku}:{day}").random()
@@ -106,16 +114,16 @@ def listing_status(seller: Any, product: Any, marketplace_id: str, day: date) ->
 CATALOG = "catalogItems_2022-04-01"
 
 
-def _classification_id(product: Any) -> str:
+def _classification_id(product: Product) -> str:
     return str(1_000_000 + sum(map(ord, product.category)) * 97 % 900_000)
 
 
-def _display_group(product: Any) -> str:
+def _display_group(product: Product) -> str:
     return f"{product.department.lower().replace(' ', '_')}_display_on_website"
 
 
 def _catalog_item(
-    seller: Any, product: Any, marketplace_ids: list[str], included: set[str]
+    seller: SimulatedSeller, product: Product, marketplace_ids: list[str], included: set[str]
 ) -> dict:
     item: dict[str, Any] = {"asin": product.asin}
     if "summaries" in included:
@@ -130,7 +138,7 @@ def _catalog_item(
                 "color": product.variation or None,
                 "itemClassification": (
                     "VARIATION_PARENT"
-                    if product.asin == product.parent_asin and _has_children(seller, product)
+                    if product.asin == product.parent_asin and _child_asins(seller, product)
                     else "BASE_PRODUCT"
                 ),
                 "itemName": product.title(m),
@@ -198,16 +206,15 @@ def _catalog_item(
     return item
 
 
-def _has_children(seller: Any, product: Any) -> bool:
-    return any(p.parent_asin == product.asin and p.asin != product.asin for p in seller.products())
+def _child_asins(seller: SimulatedSeller, product: Product) -> list[str]:
+    """The variations whose parent is ``product`` (none for a child or standalone product)."""
+    return [p.asin for p in seller.products() if p.parent_asin == product.asin and p is not product]
 
 
-def _relationships(seller: Any, product: Any) -> list[dict[str, Any]]:
+def _relationships(seller: SimulatedSeller, product: Product) -> list[dict[str, Any]]:
     if product.parent_asin != product.asin:
         return [{"type": "VARIATION", "parentAsins": [product.parent_asin]}]
-    children = [
-        p.asin for p in seller.products() if p.parent_asin == product.asin and p is not product
-    ]
+    children = _child_asins(seller, product)
     return [{"type": "VARIATION", "childAsins": children}] if children else []
 
 
@@ -247,7 +254,7 @@ def search_catalog_items(call: Call) -> Response:
     if brands:
         products = [p for p in products if p.brand in brands]
     size = int(call.arg("pageSize") or 10)
-    start = int((_untoken(call.arg("pageToken") or "") or {}).get("offset", 0))
+    start = _page_offset(call, "pageToken")
     page = products[start : start + size]
     included = _included(call, "summaries")
     marketplace_ids = call.args("marketplaceIds")
@@ -273,9 +280,9 @@ def search_catalog_items(call: Call) -> Response:
         "items": [_catalog_item(call.seller, p, marketplace_ids, included) for p in page],
     }
     if start + size < len(products):
-        body["pagination"]["nextToken"] = _token({"offset": start + size})
+        body["pagination"]["nextToken"] = state_token({"offset": start + size})
     if start:
-        body["pagination"]["previousToken"] = _token({"offset": max(0, start - size)})
+        body["pagination"]["previousToken"] = state_token({"offset": max(0, start - size)})
     return Response.json(200, body)
 
 
@@ -286,11 +293,9 @@ def search_catalog_items(call: Call) -> Response:
 LISTINGS = "listingsItems_2021-08-01"
 
 
-def _listing(call: Call, product: Any, marketplace_ids: list[str], included: set[str]) -> dict:
+def _listing(call: Call, product: Product, marketplace_ids: list[str], included: set[str]) -> dict:
     today = _now_dt(call).date()
-    opened = datetime(
-        product.open_date.year, product.open_date.month, product.open_date.day, 8, tzinfo=UTC
-    )
+    opened = _listed_at(product)
     item: dict[str, Any] = {"sku": product.sku}
     if "summaries" in included:
         item["summaries"] = [
@@ -342,8 +347,6 @@ def _own_seller(call: Call) -> Response | None:
 
 
 def sp_api_forbidden() -> Response:
-    from .http import sp_api_error
-
     return sp_api_error(403, "Unauthorized", "Access to requested resource is denied.")
 
 
@@ -368,7 +371,7 @@ def search_listings_items(call: Call) -> Response:
         kind = call.arg("identifiersType") or "SKU"
         products = [p for p in products if (p.asin if kind == "ASIN" else p.sku) in identifiers]
     size = int(call.arg("pageSize") or 10)
-    start = int((_untoken(call.arg("pageToken") or "") or {}).get("offset", 0))
+    start = _page_offset(call, "pageToken")
     included = _included(call, "summaries")
     body: dict[str, Any] = {
         "numberOfResults": len(products),
@@ -379,7 +382,7 @@ def search_listings_items(call: Call) -> Response:
         ],
     }
     if start + size < len(products):
-        body["pagination"]["nextToken"] = _token({"offset": start + size})
+        body["pagination"]["nextToken"] = state_token({"offset": start + size})
     return Response.json(200, body)
 
 
@@ -395,10 +398,10 @@ class _OrderIndex:
     """Order id -> its items (final state), built once per seller on first lookup."""
 
     _lock = threading.Lock()
-    _cache: dict[int, dict[str, list[Any]]] = {}
+    _cache: dict[int, dict[str, list[OrderItem]]] = {}
 
     @classmethod
-    def lookup(cls, seller: Any, order_id: str) -> list[Any]:
+    def lookup(cls, seller: SimulatedSeller, order_id: str) -> list[OrderItem]:
         with cls._lock:
             index = cls._cache.get(id(seller))
             if index is None:
@@ -415,8 +418,8 @@ class _OrderIndex:
         return index.get(order_id, [])
 
 
-def _group(items: Iterable[Any]) -> list[list[Any]]:
-    orders: dict[str, list[Any]] = {}
+def _group(items: Iterable[OrderItem]) -> list[list[OrderItem]]:
+    orders: dict[str, list[OrderItem]] = {}
     for item in items:
         orders.setdefault(item.amazon_order_id, []).append(item)
     return list(orders.values())
@@ -436,25 +439,55 @@ def _order_window(
     return "last_update", parse_time(updated_after or ""), end
 
 
-def _as_seen(call: Call, items: list[Any]) -> list[Any]:
+def _as_seen(call: Call, items: list[OrderItem]) -> list[OrderItem]:
     """The items as they are at the sandbox's current time (later changes not yet made)."""
     now = _now_dt(call)
     return [seen for seen in (item.as_of(now) for item in items) if seen is not None]
 
 
-def _orders_in_window(
-    call: Call, marketplace_ids: list[str], by: str, start: datetime, end: datetime
-) -> list[list[Any]]:
-    items: list[Any] = []
+def _order_listing(
+    call: Call,
+    token_name: str,
+    names: tuple[str, str, str, str],
+    marketplace_ids: list[str],
+    **filters: Any,
+) -> dict[str, Any] | Response:
+    """The state of a paginated order listing (v0 or 2026 parameter names): read from its
+    next-page token, or new from a first request's window, marketplaces and ``filters``."""
+    token = call.arg(token_name)
+    if token:
+        state = read_state(token)
+        return state if state is not None else invalid_input(f"Invalid {token_name}.")
+    window = _order_window(call, names)
+    if isinstance(window, Response):
+        return window
+    refusal = _marketplace_check(call, marketplace_ids)
+    if refusal:
+        return refusal
+    by, start, end = window
+    return {
+        "by": by,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "marketplaces": marketplace_ids,
+        **filters,
+        "offset": 0,
+    }
+
+
+def _orders_in_window(call: Call, state: dict[str, Any]) -> list[list[OrderItem]]:
+    """The orders (each a list of its items) of an order listing's window, as seen now."""
+    start, end = parse_time(state["start"]), parse_time(state["end"])
+    items: list[OrderItem] = []
     now = _now_dt(call)
-    for marketplace_id in marketplace_ids:
+    for marketplace_id in state["marketplaces"]:
         items.extend(
-            call.seller.order_items(marketplace_id, start, min(end, now), by=by, as_of=now)
+            call.seller.order_items(marketplace_id, start, min(end, now), by=state["by"], as_of=now)
         )
     return _group(items)
 
 
-def _order_2026(items: list[Any], included: set[str]) -> dict[str, Any]:
+def _order_2026(items: list[OrderItem], included: set[str]) -> dict[str, Any]:
     first = items[0]
     currency = first.currency
     market = marketplaces()[first.marketplace_id]
@@ -510,34 +543,20 @@ def _order_2026(items: list[Any], included: set[str]) -> dict[str, Any]:
 
 
 def search_orders(call: Call) -> Response:
-    names = ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
-    token = call.arg("paginationToken")
-    state = _untoken(token) if token else None
-    if token and state is None:
-        return invalid_input("Invalid paginationToken.")
-    if state is None:
-        window = _order_window(call, names)
-        if isinstance(window, Response):
-            return window
-        marketplace_ids = call.args("marketplaceIds") or list(call.seller.config.marketplace_ids)
-        refusal = _marketplace_check(call, marketplace_ids)
-        if refusal:
-            return refusal
-        by, start, end = window
-        state = {
-            "by": by,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "marketplaces": marketplace_ids,
-            "statuses": call.args("fulfillmentStatuses"),
-            "fulfilledBy": call.args("fulfilledBy"),
-            "size": int(call.arg("maxResultsPerPage") or ORDERS_PAGE),
-            "offset": 0,
-        }
-    start, end = parse_time(state["start"]), parse_time(state["end"])
+    state = _order_listing(
+        call,
+        "paginationToken",
+        ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore"),
+        call.args("marketplaceIds") or list(call.seller.config.marketplace_ids),
+        statuses=call.args("fulfillmentStatuses"),
+        fulfilledBy=call.args("fulfilledBy"),
+        size=int(call.arg("maxResultsPerPage") or ORDERS_PAGE),
+    )
+    if isinstance(state, Response):
+        return state
     orders = [
         _order_2026(items, set(call.args("includedData")))
-        for items in _orders_in_window(call, state["marketplaces"], state["by"], start, end)
+        for items in _orders_in_window(call, state)
     ]
     orders = [
         o
@@ -545,12 +564,12 @@ def search_orders(call: Call) -> Response:
         if (not state["statuses"] or o["fulfillment"]["fulfillmentStatus"] in state["statuses"])
         and (not state["fulfilledBy"] or o["fulfillment"]["fulfilledBy"] in state["fulfilledBy"])
     ]
-    offset, size = state["offset"], state["size"]
-    body: dict[str, Any] = {"orders": orders[offset : offset + size]}
-    if offset + size < len(orders):
-        body["pagination"] = {"nextToken": _token({**state, "offset": offset + size})}
+    page, next_token = page_of(orders, state)
+    body: dict[str, Any] = {"orders": page}
+    if next_token:
+        body["pagination"] = {"nextToken": next_token}
     key = "createdBefore" if state["by"] == "order_date" else "lastUpdatedBefore"
-    body[key] = _dt(end)
+    body[key] = _dt(parse_time(state["end"]))
     return Response.json(200, body)
 
 
@@ -561,10 +580,10 @@ def get_order(call: Call) -> Response:
     return Response.json(200, {"order": _order_2026(items, set(call.args("includedData")))})
 
 
-def _order_v0(items: list[Any]) -> dict[str, Any]:
+def _order_v0(items: list[OrderItem]) -> dict[str, Any]:
     first = items[0]
     total = sum((i.item_price for i in items if not i.is_cancelled), Decimal(0))
-    order = {
+    order: dict[str, Any] = {
         "AmazonOrderId": first.amazon_order_id,
         "PurchaseDate": _dt(first.purchase_date),
         "LastUpdateDate": _dt(max(i.last_updated_date for i in items)),
@@ -593,40 +612,24 @@ def _order_v0(items: list[Any]) -> dict[str, Any]:
 
 
 def get_orders_v0(call: Call) -> Response:
-    token = call.arg("NextToken")
-    if token:
-        state = _untoken(token)
-        if state is None:
-            return invalid_input("Invalid NextToken.")
-    else:
-        names = ("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore")
-        window = _order_window(call, names)
-        if isinstance(window, Response):
-            return window
-        refusal = _marketplace_check(call, call.args("MarketplaceIds"))
-        if refusal:
-            return refusal
-        by, start, end = window
-        state = {
-            "by": by,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "marketplaces": call.args("MarketplaceIds"),
-            "statuses": call.args("OrderStatuses"),
-            "size": int(call.arg("MaxResultsPerPage") or ORDERS_PAGE),
-            "offset": 0,
-        }
-    start, end = parse_time(state["start"]), parse_time(state["end"])
-    orders = [
-        _order_v0(items)
-        for items in _orders_in_window(call, state["marketplaces"], state["by"], start, end)
-    ]
+    state = _order_listing(
+        call,
+        "NextToken",
+        ("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore"),
+        call.args("MarketplaceIds"),
+        statuses=call.args("OrderStatuses"),
+        size=int(call.arg("MaxResultsPerPage") or ORDERS_PAGE),
+    )
+    if isinstance(state, Response):
+        return state
+    orders = [_order_v0(items) for items in _orders_in_window(call, state)]
     if state["statuses"]:
         orders = [o for o in orders if o["OrderStatus"] in state["statuses"]]
-    offset, size = state["offset"], state["size"]
-    payload: dict[str, Any] = {"Orders": orders[offset : offset + size]}
-    if offset + size < len(orders):
-        payload["NextToken"] = _token({**state, "offset": offset + size})
+    page, next_token = page_of(orders, state)
+    payload: dict[str, Any] = {"Orders": page}
+    if next_token:
+        payload["NextToken"] = next_token
+    end = parse_time(state["end"])
     payload["CreatedBefore" if state["by"] == "order_date" else "LastUpdatedBefore"] = _dt(end)
     return Response.json(200, {"payload": payload})
 
@@ -679,19 +682,19 @@ PRICING_V0 = "productPricingV0"
 PRICING = "productPricing_2022-05-01"
 
 
-def _channel(offer: Any) -> str:
+def _channel(offer: Offer) -> str:
     return "Amazon" if offer.is_fulfilled_by_amazon else "Merchant"
 
 
 def offers_result(
-    seller: Any, asin: str, marketplace_id: str, condition: str, at: datetime
+    seller: SimulatedSeller, asin: str, marketplace_id: str, condition: str, at: datetime
 ) -> dict:
     """The ``GetOffersResult`` of one ASIN at one moment (also the ANY_OFFER_CHANGED summary)."""
     offers = seller.offers(asin, marketplace_id, at)
     product = seller.product(asin)
     currency = marketplaces()[marketplace_id].currency
     counts: dict[str, int] = {}
-    lowest: dict[str, Any] = {}
+    lowest: dict[str, Offer] = {}
     for offer in offers:
         channel = _channel(offer)
         counts[channel] = counts.get(channel, 0) + 1
@@ -813,10 +816,8 @@ def get_item_offers_batch(call: Call) -> Response:
 
 def _competitive_summary(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     asin, marketplace_id = request["asin"], request["marketplaceId"]
-    if (
-        call.seller.product(asin) is None
-        or marketplace_id not in call.seller.config.marketplace_ids
-    ):
+    product = call.seller.product(asin)
+    if product is None or marketplace_id not in call.seller.config.marketplace_ids:
         error = {"code": "NotFound", "message": f"No offers for {asin} in {marketplace_id}."}
         return {
             "status": {"statusCode": 404, "reasonPhrase": "Not Found"},
@@ -873,7 +874,6 @@ def _competitive_summary(call: Call, request: dict[str, Any]) -> dict[str, Any]:
             }
         ]
     if "referencePrices" in included:
-        product = call.seller.product(asin)
         body["referencePrices"] = [
             {
                 "name": "CompetitivePriceThreshold",
@@ -904,7 +904,7 @@ def get_inventory_summaries(call: Call) -> Response:
     if skus:
         rows = [r for r in rows if r.sku in skus]
     details = (call.arg("details") or "false").lower() == "true"
-    start = int((_untoken(call.arg("nextToken") or "") or {}).get("offset", 0))
+    start = _page_offset(call, "nextToken")
     page = rows[start : start + 50]
     summaries = []
     updated = _dt(_now_dt(call).replace(minute=0, second=0, microsecond=0))
@@ -949,7 +949,7 @@ def get_inventory_summaries(call: Call) -> Response:
         }
     }
     if start + 50 < len(rows):
-        body["pagination"] = {"nextToken": _token({"offset": start + 50})}
+        body["pagination"] = {"nextToken": state_token({"offset": start + 50})}
     return Response.json(200, body)
 
 
@@ -1013,7 +1013,7 @@ HANDLERS: dict[str, Callable[[Call], Response]] = {
 class MarketEvents:
     """Watches the simulation and publishes ANY_OFFER_CHANGED and LISTINGS_ITEM_STATUS_CHANGE."""
 
-    def __init__(self, sellers: dict[str, Any], notifier: Any):
+    def __init__(self, sellers: dict[str, SimulatedSeller], notifier: Notifier):
         self.sellers = sellers
         self.notifier = notifier
         self._hour: int | None = None
@@ -1038,7 +1038,7 @@ class MarketEvents:
                 self._statuses(seller_id, seller, self._day or at.date(), at)
         self._day = at.date()
 
-    def _offers(self, seller_id: str, seller: Any, at: datetime) -> None:
+    def _offers(self, seller_id: str, seller: SimulatedSeller, at: datetime) -> None:
         for marketplace_id in seller.config.marketplace_ids:
             for product in seller.products()[:OFFER_EVENT_PRODUCTS]:
                 previous = seller.offers(product.asin, marketplace_id, at - timedelta(hours=1))
@@ -1053,7 +1053,9 @@ class MarketEvents:
                     at.timestamp(),
                 )
 
-    def _statuses(self, seller_id: str, seller: Any, before: date, at: datetime) -> None:
+    def _statuses(
+        self, seller_id: str, seller: SimulatedSeller, before: date, at: datetime
+    ) -> None:
         day = at.date()
         for marketplace_id in seller.config.marketplace_ids:
             for product in seller.products():
@@ -1066,15 +1068,7 @@ class MarketEvents:
                     "MarketplaceId": marketplace_id,
                     "Asin": product.asin,
                     "Sku": product.sku,
-                    "CreatedDate": _dt(
-                        datetime(
-                            product.open_date.year,
-                            product.open_date.month,
-                            product.open_date.day,
-                            8,
-                            tzinfo=UTC,
-                        )
-                    ),
+                    "CreatedDate": _dt(_listed_at(product)),
                     "Status": new,
                 }
                 self.notifier.publish(
@@ -1082,7 +1076,7 @@ class MarketEvents:
                 )
 
 
-def _offer_key(offers: list[Any]) -> tuple:
+def _offer_key(offers: list[Offer]) -> tuple:
     winner = next((o.seller_id for o in offers if o.is_buy_box_winner), "")
     return winner, min((o.landed_price for o in offers), default=None), len(offers)
 

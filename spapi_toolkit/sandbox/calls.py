@@ -3,18 +3,24 @@
 The server checks a request (route, token, rate limit, parameters) and hands the handler a
 ``Call``: the operation, its already-validated arguments, the caller's grant and the sandbox
 time. Handlers answer with ``Response`` objects; ``invalid_input`` and ``not_found`` build the
-two errors they need most, in SP-API's shape.
+two errors they need most, in SP-API's shape. ``state_token`` and ``read_state`` carry a
+paginated listing's query from one page to the next in its opaque next-page token.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..models import Operation
 from .http import Response, sp_api_error
 from .lwa import Grant
+from .seller import SimulatedSeller
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,8 +32,15 @@ class Call:
     grant: Grant
     now: float  # sandbox clock, epoch seconds
     base_url: str  # how the caller reached us, for URLs we hand out
-    seller: Any = None  # the SimulatedSeller the grant speaks for (None when grantless)
+    selling_partner: SimulatedSeller | None = None  # whom the grant speaks for; None: grantless
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seller(self) -> SimulatedSeller:
+        """The seller the grant speaks for (asked only by operations that are not grantless)."""
+        if self.selling_partner is None:
+            raise LookupError(f"{self.operation.qualified_name} was called without a seller")
+        return self.selling_partner
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """One path or query value."""
@@ -61,3 +74,26 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def state_token(state: dict[str, Any]) -> str:
+    """An opaque next-page token that carries a listing's query ``state``."""
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
+
+
+def read_state(token: str) -> dict[str, Any] | None:
+    """The state ``state_token`` put in ``token``; None for a token it did not make."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def page_of(items: list[T], state: dict[str, Any]) -> tuple[list[T], str | None]:
+    """The page of ``items`` a listing's ``state`` (its ``offset`` and ``size``) points at, and
+    the token of the next page (None on the last)."""
+    offset, size = state["offset"], state["size"]
+    if offset + size < len(items):
+        return items[offset : offset + size], state_token({**state, "offset": offset + size})
+    return items[offset : offset + size], None

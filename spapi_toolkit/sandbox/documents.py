@@ -94,9 +94,7 @@ class ReportType:
 @cache
 def load_schema(filename: str) -> dict[str, Any]:
     """A bundled report JSON Schema by file name."""
-    text = resources.files("spapi_toolkit").joinpath(f"{SCHEMAS_DIR}/{filename}").read_text(
-        "utf-8"
-    )
+    text = resources.files("spapi_toolkit").joinpath(f"{SCHEMAS_DIR}/{filename}").read_text("utf-8")
     return json.loads(text)
 
 
@@ -229,17 +227,22 @@ def date_sales(t: Tally) -> dict[str, Any]:
         "unitsOrderedB2B": t.units_ordered_b2b,
         "totalOrderItems": t.total_order_items,
         "totalOrderItemsB2B": t.total_order_items_b2b,
-        "averageSalesPerOrderItem": _amount(_ratio(t.ordered_product_sales,
-                                                   t.total_order_items), c),
-        "averageSalesPerOrderItemB2B": _amount(_ratio(t.ordered_product_sales_b2b,
-                                                      t.total_order_items_b2b), c),
-        "averageUnitsPerOrderItem": float(round(_ratio(Decimal(t.units_ordered),
-                                                       t.total_order_items), 2)),
-        "averageUnitsPerOrderItemB2B": float(round(_ratio(Decimal(t.units_ordered_b2b),
-                                                          t.total_order_items_b2b), 2)),
+        "averageSalesPerOrderItem": _amount(
+            _ratio(t.ordered_product_sales, t.total_order_items), c
+        ),
+        "averageSalesPerOrderItemB2B": _amount(
+            _ratio(t.ordered_product_sales_b2b, t.total_order_items_b2b), c
+        ),
+        "averageUnitsPerOrderItem": float(
+            round(_ratio(Decimal(t.units_ordered), t.total_order_items), 2)
+        ),
+        "averageUnitsPerOrderItemB2B": float(
+            round(_ratio(Decimal(t.units_ordered_b2b), t.total_order_items_b2b), 2)
+        ),
         "averageSellingPrice": _amount(_ratio(t.ordered_product_sales, t.units_ordered), c),
-        "averageSellingPriceB2B": _amount(_ratio(t.ordered_product_sales_b2b,
-                                                 t.units_ordered_b2b), c),
+        "averageSellingPriceB2B": _amount(
+            _ratio(t.ordered_product_sales_b2b, t.units_ordered_b2b), c
+        ),
         "unitsRefunded": t.units_refunded,
         "refundRate": min(100.0, percentage(t.units_refunded, t.units_ordered)),
         "claimsGranted": 0,
@@ -277,8 +280,9 @@ def date_traffic(p: PeriodTotals) -> dict[str, Any]:
     return {
         **_traffic_counts(t),
         "orderItemSessionPercentage": min(100.0, percentage(t.total_order_items, t.sessions)),
-        "orderItemSessionPercentageB2B": min(100.0, percentage(t.total_order_items_b2b,
-                                                               t.sessions_b2b)),
+        "orderItemSessionPercentageB2B": min(
+            100.0, percentage(t.total_order_items_b2b, t.sessions_b2b)
+        ),
         "averageOfferCount": p.offer_count // max(1, p.days),
         "averageParentItems": p.parent_items // max(1, p.days),
         "feedbackReceived": p.feedback,
@@ -384,25 +388,34 @@ def _render_sales_and_traffic(seller: SimulatedSeller, request: ReportRequest) -
     asin_granularity = _option(request, "asinGranularity", "PARENT")
     start, end = _date_window(seller, request)
     first, last = _clip_to_history(seller, start, end, request.as_of)
-    figures = sales_and_traffic(seller, mp, first, last, date_granularity, asin_granularity,
-                                request.as_of)
+    figures = sales_and_traffic(
+        seller, mp, first, last, date_granularity, asin_granularity, request.as_of
+    )
     document = {
         "reportSpecification": {
             "reportType": request.report_type,
-            "reportOptions": {"dateGranularity": date_granularity,
-                              "asinGranularity": asin_granularity},
+            "reportOptions": {
+                "dateGranularity": date_granularity,
+                "asinGranularity": asin_granularity,
+            },
             "dataStartTime": start.isoformat(),
             "dataEndTime": end.isoformat(),
             "marketplaceIds": [mp],
         },
         "salesAndTrafficByDate": [
-            {"date": d.isoformat(), "salesByDate": date_sales(p.tally),
-             "trafficByDate": date_traffic(p)}
+            {
+                "date": d.isoformat(),
+                "salesByDate": date_sales(p.tally),
+                "trafficByDate": date_traffic(p),
+            }
             for d, p in sorted(figures.by_period.items())
         ],
         "salesAndTrafficByAsin": [
-            {**dict(zip(ASIN_KEYS[asin_granularity], k, strict=True)),
-             "salesByAsin": asin_sales(t), "trafficByAsin": asin_traffic(t, figures.total)}
+            {
+                **dict(zip(ASIN_KEYS[asin_granularity], k, strict=True)),
+                "salesByAsin": asin_sales(t),
+                "trafficByAsin": asin_traffic(t, figures.total),
+            }
             for k, t in sorted(figures.by_asin.items())
         ],
     }
@@ -495,8 +508,9 @@ ORDER_FILTERS = {
 def _instant_window(seller: SimulatedSeller, request: ReportRequest) -> tuple[datetime, datetime]:
     """All-orders window as instants; defaults: the last 30 days before ``as_of`` (or the
     end of the history)."""
-    history_end = datetime.combine(seller.config.end_date + timedelta(days=1),
-                                   datetime.min.time(), UTC)
+    history_end = datetime.combine(
+        seller.config.end_date + timedelta(days=1), datetime.min.time(), UTC
+    )
     end = as_utc(request.data_end) if request.data_end else as_utc(request.as_of or history_end)
     start = as_utc(request.data_start) if request.data_start else end - timedelta(days=30)
     if end < start:
@@ -513,8 +527,9 @@ def _render_all_orders(seller: SimulatedSeller, request: ReportRequest) -> bytes
         items.extend(seller.order_items(mp, start, end, by=by, as_of=request.as_of))
     if not items:
         raise NoDataError(f"no orders between {start} and {end}")
-    sort_time = (lambda i: i.purchase_date) if by == "order_date" else (
-        lambda i: i.last_updated_date)
+    sort_time = (
+        (lambda i: i.purchase_date) if by == "order_date" else (lambda i: i.last_updated_date)
+    )
     items.sort(key=lambda i: (sort_time(i), i.amazon_order_id, i.order_item_id))
     rows = ([cell(i) for cell in ALL_ORDERS_COLUMNS.values()] for i in items)
     return _flat_file(ALL_ORDERS_COLUMNS, rows, _encoding(seller, request.marketplace_ids))
@@ -529,8 +544,9 @@ def _snapshot_date(seller: SimulatedSeller, request: ReportRequest) -> date:
 def _open_date(product: Product, marketplace_id: str) -> str:
     """The listing's creation time as Amazon prints it: local time with zone abbreviation."""
     seconds = int(stable_fraction(f"{product.sku}:open") * 86400)
-    local = datetime.combine(product.open_date, datetime.min.time(),
-                             ZoneInfo(marketplace(marketplace_id).timezone))
+    local = datetime.combine(
+        product.open_date, datetime.min.time(), ZoneInfo(marketplace(marketplace_id).timezone)
+    )
     return (local + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
@@ -549,7 +565,8 @@ def _listing_row(seller: SimulatedSeller, p: Product, mp: str) -> dict[str, Any]
         "quantity": quantity,
         "open-date": _open_date(p, mp),
         "image-url": "https://m.media-amazon.com/images/I/"
-        + base36(scramble(p.index, 5, 36**10), 10) + ".jpg",
+        + base36(scramble(p.index, 5, 36**10), 10)
+        + ".jpg",
         "item-is-marketplace": "y",
         "product-id-type": "1",
         "zshop-shipping-fee": "",
@@ -568,20 +585,42 @@ def _listing_row(seller: SimulatedSeller, p: Product, mp: str) -> dict[str, Any]
         "bid-for-featured-placement": "",
         "add-delete": "",
         "pending-quantity": "0" if p.active else "",
-        "fulfillment-channel": FBA_CHANNEL.get(market.region, "AMAZON") if p.is_fba
-        else "DEFAULT",
+        "fulfillment-channel": FBA_CHANNEL.get(market.region, "AMAZON") if p.is_fba else "DEFAULT",
         "merchant-shipping-group": "Migrated Template",
         "status": "Active" if p.active else "Inactive",
     }
 
 
 LISTINGS_COLUMNS = (
-    "item-name", "item-description", "listing-id", "seller-sku", "price", "quantity",
-    "open-date", "image-url", "item-is-marketplace", "product-id-type", "zshop-shipping-fee",
-    "item-note", "item-condition", "zshop-category1", "zshop-browse-path",
-    "zshop-storefront-feature", "asin1", "asin2", "asin3", "will-ship-internationally",
-    "expedited-shipping", "zshop-boldface", "product-id", "bid-for-featured-placement",
-    "add-delete", "pending-quantity", "fulfillment-channel", "merchant-shipping-group", "status",
+    "item-name",
+    "item-description",
+    "listing-id",
+    "seller-sku",
+    "price",
+    "quantity",
+    "open-date",
+    "image-url",
+    "item-is-marketplace",
+    "product-id-type",
+    "zshop-shipping-fee",
+    "item-note",
+    "item-condition",
+    "zshop-category1",
+    "zshop-browse-path",
+    "zshop-storefront-feature",
+    "asin1",
+    "asin2",
+    "asin3",
+    "will-ship-internationally",
+    "expedited-shipping",
+    "zshop-boldface",
+    "product-id",
+    "bid-for-featured-placement",
+    "add-delete",
+    "pending-quantity",
+    "fulfillment-channel",
+    "merchant-shipping-group",
+    "status",
 )
 
 
@@ -591,25 +630,44 @@ def _render_listings(seller: SimulatedSeller, request: ReportRequest) -> bytes:
     rows = [_listing_row(seller, p, mp) for p in seller.products() if p.open_date <= snapshot]
     if not rows:
         raise NoDataError("no listings yet")
-    return _flat_file(LISTINGS_COLUMNS, ([r[c] for c in LISTINGS_COLUMNS] for r in rows),
-                      _encoding(seller, [mp]))
+    return _flat_file(
+        LISTINGS_COLUMNS, ([r[c] for c in LISTINGS_COLUMNS] for r in rows), _encoding(seller, [mp])
+    )
 
 
 INVENTORY_COLUMNS = (
-    "sku", "fnsku", "asin", "product-name", "condition", "your-price", "mfn-listing-exists",
-    "mfn-fulfillable-quantity", "afn-listing-exists", "afn-warehouse-quantity",
-    "afn-fulfillable-quantity", "afn-unsellable-quantity", "afn-reserved-quantity",
-    "afn-total-quantity", "per-unit-volume", "afn-inbound-working-quantity",
-    "afn-inbound-shipped-quantity", "afn-inbound-receiving-quantity",
-    "afn-researching-quantity", "afn-reserved-future-supply", "afn-future-supply-buyable",
+    "sku",
+    "fnsku",
+    "asin",
+    "product-name",
+    "condition",
+    "your-price",
+    "mfn-listing-exists",
+    "mfn-fulfillable-quantity",
+    "afn-listing-exists",
+    "afn-warehouse-quantity",
+    "afn-fulfillable-quantity",
+    "afn-unsellable-quantity",
+    "afn-reserved-quantity",
+    "afn-total-quantity",
+    "per-unit-volume",
+    "afn-inbound-working-quantity",
+    "afn-inbound-shipped-quantity",
+    "afn-inbound-receiving-quantity",
+    "afn-researching-quantity",
+    "afn-reserved-future-supply",
+    "afn-future-supply-buyable",
 )
 
 
 def _render_inventory(seller: SimulatedSeller, request: ReportRequest) -> bytes:
     mp = _single_marketplace(seller, request)
     snapshot = _snapshot_date(seller, request)
-    inventory = [r for r in seller.inventory(mp)
-                 if (p := seller.product(r.sku)) is not None and p.open_date <= snapshot]
+    inventory = [
+        r
+        for r in seller.inventory(mp)
+        if (p := seller.product(r.sku)) is not None and p.open_date <= snapshot
+    ]
     if not inventory:
         raise NoDataError("no FBA inventory")
     rows = ([getattr(r, c.replace("-", "_")) for c in INVENTORY_COLUMNS] for r in inventory)
@@ -621,11 +679,20 @@ def _render_inventory(seller: SimulatedSeller, request: ReportRequest) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 # report type -> (seller method, top-level array name, rows carry their own period dates)
-BRAND_ANALYTICS = {
-    "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT": ("search_terms", "dataByDepartmentAndSearchTerm",
-                                                False),
-    "GET_BRAND_ANALYTICS_REPEAT_PURCHASE_REPORT": ("repeat_purchase", "dataByAsin", True),
-    "GET_BRAND_ANALYTICS_MARKET_BASKET_REPORT": ("market_basket", "dataByAsin", True),
+BRAND_ANALYTICS: dict[
+    str, tuple[Callable[[SimulatedSeller, str, date, date], list[dict]], str, bool]
+] = {
+    "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT": (
+        SimulatedSeller.search_terms,
+        "dataByDepartmentAndSearchTerm",
+        False,
+    ),
+    "GET_BRAND_ANALYTICS_REPEAT_PURCHASE_REPORT": (
+        SimulatedSeller.repeat_purchase,
+        "dataByAsin",
+        True,
+    ),
+    "GET_BRAND_ANALYTICS_MARKET_BASKET_REPORT": (SimulatedSeller.market_basket, "dataByAsin", True),
 }
 
 
@@ -635,15 +702,14 @@ def _render_brand_analytics(seller: SimulatedSeller, request: ReportRequest) -> 
     Repeat purchase and market basket rows carry each period's dates; search-term rows do
     not, so that report covers the whole (snapped) window as one period.
     """
-    method, array, dated = BRAND_ANALYTICS[request.report_type]
+    rows_of, array, dated = BRAND_ANALYTICS[request.report_type]
     mp = _single_marketplace(seller, request)
     period = _option(request, "reportPeriod", "WEEK")
     start, end = _date_window(seller, request)
     windows = list(periods(start, end, period))
     if not dated:
         windows = [(windows[0][0], windows[-1][1])]
-    rows = [row for first, last in windows
-            for row in getattr(seller, method)(mp, first, last)]
+    rows = [row for first, last in windows for row in rows_of(seller, mp, first, last)]
     if not rows:
         raise NoDataError(f"no Brand Analytics data between {start} and {end}")
     document = {
@@ -667,22 +733,36 @@ _PERIODS = ("DAY", "WEEK", "MONTH", "QUARTER")
 
 REPORT_TYPES: dict[str, ReportType] = {
     "GET_SALES_AND_TRAFFIC_REPORT": ReportType(
-        "json", _render_sales_and_traffic, "sellerSalesAndTrafficReport.json",
-        {"dateGranularity": ("DAY", "WEEK", "MONTH"),
-         "asinGranularity": ("PARENT", "CHILD", "SKU")}),
+        "json",
+        _render_sales_and_traffic,
+        "sellerSalesAndTrafficReport.json",
+        {
+            "dateGranularity": ("DAY", "WEEK", "MONTH"),
+            "asinGranularity": ("PARENT", "CHILD", "SKU"),
+        },
+    ),
     "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL": ReportType("tsv", _render_all_orders),
     "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": ReportType("tsv", _render_all_orders),
     "GET_MERCHANT_LISTINGS_ALL_DATA": ReportType("tsv", _render_listings),
     "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": ReportType("tsv", _render_inventory),
     "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT": ReportType(
-        "json", _render_brand_analytics, "sellingPartnerSearchTermsReport.json",
-        {"reportPeriod": _PERIODS}),
+        "json",
+        _render_brand_analytics,
+        "sellingPartnerSearchTermsReport.json",
+        {"reportPeriod": _PERIODS},
+    ),
     "GET_BRAND_ANALYTICS_REPEAT_PURCHASE_REPORT": ReportType(
-        "json", _render_brand_analytics, "sellingPartnerRepeatPurchaseReport.json",
-        {"reportPeriod": ("WEEK", "MONTH", "QUARTER")}),
+        "json",
+        _render_brand_analytics,
+        "sellingPartnerRepeatPurchaseReport.json",
+        {"reportPeriod": ("WEEK", "MONTH", "QUARTER")},
+    ),
     "GET_BRAND_ANALYTICS_MARKET_BASKET_REPORT": ReportType(
-        "json", _render_brand_analytics, "sellingPartnerMarketBasketAnalysisReport.json",
-        {"reportPeriod": _PERIODS}),
+        "json",
+        _render_brand_analytics,
+        "sellingPartnerMarketBasketAnalysisReport.json",
+        {"reportPeriod": _PERIODS},
+    ),
 }
 
 
@@ -703,12 +783,15 @@ def render_report(
     """
     spec = REPORT_TYPES.get(report_type)
     if spec is None:
-        raise ValueError(f"the sandbox does not produce {report_type}; "
-                         f"supported: {', '.join(sorted(REPORT_TYPES))}")
+        raise ValueError(
+            f"the sandbox does not produce {report_type}; "
+            f"supported: {', '.join(sorted(REPORT_TYPES))}"
+        )
     if not marketplace_ids:
         raise ValueError("marketplaceIds is empty")
-    request = ReportRequest(report_type, tuple(marketplace_ids), data_start, data_end,
-                            dict(options or {}), as_of)
+    request = ReportRequest(
+        report_type, tuple(marketplace_ids), data_start, data_end, dict(options or {}), as_of
+    )
     return spec.render(seller, request)
 
 
@@ -763,8 +846,8 @@ def _selection_after(query: str, position: int) -> dict[str, Any]:
     for i in range(begin, len(query)):
         depth += {"{": 1, "}": -1}.get(query[i], 0)
         if depth == 0:
-            return _parse_selection(query[begin + 1:i])
-    return _parse_selection(query[begin + 1:])
+            return _parse_selection(query[begin + 1 : i])
+    return _parse_selection(query[begin + 1 :])
 
 
 def _project(record: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
@@ -809,12 +892,18 @@ def _kiosk_records(
         if call.endswith("Date"):
             records.extend(_kiosk_by_date(seller, mp, first, last, granularity, as_of))
         else:
-            records.extend(_kiosk_by_asin(seller, mp, start, end, first, last, granularity,
-                                          as_of))
+            records.extend(_kiosk_by_asin(seller, mp, start, end, first, last, granularity, as_of))
     return records
 
 
-def _kiosk_by_date(seller, mp, first, last, granularity, as_of) -> Iterator[dict[str, Any]]:
+def _kiosk_by_date(
+    seller: SimulatedSeller,
+    mp: str,
+    first: date,
+    last: date,
+    granularity: str,
+    as_of: datetime | None,
+) -> Iterator[dict[str, Any]]:
     figures = sales_and_traffic(seller, mp, first, last, granularity, "CHILD", as_of)
     for d, p in sorted(figures.by_period.items()):
         yield {
@@ -826,8 +915,16 @@ def _kiosk_by_date(seller, mp, first, last, granularity, as_of) -> Iterator[dict
         }
 
 
-def _kiosk_by_asin(seller, mp, start, end, first, last, granularity, as_of
-                   ) -> Iterator[dict[str, Any]]:
+def _kiosk_by_asin(
+    seller: SimulatedSeller,
+    mp: str,
+    start: date,
+    end: date,
+    first: date,
+    last: date,
+    granularity: str,
+    as_of: datetime | None,
+) -> Iterator[dict[str, Any]]:
     figures = sales_and_traffic(seller, mp, first, last, "DAY", granularity, as_of)
     for key, t in sorted(figures.by_asin.items()):
         ids = dict(zip(ASIN_KEYS[granularity], key, strict=True))
@@ -849,8 +946,7 @@ def _kiosk_by_asin(seller, mp, start, end, first, last, granularity, as_of
         }
 
 
-def render_data_kiosk(seller: SimulatedSeller, query: str, as_of: datetime | None = None
-                      ) -> bytes:
+def render_data_kiosk(seller: SimulatedSeller, query: str, as_of: datetime | None = None) -> bytes:
     """The JSON-lines document of an ``analytics_salesAndTraffic_2024_04_24`` query.
 
     Understands ``salesAndTrafficByDate`` and ``salesAndTrafficByAsin`` with their
@@ -867,8 +963,9 @@ def render_data_kiosk(seller: SimulatedSeller, query: str, as_of: datetime | Non
             raise ValueError(f"{match.group(1)} needs startDate and endDate")
         selection = _selection_after(query, match.end())
         for record in _kiosk_records(seller, match.group(1), args, as_of):
-            lines.append(json.dumps(_project(record, selection), ensure_ascii=False,
-                                    separators=(",", ":")))
+            lines.append(
+                json.dumps(_project(record, selection), ensure_ascii=False, separators=(",", ":"))
+            )
     if not lines:
         raise NoDataError("the query matched no data")
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -14,7 +14,6 @@ Documents live in ``DocumentStore`` and are fetched, like Amazon's S3 pre-signed
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import hmac
@@ -28,10 +27,12 @@ from typing import Any
 
 from ..ratelimit import REPORT_QUOTAS
 from ..regions import marketplaces
-from .calls import Call, invalid_input, iso, not_found, parse_time
+from .calls import Call, invalid_input, iso, not_found, page_of, parse_time, read_state
+from .documents import REPORT_TYPES, NoDataError, render_data_kiosk, render_report
 from .faults import Faults
 from .http import Request, Response, sp_api_error
 from .limits import QUOTA_EXCEEDED_MESSAGE
+from .seller import SimulatedSeller
 
 REPORTS = "reports_2021-06-30"
 KIOSK = "dataKiosk_2023-11-15"
@@ -66,18 +67,6 @@ BAD_SIGNATURE_XML = (
     b"<Message>The request signature we calculated does not match the signature you "
     b"provided.</Message></Error>"
 )
-
-
-class _NoData(Exception):
-    """Stand-in until ``documents.NoDataError`` can be imported."""
-
-
-def _no_data_error() -> type[Exception]:
-    try:
-        from .documents import NoDataError
-    except ImportError:
-        return _NoData
-    return NoDataError
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +185,7 @@ class JobQueue:
         self,
         documents: DocumentStore,
         *,
+        faults: Faults,
         queue_seconds: float,
         processing_seconds: float,
         on_finish: Callable[[Job], None],
@@ -203,6 +193,7 @@ class JobQueue:
         no_data_status: str = "CANCELLED",
     ):
         self.documents = documents
+        self.faults = faults
         self.queue_seconds = queue_seconds
         self.processing_seconds = processing_seconds
         self._on_finish = on_finish
@@ -211,14 +202,40 @@ class JobQueue:
         self.jobs: dict[str, Job] = {}
         self._lock = threading.RLock()
 
-    def add(self, job: Job) -> Job:
+    def submit(
+        self,
+        job_id: str,
+        seller_id: str,
+        now: float,
+        produce: Callable[[float], tuple[bytes, str]],
+        spec: dict[str, Any],
+    ) -> Job:
+        """Queue a job created at ``now``; the fault dice decide now whether it ends FATAL."""
+        job = Job(
+            job_id=job_id,
+            seller_id=seller_id,
+            created=now,
+            starts=now + self.queue_seconds,
+            finishes=now + self.queue_seconds + self.processing_seconds,
+            produce=produce,
+            spec=spec,
+            fatal=self.faults.roll("fatal_report"),
+        )
         with self._lock:
             self.jobs[job.job_id] = job
         return job
 
-    def timing(self, now: float) -> tuple[float, float]:
-        """(start, finish) times for a job created at ``now``."""
-        return now + self.queue_seconds, now + self.queue_seconds + self.processing_seconds
+    def owned(self, job_id: str, seller_id: str | None) -> Job | None:
+        """The job ``job_id`` if ``seller_id`` created it, else None."""
+        job = self.jobs.get(job_id)
+        return job if job and job.seller_id == seller_id else None
+
+    def owns_document(self, document_id: str, seller_id: str | None) -> bool:
+        """Whether one of ``seller_id``'s jobs produced ``document_id``."""
+        return any(
+            job.document_id == document_id and job.seller_id == seller_id
+            for job in self.jobs.values()
+        )
 
     def tick(self, now: float) -> None:
         finished = []
@@ -242,7 +259,7 @@ class JobQueue:
         else:
             try:
                 content, content_type = job.produce(job.finishes)
-            except _no_data_error():
+            except NoDataError:
                 job.status = self._no_data_status
                 return
             except Exception as exc:  # a rendering bug must end the job, not the server
@@ -271,23 +288,6 @@ class JobQueue:
 # --------------------------------------------------------------------------------------------
 
 
-def _renderer() -> tuple[Callable[..., bytes], dict[str, Any]]:
-    from .documents import REPORT_TYPES, render_report
-
-    return render_report, REPORT_TYPES
-
-
-def _page_token(payload: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
-
-
-def _read_token(token: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        return None
-
-
 class ReportService:
     """createReport, getReport(s), cancelReport, getReportDocument and report schedules."""
 
@@ -295,7 +295,7 @@ class ReportService:
         self,
         documents: DocumentStore,
         *,
-        sellers: dict[str, Any],
+        sellers: dict[str, SimulatedSeller],
         faults: Faults,
         queue_seconds: float,
         processing_seconds: float,
@@ -306,7 +306,6 @@ class ReportService:
     ):
         self.documents = documents
         self.sellers = sellers
-        self.faults = faults
         self._quota_now = quota_now
         self._quota_scale = quota_scale
         self._notify = notify
@@ -316,6 +315,7 @@ class ReportService:
         self.schedules: dict[str, dict[str, Any]] = {}
         self.queue = JobQueue(
             documents,
+            faults=faults,
             queue_seconds=queue_seconds,
             processing_seconds=processing_seconds,
             on_finish=self._finished,
@@ -361,12 +361,11 @@ class ReportService:
     # ---- creating -----------------------------------------------------------------------
 
     def _validate_spec(self, call: Call, spec: dict[str, Any]) -> Response | None:
-        _, report_types = _renderer()
-        kind = report_types.get(spec["reportType"])
+        kind = REPORT_TYPES.get(spec["reportType"])
         if kind is None:
             return invalid_input(f"Invalid reportType {spec['reportType']}.")
         for name, value in (spec.get("reportOptions") or {}).items():
-            allowed = getattr(kind, "options", {}).get(name)
+            allowed = kind.options.get(name)
             if allowed is not None and value not in allowed:
                 return invalid_input(
                     f"Invalid reportOptions {name}={value!r}: use {', '.join(allowed)}."
@@ -413,7 +412,6 @@ class ReportService:
         seller = self.sellers[seller_id]
 
         def produce(finished: float) -> tuple[bytes, str]:
-            render_report, report_types = _renderer()
             content = render_report(
                 seller,
                 spec["reportType"],
@@ -423,22 +421,9 @@ class ReportService:
                 dict(spec.get("reportOptions") or {}),
                 _as_of(finished),
             )
-            kind = report_types[spec["reportType"]]
-            return content, getattr(kind, "content_type", "application/octet-stream")
+            return content, REPORT_TYPES[spec["reportType"]].content_type
 
-        starts, finishes = self.queue.timing(now)
-        return self.queue.add(
-            Job(
-                job_id=self._new_id(),
-                seller_id=seller_id,
-                created=now,
-                starts=starts,
-                finishes=finishes,
-                produce=produce,
-                spec=spec,
-                fatal=self.faults.roll("fatal_report"),
-            )
-        )
+        return self.queue.submit(self._new_id(), seller_id, now, produce, spec)
 
     def _finished(self, job: Job) -> None:
         payload = {
@@ -474,9 +459,8 @@ class ReportService:
             report["reportDocumentId"] = job.document_id
         return report
 
-    def _job(self, call: Call, name: str = "reportId") -> Job | None:
-        job = self.queue.jobs.get(call.arg(name) or "")
-        return job if job and job.seller_id == call.grant.seller_id else None
+    def _job(self, call: Call) -> Job | None:
+        return self.queue.owned(call.arg("reportId") or "", call.grant.seller_id)
 
     def get_report(self, call: Call) -> Response:
         job = self._job(call)
@@ -503,7 +487,7 @@ class ReportService:
                     "When nextToken is provided, no other parameters may be sent: "
                     + ", ".join(others)
                 )
-            state = _read_token(token)
+            state = read_state(token)
             if state is None:
                 return invalid_input("Invalid nextToken.")
         else:
@@ -538,20 +522,15 @@ class ReportService:
             ),
             key=lambda job: (-job.created, job.job_id),
         )
-        offset, size = state["offset"], state["size"]
-        body: dict[str, Any] = {
-            "reports": [self.report_json(job) for job in matches[offset : offset + size]]
-        }
-        if offset + size < len(matches):
-            body["nextToken"] = _page_token({**state, "offset": offset + size})
+        page, next_token = page_of(matches, state)
+        body: dict[str, Any] = {"reports": [self.report_json(job) for job in page]}
+        if next_token:
+            body["nextToken"] = next_token
         return Response.json(200, body)
 
     def get_report_document(self, call: Call) -> Response:
         document_id = call.arg("reportDocumentId") or ""
-        owned = any(
-            job.document_id == document_id and job.seller_id == call.grant.seller_id
-            for job in self.queue.jobs.values()
-        )
+        owned = self.queue.owns_document(document_id, call.grant.seller_id)
         document = self.documents.get(document_id)
         if document is None or not owned:
             return not_found(f"Report document {document_id} not found.")
@@ -664,7 +643,7 @@ class DataKioskService:
         self,
         documents: DocumentStore,
         *,
-        sellers: dict[str, Any],
+        sellers: dict[str, SimulatedSeller],
         faults: Faults,
         queue_seconds: float,
         processing_seconds: float,
@@ -672,12 +651,12 @@ class DataKioskService:
     ):
         self.documents = documents
         self.sellers = sellers
-        self.faults = faults
         self._notify = notify
         self._counter = 0
         self._lock = threading.Lock()
         self.queue = JobQueue(
             documents,
+            faults=faults,
             queue_seconds=queue_seconds,
             processing_seconds=processing_seconds,
             on_finish=self._finished,
@@ -705,23 +684,9 @@ class DataKioskService:
         seller = self.sellers[seller_id]
 
         def produce(finished: float) -> tuple[bytes, str]:
-            from .documents import render_data_kiosk
-
             return render_data_kiosk(seller, query, _as_of(finished)), "application/x-ndjson"
 
-        starts, finishes = self.queue.timing(call.now)
-        self.queue.add(
-            Job(
-                job_id=query_id,
-                seller_id=seller_id,
-                created=call.now,
-                starts=starts,
-                finishes=finishes,
-                produce=produce,
-                spec={"query": query},
-                fatal=self.faults.roll("fatal_report"),
-            )
-        )
+        self.queue.submit(query_id, seller_id, call.now, produce, {"query": query})
         return Response.json(202, {"queryId": query_id})
 
     def _finished(self, job: Job) -> None:
@@ -756,8 +721,7 @@ class DataKioskService:
         return body
 
     def _job(self, call: Call) -> Job | None:
-        job = self.queue.jobs.get(call.arg("queryId") or "")
-        return job if job and job.seller_id == call.grant.seller_id else None
+        return self.queue.owned(call.arg("queryId") or "", call.grant.seller_id)
 
     def get_query(self, call: Call) -> Response:
         job = self._job(call)
@@ -789,10 +753,7 @@ class DataKioskService:
 
     def get_document(self, call: Call) -> Response:
         document_id = call.arg("documentId") or ""
-        owned = any(
-            job.document_id == document_id and job.seller_id == call.grant.seller_id
-            for job in self.queue.jobs.values()
-        )
+        owned = self.queue.owns_document(document_id, call.grant.seller_id)
         if not owned or self.documents.get(document_id) is None:
             return not_found(f"Document {document_id} not found.")
         url = self.documents.url(document_id, call.base_url)

@@ -77,8 +77,11 @@ CURRENCIES: dict[str, tuple[Decimal, int, bool, Decimal]] = {
 DEFAULT_CURRENCY = (Decimal("1"), 2, True, Decimal("0.10"))
 
 # relative traffic of a marketplace (US = 1)
-MARKET_SCALE: dict[str, float] = {"ATVPDKIKX0DER": 1.0, "A1PA6795UKMFR9": 0.45,
-                                  "A1VC38T7YXB528": 0.35}
+MARKET_SCALE: dict[str, float] = {
+    "ATVPDKIKX0DER": 1.0,
+    "A1PA6795UKMFR9": 0.45,
+    "A1VC38T7YXB528": 0.35,
+}
 DEFAULT_MARKET_SCALE = 0.25
 
 # amazon-order-id prefix per region
@@ -99,33 +102,77 @@ class Category:
 
 
 CATEGORIES = (
-    Category("kitchen", "Home & Kitchen",
-             {"en": ("Chef's Knife", "Cutting Board", "Water Bottle", "Coffee Grinder"),
-              "de": ("Kochmesser", "Schneidebrett", "Trinkflasche", "Kaffeemühle"),
-              "ja": ("包丁", "まな板", "水筒", "コーヒーミル")}, (12, 90), "color"),
-    Category("sports", "Sports & Outdoors",
-             {"en": ("Yoga Mat", "Resistance Bands", "Running Belt", "Camping Lantern"),
-              "de": ("Yogamatte", "Widerstandsbänder", "Laufgürtel", "Campinglaterne"),
-              "ja": ("ヨガマット", "トレーニングチューブ", "ランニングポーチ", "ランタン")},
-             (15, 70), "size"),
-    Category("electronics", "Electronics",
-             {"en": ("USB-C Cable", "Wireless Charger", "Bluetooth Speaker", "Power Bank"),
-              "de": ("USB-C-Kabel", "Kabelloses Ladegerät", "Bluetooth-Lautsprecher",
-                     "Powerbank"),
-              "ja": ("USB-Cケーブル", "ワイヤレス充電器", "Bluetoothスピーカー",
-                     "モバイルバッテリー")}, (9, 120), "color"),
-    Category("beauty", "Beauty",
-             {"en": ("Facial Cleanser", "Hair Brush", "Body Lotion"),
-              "de": ("Gesichtsreiniger", "Haarbürste", "Körperlotion"),
-              "ja": ("洗顔料", "ヘアブラシ", "ボディローション")}, (8, 40), "size"),
-    Category("pet", "Pet Supplies",
-             {"en": ("Dog Leash", "Cat Scratcher", "Pet Bed"),
-              "de": ("Hundeleine", "Katzenkratzbrett", "Haustierbett"),
-              "ja": ("犬用リード", "猫用爪とぎ", "ペットベッド")}, (10, 60), "size"),
-    Category("office", "Office Products",
-             {"en": ("Notebook", "Desk Organizer", "Gel Pens"),
-              "de": ("Notizbuch", "Schreibtisch-Organizer", "Gelstifte"),
-              "ja": ("ノート", "デスクオーガナイザー", "ゲルインクボールペン")}, (6, 45), "color"),
+    Category(
+        "kitchen",
+        "Home & Kitchen",
+        {
+            "en": ("Chef's Knife", "Cutting Board", "Water Bottle", "Coffee Grinder"),
+            "de": ("Kochmesser", "Schneidebrett", "Trinkflasche", "Kaffeemühle"),
+            "ja": ("包丁", "まな板", "水筒", "コーヒーミル"),
+        },
+        (12, 90),
+        "color",
+    ),
+    Category(
+        "sports",
+        "Sports & Outdoors",
+        {
+            "en": ("Yoga Mat", "Resistance Bands", "Running Belt", "Camping Lantern"),
+            "de": ("Yogamatte", "Widerstandsbänder", "Laufgürtel", "Campinglaterne"),
+            "ja": ("ヨガマット", "トレーニングチューブ", "ランニングポーチ", "ランタン"),
+        },
+        (15, 70),
+        "size",
+    ),
+    Category(
+        "electronics",
+        "Electronics",
+        {
+            "en": ("USB-C Cable", "Wireless Charger", "Bluetooth Speaker", "Power Bank"),
+            "de": ("USB-C-Kabel", "Kabelloses Ladegerät", "Bluetooth-Lautsprecher", "Powerbank"),
+            "ja": (
+                "USB-Cケーブル",
+                "ワイヤレス充電器",
+                "Bluetoothスピーカー",
+                "モバイルバッテリー",
+            ),
+        },
+        (9, 120),
+        "color",
+    ),
+    Category(
+        "beauty",
+        "Beauty",
+        {
+            "en": ("Facial Cleanser", "Hair Brush", "Body Lotion"),
+            "de": ("Gesichtsreiniger", "Haarbürste", "Körperlotion"),
+            "ja": ("洗顔料", "ヘアブラシ", "ボディローション"),
+        },
+        (8, 40),
+        "size",
+    ),
+    Category(
+        "pet",
+        "Pet Supplies",
+        {
+            "en": ("Dog Leash", "Cat Scratcher", "Pet Bed"),
+            "de": ("Hundeleine", "Katzenkratzbrett", "Haustierbett"),
+            "ja": ("犬用リード", "猫用爪とぎ", "ペットベッド"),
+        },
+        (10, 60),
+        "size",
+    ),
+    Category(
+        "office",
+        "Office Products",
+        {
+            "en": ("Notebook", "Desk Organizer", "Gel Pens"),
+            "de": ("Notizbuch", "Schreibtisch-Organizer", "Gelstifte"),
+            "ja": ("ノート", "デスクオーガナイザー", "ゲルインクボールペン"),
+        },
+        (6, 45),
+        "color",
+    ),
 )
 
 ADJECTIVES: dict[str, tuple[str, ...]] = {
@@ -134,25 +181,46 @@ ADJECTIVES: dict[str, tuple[str, ...]] = {
     "ja": ("プレミアム", "コンパクト", "エコ", "プロ", "クラシック", "ウルトラ"),
 }
 VARIATIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "color": {"en": ("Black", "Blue", "Red", "Green", "White"),
-              "de": ("Schwarz", "Blau", "Rot", "Grün", "Weiß"),
-              "ja": ("ブラック", "ブルー", "レッド", "グリーン", "ホワイト")},
-    "size": {"en": ("Small", "Medium", "Large", "XL"),
-             "de": ("Klein", "Mittel", "Groß", "XL"),
-             "ja": ("S", "M", "L", "XL")},
+    "color": {
+        "en": ("Black", "Blue", "Red", "Green", "White"),
+        "de": ("Schwarz", "Blau", "Rot", "Grün", "Weiß"),
+        "ja": ("ブラック", "ブルー", "レッド", "グリーン", "ホワイト"),
+    },
+    "size": {
+        "en": ("Small", "Medium", "Large", "XL"),
+        "de": ("Klein", "Mittel", "Groß", "XL"),
+        "ja": ("S", "M", "L", "XL"),
+    },
 }
 
 # (city, state/region, postal code prefix) per country
 ADDRESSES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "US": (("SEATTLE", "WA", "981"), ("AUSTIN", "TX", "787"), ("BROOKLYN", "NY", "112"),
-           ("DENVER", "CO", "802"), ("CHICAGO", "IL", "606"), ("MIAMI", "FL", "331"),
-           ("SAN JOSE", "CA", "951"), ("COLUMBUS", "OH", "432")),
-    "DE": (("Berlin", "Berlin", "101"), ("München", "Bayern", "803"),
-           ("Hamburg", "Hamburg", "204"), ("Köln", "Nordrhein-Westfalen", "506"),
-           ("Leipzig", "Sachsen", "041"), ("Stuttgart", "Baden-Württemberg", "701")),
-    "JP": (("渋谷区", "東京都", "150"), ("大阪市北区", "大阪府", "530"),
-           ("名古屋市中区", "愛知県", "460"), ("札幌市中央区", "北海道", "060"),
-           ("福岡市博多区", "福岡県", "812"), ("横浜市西区", "神奈川県", "220")),
+    "US": (
+        ("SEATTLE", "WA", "981"),
+        ("AUSTIN", "TX", "787"),
+        ("BROOKLYN", "NY", "112"),
+        ("DENVER", "CO", "802"),
+        ("CHICAGO", "IL", "606"),
+        ("MIAMI", "FL", "331"),
+        ("SAN JOSE", "CA", "951"),
+        ("COLUMBUS", "OH", "432"),
+    ),
+    "DE": (
+        ("Berlin", "Berlin", "101"),
+        ("München", "Bayern", "803"),
+        ("Hamburg", "Hamburg", "204"),
+        ("Köln", "Nordrhein-Westfalen", "506"),
+        ("Leipzig", "Sachsen", "041"),
+        ("Stuttgart", "Baden-Württemberg", "701"),
+    ),
+    "JP": (
+        ("渋谷区", "東京都", "150"),
+        ("大阪市北区", "大阪府", "530"),
+        ("名古屋市中区", "愛知県", "460"),
+        ("札幌市中央区", "北海道", "060"),
+        ("福岡市博多区", "福岡県", "812"),
+        ("横浜市西区", "神奈川県", "220"),
+    ),
 }
 DEFAULT_ADDRESSES = (("CAPITAL CITY", "", "100"),)
 
@@ -223,9 +291,8 @@ class Product:
         return self.prices.get(marketplace_id) or list_price(self.base_price_usd, marketplace_id)
 
 
-@dataclass(frozen=True)
-class AsinTraffic:
-    """One ASIN's traffic on one day."""
+class _TrafficTotals:
+    """The totals of the traffic counters that ``AsinTraffic`` and ``Tally`` both carry."""
 
     browser_sessions: int
     mobile_app_sessions: int
@@ -235,7 +302,7 @@ class AsinTraffic:
     mobile_app_sessions_b2b: int
     browser_page_views_b2b: int
     mobile_app_page_views_b2b: int
-    buy_box_page_views: int  # page views on which our offer held the Buy Box
+    buy_box_page_views: int
 
     @property
     def sessions(self) -> int:
@@ -256,6 +323,21 @@ class AsinTraffic:
     @property
     def buy_box_percentage(self) -> float:
         return percentage(self.buy_box_page_views, self.page_views)
+
+
+@dataclass(frozen=True)
+class AsinTraffic(_TrafficTotals):
+    """One ASIN's traffic on one day."""
+
+    browser_sessions: int
+    mobile_app_sessions: int
+    browser_page_views: int
+    mobile_app_page_views: int
+    browser_sessions_b2b: int
+    mobile_app_sessions_b2b: int
+    browser_page_views_b2b: int
+    mobile_app_page_views_b2b: int
+    buy_box_page_views: int  # page views on which our offer held the Buy Box
 
     def scaled(self, factor: float) -> AsinTraffic:
         """The traffic with every count scaled down (provisional or partial days)."""
@@ -408,7 +490,7 @@ class Offer:
 
 
 @dataclass
-class Tally:
+class Tally(_TrafficTotals):
     """Running totals of sales and traffic; the one place where the report rules live."""
 
     currency: str
@@ -457,33 +539,14 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(traffic, name))
 
     @property
-    def sessions(self) -> int:
-        return self.browser_sessions + self.mobile_app_sessions
-
-    @property
-    def page_views(self) -> int:
-        return self.browser_page_views + self.mobile_app_page_views
-
-    @property
-    def sessions_b2b(self) -> int:
-        return self.browser_sessions_b2b + self.mobile_app_sessions_b2b
-
-    @property
-    def page_views_b2b(self) -> int:
-        return self.browser_page_views_b2b + self.mobile_app_page_views_b2b
-
-    @property
     def orders_shipped(self) -> int:
         return len(self.shipped_orders)
 
     @property
-    def buy_box_percentage(self) -> float:
-        return percentage(self.buy_box_page_views, self.page_views)
-
-    @property
     def is_empty(self) -> bool:
-        return not (self.sessions or self.total_order_items or self.units_refunded
-                    or self.units_shipped)
+        return not (
+            self.sessions or self.total_order_items or self.units_refunded or self.units_shipped
+        )
 
 
 @dataclass(frozen=True)
@@ -711,40 +774,44 @@ class SimulatedSeller:
             asin = make_asin(index, cfg.seed)
             variation = v % len(values) if size > 1 else -1
             titles = {
-                m.marketplace_id: self._title(brand, category, noun_index, adjective, variation,
-                                              language_of(m))
+                m.marketplace_id: self._title(
+                    brand, category, noun_index, adjective, variation, language_of(m)
+                )
                 for m in markets
             }
             child_usd = usd + (Decimal(v * 2) if category.variation == "size" else 0)
             prices = {m.marketplace_id: list_price(child_usd, m.marketplace_id) for m in markets}
-            out.append(Product(
-                index=index,
-                asin=asin,
-                sku=f"{brand[:2].upper()}-{category.key[:3].upper()}-{index:05d}",
-                fnsku="X00" + base36(scramble(index, cfg.seed + 7, 36**7), 7),
-                parent_asin=parent or asin,
-                brand=brand,
-                category=category.key,
-                department=category.department,
-                noun=category.nouns["en"][noun_index],
-                variation=values[variation] if variation >= 0 else "",
-                titles=titles,
-                prices=prices,
-                base_price_usd=child_usd,
-                sales_rank=0,
-                fulfillment_channel="Amazon" if rng.random() < 0.7 else "Merchant",
-                open_date=open_date,
-                active=rng.random() > 0.04,
-                base_sessions=math.exp(rng.gauss(1.6, 1.1)),
-                conversion=min(0.2, max(0.02, rng.gauss(0.09, 0.025))),
-                buy_box_base=min(100.0, max(40.0, rng.gauss(88, 10))),
-                competitors=rng.randrange(0, 7),
-            ))
+            out.append(
+                Product(
+                    index=index,
+                    asin=asin,
+                    sku=f"{brand[:2].upper()}-{category.key[:3].upper()}-{index:05d}",
+                    fnsku="X00" + base36(scramble(index, cfg.seed + 7, 36**7), 7),
+                    parent_asin=parent or asin,
+                    brand=brand,
+                    category=category.key,
+                    department=category.department,
+                    noun=category.nouns["en"][noun_index],
+                    variation=values[variation] if variation >= 0 else "",
+                    titles=titles,
+                    prices=prices,
+                    base_price_usd=child_usd,
+                    sales_rank=0,
+                    fulfillment_channel="Amazon" if rng.random() < 0.7 else "Merchant",
+                    open_date=open_date,
+                    active=rng.random() > 0.04,
+                    base_sessions=math.exp(rng.gauss(1.6, 1.1)),
+                    conversion=min(0.2, max(0.02, rng.gauss(0.09, 0.025))),
+                    buy_box_base=min(100.0, max(40.0, rng.gauss(88, 10))),
+                    competitors=rng.randrange(0, 7),
+                )
+            )
         return out
 
     @staticmethod
-    def _title(brand: str, category: Category, noun: int, adjective: int, variation: int,
-               lang: str) -> str:
+    def _title(
+        brand: str, category: Category, noun: int, adjective: int, variation: int, lang: str
+    ) -> str:
         noun_text = category.nouns[lang][noun]
         adj = ADJECTIVES[lang][adjective]
         value = VARIATIONS[category.variation][lang][variation] if variation >= 0 else ""
@@ -891,9 +958,7 @@ class SimulatedSeller:
         for d in daterange(start, end):
             for mp in sorted(self.config.marketplace_ids):
                 tallies = tally_by_asin(self.day_view(mp, d), lambda asin: asin)
-                rows.extend(
-                    self._truth_row(d, mp, asin, t) for asin, t in sorted(tallies.items())
-                )
+                rows.extend(self._truth_row(d, mp, asin, t) for asin, t in sorted(tallies.items()))
         return rows
 
     def _truth_row(self, d: date, mp: str, asin: str, t: Tally) -> dict:
@@ -941,23 +1006,34 @@ class SimulatedSeller:
             reserved = int(fulfillable * rng.uniform(0, 0.08))
             researching = rng.choice((0, 0, 0, 0, 1))
             warehouse = fulfillable + unsellable + reserved + researching
-            inbound = [int(cover * rng.uniform(0, 0.5)) if rng.random() < 0.3 else 0
-                       for _ in range(3)]
-            rows.append(InventoryRow(
-                sku=p.sku, fnsku=p.fnsku, asin=p.asin, product_name=p.title(marketplace_id),
-                condition="New", your_price=p.price(marketplace_id),
-                mfn_listing_exists="No", mfn_fulfillable_quantity=None,
-                afn_listing_exists="Yes", afn_warehouse_quantity=warehouse,
-                afn_fulfillable_quantity=fulfillable, afn_unsellable_quantity=unsellable,
-                afn_reserved_quantity=reserved,
-                afn_total_quantity=warehouse + sum(inbound),
-                per_unit_volume=Decimal(rng.randint(5, 400)) / 100,
-                afn_inbound_working_quantity=inbound[0],
-                afn_inbound_shipped_quantity=inbound[1],
-                afn_inbound_receiving_quantity=inbound[2],
-                afn_researching_quantity=researching,
-                afn_reserved_future_supply=0, afn_future_supply_buyable=0,
-            ))
+            inbound = [
+                int(cover * rng.uniform(0, 0.5)) if rng.random() < 0.3 else 0 for _ in range(3)
+            ]
+            rows.append(
+                InventoryRow(
+                    sku=p.sku,
+                    fnsku=p.fnsku,
+                    asin=p.asin,
+                    product_name=p.title(marketplace_id),
+                    condition="New",
+                    your_price=p.price(marketplace_id),
+                    mfn_listing_exists="No",
+                    mfn_fulfillable_quantity=None,
+                    afn_listing_exists="Yes",
+                    afn_warehouse_quantity=warehouse,
+                    afn_fulfillable_quantity=fulfillable,
+                    afn_unsellable_quantity=unsellable,
+                    afn_reserved_quantity=reserved,
+                    afn_total_quantity=warehouse + sum(inbound),
+                    per_unit_volume=Decimal(rng.randint(5, 400)) / 100,
+                    afn_inbound_working_quantity=inbound[0],
+                    afn_inbound_shipped_quantity=inbound[1],
+                    afn_inbound_receiving_quantity=inbound[2],
+                    afn_researching_quantity=researching,
+                    afn_reserved_future_supply=0,
+                    afn_future_supply_buyable=0,
+                )
+            )
         return rows
 
     def mfn_quantity(self, marketplace_id: str, product: Product) -> int:
@@ -980,20 +1056,46 @@ class SimulatedSeller:
         rng = rng_for(self.config.seed, "offers", f"{marketplace_id}:{asin}:{hour.isoformat()}")
         currency = currency_of(marketplace_id)
         ours = product.price(marketplace_id)
-        offers = [Offer(self.config.seller_id, ours, Decimal(0), currency, "New", product.is_fba,
-                        False, True, 1800 + product.index, 97)]
+        offers = [
+            Offer(
+                self.config.seller_id,
+                ours,
+                Decimal(0),
+                currency,
+                "New",
+                product.is_fba,
+                False,
+                True,
+                1800 + product.index,
+                97,
+            )
+        ]
         for i in range(max(0, product.competitors + rng.randint(-1, 1))):
             crng = rng_for(self.config.seed, "competitor", f"{asin}:{i}")
             fba = crng.random() < 0.6
             price = money(ours * Decimal(str(round(rng.uniform(0.9, 1.15), 3))), currency)
             shipping = Decimal(0) if fba else money(ours * Decimal("0.08"), currency)
-            offers.append(Offer(
-                "A" + base36(scramble(zlib.crc32(f"{asin}:{i}".encode()), 3, 36**13), 13),
-                price, shipping, currency, "New", fba, False, False,
-                crng.randint(10, 50_000), crng.randint(80, 100),
-            ))
-        winner = 0 if rng.random() * 100 < product.buy_box_base else min(
-            range(len(offers)), key=lambda k: (offers[k].landed_price, offers[k].seller_id))
+            offers.append(
+                Offer(
+                    "A" + base36(scramble(zlib.crc32(f"{asin}:{i}".encode()), 3, 36**13), 13),
+                    price,
+                    shipping,
+                    currency,
+                    "New",
+                    fba,
+                    False,
+                    False,
+                    crng.randint(10, 50_000),
+                    crng.randint(80, 100),
+                )
+            )
+        winner = (
+            0
+            if rng.random() * 100 < product.buy_box_base
+            else min(
+                range(len(offers)), key=lambda k: (offers[k].landed_price, offers[k].seller_id)
+            )
+        )
         offers[winner] = replace(offers[winner], is_buy_box_winner=True)
         return sorted(offers, key=lambda o: (o.landed_price, o.seller_id))
 
@@ -1020,23 +1122,28 @@ class SimulatedSeller:
         lang = language_of(marketplace(marketplace_id))
         rng = rng_for(self.config.seed, "search-terms", f"{marketplace_id}:{start}:{end}")
         families = _noun_families(self._products, lang)
-        terms = [(dept, term, asins) for (dept, noun), asins in sorted(families.items())
-                 for term in _search_term_variants(noun, lang)]
+        terms = [
+            (dept, term, asins)
+            for (dept, noun), asins in sorted(families.items())
+            for term in _search_term_variants(noun, lang)
+        ]
         rng.shuffle(terms)
         rows = []
         for rank, (dept, term, asins) in enumerate(terms, start=1):
             clicked = _clicked_asins(rng, term, asins, self.config.seed)
             shares = sorted((rng.uniform(0.02, 0.3) for _ in clicked), reverse=True)
             for position, (asin, share) in enumerate(zip(clicked, shares, strict=True), 1):
-                rows.append({
-                    "departmentName": dept,
-                    "searchTerm": term,
-                    "searchFrequencyRank": rank * 37 + rng.randrange(37),
-                    "clickedAsin": asin,
-                    "clickShareRank": position,
-                    "clickShare": round(share, 4),
-                    "conversionShare": round(share * rng.uniform(0.6, 1.3), 4),
-                })
+                rows.append(
+                    {
+                        "departmentName": dept,
+                        "searchTerm": term,
+                        "searchFrequencyRank": rank * 37 + rng.randrange(37),
+                        "clickedAsin": asin,
+                        "clickShareRank": position,
+                        "clickShare": round(share, 4),
+                        "conversionShare": round(share * rng.uniform(0.6, 1.3), 4),
+                    }
+                )
         rows.sort(key=lambda r: (r["searchFrequencyRank"], r["clickShareRank"]))
         return rows
 
@@ -1053,23 +1160,28 @@ class SimulatedSeller:
         rows = []
         for asin, customers in sorted(by_asin.items()):
             orders = {i.amazon_order_id for items in customers.values() for i in items}
-            revenue = sum((i.item_price for items in customers.values() for i in items),
-                          Decimal(0))
-            repeat = [items for items in customers.values()
-                      if len({i.amazon_order_id for i in items}) > 1]
+            revenue = sum((i.item_price for items in customers.values() for i in items), Decimal(0))
+            repeat = [
+                items for items in customers.values() if len({i.amazon_order_id for i in items}) > 1
+            ]
             repeat_revenue = sum((i.item_price for items in repeat for i in items[1:]), Decimal(0))
-            rows.append({
-                "startDate": start.isoformat(),
-                "endDate": end.isoformat(),
-                "asin": asin,
-                "orders": len(orders),
-                "uniqueCustomers": len(customers),
-                "repeatCustomersPctTotal": round(len(repeat) / len(customers), 4),
-                "repeatPurchaseRevenue": {"amount": float(money(repeat_revenue, currency)),
-                                          "currencyCode": currency},
-                "repeatPurchaseRevenuePctTotal": round(float(repeat_revenue / revenue), 4)
-                if revenue else 0.0,
-            })
+            rows.append(
+                {
+                    "startDate": start.isoformat(),
+                    "endDate": end.isoformat(),
+                    "asin": asin,
+                    "orders": len(orders),
+                    "uniqueCustomers": len(customers),
+                    "repeatCustomersPctTotal": round(len(repeat) / len(customers), 4),
+                    "repeatPurchaseRevenue": {
+                        "amount": float(money(repeat_revenue, currency)),
+                        "currencyCode": currency,
+                    },
+                    "repeatPurchaseRevenuePctTotal": round(float(repeat_revenue / revenue), 4)
+                    if revenue
+                    else 0.0,
+                }
+            )
         return rows
 
     def market_basket(self, marketplace_id: str, start: date, end: date) -> list[dict]:
@@ -1087,16 +1199,20 @@ class SimulatedSeller:
                     together.setdefault(a, {})[b] = together.get(a, {}).get(b, 0) + 1
         rows: list[dict] = []
         for asin in sorted(with_asin):
-            partners = sorted(((n, b) for b, n in together.get(asin, {}).items()),
-                              key=lambda nb: (-nb[0], nb[1]))[:3]
-            rows.extend({
-                "startDate": start.isoformat(),
-                "endDate": end.isoformat(),
-                "asin": asin,
-                "purchasedWithAsin": b,
-                "purchasedWithRank": rank,
-                "combinationPct": round(n / with_asin[asin], 4),
-            } for rank, (n, b) in enumerate(partners, start=1))
+            partners = sorted(
+                ((n, b) for b, n in together.get(asin, {}).items()), key=lambda nb: (-nb[0], nb[1])
+            )[:3]
+            rows.extend(
+                {
+                    "startDate": start.isoformat(),
+                    "endDate": end.isoformat(),
+                    "asin": asin,
+                    "purchasedWithAsin": b,
+                    "purchasedWithRank": rank,
+                    "combinationPct": round(n / with_asin[asin], 4),
+                }
+                for rank, (n, b) in enumerate(partners, start=1)
+            )
         return rows
 
 
@@ -1175,8 +1291,9 @@ def _clicked_asins(rng: random.Random, term: str, ours: list[str], seed: int) ->
         if rng.random() < 0.45 and len(set(ours) - set(picks)) > 0:
             picks.append(rng.choice(sorted(set(ours) - set(picks))))
         else:
-            picks.append(make_asin(20_000_000 + zlib.crc32(f"{term}:{slot}".encode()) % 10**6,
-                                   seed))
+            picks.append(
+                make_asin(20_000_000 + zlib.crc32(f"{term}:{slot}".encode()) % 10**6, seed)
+            )
     return list(dict.fromkeys(picks)) or picks[:1]
 
 
@@ -1215,15 +1332,24 @@ class _DayGenerator:
                 continue
             traffic[product.asin] = self._traffic(product, sessions)
             buy_box = traffic[product.asin].buy_box_percentage / 100
-            for _ in range(min(sessions, poisson(self.rng, sessions * product.conversion
-                                                 * buy_box))):
+            for _ in range(
+                min(sessions, poisson(self.rng, sessions * product.conversion * buy_box))
+            ):
                 self._order(product, live)
         self.items.sort(key=lambda i: (i.purchase_date, i.amazon_order_id, i.order_item_id))
         shipped = sum(1 for i in self.items if not i.is_cancelled)
         feedback = poisson(self.rng, shipped * 0.02)
         negative = sum(1 for _ in range(feedback) if self.rng.random() < 0.06)
-        return DayActivity(mp, self.d, traffic, tuple(self.items), feedback, negative,
-                           len(live), len({p.parent_asin for p in live}))
+        return DayActivity(
+            mp,
+            self.d,
+            traffic,
+            tuple(self.items),
+            feedback,
+            negative,
+            len(live),
+            len({p.parent_asin for p in live}),
+        )
 
     def _traffic(self, product: Product, sessions: int) -> AsinTraffic:
         rng = self.rng
@@ -1233,8 +1359,17 @@ class _DayGenerator:
         m_views = mobile + poisson(rng, mobile * 0.25)
         b2b = [int(x * rng.uniform(0.06, 0.14)) for x in (browser, mobile, b_views, m_views)]
         share = min(100.0, max(0.0, rng.gauss(product.buy_box_base, 4))) / 100
-        return AsinTraffic(browser, mobile, b_views, m_views, b2b[0], b2b[1], b2b[2], b2b[3],
-                           buy_box_page_views=round((b_views + m_views) * share))
+        return AsinTraffic(
+            browser,
+            mobile,
+            b_views,
+            m_views,
+            b2b[0],
+            b2b[1],
+            b2b[2],
+            b2b[3],
+            buy_box_page_views=round((b_views + m_views) * share),
+        )
 
     def _order(self, product: Product, live: list[Product]) -> None:
         """One order: its first line is ``product``; sometimes a second line joins it."""
@@ -1257,8 +1392,21 @@ class _DayGenerator:
                 lines.append(companion)
         promotion = self.promotion if self.promotion and rng.random() < 0.4 else ""
         for line, p in enumerate(lines):
-            self.items.append(self._item(p, order_id, seq, line, purchase, fate, business,
-                                         address, postal, customer, promotion))
+            self.items.append(
+                self._item(
+                    p,
+                    order_id,
+                    seq,
+                    line,
+                    purchase,
+                    fate,
+                    business,
+                    address,
+                    postal,
+                    customer,
+                    promotion,
+                )
+            )
 
     def _order_id(self, seq: int) -> str:
         prefix = ORDER_PREFIX.get(self.market.region, 999)
@@ -1267,8 +1415,9 @@ class _DayGenerator:
 
     def _purchase_time(self) -> datetime:
         hour = self.rng.choices(range(24), cum_weights=HOUR_CUMULATIVE)[0]
-        local = datetime.combine(self.d, time(hour, self.rng.randrange(60),
-                                              self.rng.randrange(60)), self.tz)
+        local = datetime.combine(
+            self.d, time(hour, self.rng.randrange(60), self.rng.randrange(60)), self.tz
+        )
         return local.astimezone(UTC)
 
     def _customer(self, rng: random.Random) -> str:
@@ -1290,13 +1439,27 @@ class _DayGenerator:
         events.append(StatusEvent(purchase + delay, "Shipped", "Shipped"))
         return tuple(events)
 
-    def _item(self, p: Product, order_id: str, seq: int, line: int, purchase: datetime,
-              fate: tuple[StatusEvent, ...], business: bool, address: tuple[str, str, str],
-              postal: str, customer: str, promotion: str) -> OrderItem:
+    def _item(
+        self,
+        p: Product,
+        order_id: str,
+        seq: int,
+        line: int,
+        purchase: datetime,
+        fate: tuple[StatusEvent, ...],
+        business: bool,
+        address: tuple[str, str, str],
+        postal: str,
+        customer: str,
+        promotion: str,
+    ) -> OrderItem:
         rng = self.rng
         mp = self.market.marketplace_id
-        quantity = (rng.randint(1, 10) if business
-                    else rng.choices((1, 2, 3), cum_weights=QUANTITY_CUMULATIVE)[0])
+        quantity = (
+            rng.randint(1, 10)
+            if business
+            else rng.choices((1, 2, 3), cum_weights=QUANTITY_CUMULATIVE)[0]
+        )
         unit = p.price(mp) * (Decimal("0.95") if business else 1)
         price = money(unit * quantity, self.currency)
         _, _, included, rate = CURRENCIES.get(self.currency, DEFAULT_CURRENCY)
@@ -1323,8 +1486,9 @@ class _DayGenerator:
             fulfillment_channel=p.fulfillment_channel,
             sales_channel=self.market.domain.capitalize(),
             order_channel="",
-            ship_service_level=rng.choices([s for s, _ in SERVICE_LEVELS],
-                                           cum_weights=[w for _, w in SERVICE_LEVELS])[0],
+            ship_service_level=rng.choices(
+                [s for s, _ in SERVICE_LEVELS], cum_weights=[w for _, w in SERVICE_LEVELS]
+            )[0],
             product_name=p.title(mp),
             sku=p.sku,
             asin=p.asin,
@@ -1345,7 +1509,8 @@ class _DayGenerator:
             ship_postal_code=postal,
             ship_country=self.market.country_code,
             promotion_ids=f"{self.market.country_code} {promotion} {seq % 7 + 1001}"
-            if promotion else "",
+            if promotion
+            else "",
             is_business_order=business,
             purchase_order_number=f"PO-{seq:06d}" if business and seq % 2 == 0 else "",
             price_designation="BusinessPrice" if business else "",

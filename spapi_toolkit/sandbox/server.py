@@ -350,7 +350,7 @@ class SandboxApp:
             grant=grant,
             now=self.clock.now(),
             base_url=self._base_url(request),
-            seller=self.sellers.get(grant.seller_id or ""),
+            selling_partner=self.sellers.get(grant.seller_id or ""),
             extras={"app": self},
         )
         response = handler(call)
@@ -371,13 +371,13 @@ class SandboxApp:
         return Response.json(200, {"rows": rows})
 
 
-def truth_rows(seller: Any, start: date | None, end: date | None) -> list[dict[str, Any]]:
+def truth_rows(
+    seller: SimulatedSeller, start: date | None, end: date | None
+) -> list[dict[str, Any]]:
     """The seller's ground truth as JSON-ready rows (dates and decimals as strings)."""
-    rows = seller.truth(start, end)
-    if hasattr(rows, "to_dict"):  # a pandas frame
-        rows = rows.to_dict("records")
     return [
-        {k: v if isinstance(v, int | float | str) else str(v) for k, v in r.items()} for r in rows
+        {k: v if isinstance(v, int | float | str) else str(v) for k, v in row.items()}
+        for row in seller.truth(start, end)
     ]
 
 
