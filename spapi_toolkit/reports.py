@@ -119,13 +119,19 @@ def download_document(
                 )
             expected = response.headers.get("Content-Length")
             with partial.open("wb") as out:
-                # raw: the bytes as sent, even when the answer says Content-Encoding: gzip.
-                for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
-                    if len(head) < 2:
-                        head += chunk[:2]
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
+                try:
+                    # raw: the bytes as sent, even when the answer says Content-Encoding: gzip.
+                    for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
+                        if len(head) < 2:
+                            head += chunk[:2]
+                        digest.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+                except urllib3.exceptions.ProtocolError:
+                    raise DownloadError(
+                        f"document {report_document_id} arrived truncated: the connection "
+                        f"closed after {size} of {expected or 'unknown'} bytes"
+                    ) from None
             if expected is not None and int(expected) != size:
                 raise DownloadError(
                     f"document {report_document_id} arrived truncated: {size} of {expected} bytes"
