@@ -59,9 +59,17 @@ class CheckedSession:
         return access
 
     def call(
-        self, method: str, path: str, *, grantless: bool = False, expect: int = 200, **kwargs
+        self,
+        method: str,
+        path: str,
+        *,
+        grantless: bool = False,
+        expect: int = 200,
+        access_token: str | None = None,
+        **kwargs,
     ) -> requests.Response:
-        headers = {"x-amz-access-token": self._token(grantless)}
+        """Call and validate; ``access_token`` replaces the LWA token (an RDT, for example)."""
+        headers = {"x-amz-access-token": access_token or self._token(grantless)}
         answer = requests.request(method, self.sandbox.url + path, headers=headers, **kwargs)
         assert answer.status_code == expect, f"{method} {path}: {answer.status_code} {answer.text}"
         operation, _ = route(method, path.split("?")[0])
@@ -259,15 +267,22 @@ def test_every_served_operation_validates(tmp_path: Path):
             f"&granularityId={US}&marketplaceIds={US}&details=true",
         )
         s.call("GET", "/sellers/v1/marketplaceParticipations")
-        s.call(
+        address, buyer = (
+            f"/orders/v0/orders/{order_id}/{what}" for what in ("address", "buyerInfo")
+        )
+        rdt = s.call(
             "POST",
             "/tokens/2021-03-01/restrictedDataToken",
             json={
                 "restrictedResources": [
-                    {"method": "GET", "path": f"/orders/v0/orders/{order_id}/address"}
+                    {"method": "GET", "path": address},
+                    {"method": "GET", "path": buyer},
                 ]
             },
-        )
+        ).json()["restrictedDataToken"]
+        s.call("GET", address, access_token=rdt)
+        s.call("GET", buyer, access_token=rdt)
+        s.call("GET", address, expect=403)  # a plain access token is not enough
 
         # ---- notifications ----
         arn = "arn:aws:sqs:local:000000000000:events"
@@ -295,6 +310,17 @@ def test_every_served_operation_validates(tmp_path: Path):
             json={"payloadVersion": "1.0", "destinationId": destination_id},
         )
         s.call("GET", "/notifications/v1/subscriptions/ANY_OFFER_CHANGED")
+        listed = s.call(
+            "GET", "/notifications/v1/subscriptions?notificationTypes=ANY_OFFER_CHANGED"
+        )
+        assert [x["subscriptionId"] for x in listed.json()["payload"]["subscriptions"]] == [
+            subscriptions["ANY_OFFER_CHANGED"]
+        ]
+        s.call(
+            "GET",
+            "/notifications/v1/subscriptions?notificationTypes=ANY_OFFER_CHANGED&pageSize=5",
+            expect=400,
+        )
         s.call(
             "GET",
             "/notifications/v1/subscriptions/ANY_OFFER_CHANGED/"
@@ -317,6 +343,25 @@ def test_every_served_operation_validates(tmp_path: Path):
             time.sleep(0.1)
         app.clock.scale = 600
         s._tokens.clear()
+
+        # sample events of every type (after the real ones, which the loop above waited for)
+        for kind in ENVELOPES:  # land in the file validated below
+            s.call(
+                "POST",
+                f"/notifications/v1/subscriptions/{kind}/testNotification",
+                grantless=True,
+                json={
+                    "destinationId": destination_id,
+                    "testNotification": {"payloadVersion": "1.0"},
+                },
+            )
+        s.call(
+            "POST",
+            "/notifications/v1/subscriptions/ANY_OFFER_CHANGED/testNotification",
+            grantless=True,
+            expect=400,
+            json={"destinationId": "no-such-destination"},
+        )
 
         s.call(
             "DELETE",

@@ -79,6 +79,24 @@ def create_report(sandbox, h, report_type: str, **spec) -> requests.Response:
     return requests.post(f"{sandbox.url}{REPORTS}/reports", headers=h, json=body)
 
 
+def report_document(sandbox, h, report_type: str = "GET_MERCHANT_LISTINGS_ALL_DATA") -> dict:
+    """Create a report, wait until it finishes and return getReportDocument's answer."""
+    report_id = create_report(sandbox, h, report_type).json()["reportId"]
+    report = wait_report(sandbox, h, report_id)
+    answer = requests.get(
+        f"{sandbox.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def document_url(sandbox, h, document_id: str) -> str:
+    """A fresh pre-signed URL of a report document (they expire within a real second here)."""
+    answer = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=h)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["url"]
+
+
 def download(sandbox, h, document_id: str) -> tuple[dict, bytes]:
     doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=h).json()
     raw = requests.get(doc["url"]).content
@@ -358,11 +376,7 @@ def test_get_reports_pages_and_next_token_rules(sandbox, h):
 def test_document_url_expires_like_s3():
     with run_sandbox(scale=600, url_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
         h = headers(sb)
-        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
-        report = wait_report(sb, h, report_id)
-        doc = requests.get(
-            f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
-        ).json()
+        doc = report_document(sb, h)
         assert requests.get(doc["url"]).status_code == 200
         time.sleep(0.3)
         expired = requests.get(doc["url"])
@@ -404,11 +418,7 @@ def test_same_seed_gives_byte_identical_documents():
                 "GET_SALES_AND_TRAFFIC_REPORT",
                 "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL",
             ):
-                report_id = create_report(sb, h, report_type).json()["reportId"]
-                report = wait_report(sb, h, report_id)
-                doc = requests.get(
-                    f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
-                ).json()
+                doc = report_document(sb, h, report_type)
                 found.append(hashlib.sha256(requests.get(doc["url"]).content).hexdigest())
             digests.append(found)
     assert digests[0] == digests[1]
@@ -471,13 +481,79 @@ def test_injected_reset_and_truncation():
         requests.post(sb.lwa_url, data={"grant_type": "refresh_token"})
     with run_sandbox(scale=600, faults=Faults(truncate=1.0)) as sb:
         h = headers(sb)
-        report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
-        report = wait_report(sb, h, report_id)
-        doc = requests.get(
-            f"{sb.url}{REPORTS}/documents/{report['reportDocumentId']}", headers=h
-        ).json()
+        doc = report_document(sb, h)
         with pytest.raises(requests.exceptions.RequestException):
             requests.get(doc["url"]).content  # noqa: B018
+
+
+def test_content_encoding_gzip_on_a_gzip_document(tmp_path: Path):
+    """Amazon has at times also sent ``Content-Encoding: gzip`` with an already-GZIP document:
+    the bytes on the wire are the same either way, and the toolkit keeps them as received."""
+    from spapi_toolkit.client import SpApiClient
+    from spapi_toolkit.reports import download_document
+
+    with run_sandbox(scale=600) as sb, SpApiClient.from_env(env=sb.env) as client:
+        h = headers(sb)
+        gzipped = report_document(sb, h, "GET_SALES_AND_TRAFFIC_REPORT")["reportDocumentId"]
+        plain = report_document(sb, h)["reportDocumentId"]
+        seen = {}
+        for rate in (0.0, 1.0):
+            sb.app.faults.content_encoding_gzip = rate
+            with requests.get(document_url(sb, h, gzipped), stream=True) as answer:
+                raw = answer.raw.read(decode_content=False)
+                encoding = answer.headers.get("Content-Encoding")
+            saved = download_document(client, gzipped, tmp_path / f"doc-{rate}")
+            seen[rate] = (encoding, raw, saved.sha256, saved.gzip)
+        # a client that lets its HTTP library decode gets the document already decompressed
+        decoded = requests.get(document_url(sb, h, gzipped)).content
+        # only GZIP documents ever carry the header
+        plain_answer = requests.get(document_url(sb, h, plain))
+    (no_header, raw_before, sha_before, gzip_before) = seen[0.0]
+    (header, raw_after, sha_after, gzip_after) = seen[1.0]
+    assert no_header is None and header == "gzip"
+    assert raw_before == raw_after and raw_before[:2] == b"\x1f\x8b"
+    assert sha_before == sha_after == hashlib.sha256(raw_before).hexdigest()
+    assert gzip_before and gzip_after
+    assert decoded == gzip.decompress(raw_before)
+    assert plain_answer.ok and "Content-Encoding" not in plain_answer.headers
+    assert Faults.parse("gzip_header=0.5").content_encoding_gzip == 0.5
+
+
+def _first_rolls(faults: Faults, kind: str, count: int) -> list[bool]:
+    return [faults.roll(kind) for _ in range(count)]
+
+
+def test_slow_fault_delays_answers_and_the_client_retries():
+    from spapi_toolkit.client import SpApiClient
+    from spapi_toolkit.ratelimit import RetryPolicy
+
+    url_path = "/sellers/v1/marketplaceParticipations"
+    with run_sandbox(scale=600, faults=Faults(slow=1.0, slow_seconds=0.3)) as sb:
+        h = headers(sb)
+        started = time.monotonic()
+        assert requests.get(sb.url + url_path, headers=h).ok
+        assert time.monotonic() - started >= 0.3
+    # The dice are seeded: pick a seed whose first draws are token fast, call slow, retry fast.
+    seed = next(
+        n
+        for n in range(1000)
+        if _first_rolls(Faults(slow=0.5, seed=n), "slow", 3) == [False, True, False]
+    )
+    faults = Faults(slow=0.5, slow_seconds=1.0, seed=seed)
+    with (
+        run_sandbox(scale=600, faults=faults) as sb,
+        SpApiClient.from_env(
+            env=sb.env,
+            timeout=(5.0, 0.3),
+            retry=RetryPolicy(base_seconds=0.01, cap_seconds=0.05),
+        ) as client,
+    ):
+        started = time.monotonic()
+        payload = client.call("getMarketplaceParticipations")["payload"]
+        elapsed = time.monotonic() - started
+    assert {p["marketplace"]["id"] for p in payload} == {US, DE, JP}
+    assert sum(stats.retried for stats in client.stats().values()) == 1
+    assert 0.3 <= elapsed < 1.0  # one read timeout, then a quick answer; never the full delay
 
 
 def test_expired_token_fault_and_fault_parsing():
@@ -495,6 +571,100 @@ def test_fault_dice_is_deterministic():
     a, b = Faults(throttle=0.5, seed=9), Faults(throttle=0.5, seed=9)
     assert [a.roll("throttle") for _ in range(50)] == [b.roll("throttle") for _ in range(50)]
     assert rolls[0] == rolls[1]
+
+
+# --------------------------------------------------------------------------------------------
+# restricted data: Restricted Data Tokens for personal data
+# --------------------------------------------------------------------------------------------
+
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
+
+
+def shipped_order_ids(client, count: int = 2) -> list[str]:
+    """Ids of orders the sandbox seller really has, shipped (so they have an address)."""
+    orders = client.call(
+        "searchOrders",
+        createdAfter="2026-11-20T00:00:00Z",
+        maxResultsPerPage=50,
+        includedData=["FULFILLMENT"],
+    )["orders"]
+    shipped = [o["orderId"] for o in orders if o["fulfillment"]["fulfillmentStatus"] == "SHIPPED"]
+    assert len(shipped) >= count
+    return shipped[:count]
+
+
+def test_restricted_operations_take_only_a_matching_rdt():
+    from spapi_toolkit.client import SpApiClient
+    from spapi_toolkit.errors import UnauthorizedError
+    from spapi_toolkit.rdt import RestrictedTokens
+
+    with run_sandbox(scale=600) as sb, SpApiClient.from_env(env=sb.env) as client:
+        order_id, other_id = shipped_order_ids(client)
+        rdt = RestrictedTokens(client)
+        address = rdt.call("ordersV0.getOrderAddress", (), orderId=order_id)["payload"]
+        assert address["AmazonOrderId"] == order_id
+        ship_to = address["ShippingAddress"]
+        assert set(ship_to) == {"City", "StateOrRegion", "PostalCode", "CountryCode", "AddressType"}
+        buyer = rdt.call("ordersV0.getOrderBuyerInfo", (), orderId=order_id)["payload"]
+        assert buyer["BuyerEmail"].endswith("@marketplace.amazon.com")
+        with pytest.raises(UnauthorizedError, match="Access to requested resource is denied"):
+            client.call("ordersV0.getOrderAddress", orderId=order_id)
+        # an RDT opens exactly the method and path it was made for
+        token = rdt.token("GET", f"/orders/v0/orders/{order_id}/address")
+        for path in (
+            f"/orders/v0/orders/{other_id}/address",
+            f"/orders/v0/orders/{order_id}/buyerInfo",
+            "/sellers/v1/marketplaceParticipations",
+        ):
+            answer = requests.get(sb.url + path, headers={"x-amz-access-token": token})
+            assert answer.status_code == 403, path
+            assert (
+                answer.json()["errors"][0]["message"] == "Access to requested resource is denied."
+            )
+        generic = rdt.token("GET", "/orders/v0/orders/{orderId}/address")
+        answer = requests.get(
+            f"{sb.url}/orders/v0/orders/{other_id}/address",
+            headers={"x-amz-access-token": generic},
+        )
+        assert answer.status_code == 200  # a generic path covers every order
+        bad = requests.post(
+            sb.url + RDT_PATH,
+            headers=headers(sb),
+            json={"restrictedResources": [{"method": "GET", "path": "/no/such/api"}]},
+        )
+        assert bad.status_code == 400
+
+
+def test_rdts_expire_and_addresses_are_deterministic():
+    from spapi_toolkit.client import SpApiClient
+
+    with run_sandbox(scale=600, rdt_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+        with SpApiClient.from_env(env=sb.env) as client:
+            (order_id,) = shipped_order_ids(client, 1)
+        path = f"/orders/v0/orders/{order_id}/address"
+        made = requests.post(
+            sb.url + RDT_PATH,
+            headers=headers(sb),
+            json={"restrictedResources": [{"method": "GET", "path": path}]},
+        ).json()
+        assert made["expiresIn"] == 60
+        rdt = {"x-amz-access-token": made["restrictedDataToken"]}
+        first = requests.get(sb.url + path, headers=rdt)
+        assert first.status_code == 200
+        time.sleep(0.3)
+        expired = requests.get(sb.url + path, headers=rdt)
+        assert expired.status_code == 403
+        assert (
+            expired.json()["errors"][0]["message"] == "The access token you provided has expired."
+        )
+    with run_sandbox(scale=600) as again:  # same seed, same orders, same address
+        made = requests.post(
+            again.url + RDT_PATH,
+            headers=headers(again),
+            json={"restrictedResources": [{"method": "GET", "path": path}]},
+        ).json()
+        rdt = {"x-amz-access-token": made["restrictedDataToken"]}
+        assert requests.get(again.url + path, headers=rdt).json() == first.json()
 
 
 # --------------------------------------------------------------------------------------------
@@ -580,6 +750,33 @@ def test_market_notifications_to_a_local_file_with_duplicates(tmp_path: Path):
     assert {"ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE"} <= kinds
     ids = [line["NotificationMetadata"]["NotificationId"] for line in lines]
     assert len(ids) == 2 * len(set(ids))  # every delivery came twice
+
+
+def test_subscriptions_list_and_test_notification(tmp_path: Path):
+    with run_sandbox(scale=600, notifications_dir=str(tmp_path)) as sb:
+        grantless = headers(sb, grantless=True)
+        base = f"{sb.url}/notifications/v1/subscriptions"
+        test_url = f"{base}/REPORT_PROCESSING_FINISHED/testNotification"
+        body = {"testNotification": {"payloadVersion": "1.0"}}
+        nothing_subscribed = requests.post(test_url, headers=grantless, json=body)
+        assert nothing_subscribed.status_code == 404
+        _subscribe(sb, "arn:aws:sqs:local:000000000000:tests", "REPORT_PROCESSING_FINISHED")
+        params = {"notificationTypes": "REPORT_PROCESSING_FINISHED"}
+        listed = requests.get(base, headers=headers(sb), params=params).json()["payload"]
+        assert len(listed["subscriptions"]) == 1 and "nextToken" not in listed
+        other = requests.get(base, headers=headers(sb), params={"notificationTypes": "X"}).json()
+        assert other["payload"]["subscriptions"] == []
+        assert requests.post(test_url, headers=grantless, json=body).status_code == 200
+        unknown_type = requests.post(
+            f"{base}/NO_SUCH_TYPE/testNotification", headers=grantless, json=body
+        )
+        assert unknown_type.status_code == 400
+    lines = [json.loads(line) for line in (tmp_path / "tests.jsonl").read_text().splitlines()]
+    assert len(lines) == 1
+    inner = lines[0]["payload"]["reportProcessingFinishedNotification"]
+    assert inner["sellerId"] == sb.app.config.seller_id and inner["reportId"] == "TEST_NOTIFICATION"
+    subscription_id = listed["subscriptions"][0]["subscriptionId"]
+    assert lines[0]["notificationMetadata"]["subscriptionId"] == subscription_id
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from .calls import (
     read_state,
     state_token,
 )
-from .http import Response, sp_api_error
+from .http import Response, route, sp_api_error
 from .notifications import Notifier
-from .seller import Offer, OrderItem, Product, SimulatedSeller, rng_for
+from .seller import Offer, OrderItem, Product, SellerConfig, SimulatedSeller, rng_for
 
 ORDERS_PAGE = 100
 OFFER_EVENT_PRODUCTS = 10  # products watched for ANY_OFFER_CHANGED per marketplace
@@ -395,15 +395,19 @@ ORDERS_V0 = "ordersV0"
 
 
 class _OrderIndex:
-    """Order id -> its items (final state), built once per seller on first lookup."""
+    """Order id -> its items (final state), built once per seller on first lookup.
+
+    Keyed by the seller's (frozen) configuration, not ``id(seller)``: ids of sellers that were
+    garbage-collected get reused, and equal configurations have the same orders anyway.
+    """
 
     _lock = threading.Lock()
-    _cache: dict[int, dict[str, list[OrderItem]]] = {}
+    _cache: dict[SellerConfig, dict[str, list[OrderItem]]] = {}
 
     @classmethod
     def lookup(cls, seller: SimulatedSeller, order_id: str) -> list[OrderItem]:
         with cls._lock:
-            index = cls._cache.get(id(seller))
+            index = cls._cache.get(seller.config)
             if index is None:
                 index = {}
                 cfg = seller.config
@@ -414,7 +418,7 @@ class _OrderIndex:
                 for marketplace_id in cfg.marketplace_ids:
                     for item in seller.order_items(marketplace_id, start, end):
                         index.setdefault(item.amazon_order_id, []).append(item)
-                cls._cache[id(seller)] = index
+                cls._cache[seller.config] = index
         return index.get(order_id, [])
 
 
@@ -671,6 +675,73 @@ def get_order_items_v0(call: Call) -> Response:
             entry["PriceDesignation"] = item.price_designation
         order_items.append(entry)
     payload = {"AmazonOrderId": items[0].amazon_order_id, "OrderItems": order_items}
+    return Response.json(200, {"payload": payload})
+
+
+# --------------------------------------------------------------------------------------------
+# Orders v0 restricted operations: personal data, behind a Restricted Data Token
+# --------------------------------------------------------------------------------------------
+
+# Operations that accept only a Restricted Data Token made for their method and path.
+RESTRICTED = frozenset({f"{ORDERS_V0}.getOrderAddress", f"{ORDERS_V0}.getOrderBuyerInfo"})
+
+# Coarse, fake shipping destinations per country: (city, state or region, postal code).
+DESTINATIONS = {
+    "US": (
+        ("Seattle", "WA", "98109"), ("Austin", "TX", "78701"), ("Columbus", "OH", "43215"),
+        ("Denver", "CO", "80202"), ("Portland", "OR", "97205"), ("Atlanta", "GA", "30303"),
+    ),
+    "DE": (
+        ("Berlin", "BE", "10115"), ("München", "BY", "80331"), ("Hamburg", "HH", "20095"),
+        ("Köln", "NW", "50667"), ("Leipzig", "SN", "04109"),
+    ),
+    "JP": (
+        ("千代田区", "東京都", "100-0001"), ("大阪市", "大阪府", "530-0001"),
+        ("札幌市", "北海道", "060-0001"), ("名古屋市", "愛知県", "460-0001"),
+    ),
+}  # fmt: skip
+# Amazon shows a shipping address only for orders in these states.
+ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
+
+
+def _seen_order(call: Call) -> list[OrderItem]:
+    """The path's order as it stands now (empty if the seller has no such order)."""
+    return _as_seen(call, _OrderIndex.lookup(call.seller, call.arg("orderId") or ""))
+
+
+def get_order_address(call: Call) -> Response:
+    """The shipping address: a city, region and postal code drawn from the order id."""
+    items = _seen_order(call)
+    if not items:
+        return not_found(f"Order {call.arg('orderId')} not found.")
+    first = items[0]
+    payload: dict[str, Any] = {"AmazonOrderId": first.amazon_order_id}
+    if V0_STATUS.get(first.order_status, first.order_status) in ADDRESS_STATUSES:
+        country = marketplaces()[first.marketplace_id].country_code
+        choices = DESTINATIONS.get(country)
+        address: dict[str, Any] = {"CountryCode": country, "AddressType": "Residential"}
+        if choices:
+            pick = rng_for(call.seller.config.seed, "address", first.amazon_order_id)
+            city, region, postal_code = pick.choice(choices)
+            address.update(City=city, StateOrRegion=region, PostalCode=postal_code)
+        payload["ShippingAddress"] = address
+    return Response.json(200, {"payload": payload})
+
+
+def get_order_buyer_info(call: Call) -> Response:
+    """The buyer's anonymised e-mail (and a purchase order number on business orders)."""
+    items = _seen_order(call)
+    if not items:
+        return not_found(f"Order {call.arg('orderId')} not found.")
+    first = items[0]
+    pick = rng_for(call.seller.config.seed, "buyer", first.amazon_order_id)
+    mailbox = "".join(pick.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(15))
+    payload: dict[str, Any] = {
+        "AmazonOrderId": first.amazon_order_id,
+        "BuyerEmail": f"{mailbox}@marketplace.amazon.com",
+    }
+    if first.is_business_order:
+        payload["PurchaseOrderNumber"] = f"PO-{pick.randrange(10**9):09d}"
     return Response.json(200, {"payload": payload})
 
 
@@ -974,16 +1045,17 @@ def get_marketplace_participations(call: Call) -> Response:
     return Response.json(200, {"payload": payload})
 
 
-RDT_LIFETIME = 3600.0
-
-
 def create_restricted_data_token(call: Call) -> Response:
+    """An RDT for exactly the restricted resources (method and path) asked for; each must be
+    a path of a published operation, concrete or generic (``{orderId}``)."""
     app = call.extras["app"]
-    for resource in call.body["restrictedResources"]:
-        if not resource["path"].startswith("/"):
-            return invalid_input(f"Invalid restricted resource path {resource['path']!r}.")
-    token = app.lwa.issue_restricted(call.grant, RDT_LIFETIME)
-    return Response.json(200, {"restrictedDataToken": token, "expiresIn": int(RDT_LIFETIME)})
+    resources = [(r["method"], r["path"]) for r in call.body["restrictedResources"]]
+    for method, path in resources:
+        if not path.startswith("/") or route(method, path.split("?")[0]) is None:
+            return invalid_input(f"Invalid restricted resource {method} {path!r}.")
+    lifetime = app.config.rdt_lifetime
+    token = app.lwa.issue_restricted(call.grant, lifetime, resources)
+    return Response.json(200, {"restrictedDataToken": token, "expiresIn": int(lifetime)})
 
 
 HANDLERS: dict[str, Callable[[Call], Response]] = {
@@ -996,6 +1068,8 @@ HANDLERS: dict[str, Callable[[Call], Response]] = {
     f"{ORDERS_V0}.getOrders": get_orders_v0,
     f"{ORDERS_V0}.getOrder": get_order_v0,
     f"{ORDERS_V0}.getOrderItems": get_order_items_v0,
+    f"{ORDERS_V0}.getOrderAddress": get_order_address,
+    f"{ORDERS_V0}.getOrderBuyerInfo": get_order_buyer_info,
     f"{PRICING_V0}.getItemOffers": get_item_offers,
     f"{PRICING_V0}.getItemOffersBatch": get_item_offers_batch,
     f"{PRICING}.getCompetitiveSummary": get_competitive_summary,
@@ -1063,17 +1137,84 @@ class MarketEvents:
                 new = listing_status(seller, product, marketplace_id, day)
                 if old == new:
                     continue
-                payload = {
-                    "SellerId": seller_id,
-                    "MarketplaceId": marketplace_id,
-                    "Asin": product.asin,
-                    "Sku": product.sku,
-                    "CreatedDate": _dt(_listed_at(product)),
-                    "Status": new,
-                }
+                payload = listing_status_payload(seller_id, marketplace_id, product, new)
                 self.notifier.publish(
                     "LISTINGS_ITEM_STATUS_CHANGE", seller_id, payload, at.timestamp()
                 )
+
+
+def listing_status_payload(
+    seller_id: str, marketplace_id: str, product: Product, status: list[str]
+) -> dict[str, Any]:
+    """The ``LISTINGS_ITEM_STATUS_CHANGE`` payload of one listing's new status."""
+    return {
+        "SellerId": seller_id,
+        "MarketplaceId": marketplace_id,
+        "Asin": product.asin,
+        "Sku": product.sku,
+        "CreatedDate": _dt(_listed_at(product)),
+        "Status": status,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Test notifications (sendTestNotification): one sample payload per type, from the seller
+# --------------------------------------------------------------------------------------------
+
+TEST_ID = "TEST_NOTIFICATION"  # the report/query id test notifications speak of
+
+
+def _sample_report_finished(seller: SimulatedSeller, at: datetime) -> dict[str, Any]:
+    seller_id = seller.config.seller_id
+    return {
+        "sellerId": seller_id,
+        "accountId": f"amzn1.merchant.o.{seller_id}",
+        "reportId": TEST_ID,
+        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
+        "processingStatus": "DONE",
+        "reportDocumentId": f"amzn1.spdoc.1.4.na.{TEST_ID}",
+    }
+
+
+def _sample_query_finished(seller: SimulatedSeller, at: datetime) -> dict[str, Any]:
+    seller_id = seller.config.seller_id
+    return {
+        "sellerId": seller_id,
+        "accountId": f"amzn1.merchant.o.{seller_id}",
+        "queryId": TEST_ID,
+        "query": "query{analytics_salesAndTraffic_2024_04_24{salesAndTrafficByDate}}",
+        "processingStatus": "DONE",
+        "dataDocumentId": f"amzn1.tortuga.4.na.{TEST_ID}",
+    }
+
+
+def _sample_offer_changed(seller: SimulatedSeller, at: datetime) -> dict[str, Any]:
+    marketplace_id, asin = seller.config.marketplace_ids[0], seller.products()[0].asin
+    result = offers_result(seller, asin, marketplace_id, "New", at)
+    return any_offer_changed_payload(seller.config.seller_id, marketplace_id, asin, at, result)
+
+
+def _sample_listing_status(seller: SimulatedSeller, at: datetime) -> dict[str, Any]:
+    marketplace_id, product = seller.config.marketplace_ids[0], seller.products()[0]
+    status = listing_status(seller, product, marketplace_id, at.date())
+    return listing_status_payload(seller.config.seller_id, marketplace_id, product, status)
+
+
+SAMPLE_PAYLOADS: dict[str, Callable[[SimulatedSeller, datetime], dict[str, Any]]] = {
+    "REPORT_PROCESSING_FINISHED": _sample_report_finished,
+    "DATA_KIOSK_QUERY_PROCESSING_FINISHED": _sample_query_finished,
+    "ANY_OFFER_CHANGED": _sample_offer_changed,
+    "LISTINGS_ITEM_STATUS_CHANGE": _sample_listing_status,
+}
+
+
+def sample_notification_payload(
+    seller: SimulatedSeller, notification_type: str, now: float
+) -> dict[str, Any]:
+    """The payload a test notification of ``notification_type`` carries for ``seller``, as the
+    simulation stands at the start of the hour of ``now``."""
+    at = datetime.fromtimestamp(now - now % 3600, UTC)
+    return SAMPLE_PAYLOADS[notification_type](seller, at)
 
 
 def _offer_key(offers: list[Offer]) -> tuple:

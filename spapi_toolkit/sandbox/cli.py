@@ -1,8 +1,9 @@
 """``spapi sandbox ...``: serve the local SP-API in the foreground, or print the seller's truth.
 
-``serve`` prints the environment variables that point the toolkit at the sandbox, then serves
-until interrupted. ``truth`` prints what the simulated seller really sold (per day, marketplace
-and ASIN) as CSV or JSON, so a lake built from the sandbox can be reconciled with it.
+``serve`` prints the environment variables that point the toolkit at the sandbox (as its first
+seller) and every seller's refresh token, then serves until interrupted. ``truth`` prints what a
+simulated seller really sold (per day, marketplace and ASIN) as CSV or JSON, so a lake built
+from the sandbox can be reconciled with it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ from datetime import date
 import typer
 
 from .faults import Faults
-from .server import SandboxConfig, make_seller, start_sandbox, truth_rows
+from .server import RunningSandbox, SandboxConfig, make_seller, start_sandbox, truth_rows
 
 app = typer.Typer(help="The local SP-API sandbox.", no_args_is_help=True)
+
+
+def env_lines(running: RunningSandbox) -> list[str]:
+    """Shell lines exporting the first seller's environment, then one comment per seller
+    naming the refresh token that speaks for it (swap it into SPAPI_REFRESH_TOKEN)."""
+    lines = [f"export {name}='{value}'" for name, value in running.env.items()]
+    for seller_id in running.seller_ids:
+        token = running.env_for(seller_id)["SPAPI_REFRESH_TOKEN"]
+        lines.append(f"# seller {seller_id}: SPAPI_REFRESH_TOKEN='{token}'")
+    return lines
 
 
 @app.command()
@@ -30,6 +41,7 @@ def serve(
     limits: str = typer.Option("scaled", help="'scaled' (rates x scale) or 'real' (Amazon's)."),
     faults: str = typer.Option("", help="Fault rates, e.g. 429=0.1,500=0.05,slow=0.01."),
     notifications_dir: str = typer.Option("", help="Folder for local (file) destinations."),
+    sellers: int = typer.Option(1, min=1, help="How many sellers authorized the app."),
 ) -> None:
     """Serve the sandbox in the foreground and print the environment that points at it."""
     if limits not in ("scaled", "real"):
@@ -42,10 +54,11 @@ def serve(
         limits=limits,
         faults=Faults.parse(faults, seed=seed),
         notifications_dir=notifications_dir or None,
+        sellers=sellers,
     )
     running, stop = start_sandbox(config, port=port)
-    for name, value in running.env.items():
-        typer.echo(f"export {name}='{value}'")
+    for line in env_lines(running):
+        typer.echo(line)
     typer.echo(f"# SP-API sandbox at {running.url} (Ctrl-C stops it)", err=True)
     try:
         import time
@@ -66,9 +79,18 @@ def truth(
     start: str = typer.Option("", "--from", help="First day, YYYY-MM-DD (default: all)."),
     end: str = typer.Option("", "--to", help="Last day, YYYY-MM-DD (default: all)."),
     output_format: str = typer.Option("csv", "--format", help="csv or json."),
+    seller_id: str = typer.Option("", "--seller", help="Seller id (default: the first)."),
 ) -> None:
-    """Print what the simulated seller really sold, per day, marketplace and ASIN."""
-    seller = make_seller(SandboxConfig(seed=seed, products=products, days=days))
+    """Print what a simulated seller really sold, per day, marketplace and ASIN."""
+    config = SandboxConfig(seed=seed, products=products, days=days)
+    try:
+        seller = make_seller(config, seller_id or None)
+    except KeyError:
+        raise typer.BadParameter(
+            f"{seller_id} is not a sandbox seller id (they are {config.seller_id_of(1)}, "
+            f"{config.seller_id_of(2)}, ...)",
+            param_hint="--seller",
+        ) from None
     rows = truth_rows(
         seller,
         date.fromisoformat(start) if start else None,

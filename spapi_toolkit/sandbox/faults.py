@@ -1,7 +1,9 @@
 """Fault injection: how often the sandbox misbehaves, and a deterministic dice to decide when.
 
 Amazon's service throttles, fails with 500/503, answers slowly, drops connections, truncates
-downloads, ends reports FATAL, lets tokens expire early and delivers notifications twice. Clients
+downloads, ends reports FATAL, lets tokens expire early, delivers notifications twice and has at
+times served GZIP documents with ``Content-Encoding: gzip`` on top (a client that lets its HTTP
+library decode that gets the document already decompressed and must not decompress twice). Clients
 must survive all of it, so the sandbox can do each at a configured rate. Every kind of fault has
 its own random stream derived from the seed: turning one fault on never changes when another
 one fires, and the same seed replays the same misbehaviour for the same sequence of requests.
@@ -25,6 +27,7 @@ ALIASES = {
     "fatal": "fatal_report",
     "expired": "expired_token",
     "duplicate": "duplicate_notification",
+    "gzip_header": "content_encoding_gzip",
     "slow_seconds": "slow_seconds",
 }
 
@@ -43,6 +46,7 @@ class Faults:
     fatal_report: float = 0.0  # a report or query ends FATAL
     expired_token: float = 0.0  # a valid access token is answered as expired
     duplicate_notification: float = 0.0  # a notification is delivered twice
+    content_encoding_gzip: float = 0.0  # a GZIP document's download says Content-Encoding: gzip
     seed: int = 0
     _streams: dict[str, random.Random] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -6,16 +6,21 @@ it from the ``x-amz-access-token`` header. The answers here copy LWA's and SP-AP
 bodies (``invalid_grant``, ``invalid_client``) on the token endpoint, and 403 ``Unauthorized``
 (not 401) for expired or unknown tokens on SP-API calls. Lifetimes are counted on the sandbox
 clock, so a time scale of 60 makes a token expire after one real minute.
+
+Restricted Data Tokens (from the Tokens API) are access tokens too, but each opens only the
+method and paths it was made for; restricted operations (the ones returning personal data)
+accept nothing else.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote, urlencode
 
 from .http import Request, Response, sp_api_error
 
@@ -23,6 +28,22 @@ NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 GRANTLESS_SCOPES = frozenset({NOTIFICATIONS_SCOPE, "sellingpartnerapi::client_credential:rotation"})
 EXPIRED_MESSAGE = "The access token you provided has expired."
 DENIED_MESSAGE = "Access to requested resource is denied."
+RDT_SCOPE = "rdt"  # the scope the sandbox records for Restricted Data Tokens
+
+
+def _segments(path: str) -> list[str]:
+    return unquote(path).strip("/").split("/")
+
+
+def path_covers(resource: str, path: str) -> bool:
+    """Whether an RDT's resource path covers a request path: equal segments, where a
+    ``{placeholder}`` segment (a generic path, e.g. ``/mfn/v0/shipments/{shipmentId}``)
+    stands for any one segment."""
+    wanted, actual = _segments(resource), _segments(path)
+    if len(wanted) != len(actual):
+        return False
+    placeholder = [w.startswith("{") and w.endswith("}") for w in wanted]
+    return all(w == a or p for w, a, p in zip(wanted, actual, placeholder, strict=True))
 
 
 @dataclass(frozen=True)
@@ -33,11 +54,20 @@ class Grant:
     seller_id: str | None  # None for client_credentials (grantless) tokens
     scope: str | None
     expires_at: float  # sandbox clock, epoch seconds
+    resources: tuple[tuple[str, str], ...] = ()  # a Restricted Data Token's (method, path)s
 
     @property
     def caller(self) -> str:
         """The key rate limits are metered on: application and selling partner."""
         return f"{self.client_id}/{self.seller_id or 'grantless'}"
+
+    @property
+    def restricted_data_token(self) -> bool:
+        return self.scope == RDT_SCOPE
+
+    def covers(self, method: str, path: str) -> bool:
+        """Whether this Restricted Data Token was made for ``method`` ``path``."""
+        return any(m == method and path_covers(p, path) for m, p in self.resources)
 
 
 class AuthError(Exception):
@@ -92,7 +122,7 @@ class LoginWithAmazon:
         """Make every issued access token expired now (to test refreshing)."""
         with self._lock:
             self._access = {
-                token: Grant(g.client_id, g.seller_id, g.scope, self._now() - 1)
+                token: dataclasses.replace(g, expires_at=self._now() - 1)
                 for token, g in self._access.items()
             }
 
@@ -174,12 +204,19 @@ class LoginWithAmazon:
             body["refresh_token"] = refresh_token
         return Response.json(200, body)
 
-    def issue_restricted(self, grant: Grant, lifetime: float) -> str:
-        """A Restricted Data Token: used like an access token, for the same seller."""
+    def issue_restricted(
+        self, grant: Grant, lifetime: float, resources: Iterable[tuple[str, str]]
+    ) -> str:
+        """A Restricted Data Token for the same seller, good for ``resources`` (method, path)
+        only, for ``lifetime`` sandbox seconds."""
         token = self._new_secret("Atz.sprdt|")
         with self._lock:
             self._access[token] = Grant(
-                grant.client_id, grant.seller_id, "rdt", self._now() + lifetime
+                grant.client_id,
+                grant.seller_id,
+                RDT_SCOPE,
+                self._now() + lifetime,
+                tuple((method.upper(), path) for method, path in resources),
             )
         return token
 
@@ -209,11 +246,19 @@ class LoginWithAmazon:
 
     # ---- checking SP-API calls ----------------------------------------------------------------
 
-    def authorize(self, request: Request, grantless: bool, force_expired: bool = False) -> Grant:
+    def authorize(
+        self,
+        request: Request,
+        grantless: bool,
+        force_expired: bool = False,
+        restricted: bool = False,
+    ) -> Grant:
         """The grant behind the request's ``x-amz-access-token``; raises ``AuthError`` if none.
 
         Grantless operations take client-credentials tokens (and seller tokens, as Amazon
         does); every other operation needs a token derived from a seller's refresh token.
+        A Restricted Data Token opens only the method and paths it was made for, and a
+        ``restricted`` operation opens to nothing else.
         """
         token = request.headers.get("x-amz-access-token", "")
         with self._lock:
@@ -223,5 +268,11 @@ class LoginWithAmazon:
         if force_expired or grant.expires_at <= self._now():
             raise AuthError(sp_api_error(403, "Unauthorized", EXPIRED_MESSAGE))
         if grant.seller_id is None and not grantless:
+            raise AuthError(sp_api_error(403, "Unauthorized", DENIED_MESSAGE))
+        if grant.restricted_data_token:
+            allowed = grant.covers(request.method, request.path)
+        else:
+            allowed = not restricted
+        if not allowed:
             raise AuthError(sp_api_error(403, "Unauthorized", DENIED_MESSAGE))
         return grant

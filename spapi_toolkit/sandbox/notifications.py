@@ -11,6 +11,9 @@ Envelopes are Amazon's, casing included: ``REPORT_PROCESSING_FINISHED`` and
 ``DATA_KIOSK_QUERY_PROCESSING_FINISHED`` are camelCase, ``ANY_OFFER_CHANGED`` and
 ``LISTINGS_ITEM_STATUS_CHANGE`` PascalCase. With the duplicate fault on, a delivery sometimes
 happens twice with the same ``notificationId``, as SQS's at-least-once delivery does.
+
+``sendTestNotification`` (which Amazon serves on its sandbox hosts only) delivers a sample event
+of a type to a subscribed destination; the sample payload comes from the simulated seller.
 """
 
 from __future__ import annotations
@@ -24,12 +27,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .calls import Call, invalid_input, iso, not_found
+from .calls import Call, invalid_input, iso, not_found, page_of, read_state
 from .faults import Faults
 from .http import Response, sp_api_error
 
 MODEL = "notifications"
 LOCAL_REGION = "local"
+SUBSCRIPTIONS_PAGE = 30  # getSubscriptions' default (and minimum) pageSize
+# Amazon's answer when sendTestNotification names a destination the application does not own.
+UNKNOWN_DESTINATION = (
+    "Invalid Input, recheck that the AppId and DestinationId are valid and DestinationId "
+    "belongs to the application"
+)
+
+# (notification type, seller id, sandbox time) -> the payload of a test notification
+TestPayload = Callable[[str, str, float], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,10 @@ class Notifier:
         local_dir: str | None = None,
         seed: int = 0,
         now: Callable[[], float] | None = None,
+        test_payload: TestPayload | None = None,
     ):
         self.application_id = application_id
+        self.test_payload = test_payload
         self.faults = faults
         self.local_dir = Path(local_dir) if local_dir else None
         self._seed = seed
@@ -135,6 +149,8 @@ class Notifier:
             f"{MODEL}.createSubscription": self.create_subscription,
             f"{MODEL}.getSubscriptionById": self.get_subscription_by_id,
             f"{MODEL}.deleteSubscriptionById": self.delete_subscription_by_id,
+            f"{MODEL}.getSubscriptions": self.get_subscriptions,
+            f"{MODEL}.sendTestNotification": self.send_test_notification,
         }
 
     def subscribed(self, seller_id: str, notification_type: str) -> bool:
@@ -200,6 +216,33 @@ class Notifier:
             return not_found(f"No subscription for {key[1]}.")
         return Response.json(200, {"payload": subscription})
 
+    def get_subscriptions(self, call: Call) -> Response:
+        """The caller's subscriptions of the type ``notificationTypes`` names (the model allows
+        one), optionally of one ``payloadVersion``, in pages of ``pageSize``."""
+        token = call.arg("nextToken")
+        state = read_state(token) if token else None
+        if token and state is None:
+            return invalid_input("Invalid nextToken.")
+        if state is None:
+            state = {
+                "types": call.args("notificationTypes"),
+                "version": call.arg("payloadVersion"),
+                "size": int(call.arg("pageSize") or SUBSCRIPTIONS_PAGE),
+                "offset": 0,
+            }
+        matches = [
+            subscription
+            for (seller_id, kind), subscription in self.subscriptions.items()
+            if seller_id == call.grant.seller_id
+            and kind in state["types"]
+            and state["version"] in (None, subscription["payloadVersion"])
+        ]
+        page, next_token = page_of(matches, state)
+        payload: dict[str, Any] = {"subscriptions": page}
+        if next_token:
+            payload["nextToken"] = next_token
+        return Response.json(200, {"payload": payload})
+
     def _by_id(self, call: Call) -> tuple[tuple[str, str], dict[str, Any]] | None:
         for key, subscription in self.subscriptions.items():
             if key[1] == call.arg("notificationType") and subscription[
@@ -221,6 +264,38 @@ class Notifier:
         del self.subscriptions[found[0]]
         return Response.json(200, {})
 
+    # ---- test notifications (grantless, sandbox-only) ----------------------------------------
+
+    def _test_subscription(
+        self, notification_type: str, destination_id: str | None
+    ) -> tuple[str, dict[str, Any]] | Response:
+        """(seller id, subscription) a test notification goes to: the first subscription to the
+        type, on ``destination_id`` when the request names one."""
+        if destination_id is not None and destination_id not in self.destinations:
+            return invalid_input("InvalidInput", UNKNOWN_DESTINATION)
+        for (seller_id, kind), subscription in self.subscriptions.items():
+            if kind == notification_type and destination_id in (
+                None,
+                subscription["destinationId"],
+            ):
+                return seller_id, subscription
+        where = f" on destination {destination_id}" if destination_id else ""
+        return not_found(f"No subscription to {notification_type}{where}.")
+
+    def send_test_notification(self, call: Call) -> Response:
+        """Deliver a sample notification of the path's type to a subscribed destination."""
+        notification_type = call.arg("notificationType") or ""
+        if notification_type not in ENVELOPES or self.test_payload is None:
+            known = ", ".join(sorted(ENVELOPES))
+            return invalid_input(f"The sandbox sends {known}; not {notification_type}.")
+        found = self._test_subscription(notification_type, call.body.get("destinationId"))
+        if isinstance(found, Response):
+            return found
+        seller_id, subscription = found
+        payload = self.test_payload(notification_type, seller_id, call.now)
+        self._send(notification_type, subscription, payload, call.now)
+        return Response.json(200, {})
+
     # ---- delivery -----------------------------------------------------------------------
 
     def publish(
@@ -228,8 +303,18 @@ class Notifier:
     ) -> None:
         """Deliver an event to the seller's subscription for its type, if there is one."""
         subscription = self.subscriptions.get((seller_id, notification_type))
-        if subscription is None:
-            return
+        if subscription is not None:
+            self._send(notification_type, subscription, payload, event_time)
+
+    def _send(
+        self,
+        notification_type: str,
+        subscription: dict[str, Any],
+        payload: dict[str, Any],
+        event_time: float,
+    ) -> None:
+        """Wrap ``payload`` in its envelope and deliver it to the subscription's destination
+        (twice when the duplicate fault fires); a deleted destination gets nothing."""
         destination = self.destinations.get(subscription["destinationId"])
         if destination is None:
             return

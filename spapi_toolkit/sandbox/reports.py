@@ -121,8 +121,14 @@ class DocumentStore:
         sig = self._signature(document_id, expires)
         return f"{base_url}{self.PATH}{document_id}?expires={expires}&sig={sig}"
 
-    def download(self, request: Request, truncate: bool = False) -> Response:
-        """``GET /documents-store/<id>``: the bytes, or S3-style XML errors."""
+    def download(
+        self, request: Request, truncate: bool = False, gzip_header: bool = False
+    ) -> Response:
+        """``GET /documents-store/<id>``: the bytes, or S3-style XML errors.
+
+        ``gzip_header`` adds ``Content-Encoding: gzip`` to the answer when the document is
+        GZIP-compressed, as Amazon has at times done; the bytes stay the stored gzip bytes.
+        """
         document_id = request.path[len(self.PATH) :]
         expires = (request.query.get("expires") or ["0"])[-1]
         sig = (request.query.get("sig") or [""])[-1]
@@ -137,12 +143,10 @@ class DocumentStore:
         if document is None:
             return Response(404, b"<Error><Code>NoSuchKey</Code></Error>", xml)
         self.downloads += 1
-        return Response(
-            200,
-            document.content,
-            {"Content-Type": document.content_type},
-            fault="truncate" if truncate else None,
-        )
+        headers = {"Content-Type": document.content_type}
+        if gzip_header and document.compression == "GZIP":
+            headers["Content-Encoding"] = "gzip"
+        return Response(200, document.content, headers, fault="truncate" if truncate else None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ A request goes through the same gates, in the same order, as at Amazon:
 2. the non-SP-API paths: LWA's token endpoint, the consent page, document downloads, and the
    sandbox's own ``/_sandbox/truth``;
 3. routing against the bundled models (unknown path: 404);
-4. the access token (403 ``Unauthorized``, expired or unknown);
+4. the access token (403 ``Unauthorized``: expired, unknown, or not the Restricted Data Token
+   a restricted operation needs);
 5. the usage plan (429 ``QuotaExceeded``) and injected 429/500/503;
 6. parameters checked against the model (400 ``InvalidInput`` naming the parameter);
 7. the operation's handler, found in one table keyed by ``"<model>.<operationId>"``.
@@ -19,6 +20,7 @@ report quotas can be minutes long and still take seconds in tests.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import threading
 import time
@@ -32,7 +34,7 @@ import jsonschema
 
 from ..models import Operation
 from . import apis, notifications
-from .calls import Call, invalid_input, parse_time
+from .calls import Call, invalid_input, not_found, parse_time
 from .faults import Faults
 from .http import LoopbackServer, Request, Response, route, sp_api_error
 from .limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
@@ -47,9 +49,16 @@ TRUTH_PATH = "/_sandbox/truth"
 
 @dataclass
 class SandboxConfig:
-    """Everything that shapes one sandbox; the defaults suit tests and the demo."""
+    """Everything that shapes one sandbox; the defaults suit tests and the demo.
+
+    The sandbox plays ``sellers`` sellers who all authorized the one application. The first is
+    ``seller_id`` with ``refresh_token`` and the data of ``seed``; seller *n* (2, 3, ...) is
+    ``seller_id``'s stem numbered *n* (``A2SANDBOXSELLER2``), with the refresh token
+    ``<refresh_token>-<n>`` and a seed derived from ``seed`` and its id, so its data differ.
+    """
 
     seed: int = 1
+    sellers: int = 1
     scale: float = 60.0  # simulated seconds per real second
     products: int = 20
     days: int = 30
@@ -63,12 +72,62 @@ class SandboxConfig:
     application_id: str = "amzn1.sp.solution.sandbox"
     token_lifetime: float = 3600.0  # simulated seconds
     code_lifetime: float = 300.0
+    rdt_lifetime: float = 3600.0  # simulated seconds a Restricted Data Token lasts
     url_lifetime: float = 300.0
     queue_seconds: float = 30.0  # a report waits this long IN_QUEUE ...
     processing_seconds: float = 90.0  # ... then this long IN_PROGRESS
     start: datetime | None = None  # sandbox "now" at start; default: just after the data ends
     notifications_dir: str | None = None  # where local (file) destinations write
     tick_seconds: float = 0.05  # real seconds between background ticks
+
+    def __post_init__(self) -> None:
+        if self.sellers < 1:
+            raise ValueError(f"sellers must be at least 1, not {self.sellers}")
+
+    @property
+    def _stem(self) -> str:
+        return self.seller_id.rstrip("0123456789") or self.seller_id
+
+    @property
+    def seller_ids(self) -> tuple[str, ...]:
+        """Every seller's id, ``seller_id`` first."""
+        return tuple(self.seller_id_of(n) for n in range(1, self.sellers + 1))
+
+    def seller_id_of(self, number: int) -> str:
+        """The id of seller ``number`` (counted from 1)."""
+        return self.seller_id if number == 1 else f"{self._stem}{number}"
+
+    def seller_number(self, seller_id: str) -> int | None:
+        """Which seller ``seller_id`` is (1, 2, ...), whatever ``sellers`` says; None if it
+        is not one of this sandbox's family of ids."""
+        if seller_id == self.seller_id:
+            return 1
+        digits = seller_id[len(self._stem) :]
+        if seller_id.startswith(self._stem) and digits.isdigit() and int(digits) >= 2:
+            return int(digits) if self.seller_id_of(int(digits)) == seller_id else None
+        return None
+
+    def refresh_token_of(self, seller_id: str) -> str:
+        """The refresh token that speaks for ``seller_id`` (fixed, so printed envs stay valid)."""
+        number = self.seller_number(seller_id)
+        if number is None:
+            raise KeyError(seller_id)
+        return self.refresh_token if number == 1 else f"{self.refresh_token}-{number}"
+
+    def seller_config(self, seller_id: str | None = None) -> SellerConfig:
+        """The simulated seller ``seller_id`` (default: the first) of this configuration.
+
+        The first seller's seed is ``seed`` itself, so one-seller sandboxes and ``spapi sandbox
+        truth --seed`` agree; every other seller's is a hash of ``seed`` and its id.
+        """
+        seller_id = seller_id or self.seller_id
+        if self.seller_number(seller_id) is None:
+            raise KeyError(seller_id)
+        seed = self.seed
+        if seller_id != self.seller_id:
+            digest = hashlib.sha256(f"{self.seed}:{seller_id}".encode()).digest()
+            seed = int.from_bytes(digest[:4], "big")
+        return SellerConfig(seed=seed, products=self.products, days=self.days, seller_id=seller_id)
 
 
 class SandboxClock:
@@ -191,14 +250,9 @@ def _parse_arguments(
 # --------------------------------------------------------------------------------------------
 
 
-def make_seller(config: SandboxConfig) -> SimulatedSeller:
-    """The simulated seller a sandbox configuration describes."""
-    return SimulatedSeller(
-        SellerConfig(
-            seed=config.seed, products=config.products, days=config.days,
-            seller_id=config.seller_id,
-        )
-    )  # fmt: skip
+def make_seller(config: SandboxConfig, seller_id: str | None = None) -> SimulatedSeller:
+    """The simulated seller ``seller_id`` (default: the first) of a sandbox configuration."""
+    return SimulatedSeller(config.seller_config(seller_id))
 
 
 def _data_end(seller: SimulatedSeller) -> datetime:
@@ -219,7 +273,9 @@ class SandboxApp:
         self.config = config = config or SandboxConfig()
         self.faults = config.faults
         self.seller = seller if seller is not None else make_seller(config)
-        self.sellers = {config.seller_id: self.seller}
+        self.sellers = {config.seller_id: self.seller} | {
+            seller_id: make_seller(config, seller_id) for seller_id in config.seller_ids[1:]
+        }
         start = config.start or _data_end(self.seller)
         self.clock = SandboxClock(start.timestamp(), config.scale)
         real_limits = config.limits == "real"
@@ -229,7 +285,7 @@ class SandboxApp:
             client_id=config.client_id,
             client_secret=config.client_secret,
             application_id=config.application_id,
-            refresh_tokens={config.refresh_token: config.seller_id},
+            refresh_tokens={config.refresh_token_of(s): s for s in config.seller_ids},
             now=self.clock.now,
             token_lifetime=config.token_lifetime,
             code_lifetime=config.code_lifetime,
@@ -242,6 +298,9 @@ class SandboxApp:
             local_dir=config.notifications_dir,
             seed=config.seed,
             now=self.clock.now,
+            test_payload=lambda kind, seller_id, now: apis.sample_notification_payload(
+                self.sellers[seller_id], kind, now
+            ),
         )
         self.reports = ReportService(
             self.documents,
@@ -304,7 +363,11 @@ class SandboxApp:
         if path == CONSENT_PATH:
             return self.lwa.consent(request)
         if path.startswith(DocumentStore.PATH) and request.method == "GET":
-            return self.documents.download(request, truncate=self.faults.roll("truncate"))
+            return self.documents.download(
+                request,
+                truncate=self.faults.roll("truncate"),
+                gzip_header=self.faults.roll("content_encoding_gzip"),
+            )
         if path == TRUTH_PATH:
             return self._truth(request)
         return self._sp_api(request)
@@ -324,7 +387,10 @@ class SandboxApp:
         handler = self.handlers.get(name)
         try:
             grant = self.lwa.authorize(
-                request, operation.grantless, force_expired=self.faults.roll("expired_token")
+                request,
+                operation.grantless,
+                force_expired=self.faults.roll("expired_token"),
+                restricted=name in apis.RESTRICTED,
             )
         except AuthError as refused:
             return refused.response
@@ -360,14 +426,18 @@ class SandboxApp:
         return response
 
     def _truth(self, request: Request) -> Response:
-        """``GET /_sandbox/truth?from=YYYY-MM-DD&to=YYYY-MM-DD``: what the seller really sold."""
+        """``GET /_sandbox/truth?from=YYYY-MM-DD&to=YYYY-MM-DD&seller=ID``: what a seller (by
+        default the first) really sold."""
         query = {k: v[-1] for k, v in request.query.items()}
         try:
             start = date.fromisoformat(query["from"]) if "from" in query else None
             end = date.fromisoformat(query["to"]) if "to" in query else None
         except ValueError:
             return invalid_input("from and to must be YYYY-MM-DD dates.")
-        rows = truth_rows(self.seller, start, end)
+        seller = self.sellers.get(query.get("seller") or self.config.seller_id)
+        if seller is None:
+            return not_found(f"Seller {query['seller']} is not played by this sandbox.")
+        rows = truth_rows(seller, start, end)
         return Response.json(200, {"rows": rows})
 
 
@@ -399,14 +469,27 @@ class RunningSandbox:
         return self.url + TOKEN_PATH
 
     @property
+    def seller_ids(self) -> tuple[str, ...]:
+        """The sellers the sandbox plays, the first one first."""
+        return self.app.config.seller_ids
+
+    @property
     def env(self) -> dict[str, str]:
+        """The environment that points the toolkit at the sandbox as the first seller."""
+        return self.env_for(0)
+
+    def env_for(self, seller: int | str) -> dict[str, str]:
+        """The environment for one seller: its index (0 is the first) or its id."""
         config = self.app.config
+        seller_id = self.seller_ids[seller] if isinstance(seller, int) else seller
+        if seller_id not in self.seller_ids:
+            raise KeyError(f"the sandbox plays {', '.join(self.seller_ids)}, not {seller_id}")
         return {
             "SPAPI_ENDPOINT": self.url,
             "SPAPI_LWA_ENDPOINT": self.lwa_url,
             "SPAPI_CLIENT_ID": config.client_id,
             "SPAPI_CLIENT_SECRET": config.client_secret,
-            "SPAPI_REFRESH_TOKEN": config.refresh_token,
+            "SPAPI_REFRESH_TOKEN": config.refresh_token_of(seller_id),
             "SPAPI_REGION": config.region,
         }
 
