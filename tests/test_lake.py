@@ -1,0 +1,206 @@
+"""The lake storage: the same behaviour on a local folder and on S3 (a real moto server)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.lake import (
+    PART_SIZE,
+    InvalidKey,
+    Lake,
+    LakeError,
+    LocalLake,
+    ObjectNotFound,
+    S3Lake,
+    WriteResult,
+)
+
+MIB = 1024 * 1024
+
+
+def _s3_lake(prefix: str = "lake/root") -> tuple[S3Lake, str]:
+    """A fresh bucket and KMS key on the moto server; the lake and the key id."""
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    key_id = boto3.client("kms").create_key(Description="lake test")["KeyMetadata"]["KeyId"]
+    lake = Lake.from_uri(f"s3://{bucket}/{prefix}", kms_key_id=key_id)
+    assert isinstance(lake, S3Lake)
+    return lake, key_id
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
+def lake(request, tmp_path) -> Lake:
+    """The same tests against a local folder and an S3 prefix with SSE-KMS."""
+    if request.param == "local":
+        return Lake.from_uri(str(tmp_path / "lake"))
+    request.getfixturevalue("aws_env")
+    return _s3_lake()[0]
+
+
+def _failing(chunks: list[bytes]) -> Iterator[bytes]:
+    """Yield ``chunks`` then fail, like a download that drops mid-stream."""
+    yield from chunks
+    raise ConnectionError("connection reset mid-stream")
+
+
+def _assert_encrypted(lake: S3Lake, key: str, key_id: str) -> None:
+    head = lake.client.head_object(Bucket=lake.bucket, Key=f"{lake.prefix}/{key}")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(key_id)
+
+
+def test_write_stream_round_trip(lake: Lake) -> None:
+    chunks = [b"header\n", b"a" * 1000, b"\n", b"last"]
+    data = b"".join(chunks)
+    result = lake.write_stream("raw/x/doc.tsv", iter(chunks))
+    assert result == WriteResult("raw/x/doc.tsv", len(data), hashlib.sha256(data).hexdigest())
+    assert lake.exists("raw/x/doc.tsv")
+    assert lake.read_bytes("raw/x/doc.tsv") == data
+    with lake.open("raw/x/doc.tsv") as stream:
+        assert stream.read(6) == b"header"
+        assert stream.read() == data[6:]
+
+
+def test_multipart_stream_larger_than_parts(lake: Lake) -> None:
+    block = os.urandom(MIB)
+    chunks = [block] * 20 + [b"tail"]
+    data = b"".join(chunks)
+    result = lake.write_stream("raw/big.bin", chunks)
+    assert result.size == len(data) > 2 * PART_SIZE
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert lake.read_bytes("raw/big.bin") == data
+
+
+def test_write_bytes_replaces_atomically(lake: Lake) -> None:
+    lake.write_bytes("_state/ledger.json", b"{}")
+    result = lake.write_bytes("_state/ledger.json", b'{"a": 1}')
+    assert result.size == 8
+    assert lake.read_bytes("_state/ledger.json") == b'{"a": 1}'
+
+
+def test_missing_objects(lake: Lake) -> None:
+    assert not lake.exists("raw/none.tsv")
+    with pytest.raises(ObjectNotFound, match=r"none\.tsv"):
+        lake.read_bytes("raw/none.tsv")
+    with pytest.raises(ObjectNotFound):
+        lake.open("raw/none.tsv")
+    with pytest.raises(ObjectNotFound, match=r"none\.tsv"):
+        lake.move("raw/none.tsv", "quarantine/raw/none.tsv")
+    lake.delete("raw/none.tsv")  # missing is fine
+
+
+def test_move_and_delete(lake: Lake) -> None:
+    lake.write_bytes("raw/a/doc.tsv", b"abc")
+    lake.move("raw/a/doc.tsv", "quarantine/raw/a/doc.tsv")
+    assert not lake.exists("raw/a/doc.tsv")
+    assert lake.read_bytes("quarantine/raw/a/doc.tsv") == b"abc"
+    lake.delete("quarantine/raw/a/doc.tsv")
+    assert not lake.exists("quarantine/raw/a/doc.tsv")
+
+
+def test_list_is_sorted_and_prefix_is_a_string_prefix(lake: Lake) -> None:
+    for key in ["raw/b/2.tsv", "raw/a/1.tsv", "raw/a/1.tsv.manifest.json", "raw/ab/3.tsv", "x/4"]:
+        lake.write_bytes(key, b"-")
+    assert list(lake.list("raw/")) == [
+        "raw/a/1.tsv",
+        "raw/a/1.tsv.manifest.json",
+        "raw/ab/3.tsv",
+        "raw/b/2.tsv",
+    ]
+    assert list(lake.list("raw/a")) == ["raw/a/1.tsv", "raw/a/1.tsv.manifest.json", "raw/ab/3.tsv"]
+    assert list(lake.list("raw/a/1.tsv.")) == ["raw/a/1.tsv.manifest.json"]
+    assert list(lake.list("nothing/")) == []
+    assert len(list(lake.list())) == 5
+
+
+@pytest.mark.parametrize(
+    "key", ["", "/abs/key", "../escape", "raw/../../etc", "raw//double", "raw/./x", "a\\b", "x\x00"]
+)
+def test_unsafe_keys_are_refused(lake: Lake, key: str) -> None:
+    with pytest.raises(InvalidKey):
+        lake.write_bytes(key, b"x")
+    with pytest.raises(InvalidKey):
+        lake.exists(key)
+
+
+def test_invalid_key_is_a_toolkit_error_and_value_error() -> None:
+    assert issubclass(InvalidKey, SpApiToolkitError)
+    assert issubclass(InvalidKey, ValueError)
+    assert issubclass(ObjectNotFound, FileNotFoundError)
+
+
+def test_failed_stream_leaves_nothing_locally(tmp_path: Path) -> None:
+    lake = Lake.from_uri(str(tmp_path))
+    lake.write_bytes("raw/doc.tsv", b"previous")
+    with pytest.raises(ConnectionError):
+        lake.write_stream("raw/doc.tsv", _failing([b"new", b"er"]))
+    with pytest.raises(ConnectionError):
+        lake.write_stream("raw/other.tsv", _failing([b"x" * MIB]))
+    assert lake.read_bytes("raw/doc.tsv") == b"previous"
+    assert not lake.exists("raw/other.tsv")
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["doc.tsv"]  # no temp file
+
+
+def test_local_in_progress_temp_files_are_not_listed(tmp_path: Path) -> None:
+    lake = Lake.from_uri(str(tmp_path))
+
+    def check_while_writing() -> Iterator[bytes]:
+        yield b"abc"
+        assert any(p.name.startswith(".tmp-") for p in (tmp_path / "raw").iterdir())
+        assert list(lake.list("raw/")) == []
+        yield b"def"
+
+    lake.write_stream("raw/doc.tsv", check_while_writing())
+    assert list(lake.list("raw/")) == ["raw/doc.tsv"]
+
+
+def test_from_uri_forms(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = Lake.from_uri()
+    assert isinstance(default, LocalLake)
+    assert default.uri == str(tmp_path / "lake")
+    assert Lake.from_uri(f"file://{tmp_path}/x").uri == str(tmp_path / "x")
+    with pytest.raises(LakeError, match="gs"):
+        Lake.from_uri("gs://bucket/prefix")
+
+
+@pytest.mark.aws
+def test_s3_failed_multipart_leaves_no_object_and_no_upload(aws_env) -> None:
+    lake, _ = _s3_lake()
+    with pytest.raises(ConnectionError):
+        lake.write_stream("raw/doc.tsv.gz", _failing([os.urandom(MIB)] * 20))
+    assert not lake.exists("raw/doc.tsv.gz")
+    uploads = lake.client.list_multipart_uploads(Bucket=lake.bucket)
+    assert uploads.get("Uploads", []) == []
+    with pytest.raises(ConnectionError):
+        lake.write_stream("raw/small.tsv", _failing([b"small"]))
+    assert not lake.exists("raw/small.tsv")
+
+
+@pytest.mark.aws
+def test_s3_writes_use_sse_kms(aws_env) -> None:
+    lake, key_id = _s3_lake()
+    lake.write_stream("raw/big.bin", [os.urandom(MIB)] * 9)  # multipart
+    lake.write_stream("raw/small.bin", [b"small"])  # single put
+    lake.write_bytes("raw/small.bin.manifest.json", b"{}")
+    lake.move("raw/small.bin", "quarantine/raw/small.bin")
+    for key in ["raw/big.bin", "raw/small.bin.manifest.json", "quarantine/raw/small.bin"]:
+        _assert_encrypted(lake, key, key_id)
+
+
+@pytest.mark.aws
+def test_s3_lake_keys_live_under_the_prefix(aws_env) -> None:
+    lake, _ = _s3_lake(prefix="team/lake")
+    lake.write_bytes("raw/a.tsv", b"x")
+    listed = lake.client.list_objects_v2(Bucket=lake.bucket)["Contents"]
+    assert [item["Key"] for item in listed] == ["team/lake/raw/a.tsv"]
+    assert lake.uri == f"s3://{lake.bucket}/team/lake"
+    assert list(lake.list("raw/")) == ["raw/a.tsv"]
