@@ -99,8 +99,10 @@ class LwaAuth:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        time_scale: float = 1.0,
     ):
         _allow_loopback_http(token_url)
+        self._time_scale = time_scale  # a sandbox whose clock runs faster: lifetimes shrink
         self.credentials = credentials
         self.token_url = token_url
         self._session = session or requests.Session()
@@ -147,7 +149,7 @@ class LwaAuth:
             )
         started = self._clock()
         payload = self._with_retries(lambda: self._grant(scope))
-        lifetime = float(payload.get("expires_in") or 3600)
+        lifetime = float(payload.get("expires_in") or 3600) / self._time_scale
         self.grants_issued += 1
         log.debug("LWA issued a %s token valid for %.0fs", scope or "seller", lifetime)
         return AccessToken(

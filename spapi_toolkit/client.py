@@ -203,6 +203,7 @@ class SpApiClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (10.0, 120.0),
         rate_limit_timeout: float | None = None,
+        time_scale: float = 1.0,
     ):
         the_region = region(region_name)
         self.region = the_region.name
@@ -211,7 +212,12 @@ class SpApiClient:
         ).rstrip("/")
         self.credentials = credentials
         self.session = session or requests.Session()
-        self.auth = LwaAuth(credentials, lwa_endpoint or LWA_TOKEN_URL, session=self.session)
+        # How many times faster than ours the service's clock runs (1 for Amazon; the local
+        # sandbox may run faster): token lifetimes and report quotas are scaled by it.
+        self.time_scale = time_scale
+        self.auth = LwaAuth(
+            credentials, lwa_endpoint or LWA_TOKEN_URL, session=self.session, time_scale=time_scale
+        )
         self.limiter = limiter or RateLimiter()
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -230,10 +236,13 @@ class SpApiClient:
         """A client configured from the environment (see ``credentials.resolve_credentials``):
         ``SPAPI_REGION`` (na, eu, fe), ``SPAPI_ENDPOINT`` and ``SPAPI_LWA_ENDPOINT`` (overrides,
         for sandboxes), ``SPAPI_SANDBOX=1`` for Amazon's sandbox hosts, and
-        ``SPAPI_RATELIMIT_DIR`` to share rate-limit buckets with other processes on this host."""
+        ``SPAPI_RATELIMIT_DIR`` to share rate-limit buckets with other processes on this host, and
+        ``SPAPI_TIME_SCALE`` for a service whose clock runs faster (the local sandbox)."""
         env = os.environ if env is None else env
         credentials = resolve_credentials(profile=profile, env=env)
         sandbox = env.get("SPAPI_SANDBOX", "").lower() in ("1", "true", "yes")
+        if env.get("SPAPI_TIME_SCALE") and "time_scale" not in kwargs:
+            kwargs["time_scale"] = float(env["SPAPI_TIME_SCALE"])
         if env.get("SPAPI_RATELIMIT_DIR") and "limiter" not in kwargs:
             kwargs["limiter"] = RateLimiter(state_dir=Path(env["SPAPI_RATELIMIT_DIR"]))
         return cls(

@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -55,6 +55,9 @@ REFILL_SAFETY = 0.99
 
 # The least time assumed between taking a token and the request reaching the server.
 MIN_LEAD = 0.02
+
+# Report-type quota windows are taken this much longer than Amazon's.
+QUOTA_MARGIN = 0.02
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -461,9 +464,18 @@ def _load_report_quotas() -> dict[str, list[ReportQuota]]:
 REPORT_QUOTAS: dict[str, list[ReportQuota]] = _load_report_quotas()
 
 
-def next_report_slot(report_type: str, history: Iterable[datetime], now: datetime) -> datetime:
-    """When the next ``report_type`` request may be sent under every quota that applies."""
+def next_report_slot(
+    report_type: str, history: Iterable[datetime], now: datetime, time_scale: float = 1.0
+) -> datetime:
+    """When the next ``report_type`` request may be sent under every quota that applies.
+
+    ``time_scale`` shortens the quota periods for a service whose clock runs faster (the local
+    sandbox runs N simulated seconds per real second).
+    """
     times = list(history)
-    return max(
-        (q.next_allowed(times, now) for q in REPORT_QUOTAS.get(report_type, [])), default=now
-    )
+    # The service counts a request when it arrives, we when we send it: leave a margin.
+    quotas = [
+        replace(q, period=q.period * (1 + QUOTA_MARGIN) / time_scale)
+        for q in REPORT_QUOTAS.get(report_type, [])
+    ]
+    return max((q.next_allowed(times, now) for q in quotas), default=now)

@@ -490,7 +490,10 @@ class RunningSandbox:
             "SPAPI_CLIENT_ID": config.client_id,
             "SPAPI_CLIENT_SECRET": config.client_secret,
             "SPAPI_REFRESH_TOKEN": config.refresh_token_of(seller_id),
+            "SPAPI_SELLING_PARTNER_ID": seller_id,
             "SPAPI_REGION": config.region,
+            # The sandbox's clocks run this many times faster: ingestion paces quotas by it.
+            "SPAPI_TIME_SCALE": f"{config.scale:g}" if config.limits != "real" else "1",
         }
 
 

@@ -1,0 +1,451 @@
+"""Reports into the raw zone: request, wait, download, land — exactly once, resumably.
+
+``ReportIngestor`` drives the planned report requests of one seller through the ledger's
+statuses (see ``ledger.py``). Every step is written to the ledger before the next is taken, so
+a run killed at any point resumes where it stopped:
+
+* an entry left ``requesting`` may or may not have reached Amazon: the recent reports are
+  looked up (``getReports``) and a match is adopted instead of requesting again;
+* a report DONE whose document already has a manifest in the raw zone is simply marked landed;
+* the raw object's key is derived from the plan (the request id), so a resumed run writes the
+  same keys an uninterrupted one would, and a key whose manifest exists is never written again.
+
+Report-type quotas (Sales & Traffic: 4 an hour, 96 a day per seller) are respected from the
+ledger's own history; operation rate limits are the client's business. Completion comes from
+polling ``getReport`` (within its limit) unless a notification listener reports it first
+(``report_finished``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+import urllib3
+
+from .client import SpApiClient
+from .datasets import registry
+from .errors import SpApiError, SpApiToolkitError, ThrottledError
+from .lake import InvalidKey, Lake
+from .landing import BadDocument, LandingError, Manifest, is_landed, land, raw_stem
+from .ledger import Entry, Ledger
+from .planner import PlannedRequest
+from .ratelimit import REPORT_QUOTAS, next_report_slot
+from .regions import marketplace
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20
+DOWNLOAD_ATTEMPTS = 3
+
+
+@dataclass
+class IngestSettings:
+    """How patient ingestion is; the defaults suit Amazon, ``time_scale`` the local sandbox."""
+
+    poll_seconds: float = 30.0
+    fatal_cooldown: timedelta = timedelta(minutes=30)
+    max_attempts: int = 3  # requests per entry: FATAL reports are retried up to this
+    reuse_window: timedelta = timedelta(hours=72)
+    report_timeout: timedelta = timedelta(hours=6)
+    quota_backoff: timedelta = timedelta(minutes=15)  # after Amazon refused a quota request
+    time_scale: float = 1.0  # the service's clock speed: 60 means a minute per real second
+
+    def real(self, span: timedelta | float) -> float:
+        """Real seconds for a span of the service's time."""
+        seconds = span.total_seconds() if isinstance(span, timedelta) else span
+        return seconds / self.time_scale
+
+
+@dataclass
+class RunStats:
+    planned: int = 0
+    already_landed: int = 0
+    requested: int = 0
+    reused: int = 0
+    recovered: int = 0  # in-flight requests of an interrupted run, found again
+    landed: int = 0
+    no_data: int = 0
+    failed: int = 0
+    bytes_landed: int = 0
+    quota_wait_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class DownloadFailed(SpApiToolkitError):
+    """A document could not be downloaded within the attempts allowed."""
+
+
+class Progress(Protocol):
+    def __call__(self, stats: RunStats, pending: int, eta_seconds: float | None) -> None: ...
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a report Amazon lists was made for ``body`` (times compared as instants)."""
+    if report.get("reportType") != body["reportType"]:
+        return False
+    if sorted(report.get("marketplaceIds") or []) != sorted(body["marketplaceIds"]):
+        return False
+    for name in ("dataStartTime", "dataEndTime"):
+        if name in body and (name not in report or _parse(report[name]) != body[name]):
+            return False
+    return True
+
+
+def encodings_for(fmt: str, marketplace_ids: Sequence[str]) -> list[str]:
+    """The encodings a document may arrive in, most likely first."""
+    if fmt != "tsv":
+        return ["utf-8"]
+    if any(marketplace(m).flat_file_encoding == "cp932" for m in marketplace_ids):
+        return ["utf-8", "cp932"]
+    return ["utf-8", "iso-8859-1"]
+
+
+@dataclass
+class _Work:
+    request: PlannedRequest
+    entry: Entry | None
+    due: float = 0.0  # monotonic time of the next step
+    deadline: float | None = None
+    quota_blocked: bool = False  # a report quota holds it back
+
+
+class ReportIngestor:
+    """Lands one seller's planned report requests in the raw zone."""
+
+    def __init__(
+        self,
+        client: SpApiClient,
+        lake: Lake,
+        seller_id: str,
+        settings: IngestSettings | None = None,
+        progress: Progress | None = None,
+    ):
+        self.client = client
+        self.lake = lake
+        self.seller_id = seller_id
+        self.settings = settings or IngestSettings(time_scale=client.time_scale)
+        self.ledger = Ledger(lake)
+        self.progress = progress
+        self.stats = RunStats()
+        self._finished: dict[str, dict[str, Any]] = {}  # report id -> notification payload
+        self._finished_lock = threading.Lock()
+        self._listing: dict[str, list[dict[str, Any]]] = {}  # report type -> recent reports
+        self._sent: dict[str, list[datetime]] = {}  # report type -> when this seller asked
+
+    # ---- notifications ------------------------------------------------------------------
+
+    def report_finished(self, report_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener: spares the next poll of that report."""
+        with self._finished_lock:
+            self._finished[report_id] = {
+                "reportId": report_id,
+                "processingStatus": status,
+                "reportDocumentId": document_id,
+            }
+
+    # ---- the run --------------------------------------------------------------------------
+
+    def run(self, requests: Sequence[PlannedRequest]) -> RunStats:
+        """Drive every report request to landed, no data or failed; return what happened."""
+        known = {e.request_id: e for e in self.ledger.entries(self.seller_id)}
+        for known_entry in known.values():  # when each report type was requested: for quotas
+            for when, status, _ in known_entry.history:
+                if status == "requesting":
+                    report_type = known_entry.request.get("reportType", "")
+                    self._sent.setdefault(report_type, []).append(_parse(when))
+        work: list[_Work] = []
+        for request in requests:
+            if request.dataset.source != "report":
+                continue
+            self.stats.planned += 1
+            entry = known.get(request.request_id)
+            if entry is not None and entry.finished:
+                self.stats.already_landed += 1
+                continue
+            if entry is not None and entry.status == "failed":
+                self.stats.failed += 1
+                self.stats.errors.append(f"{entry.request_id}: {entry.error}")
+                continue
+            work.append(_Work(request, entry))
+        while work:
+            now = time.monotonic()
+            for item in work:
+                if item.due <= now:
+                    self._step(item)
+            work = [w for w in work if w.entry is None or not self._settled(w.entry)]
+            self._report_progress(len(work))
+            if work:
+                pause = min(min(w.due for w in work) - time.monotonic(), 1.0)
+                if pause > 0:
+                    time.sleep(pause)
+                    if any(w.quota_blocked for w in work):
+                        self.stats.quota_wait_seconds += pause
+        self._report_progress(0)
+        return self.stats
+
+    def _settled(self, entry: Entry) -> bool:
+        return entry.finished or entry.status == "failed"
+
+    def _report_progress(self, pending: int) -> None:
+        if self.progress is not None:
+            self.progress(self.stats, pending, None)
+
+    def _step(self, item: _Work) -> None:
+        """Advance one request by one step; every error ends in the ledger, not in a crash."""
+        try:
+            entry = item.entry
+            if entry is None or entry.status in ("requesting", "fatal"):
+                self._request(item)
+            elif entry.status == "requested":
+                self._poll(item)
+            elif entry.status == "done":
+                self._land(item)
+        except ThrottledError as exc:
+            item.due = time.monotonic() + self.settings.real(self.settings.quota_backoff)
+            log.warning("%s: throttled (%s); trying again later", item.request.request_id, exc)
+        except (SpApiError, SpApiToolkitError) as exc:
+            self._fail(item, str(exc))
+
+    def _fail(self, item: _Work, reason: str) -> None:
+        entry = item.entry or self._new_entry(item.request)
+        entry.move("failed", reason, error=reason)
+        self.ledger.put(entry)
+        item.entry = entry
+        self.stats.failed += 1
+        self.stats.errors.append(f"{entry.request_id}: {reason}")
+
+    def _new_entry(self, request: PlannedRequest) -> Entry:
+        body = request.report_body()
+        body_json = {k: _iso(v) if isinstance(v, datetime) else v for k, v in body.items()}
+        return Entry(
+            request_id=request.request_id,
+            dataset=request.dataset.name,
+            seller_id=self.seller_id,
+            marketplace_ids=list(request.marketplace_ids),
+            dt=str(request.dt),
+            request=body_json,
+        )
+
+    # ---- requesting ---------------------------------------------------------------------
+
+    def _recent_reports(self, report_type: str) -> list[dict[str, Any]]:
+        """This seller's reports of ``report_type`` from the last 72 hours (listed once a run)."""
+        if report_type not in self._listing:
+            # Not scaled: a sandbox's clock runs ahead of ours, never behind.
+            since = datetime.now(UTC) - self.settings.reuse_window
+            reports: list[dict[str, Any]] = []
+            for page in self.client.paginate(
+                "getReports", reportTypes=[report_type], createdSince=since, pageSize=100
+            ):
+                reports.extend(page.get("reports", []))
+            self._listing[report_type] = reports
+        return self._listing[report_type]
+
+    def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
+        """A report already made for this request: ours from an interrupted run, or (when the
+        dataset has no report options, which Amazon does not list) a DONE one to reuse."""
+        body = request.report_body()
+        in_flight = entry is not None and entry.status == "requesting"
+        if not in_flight and request.dataset.report_options:
+            return None
+        for report in self._recent_reports(str(request.dataset.report_type)):
+            if not _same_request(report, body):
+                continue
+            if in_flight or report.get("processingStatus") == "DONE":
+                return report
+        return None
+
+    def _quota_slot(self, request: PlannedRequest) -> float:
+        """Seconds until a report-type quota allows another request (0 when none applies)."""
+        report_type = str(request.dataset.report_type)
+        if report_type not in REPORT_QUOTAS:
+            return 0.0
+        now = datetime.now(UTC)
+        sent = self._sent.get(report_type, [])
+        slot = next_report_slot(report_type, sent, now, self.settings.time_scale)
+        return max(0.0, (slot - now).total_seconds())
+
+    def _request(self, item: _Work) -> None:
+        request, entry = item.request, item.entry
+        if entry is not None and entry.status == "fatal" and entry.retry_after:
+            wait = (_parse(entry.retry_after) - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                item.due = time.monotonic() + wait
+                return
+        existing = self._find_existing(request, entry)
+        if existing is not None:
+            entry = entry or self._new_entry(request)
+            recovered = entry.status == "requesting"
+            entry.move("requested", "found among recent reports", report_id=existing["reportId"],
+                       reused=not recovered)  # fmt: skip
+            self.ledger.put(entry)
+            item.entry = entry
+            self.stats.recovered += int(recovered)
+            self.stats.reused += int(not recovered)
+            item.due = 0.0
+            return
+        wait = self._quota_slot(request)
+        item.quota_blocked = wait > 0
+        if item.quota_blocked:
+            item.due = time.monotonic() + wait
+            return
+        entry = entry or self._new_entry(request)
+        entry.move("requesting", f"attempt {entry.attempts + 1}", attempts=entry.attempts + 1)
+        self.ledger.put(entry)  # recorded before it is sent
+        self._sent.setdefault(str(request.dataset.report_type), []).append(datetime.now(UTC))
+        item.entry = entry
+        report_id = str(self.client.call("createReport", body=request.report_body())["reportId"])
+        entry.move("requested", "", report_id=report_id)
+        self.ledger.put(entry)
+        self.stats.requested += 1
+        item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+        item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
+
+    # ---- waiting --------------------------------------------------------------------------
+
+    def _poll(self, item: _Work) -> None:
+        entry = item.entry
+        assert entry is not None and entry.report_id is not None
+        with self._finished_lock:
+            report = self._finished.pop(entry.report_id, None)
+        if report is None:
+            report = self.client.call("getReport", reportId=entry.report_id)
+        status = report.get("processingStatus")
+        if status == "DONE":
+            entry.move("done", "", document_id=report["reportDocumentId"])
+            self.ledger.put(entry)
+            self._land(item)
+        elif status == "CANCELLED":
+            entry.move("no_data", "CANCELLED: Amazon has no data for this window")
+            self.ledger.put(entry)
+            self.stats.no_data += 1
+        elif status == "FATAL":
+            self._fatal(item, report)
+        else:
+            if item.deadline is not None and time.monotonic() > item.deadline:
+                raise SpApiToolkitError(f"report {entry.report_id} still {status} at the timeout")
+            item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+
+    def _fatal(self, item: _Work, report: dict[str, Any]) -> None:
+        entry = item.entry
+        assert entry is not None
+        if entry.attempts >= self.settings.max_attempts:
+            self._fail(item, f"report {entry.report_id} ended FATAL {entry.attempts} times")
+            return
+        cooldown = self.settings.real(self.settings.fatal_cooldown)
+        retry_after = datetime.now(UTC) + timedelta(seconds=cooldown)
+        entry.move("fatal", f"report {entry.report_id} FATAL; retrying after a cool-down",
+                   retry_after=_iso(retry_after))  # fmt: skip
+        self.ledger.put(entry)
+        item.due = time.monotonic() + cooldown
+
+    # ---- landing --------------------------------------------------------------------------
+
+    def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
+        """The declared compression of a document, and its bytes as they arrive."""
+        meta = self.client.call("getReportDocument", reportDocumentId=document_id)
+        return meta.get("compressionAlgorithm"), self._download(document_id, meta["url"])
+
+    def _download(self, document_id: str, url: str) -> Iterator[bytes]:
+        # The URL is pre-signed: no SP-API token goes with it, and it is never stored.
+        with self.client.session.get(url, stream=True, timeout=(10, 300)) as response:
+            if response.status_code != 200:
+                raise SpApiToolkitError(
+                    f"downloading document {document_id} failed with HTTP {response.status_code}"
+                )
+            expected = response.headers.get("Content-Length")
+            received = 0
+            for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
+                received += len(chunk)
+                yield chunk
+            if expected is not None and int(expected) != received:
+                raise SpApiToolkitError(
+                    f"document {document_id} arrived truncated: {received} of {expected} bytes"
+                )
+
+    def _land(self, item: _Work) -> None:
+        assert item.entry is not None
+        try:
+            self.land_entry(item.entry)
+        except BadDocument as exc:
+            self._fail(item, f"bad document {item.entry.document_id}: {exc.reason}")
+        except DownloadFailed as exc:
+            self._fail(item, str(exc))
+
+    def land_entry(self, entry: Entry) -> Manifest:
+        """Download a DONE report's document into the raw zone and mark the entry landed.
+
+        Works from the ledger entry alone, so a notification listener can land a report that a
+        run requested. A document whose manifest already exists is not fetched again.
+        """
+        assert entry.document_id is not None
+        dataset = registry()[entry.dataset]
+        stem = raw_stem(entry.dataset, entry.seller_id, entry.marketplace_ids[0],
+                        date.fromisoformat(entry.dt), entry.request_id)  # fmt: skip
+        manifest = is_landed(self.lake, stem, dataset.format)
+        if manifest is None:
+            manifest = self._download_and_land(entry, stem, dataset.format)
+            self.stats.bytes_landed += manifest.bytes
+        entry.move("landed", "", raw_key=manifest.key)
+        self.ledger.put(entry)
+        self.stats.landed += 1
+        return manifest
+
+    def _download_and_land(self, entry: Entry, stem: str, fmt: str) -> Manifest:
+        assert entry.document_id is not None
+        fields = {
+            "dataset": entry.dataset,
+            "seller_id": entry.seller_id,
+            "marketplace_ids": list(entry.marketplace_ids),
+            "request": entry.request,
+            "report_id": entry.report_id,
+            "document_id": entry.document_id,
+        }
+        last_error = ""
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                declared, chunks = self._open_document(entry.document_id)
+                return land(
+                    self.lake, stem, chunks, fmt=fmt,
+                    encodings=encodings_for(fmt, entry.marketplace_ids),
+                    manifest_fields={**fields, "declared_compression": declared},
+                )  # fmt: skip
+            except (BadDocument, LandingError, InvalidKey):
+                raise  # bad bytes are not retried; the others are bugs in what we asked
+            except (SpApiToolkitError, OSError, urllib3.exceptions.HTTPError) as exc:
+                last_error = str(exc) or type(exc).__name__
+                log.warning("download %d of %s failed: %s", attempt, entry.document_id, last_error)
+        raise DownloadFailed(
+            f"document {entry.document_id} could not be downloaded in {DOWNLOAD_ATTEMPTS} "
+            f"attempts: {last_error}"
+        )
+
+
+def ingest_reports(
+    client: SpApiClient,
+    lake: Lake,
+    seller_id: str,
+    requests: Sequence[PlannedRequest],
+    settings: IngestSettings | None = None,
+    progress: Progress | None = None,
+    on_ingestor: Callable[[ReportIngestor], None] | None = None,
+) -> RunStats:
+    """Land ``requests`` (the report ones) for one seller; see ``ReportIngestor``."""
+    ingestor = ReportIngestor(client, lake, seller_id, settings, progress)
+    if on_ingestor is not None:
+        on_ingestor(ingestor)
+    return ingestor.run(requests)

@@ -1,0 +1,110 @@
+"""The ingestion ledger: what was asked of Amazon, and what became of it.
+
+One small JSON file per planned request under the lake's ``_state/ledger/`` (a local folder or
+S3, through ``Lake``), written atomically at every step. The rule that makes a crash harmless:
+an entry is written *before* the request it records is sent (status ``requesting``), so after a
+crash at any point the next run knows a request may be in flight and looks it up instead of
+asking again.
+
+Statuses, in the order a report moves through them::
+
+    requesting -> requested -> done -> landed
+                           \\-> no_data     (CANCELLED: Amazon has no data for the window)
+                           \\-> fatal       (retried after a cool-down, a bounded number of times)
+    failed: the document could not be landed (bad bytes) or retries ran out; ``error`` says why
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from .lake import Lake
+
+LEDGER_PREFIX = "_state/ledger"
+FINISHED = frozenset({"landed", "no_data"})
+STATUSES = ("requesting", "requested", "done", "landed", "no_data", "fatal", "failed")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Entry:
+    """The ledger's record of one planned request."""
+
+    request_id: str
+    dataset: str
+    seller_id: str
+    marketplace_ids: list[str]
+    dt: str
+    request: dict[str, Any]  # what is sent: the createReport body, or operation + parameters
+    status: str = "requesting"
+    report_id: str | None = None
+    document_id: str | None = None
+    raw_key: str | None = None
+    attempts: int = 0  # requests sent for this entry (more than one only after FATAL)
+    retry_after: str | None = None  # ISO time before which a FATAL entry is not retried
+    error: str | None = None
+    reused: bool = False  # a DONE report of the last 72 hours was adopted instead of a new one
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    history: list[list[str]] = field(default_factory=list)  # [time, status, note]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def move(self, status: str, note: str = "", **changes: Any) -> None:
+        """Change status (and fields), keeping a dated history line."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown ledger status {status!r}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.status = status
+        self.updated_at = _now()
+        self.history.append([self.updated_at, status, note])
+
+
+def entry_key(seller_id: str, dataset: str, request_id: str) -> str:
+    return f"{LEDGER_PREFIX}/seller_id={seller_id}/dataset={dataset}/{request_id}.json"
+
+
+class Ledger:
+    """The ledger entries of one lake; every write replaces one entry atomically."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+
+    def put(self, entry: Entry) -> None:
+        data = json.dumps(asdict(entry), indent=2, sort_keys=True).encode("utf-8") + b"\n"
+        self.lake.write_bytes(entry_key(entry.seller_id, entry.dataset, entry.request_id), data)
+
+    def get(self, seller_id: str, dataset: str, request_id: str) -> Entry | None:
+        key = entry_key(seller_id, dataset, request_id)
+        if not self.lake.exists(key):
+            return None
+        return self._read(key)
+
+    def _read(self, key: str) -> Entry:
+        raw = json.loads(self.lake.read_bytes(key))
+        known = {f.name for f in fields(Entry)}
+        return Entry(**{k: v for k, v in raw.items() if k in known})
+
+    def entries(self, seller_id: str | None = None, dataset: str | None = None) -> list[Entry]:
+        """Every entry, optionally of one seller and dataset, in key order."""
+        prefix = LEDGER_PREFIX + "/"
+        if seller_id is not None:
+            prefix += f"seller_id={seller_id}/"
+            if dataset is not None:
+                prefix += f"dataset={dataset}/"
+        out = []
+        for key in self.lake.list(prefix):
+            if key.endswith(".json"):
+                entry = self._read(key)
+                if dataset is None or entry.dataset == dataset:
+                    out.append(entry)
+        return out
