@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import typer
@@ -196,6 +196,122 @@ def auth_check(profile: str = typer.Option(None)) -> None:
             err.print(f"[yellow]warning:[/yellow] {warning}")
     except SpApiToolkitError as exc:
         _fail(exc)
+
+
+def _parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be a date like 2026-11-01, not {text!r}") from None
+
+
+@app.command()
+def ingest(
+    datasets: str = typer.Argument(..., help="dataset names, comma-separated, or 'all'"),
+    start: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD"),
+    end: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),
+    marketplaces: str = typer.Option("US", help="marketplace ids or country codes, e.g. US,DE,JP"),
+    profile: list[str] = typer.Option(None, help="a seller's credentials profile; repeatable"),
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE", help="folder or s3://bucket/prefix"),
+    kms_key_id: str = typer.Option(None, envvar="SPAPI_KMS_KEY_ID", help="SSE-KMS key for S3"),
+    plan_only: bool = typer.Option(False, "--plan", help="say what would be requested, and stop"),
+) -> None:
+    """Land datasets in the lake's raw zone: planned, resumable, idempotent."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .client import SpApiClient
+    from .datasets import UnknownDatasetError, select
+    from .ingest import SellerRun, ingest_sellers
+    from .lake import Lake
+    from .planner import PlanError, estimate, plan
+    from .regions import marketplace
+
+    try:
+        chosen = select(datasets)
+        markets = [marketplace(m).marketplace_id for m in marketplaces.split(",") if m.strip()]
+        first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
+        today = datetime.now(UTC).date()
+        runs = []
+        names: list[str | None] = list(profile) if profile else [None]
+        for name in names:
+            client = SpApiClient.from_env(profile=name)
+            seller = client.credentials.selling_partner_id
+            if not seller:
+                raise typer.BadParameter(
+                    f"the credentials from {client.credentials.source} name no seller: set "
+                    "SPAPI_SELLING_PARTNER_ID or selling_partner_id in the profile"
+                )
+            runs.append(SellerRun(seller, client))
+        for run in runs:
+            planned = plan(chosen, run.seller_id, markets, first, last, today)
+            for note in planned.notes:
+                err.print(f"[yellow]note:[/yellow] {note}")
+            err.print(f"{run.seller_id}: {estimate(planned.requests).describe()}")
+        if plan_only:
+            return
+        target = Lake.from_uri(lake, kms_key_id=kms_key_id)
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=err) as bar:
+            tasks = {r.seller_id: bar.add_task(r.seller_id, total=None, info="") for r in runs}
+
+            def show(seller: str, stats: Any, pending: int) -> None:
+                done = stats.landed + stats.no_data + stats.failed + stats.already_landed
+                info = (
+                    f"sent {stats.requested} · landed {stats.landed} · no data {stats.no_data} "
+                    f"· failed {stats.failed} · {stats.bytes_landed / 1e6:.1f} MB · waiting for "
+                    f"quota {stats.quota_wait_seconds:.0f}s"
+                )
+                bar.update(tasks[seller], completed=done, total=stats.planned, info=info)
+
+            finished = ingest_sellers(runs, target, chosen, markets, first, last, today, show)
+        failed = False
+        for run in finished:
+            if run.error:
+                failed = True
+                err.print(f"[red]{run.seller_id} stopped:[/red] {run.error}")
+            elif run.stats is not None:
+                for line in run.stats.errors:
+                    failed = True
+                    err.print(f"[red]failed:[/red] {line}")
+        if failed:
+            raise typer.Exit(1)
+    except (SpApiToolkitError, UnknownDatasetError, PlanError, ValueError) as exc:
+        if isinstance(exc, typer.BadParameter):
+            raise
+        _fail(exc)
+
+
+@app.command()
+def status(
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
+    failures: bool = typer.Option(True, help="list failed requests and why"),
+) -> None:
+    """What the ledger says: landed, pending, no data and failed requests per seller and dataset."""
+    from collections import Counter
+
+    from .lake import Lake
+    from .ledger import Ledger
+
+    entries = Ledger(Lake.from_uri(lake)).entries()
+    if not entries:
+        err.print(f"the ledger of {lake} is empty: nothing has been ingested there yet")
+        return
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for entry in entries:
+        state = entry.status if entry.status in ("landed", "no_data", "failed") else "pending"
+        counts[(entry.seller_id, entry.dataset, state)] += 1
+    table = Table("seller", "dataset", "landed", "no data", "pending", "failed")
+    for seller, dataset in sorted({(s, d) for s, d, _ in counts}):
+        row = [
+            counts[(seller, dataset, state)] for state in ("landed", "no_data", "pending", "failed")
+        ]
+        table.add_row(seller, dataset, *map(str, row))
+    Console(width=160).print(table)
+    if failures:
+        for entry in entries:
+            if entry.status == "failed":
+                print(f"failed {entry.seller_id} {entry.dataset} {entry.dt}: {entry.error}")
 
 
 def _mount_sandbox() -> None:

@@ -290,11 +290,19 @@ class SpApiClient:
                 else {**params, token_name: token}
             )
 
-    def send(self, call: PreparedCall, *, access_token: str | None = None) -> Any:
+    def send(
+        self,
+        call: PreparedCall,
+        *,
+        access_token: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
         """Send a prepared call under the rate limits, retrying as the policy allows.
 
-        ``access_token`` replaces the LWA token (a Restricted Data Token, for example).
+        ``access_token`` replaces the LWA token (a Restricted Data Token, for example);
+        ``retry`` replaces the client's retry policy for this call.
         """
+        policy = retry or self.retry
         op = call.operation
         name = op.qualified_name
         key = BucketKey(self.credentials.client_id, self.credentials.partner_key, self.region, name)
@@ -347,11 +355,11 @@ class SpApiClient:
                     continue
             if status == 429:
                 self.limiter.record(name, throttled=1)
-            wait = self.retry.backoff(attempts)
+            wait = policy.backoff(attempts)
             if (
-                self.retry.retryable(status)
-                and attempts < self.retry.max_attempts
-                and backoff_spent + wait <= self.retry.budget_seconds
+                policy.retryable(status)
+                and attempts < policy.max_attempts
+                and backoff_spent + wait <= policy.budget_seconds
             ):
                 log.info("%s: %s, retry %d in %.2fs", name, status or failure, attempts, wait)
                 self.limiter.record(name, retried=1, waited_seconds=wait)

@@ -24,23 +24,35 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import urllib3
 
-from .client import SpApiClient
+from .client import SpApiClient, prepare_call
 from .datasets import registry
-from .errors import SpApiError, SpApiToolkitError, ThrottledError
+from .errors import (
+    ServerError,
+    SpApiError,
+    SpApiToolkitError,
+    ThrottledError,
+    TransportError,
+    UnauthorizedError,
+)
 from .lake import InvalidKey, Lake
 from .landing import BadDocument, LandingError, Manifest, is_landed, land, raw_stem
 from .ledger import Entry, Ledger
+from .models import find_operation
 from .planner import PlannedRequest
-from .ratelimit import REPORT_QUOTAS, next_report_slot
+from .ratelimit import REPORT_QUOTAS, RetryPolicy, next_report_slot
 from .regions import marketplace
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
+# A quota-limited createReport answered 429 waits for the quota, not for a client retry.
+QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0)
+# Failures that say nothing about the request itself: the step is tried again later.
+TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError)
 DOWNLOAD_ATTEMPTS = 3
 
 
@@ -55,6 +67,7 @@ class IngestSettings:
     report_timeout: timedelta = timedelta(hours=6)
     quota_backoff: timedelta = timedelta(minutes=15)  # after Amazon refused a quota request
     time_scale: float = 1.0  # the service's clock speed: 60 means a minute per real second
+    max_step_errors: int = 5  # transient failures (5xx, connection, token) before giving up
 
     def real(self, span: timedelta | float) -> float:
         """Real seconds for a span of the service's time."""
@@ -81,8 +94,8 @@ class DownloadFailed(SpApiToolkitError):
     """A document could not be downloaded within the attempts allowed."""
 
 
-class Progress(Protocol):
-    def __call__(self, stats: RunStats, pending: int, eta_seconds: float | None) -> None: ...
+# Told after every step: the run's counts, the requests still pending, an ETA when known.
+Progress = Callable[[RunStats, int, float | None], None]
 
 
 def _iso(moment: datetime) -> str:
@@ -121,10 +134,13 @@ class _Work:
     due: float = 0.0  # monotonic time of the next step
     deadline: float | None = None
     quota_blocked: bool = False  # a report quota holds it back
+    step_errors: int = 0  # transient failures of its steps so far
 
 
 class ReportIngestor:
     """Lands one seller's planned report requests in the raw zone."""
+
+    source = "report"  # the registry source this ingestor handles (Data Kiosk reuses the loop)
 
     def __init__(
         self,
@@ -169,7 +185,7 @@ class ReportIngestor:
                     self._sent.setdefault(report_type, []).append(_parse(when))
         work: list[_Work] = []
         for request in requests:
-            if request.dataset.source != "report":
+            if request.dataset.source != self.source:
                 continue
             self.stats.planned += 1
             entry = known.get(request.request_id)
@@ -217,6 +233,15 @@ class ReportIngestor:
         except ThrottledError as exc:
             item.due = time.monotonic() + self.settings.real(self.settings.quota_backoff)
             log.warning("%s: throttled (%s); trying again later", item.request.request_id, exc)
+        except TRANSIENT_ERRORS as exc:
+            # The client's own retries are spent, but the service may recover: try this step
+            # again later, a bounded number of times, before giving the request up.
+            item.step_errors += 1
+            if item.step_errors >= self.settings.max_step_errors:
+                self._fail(item, f"{exc} ({item.step_errors} times)")
+            else:
+                item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+                log.warning("%s: %s; trying again later", item.request.request_id, exc)
         except (SpApiError, SpApiToolkitError) as exc:
             self._fail(item, str(exc))
 
@@ -308,12 +333,18 @@ class ReportIngestor:
         self.ledger.put(entry)  # recorded before it is sent
         self._sent.setdefault(str(request.dataset.report_type), []).append(datetime.now(UTC))
         item.entry = entry
-        report_id = str(self.client.call("createReport", body=request.report_body())["reportId"])
+        report_id = str(self._create_report(request)["reportId"])
         entry.move("requested", "", report_id=report_id)
         self.ledger.put(entry)
         self.stats.requested += 1
         item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
         item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
+
+    def _create_report(self, request: PlannedRequest) -> dict[str, Any]:
+        """createReport; under a report quota a 429 is left to the quota backoff, not retried."""
+        call = prepare_call(find_operation("createReport"), {"body": request.report_body()})
+        retry = QUOTA_RETRY if request.dataset.quota_limited else None
+        return dict(self.client.send(call, retry=retry))
 
     # ---- waiting --------------------------------------------------------------------------
 
@@ -449,3 +480,49 @@ def ingest_reports(
     if on_ingestor is not None:
         on_ingestor(ingestor)
     return ingestor.run(requests)
+
+
+@dataclass
+class SellerRun:
+    """One seller's part of an ingestion run: its own client, so its own rate limits."""
+
+    seller_id: str
+    client: SpApiClient
+    stats: RunStats | None = None
+    error: str | None = None
+
+
+def ingest_sellers(
+    runs: Sequence[SellerRun],
+    lake: Lake,
+    datasets: Sequence[Any],
+    marketplace_ids: Sequence[str],
+    start: date,
+    end: date,
+    today: date,
+    progress: Callable[[str, RunStats, int], None] | None = None,
+) -> list[SellerRun]:
+    """Ingest several sellers in parallel: limits are per seller, so one seller's throttling
+    never slows another. A seller that fails is reported in its ``error``; the others go on."""
+    from .planner import plan
+
+    def one(run: SellerRun) -> None:
+        try:
+            requests = plan(datasets, run.seller_id, marketplace_ids, start, end, today).requests
+
+            def report(stats: RunStats, pending: int, _eta: float | None) -> None:
+                if progress is not None:
+                    progress(run.seller_id, stats, pending)
+
+            run.stats = ReportIngestor(run.client, lake, run.seller_id, progress=report).run(
+                requests
+            )
+        except SpApiToolkitError as exc:
+            run.error = str(exc)
+
+    threads = [threading.Thread(target=one, args=(r,), name=f"ingest-{r.seller_id}") for r in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return list(runs)

@@ -510,6 +510,7 @@ class _Content:
         self.last_char = b""
         self.bom = False
         self.error_page = False
+        self.nul_at: int | None = None  # offset of the first NUL byte: no text report has one
 
     def feed(self, block: bytes) -> None:
         """Take the next block of content."""
@@ -544,6 +545,8 @@ class _Content:
     def _process(self, block: bytes) -> None:
         if not block:
             return
+        if self.nul_at is None and b"\0" in block:
+            self.nul_at = self.size + block.index(b"\0")
         self.size += len(block)
         self.newlines += block.count(b"\n")
         self.last_byte = block[-1:]
@@ -607,6 +610,12 @@ class _DocumentCheck:
             return "empty document (0 bytes after gzip decompression)"
         if self.content.error_page:
             return "an HTML/XML error page instead of a document"
+        if self.content.nul_at is not None:
+            # ISO-8859-1 decodes any byte, so binary or UTF-16 data would pass as text.
+            return (
+                f"undecodable as text: a NUL byte at byte {self.content.nul_at} of the content "
+                "(binary or UTF-16 data)"
+            )
         self.encoding = self.content.decoders.finish()
         if self.encoding is None:
             return self._undecodable()

@@ -131,6 +131,15 @@ def _chunks(start: date, end: date, size: int) -> list[Window]:
     return windows
 
 
+def last_settled_day(dataset: Dataset, today: date) -> date:
+    """The last day Amazon no longer restates, with ``today`` a UTC date.
+
+    A day settles ``restatement_days`` after it ends in its marketplace; west of UTC it ends up
+    to a day later than the UTC date says, so one more day is held back.
+    """
+    return today - timedelta(days=dataset.restatement_days + 2)
+
+
 def windows_for(dataset: Dataset, start: date, end: date, today: date) -> list[Window]:
     """The windows of one marketplace's requests, settled ones first, the restated tail apart."""
     if dataset.window == "week":
@@ -138,7 +147,7 @@ def windows_for(dataset: Dataset, start: date, end: date, today: date) -> list[W
     if dataset.window == "day":
         return _chunks(start, end, 1)
     size = dataset.max_days or (end - start).days + 1
-    settled_until = today - timedelta(days=dataset.restatement_days + 1)
+    settled_until = last_settled_day(dataset, today)
     if dataset.restatement_days and start <= settled_until < end:
         return _chunks(start, settled_until, size) + _chunks(
             settled_until + timedelta(days=1), end, size
@@ -183,7 +192,7 @@ def plan(
                 first = earliest
         if first > last:
             continue
-        settled_until = today - timedelta(days=dataset.restatement_days + 1)
+        settled_until = last_settled_day(dataset, today)
         for window in windows_for(dataset, first, last, today):
             provisional = today if window.end > settled_until else None
             result.requests += [

@@ -1,0 +1,274 @@
+"""Reports into the raw zone, end to end against the local sandbox: complete, reconciled with
+the seller's ground truth, idempotent, resumable after SIGKILL, and unharmed by faults."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from spapi_toolkit.client import SpApiClient
+from spapi_toolkit.datasets import registry, select
+from spapi_toolkit.ingest import IngestSettings, ReportIngestor
+from spapi_toolkit.lake import Lake
+from spapi_toolkit.landing import Manifest
+from spapi_toolkit.ledger import Ledger
+from spapi_toolkit.planner import plan
+from spapi_toolkit.sandbox.faults import Faults
+from spapi_toolkit.sandbox.http import Response
+from spapi_toolkit.sandbox.server import run_sandbox
+
+from .support import TOKEN_PATH
+
+US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
+MARKETS = (US, DE, JP)
+SELLER = "A2SANDBOXSELLER1"
+TODAY = date(2026, 11, 28)  # the sandbox's "now" is 2026-11-28 06:00 UTC
+REPORTS = [d for d in registry().values() if d.source == "report"]
+SPAPI = str(Path(sys.executable).parent / "spapi")
+
+
+def manifests(lake: Lake) -> dict[str, Manifest]:
+    return {
+        m.key: m
+        for key in lake.list("raw/")
+        if key.endswith(".manifest.json")
+        for m in [Manifest.from_json(lake.read_bytes(key))]
+    }
+
+
+def document_text(lake: Lake, manifest: Manifest) -> str:
+    raw = lake.read_bytes(manifest.key)
+    data = gzip.decompress(raw) if manifest.compression == "gzip" else raw
+    assert manifest.encoding is not None
+    return data.decode(manifest.encoding)
+
+
+def run_reports(sandbox, lake: Lake, datasets, start: date, end: date, **settings) -> object:
+    client = SpApiClient.from_env(env=sandbox.env)
+    requests = plan(datasets, SELLER, MARKETS, start, end, TODAY).requests
+    ingest_settings = IngestSettings(time_scale=client.time_scale, poll_seconds=0.5, **settings)
+    return ReportIngestor(client, lake, SELLER, ingest_settings).run(requests)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """30 days x 3 marketplaces x every report dataset, landed once, then run again."""
+    lake = Lake.from_uri(str(tmp_path_factory.mktemp("lake")))
+    with run_sandbox(scale=3600) as sandbox:
+        first = run_reports(sandbox, lake, REPORTS, date(2026, 10, 29), date(2026, 11, 27))
+        landed_once = manifests(lake)
+        second = run_reports(sandbox, lake, REPORTS, date(2026, 10, 29), date(2026, 11, 27))
+        truth = sandbox.app.seller.truth()
+        jobs = list(sandbox.app.reports.queue.jobs.values())
+    return lake, first, second, landed_once, truth, jobs
+
+
+def test_every_report_dataset_lands(full_run):
+    lake, first, _, landed, _, _ = full_run
+    assert first.failed == 0 and first.errors == []
+    assert first.landed + first.no_data == first.planned == first.requested
+    by_dataset = Counter(m.dataset for m in landed.values())
+    assert set(by_dataset) == {d.name for d in REPORTS}
+    assert by_dataset["sales_traffic_by_asin"] == 30 * 3  # one report per day and marketplace
+    for manifest in landed.values():
+        assert manifest.sha256 and manifest.bytes > 0 and manifest.report_id
+        assert f"seller_id={SELLER}" in manifest.key
+        assert "url" not in json.dumps(manifest.request).lower()
+    jp_orders = [m for m in landed.values()
+                 if m.dataset == "orders_by_order_date" and JP in m.marketplace_ids]  # fmt: skip
+    assert {m.encoding for m in jp_orders} == {"cp932"}
+    entries = Ledger(lake).entries(SELLER)
+    assert {e.status for e in entries} <= {"landed", "no_data"}
+
+
+def test_second_run_lands_nothing_new(full_run):
+    lake, first, second, landed_once, _, jobs = full_run
+    assert (second.requested, second.landed, second.already_landed) == (0, 0, first.planned)
+    assert manifests(lake) == landed_once
+    assert len(jobs) == first.requested  # the sandbox saw each report requested exactly once
+
+
+def _settled(day: date, market: str) -> bool:
+    end_of_day = datetime.combine(day, datetime.max.time(), tzinfo=ZoneInfo(
+        {US: "America/Los_Angeles", DE: "Europe/Berlin", JP: "Asia/Tokyo"}[market]))  # fmt: skip
+    return (datetime(2026, 11, 28, 6, tzinfo=UTC) - end_of_day).total_seconds() >= 72 * 3600
+
+
+def test_sales_and_traffic_by_asin_reconciles_with_ground_truth(full_run):
+    lake, _, _, landed, truth, _ = full_run
+    expected = {(str(r["date"]), r["marketplace_id"], r["asin"]): r["units_ordered"]
+                for r in truth if r["units_ordered"]}  # fmt: skip
+    got: dict[tuple[str, str, str], int] = {}
+    for manifest in landed.values():
+        if manifest.dataset != "sales_traffic_by_asin":
+            continue
+        report = json.loads(document_text(lake, manifest))
+        day = manifest.request["dataStartTime"][:10]
+        for row in report["salesAndTrafficByAsin"]:
+            units = row["salesByAsin"]["unitsOrdered"]
+            if units:
+                got[(day, manifest.marketplace_ids[0], row["childAsin"])] = units
+    settled = {k for k in expected if _settled(date.fromisoformat(k[0]), k[1])}
+    assert len(settled) > 100
+    assert {k: got.get(k) for k in settled} == {k: expected[k] for k in settled}
+
+
+def test_all_orders_reconcile_with_ground_truth(full_run):
+    lake, _, _, landed, truth, _ = full_run
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    order_items = Counter()
+    for manifest in landed.values():
+        if manifest.dataset != "orders_by_order_date":
+            continue
+        zone = ZoneInfo({US: "America/Los_Angeles", DE: "Europe/Berlin",
+                         JP: "Asia/Tokyo"}[manifest.marketplace_ids[0]])  # fmt: skip
+        for row in csv.DictReader(io.StringIO(document_text(lake, manifest)), delimiter="\t"):
+            order_items[(row["amazon-order-id"], row["order-item-id"])] += 1
+            local_day = datetime.fromisoformat(row["purchase-date"]).astimezone(zone).date()
+            units[(str(local_day), manifest.marketplace_ids[0])] += int(row["quantity"] or 0)
+    assert max(order_items.values()) == 1  # contiguous windows: no order item twice
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for row in truth:
+        expected[(str(row["date"]), row["marketplace_id"])] += row["units_ordered"]
+    days = [k for k in expected if date.fromisoformat(k[0]) >= date(2026, 10, 29)]
+    assert len(days) == 30 * 3
+    # Orders still change (ship, cancel) for 72 hours: the settled days must match exactly.
+    settled = [k for k in days if _settled(date.fromisoformat(k[0]), k[1])]
+    assert len(settled) >= 26 * 3
+    assert {k: units[k] for k in settled} == {k: expected[k] for k in settled}
+
+
+def test_faults_on_nothing_missing_nothing_twice(tmp_path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    faults = Faults(throttle=0.05, error_500=0.05, error_503=0.03, reset=0.03, truncate=0.1,
+                    fatal_report=0.25, expired_token=0.05, seed=3)  # fmt: skip
+    datasets = select("sales_traffic_by_date,orders_by_order_date,merchant_listings")
+    with run_sandbox(scale=3600, faults=faults) as sandbox:
+        stats = run_reports(sandbox, lake, datasets, date(2026, 11, 1), date(2026, 11, 27),
+                            max_attempts=8)  # fmt: skip
+        fatal_jobs = sum(1 for job in sandbox.app.reports.queue.jobs.values() if job.fatal)
+    assert stats.failed == 0, stats.errors
+    landed = manifests(lake)
+    assert len(landed) == stats.planned  # one object per planned request: none missing
+    keys = Counter(m.key.rsplit("/", 1)[0] + m.request["dataStartTime"] for m in landed.values()
+                   if "dataStartTime" in m.request)  # fmt: skip
+    assert max(keys.values()) == 1  # none twice
+    assert fatal_jobs >= 1  # the faults did fire: FATAL reports were requested again
+    assert stats.requested == stats.planned + fatal_jobs
+
+
+# ---- crash and resume -----------------------------------------------------------------------
+
+CRASH_DATASETS = "sales_traffic_by_asin,orders_by_order_date,merchant_listings"
+CRASH_RANGE = ("2026-10-29", "2026-11-08")  # settled: the documents do not change any more
+
+
+def _spawn(env: dict[str, str], lake: Path) -> subprocess.Popen[bytes]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SPAPI_")}
+    return subprocess.Popen(
+        [SPAPI, "ingest", CRASH_DATASETS, "--from", CRASH_RANGE[0], "--to", CRASH_RANGE[1],
+         "--marketplaces", "US,DE,JP", "--lake", str(lake)],
+        env={**clean, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _ledger_files(lake: Path) -> int:
+    return sum(1 for _ in (lake / "_state").rglob("*.json")) if (lake / "_state").exists() else 0
+
+
+def _raw(lake_path: Path) -> dict[str, tuple[str, int, int | None]]:
+    lake = Lake.from_uri(str(lake_path))
+    return {k: (m.sha256, m.bytes, m.rows) for k, m in manifests(lake).items()}
+
+
+def test_sigkill_at_several_points_then_resume(tmp_path):
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    with run_sandbox(scale=3600) as sandbox:
+        kills = 0
+        for threshold in (1, 12, 30, 55):  # ledger entries written before each kill
+            process = _spawn(sandbox.env, interrupted)
+            deadline = time.monotonic() + 60
+            while _ledger_files(interrupted) < threshold and process.poll() is None:
+                assert time.monotonic() < deadline, "the run made no progress"
+                time.sleep(0.01)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+        final = _spawn(sandbox.env, interrupted)
+        assert final.wait(timeout=120) == 0, final.stderr.read().decode() if final.stderr else ""
+        requested = Counter(
+            (j.spec["reportType"], tuple(j.spec["marketplaceIds"]), j.spec.get("dataStartTime"))
+            for j in sandbox.app.reports.queue.jobs.values()
+        )
+        reference = _spawn(sandbox.env, straight)
+        assert reference.wait(timeout=120) == 0
+    assert kills >= 3
+    assert max(requested.values()) == 1  # no report was requested twice across the crashes
+    got, expected = _raw(interrupted), _raw(straight)
+    assert got == expected and len(got) == 11 * 3 + 3 + 3  # the same objects, byte for byte
+    entries = Ledger(Lake.from_uri(str(interrupted))).entries()
+    assert {e.status for e in entries} == {"landed"}
+    assert not list((interrupted / "raw").rglob("*.tmp*"))  # no half-written object
+
+
+# ---- bad documents --------------------------------------------------------------------------
+
+BAD_DOCUMENTS = {
+    "truncated gzip": (lambda z: z[: len(z) // 2])(
+        gzip.compress("".join(f"SKU{i}\tB{i * 7919 % 99991}\n" for i in range(5000)).encode())
+    ),
+    "an HTML error page": b"<!DOCTYPE html><html><body>503 Service Unavailable</body></html>",
+    "empty document": b"",
+    "undecodable": "sku\tname\nA\tcaf\u00e9\n".encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_DOCUMENTS))
+def test_bad_documents_are_reported_and_never_land(kind, scripted, make_client, tmp_path):
+    app, server = scripted
+    body = BAD_DOCUMENTS[kind]
+
+    def answer(request):
+        if request.path.startswith("/doc/"):
+            return Response(200, body, {"Content-Type": "application/octet-stream"})
+        if request.path.endswith("/reports"):
+            return Response.json(202, {"reportId": "R1"})
+        if "/documents/" in request.path:
+            return Response.json(200, {"reportDocumentId": "D1", "url": server.url + "/doc/D1"})
+        return Response.json(200, {"reportId": "R1", "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
+                                   "processingStatus": "DONE", "reportDocumentId": "D1",
+                                   "createdTime": "2026-11-28T00:00:00Z",
+                                   "marketplaceIds": [US]})  # fmt: skip
+
+    app.default = answer
+    app.requests.clear()
+    client = make_client(server)
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    requests = plan(select("merchant_listings"), "S1", [US], TODAY, TODAY, TODAY).requests
+    stats = ReportIngestor(client, lake, "S1", IngestSettings(poll_seconds=0.01)).run(requests)
+    assert stats.failed == 1 and stats.landed == 0
+    reason = {"truncated gzip": "truncated", "an HTML error page": "HTML",
+              "empty document": "empty", "undecodable": "undecodable"}[kind]  # fmt: skip
+    assert reason.lower() in stats.errors[0].lower()
+    assert list(lake.list("raw/")) == []  # nothing landed as good data
+    [entry] = Ledger(lake).entries()
+    assert entry.status == "failed" and reason.lower() in (entry.error or "").lower()
+    if body:
+        assert list(lake.list("quarantine/"))  # the bytes are kept for a look, apart
+    again = ReportIngestor(client, lake, "S1").run(requests)  # reported, not retried blindly
+    assert (again.failed, again.requested) == (1, 0)
+    assert TOKEN_PATH  # the scripted server's LWA endpoint served the client

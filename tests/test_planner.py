@@ -1,0 +1,121 @@
+"""The planner: Amazon's window rules, restatement, history and stable request ids."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from spapi_toolkit.datasets import RegistryError, UnknownDatasetError, _load, dataset, registry
+from spapi_toolkit.planner import PlanError, estimate, plan
+
+TODAY = date(2026, 11, 28)  # a Saturday
+US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
+
+
+def windows(name: str, start: date, end: date, markets=(US,)) -> list[tuple[date, date]]:
+    result = plan([dataset(name)], "S1", markets, start, end, TODAY)
+    return [(r.window.start, r.window.end) for r in result.requests if r.window]
+
+
+def test_registry_declares_every_dataset_of_the_issue():
+    names = set(registry())
+    assert {"sales_traffic_by_date", "sales_traffic_by_asin", "orders_by_order_date",
+            "orders_by_last_update", "merchant_listings", "fba_inventory", "search_terms",
+            "repeat_purchase", "market_basket", "orders_api", "catalog_items", "listings_items",
+            "competitive_summary", "item_offers", "inventory_summaries",
+            "kiosk_sales_traffic"} <= names  # fmt: skip
+    assert dataset("orders_by_order_date").pii == (
+        "ship-city", "ship-state", "ship-postal-code", "cpf"
+    )  # fmt: skip
+    with pytest.raises(UnknownDatasetError, match=r"unknown dataset .orderz.*orders_api"):
+        dataset("orderz")
+
+
+def test_registry_mistakes_fail_loudly():
+    bad = '[datasets.x]\ndescription="x"\nsource="report"\nformat="tsv"\nwindow="range"\n'
+    bad += 'key=[]\ncleaned_table="x"\npartition_by=[]\ncolumns={a="string"}\npii=["b"]\n'
+    with pytest.raises(
+        RegistryError,
+        match=r"dataset 'x'.*needs max_days.*needs report_type.*pii names .*: \['b'\]",
+    ):
+        _load(bad)
+
+
+def test_orders_take_at_most_30_days_and_the_restated_tail_apart():
+    got = windows("orders_by_order_date", date(2026, 9, 1), date(2026, 11, 27))
+    assert all((end - start).days < 30 for start, end in got)
+    assert got[0][0] == date(2026, 9, 1) and got[-1][1] == date(2026, 11, 27)
+    assert [s for s, _ in got][1:] == [e + timedelta(days=1) for _, e in got][:-1]  # contiguous
+    # The restated days (3, and one more for marketplaces west of UTC) are requested alone.
+    assert got[-1] == (date(2026, 11, 24), date(2026, 11, 27))
+
+
+def test_restated_windows_are_provisional_and_get_new_ids_each_day():
+    ds = [dataset("sales_traffic_by_asin")]
+    today = plan(ds, "S1", [US], date(2026, 11, 20), date(2026, 11, 27), TODAY).requests
+    provisional = [r for r in today if r.provisional_as_of]
+    assert [r.window.start for r in provisional] == [date(2026, 11, d) for d in (24, 25, 26, 27)]
+    tomorrow = plan(ds, "S1", [US], date(2026, 11, 20), date(2026, 11, 27),
+                    TODAY + timedelta(days=1)).requests  # fmt: skip
+    ids_today = {r.request_id for r in today}
+    changed = [r for r in tomorrow if r.request_id not in ids_today]
+    assert [r.window.start for r in changed] == [date(2026, 11, d) for d in (24, 25, 26, 27)]
+
+
+def test_sales_traffic_by_asin_is_one_day_per_request():
+    got = windows("sales_traffic_by_asin", date(2026, 11, 1), date(2026, 11, 7), (US, DE))
+    assert len(got) == 14 and all(start == end for start, end in got)
+
+
+def test_brand_analytics_weeks_run_sunday_to_saturday_and_must_have_ended():
+    got = windows("search_terms", date(2026, 11, 4), date(2026, 11, 27))
+    assert got == [(date(2026, 11, 1), date(2026, 11, 7)), (date(2026, 11, 8), date(2026, 11, 14)),
+                   (date(2026, 11, 15), date(2026, 11, 21))]  # fmt: skip
+    assert all(start.weekday() == 6 for start, _ in got)  # Sundays
+    # The week of Nov 22-28 has not ended on Saturday Nov 28 (today): not requested.
+
+
+def test_history_limit_and_unfinished_days():
+    result = plan([dataset("orders_by_order_date")], "S1", [US], date(2024, 1, 1),
+                  date(2026, 12, 31), TODAY)  # fmt: skip
+    starts = [r.window.start for r in result.requests]
+    assert min(starts) == TODAY - timedelta(days=730)
+    assert max(r.window.end for r in result.requests) == TODAY - timedelta(days=1)
+    assert any("Amazon refuses older data" in n for n in result.notes)
+    assert any("have not ended" in n for n in result.notes)
+    with pytest.raises(PlanError, match=r"only the last 730 days"):
+        plan([dataset("orders_by_order_date")], "S1", [US], date(2020, 1, 1), date(2020, 2, 1),
+             TODAY)  # fmt: skip
+    with pytest.raises(PlanError, match=r"starts .* after it ends"):
+        plan([dataset("orders_by_order_date")], "S1", [US], date(2026, 2, 1), date(2026, 1, 1),
+             TODAY)  # fmt: skip
+
+
+def test_request_ids_are_stable_and_distinct():
+    args = ([dataset("orders_by_order_date")], "S1", [US, DE], date(2026, 8, 1),
+            date(2026, 11, 27), TODAY)  # fmt: skip
+    first = [r.request_id for r in plan(*args).requests]
+    assert first == [r.request_id for r in plan(*args).requests]
+    assert len(set(first)) == len(first)
+
+
+def test_local_windows_are_sent_as_the_marketplaces_midnights():
+    jp = plan([dataset("orders_by_order_date")], "S1", ["A1VC38T7YXB528"], date(2026, 11, 1),
+              date(2026, 11, 3), TODAY).requests[0]  # fmt: skip
+    body = jp.report_body()
+    assert body["dataStartTime"].isoformat() == "2026-10-31T15:00:00+00:00"  # midnight in Tokyo
+    st = plan([dataset("sales_traffic_by_asin")], "S1", ["A1VC38T7YXB528"], date(2026, 11, 1),
+              date(2026, 11, 1), TODAY).requests[0]  # fmt: skip
+    assert st.report_body()["dataStartTime"].isoformat() == "2026-11-01T00:00:00+00:00"
+    assert st.report_body()["reportOptions"] == {"dateGranularity": "DAY",
+                                                 "asinGranularity": "CHILD"}  # fmt: skip
+
+
+def test_estimate_says_how_long_the_quota_makes_a_backfill():
+    year = plan([dataset("sales_traffic_by_asin")], "S1", [US], TODAY - timedelta(days=365),
+                TODAY - timedelta(days=1), TODAY).requests  # fmt: skip
+    guess = estimate(year)
+    assert guess.quota_limited == 365
+    assert guess.seconds >= 3 * 24 * 3600  # 96 a day: nearly four days
+    assert "365 requests" in guess.describe()
