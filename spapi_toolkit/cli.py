@@ -221,8 +221,8 @@ def ingest(
 
     from .client import SpApiClient
     from .datasets import UnknownDatasetError, select
-    from .ingest import SellerRun, ingest_sellers
     from .lake import Lake
+    from .pipeline import SellerRun, run_sellers
     from .planner import PlanError, estimate, plan
     from .regions import marketplace
 
@@ -246,39 +246,104 @@ def ingest(
             planned = plan(chosen, run.seller_id, markets, first, last, today)
             for note in planned.notes:
                 err.print(f"[yellow]note:[/yellow] {note}")
-            err.print(f"{run.seller_id}: {estimate(planned.requests).describe()}")
+            guess = estimate(planned.requests, time_scale=run.client.time_scale)
+            err.print(f"{run.seller_id}: {guess.describe()}")
         if plan_only:
             return
         target = Lake.from_uri(lake, kms_key_id=kms_key_id)
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                    TimeElapsedColumn())  # fmt: skip
         with Progress(*columns, console=err) as bar:
-            tasks = {r.seller_id: bar.add_task(r.seller_id, total=None, info="") for r in runs}
+            tasks: dict[tuple[str, str], Any] = {}
 
-            def show(seller: str, stats: Any, pending: int) -> None:
-                done = stats.landed + stats.no_data + stats.failed + stats.already_landed
-                info = (
-                    f"sent {stats.requested} · landed {stats.landed} · no data {stats.no_data} "
-                    f"· failed {stats.failed} · {stats.bytes_landed / 1e6:.1f} MB · waiting for "
-                    f"quota {stats.quota_wait_seconds:.0f}s"
-                )
-                bar.update(tasks[seller], completed=done, total=stats.planned, info=info)
+            def show(seller: str, stage: str, done: int, total: int, info: str) -> None:
+                if (seller, stage) not in tasks:
+                    tasks[(seller, stage)] = bar.add_task(f"{seller} {stage}", info="")
+                bar.update(tasks[(seller, stage)], completed=done, total=total, info=info)
 
-            finished = ingest_sellers(runs, target, chosen, markets, first, last, today, show)
-        failed = False
-        for run in finished:
-            if run.error:
-                failed = True
-                err.print(f"[red]{run.seller_id} stopped:[/red] {run.error}")
-            elif run.stats is not None:
-                for line in run.stats.errors:
-                    failed = True
-                    err.print(f"[red]failed:[/red] {line}")
-        if failed:
+            finished = run_sellers(runs, target, chosen, markets, first, last, today, show)
+        failures = [(run.seller_id, line) for run in finished for line in run.failures]
+        for seller, line in failures:
+            err.print(f"[red]failed[/red] {seller}: {line}")
+        if failures:
             raise typer.Exit(1)
     except (SpApiToolkitError, UnknownDatasetError, PlanError, ValueError) as exc:
         if isinstance(exc, typer.BadParameter):
             raise
+        _fail(exc)
+
+
+notifications_app = typer.Typer(help="SQS notifications.", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
+
+
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@notifications_app.command("setup")
+def notifications_setup(
+    queue: str = typer.Option("spapi-lake-notifications", help="SQS queue name"),
+    profile: str = typer.Option(None),
+) -> None:
+    """Create the SQS queue (with a dead-letter queue), the destination and the subscriptions;
+    whatever exists already is reused."""
+    from .client import SpApiClient
+    from .notifications import ensure_queue, setup
+
+    try:
+        made = ensure_queue(_sqs(), queue)
+        result = setup(SpApiClient.from_env(profile=profile), made.arn)
+        print(f"queue {made.url} (dead letters: {made.dlq_url})")
+        print(
+            f"destination {result.destination_id}"
+            + (" (new)" if result.destination_created else "")
+        )
+        for sub in result.subscriptions:
+            print(f"subscribed {sub.notification_type}" + (" (new)" if sub.created else ""))
+    except SpApiToolkitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def listen(
+    queue: str = typer.Option("spapi-lake-notifications", help="SQS queue name"),
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
+    profile: list[str] = typer.Option(None, help="sellers whose finished reports to land"),
+    max_messages: int = typer.Option(None, help="stop after this many notifications"),
+    idle_seconds: float = typer.Option(None, help="stop after this long without messages"),
+) -> None:
+    """Consume the notification queue: finished reports are fetched and landed, listings and
+    offer changes land as events; duplicates are dropped, failures left for the DLQ."""
+    from .client import SpApiClient
+    from .lake import Lake
+    from .notifications import EventSink, LakeDedup, dispatch, ensure_queue
+    from .notifications import listen as consume
+    from .pipeline import ReportNotices
+
+    try:
+        target = Lake.from_uri(lake)
+        clients = {}
+        for name in list(profile) if profile else [None]:
+            client = SpApiClient.from_env(profile=name)
+            if client.credentials.selling_partner_id:
+                clients[client.credentials.selling_partner_id] = client
+        sink = EventSink(target)
+        handler = dispatch({
+            "REPORT_PROCESSING_FINISHED": ReportNotices(target, clients),
+            "LISTINGS_ITEM_STATUS_CHANGE": sink,
+            "ANY_OFFER_CHANGED": sink,
+        })  # fmt: skip
+        url = ensure_queue(_sqs(), queue).url
+        stats = consume(_sqs(), url, handler, dedup=LakeDedup(target), max_messages=max_messages,
+                        idle_seconds=idle_seconds)  # fmt: skip
+        print(
+            f"received {stats.received}, handled {stats.handled}, duplicates {stats.duplicates}, "
+            f"failed {stats.failed}, malformed {stats.malformed}"
+        )
+    except SpApiToolkitError as exc:
         _fail(exc)
 
 

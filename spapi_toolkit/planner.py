@@ -218,11 +218,12 @@ class Estimate:
         )
 
 
-def estimate(requests: Sequence[PlannedRequest]) -> Estimate:
+def estimate(requests: Sequence[PlannedRequest], time_scale: float = 1.0) -> Estimate:
     """How many requests, and the least time the usage plans and report quotas allow.
 
     Quota-limited report types dominate: Sales & Traffic allows 4 requests an hour and 96 a day
-    per seller, so a year of daily per-ASIN reports is a multi-day backfill.
+    per seller, so a year of daily per-ASIN reports is a multi-day backfill. ``time_scale``
+    is the service's clock speed (the sandbox's), as elsewhere.
     """
     reports = [r for r in requests if r.dataset.source == "report"]
     create = official_limits()["reports_2021-06-30.createReport"]
@@ -238,4 +239,4 @@ def estimate(requests: Sequence[PlannedRequest]) -> Estimate:
         for quota in REPORT_QUOTAS[report_type]:
             periods = math.ceil(count / quota.max_requests) - 1
             seconds = max(seconds, periods * quota.period.total_seconds())
-    return Estimate(len(requests), len(reports), quota_limited, seconds)
+    return Estimate(len(requests), len(reports), quota_limited, seconds / time_scale)

@@ -405,3 +405,51 @@ def test_backoff_hides_a_failed_message_longer(queue, sqs):
         QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_listener_lands_a_report_the_ledger_is_waiting_for(queue, sqs, tmp_path):
+    """`spapi listen` without a run: a finished report found in the ledger is landed."""
+    from datetime import date
+
+    from spapi_toolkit.datasets import select
+    from spapi_toolkit.ingest import ReportIngestor, _Work
+    from spapi_toolkit.lake import Lake
+    from spapi_toolkit.ledger import Ledger
+    from spapi_toolkit.pipeline import ReportNotices
+    from spapi_toolkit.planner import plan
+
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    with run_sandbox(scale=600) as sb, sandbox_client(sb) as client:
+        setup(client, queue.arn, ["REPORT_PROCESSING_FINISHED"])
+        seller = sb.env["SPAPI_SELLING_PARTNER_ID"]
+        day = date(2026, 11, 28)
+        listings = select("merchant_listings")
+        [request] = plan(listings, seller, ["ATVPDKIKX0DER"], day, day, day).requests
+        ReportIngestor(client, lake, seller)._request(_Work(request, None))  # requested, no more
+        [entry] = Ledger(lake).entries()
+        assert entry.status == "requested"
+        notices = ReportNotices(lake, {seller: client})
+        stats = listen(sqs, queue.url, notices, dedup=MemoryDedup(), max_messages=1,
+                       idle_seconds=10)  # fmt: skip
+    assert stats.handled == 1
+    [entry] = Ledger(lake).entries()
+    assert entry.status == "landed" and entry.raw_key and lake.exists(entry.raw_key)
+    assert entry.history[-2][2] == "told by REPORT_PROCESSING_FINISHED"
+
+
+def test_cli_setup_is_idempotent_and_names_what_it_made(aws_env, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    spapi = str(Path(sys.executable).parent / "spapi")
+    with run_sandbox(scale=600) as sb:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPAPI_")}, **sb.env}
+        args = [spapi, "notifications", "setup", "--queue", f"q-{uuid.uuid4().hex[:8]}"]
+        first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert "subscribed REPORT_PROCESSING_FINISHED (new)" in first.stdout
+    assert second.returncode == 0 and "(new)" not in second.stdout
+    assert "sandbox-client-secret" not in first.stdout + first.stderr
