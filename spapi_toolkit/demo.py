@@ -1,13 +1,13 @@
-"""``make demo``: the toolkit against the local SP-API sandbox, end to end, offline.
+"""``make demo``: the pipeline end to end, offline, against the local SP-API sandbox.
 
-Starts the sandbox (a simulated seller in the US, Germany and Japan), points an unchanged
-``SpApiClient`` at it through the same environment variables a real deployment uses, and for
-each marketplace requests Sales & Traffic, all-orders and merchant-listings reports, waits for
-them under the sandbox's rate limits, downloads the documents as received and checks the Sales &
-Traffic numbers against the seller's ground truth. Everything lands in ``reports/demo/`` with a
-``summary.md`` to read.
+Starts the sandbox (a simulated seller in the US, Germany and Japan) and points an unchanged
+``SpApiClient`` at it through the same environment variables a deployment uses. Then it ingests
+every dataset of the registry for the seller's last 30 days into a local lake's raw zone
+(reports, Data Kiosk, API snapshots), checks what landed against the seller's ground truth, and
+writes ``reports/demo/summary.md``. The sandbox's clocks run an hour per real second, so Amazon's
+report quotas and processing times pass quickly. Run it twice: the second run lands nothing new.
 
-Ingestion into the lake, the Glue jobs and the notebooks join this demo as their issues land.
+The Glue curation, the expectations and the notebooks join this demo as their issues land.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 import gzip
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,150 +26,173 @@ from rich.console import Console
 from rich.table import Table
 
 from .client import SpApiClient
+from .datasets import registry
+from .lake import Lake
+from .landing import Manifest
+from .pipeline import SellerRun, run_seller
 from .regions import marketplace
-from .reports import Document, create_report, download_document, wait_for_report
 
 MARKETPLACES = ("US", "DE", "JP")
 RESTATEMENT = timedelta(hours=72)
 console = Console(width=150)
 
 
-def _text(document: Document, encoding: str) -> str:
-    raw = document.path.read_bytes()
-    return (gzip.decompress(raw) if document.gzip else raw).decode(encoding)
+def landed_manifests(lake: Lake, seller_id: str) -> list[Manifest]:
+    prefix = "raw/source=spapi/"
+    return [
+        Manifest.from_json(lake.read_bytes(key))
+        for key in lake.list(prefix)
+        if key.endswith(".manifest.json") and f"/seller_id={seller_id}/" in key
+    ]
 
 
-def _units_by_day(report: dict[str, Any]) -> dict[str, int]:
-    return {
-        row["date"]: row["salesByDate"]["unitsOrdered"]
-        for row in report.get("salesAndTrafficByDate", [])
-    }
+def _text(lake: Lake, manifest: Manifest) -> str:
+    raw = lake.read_bytes(manifest.key)
+    return (gzip.decompress(raw) if manifest.compression == "gzip" else raw).decode(
+        manifest.encoding or "utf-8"
+    )
 
 
-def run(out: Path, seed: int, scale: float) -> int:
-    from .sandbox.server import run_sandbox  # the sandbox is only needed here, not by the client
+def check_sales_and_traffic(
+    lake: Lake, manifests: list[Manifest], truth: list[dict[str, Any]], now: datetime
+) -> list[str]:
+    """Per marketplace: do the landed Sales & Traffic daily units equal what the seller sold,
+    on every day Amazon no longer restates?"""
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for row in truth:
+        expected[(row["marketplace_id"], str(row["date"]))] += row["units_ordered"]
+    reported: dict[tuple[str, str], int] = {}
+    for manifest in manifests:
+        if manifest.dataset == "sales_traffic_by_date":
+            for row in json.loads(_text(lake, manifest))["salesAndTrafficByDate"]:
+                key = (manifest.marketplace_ids[0], row["date"])
+                reported[key] = row["salesByDate"]["unitsOrdered"]
+    lines = []
+    for country in MARKETPLACES:
+        market = marketplace(country)
+        zone = ZoneInfo(market.timezone)
+        days = sorted(d for m, d in reported if m == market.marketplace_id)
+        settled = [
+            d for d in days
+            if datetime.fromisoformat(d).replace(tzinfo=zone) + timedelta(days=1) + RESTATEMENT
+            <= now
+        ]  # fmt: skip
+        matching = sum(
+            reported[(market.marketplace_id, d)] == expected[(market.marketplace_id, d)]
+            for d in settled
+        )
+        lines.append(
+            f"{country}: Sales & Traffic units match the seller's ground truth on {matching} of "
+            f"{len(settled)} settled days ({len(days) - len(settled)} recent days are still "
+            "within Amazon's 72-hour restatement window)"
+        )
+    return lines
+
+
+def run(lake_uri: str, out: Path, seed: int, scale: float) -> int:
+    from .sandbox.server import run_sandbox  # only the demo needs the sandbox
 
     out.mkdir(parents=True, exist_ok=True)
+    lake = Lake.from_uri(lake_uri)
     started = time.monotonic()
-    summary: list[tuple[str, str, str, str, str]] = []
-    checks: list[str] = []
     with run_sandbox(seed=seed, scale=scale) as sandbox:
         console.print(f"[bold]sandbox[/bold] serving a simulated seller at {sandbox.url}")
-        seller = sandbox.app.seller
-        data_end = datetime.combine(seller.config.end_date, datetime.min.time(), tzinfo=UTC)
-        start = data_end - timedelta(days=13)  # two weeks, the last days still restating
-        end = data_end + timedelta(days=1) - timedelta(seconds=1)
         client = SpApiClient.from_env(env=sandbox.env)
-        plans = (
-            (
-                "GET_SALES_AND_TRAFFIC_REPORT",
-                {"dateGranularity": "DAY", "asinGranularity": "CHILD"},
-            ),
-            ("GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", None),
-            ("GET_MERCHANT_LISTINGS_ALL_DATA", None),
-        )
-        for country in MARKETPLACES:
-            market = marketplace(country)
-            for report_type, options in plans:
-                report_id = create_report(
-                    client, report_type, [market.marketplace_id], start=start, end=end,
-                    options=options,
-                )  # fmt: skip
-                report = wait_for_report(client, report_id, poll_seconds=0.2, timeout_seconds=120)
-                status = report["processingStatus"]
-                if status != "DONE":
-                    summary.append((country, report_type, status, "-", "-"))
-                    continue
-                suffix = "json" if "SALES_AND_TRAFFIC" in report_type else "tsv"
-                target = out / country / f"{report_type}.{suffix}"
-                document = download_document(client, report["reportDocumentId"], target)
-                encoding = "utf-8" if suffix == "json" else market.flat_file_encoding
-                text = _text(document, encoding)
-                rows = len(text.splitlines()) - 1 if suffix == "tsv" else "json"
-                summary.append((country, report_type, status, f"{document.size:,}", str(rows)))
-                if suffix == "json":
-                    requested = datetime.fromisoformat(report["createdTime"].replace("Z", "+00:00"))
-                    checks.append(_check_against_truth(seller, market, json.loads(text), requested))
+        seller_id = sandbox.env["SPAPI_SELLING_PARTNER_ID"]
+        seller = sandbox.app.seller
+        today = seller.config.end_date + timedelta(days=1)  # the sandbox's "today"
+        markets = [marketplace(c).marketplace_id for c in MARKETPLACES]
+
+        def progress(seller: str, stage: str, done: int, total: int, line: str) -> None:
+            console.print(f"  {stage:<10} {done}/{total}  {line}", highlight=False)
+
+        result = run_seller(
+            SellerRun(seller_id, client), lake, list(registry().values()), markets,
+            today - timedelta(days=30), today - timedelta(days=1), today, progress,
+        )  # fmt: skip
+        now = sandbox.app.clock.datetime()
+        truth = seller.truth()
         stats = client.stats()
-    elapsed = time.monotonic() - started
-    _write_summary(out, summary, checks, stats, elapsed)
-    return 0
-
-
-def _check_against_truth(seller: Any, market: Any, report: dict[str, Any], as_of: datetime) -> str:
-    """Compare the report's daily units with what the simulated seller really sold, on the days
-    that had settled (ended 72 hours or more before the report was requested)."""
-    truth: dict[str, int] = defaultdict(int)
-    for row in seller.truth():
-        if row["marketplace_id"] == market.marketplace_id:
-            truth[str(row["date"])] += row["units_ordered"]
-    reported = _units_by_day(report)
-    zone = ZoneInfo(market.timezone)
-    final_days = [
-        d
-        for d in reported
-        if datetime.fromisoformat(d).replace(tzinfo=zone) + timedelta(days=1) + RESTATEMENT <= as_of
-    ]
-    matching = sum(1 for d in final_days if reported[d] == truth.get(d, 0))
-    restated = len(reported) - len(final_days)
-    return (
-        f"{market.country_code}: Sales & Traffic units match the seller's ground truth on "
-        f"{matching} of {len(final_days)} settled days ({restated} recent days are still within "
-        "Amazon's 72-hour restatement window)"
-    )
+    manifests = landed_manifests(lake, seller_id)
+    checks = check_sales_and_traffic(lake, manifests, truth, now)
+    _write_summary(out, lake_uri, result, manifests, checks, stats, time.monotonic() - started)
+    return 1 if result.failures else 0
 
 
 def _write_summary(
     out: Path,
-    rows: list[tuple[str, str, str, str, str]],
+    lake_uri: str,
+    result: SellerRun,
+    manifests: list[Manifest],
     checks: list[str],
     stats: dict[str, Any],
     elapsed: float,
 ) -> None:
-    table = Table("marketplace", "report", "status", "bytes received", "rows")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    for line in checks:
-        console.print(f"[green]check[/green] {line}")
-    calls = Table("operation", "requests", "throttled (429)", "retried", "waited s")
-    for name, s in sorted(stats.items()):
-        calls.add_row(name, str(s.requests), str(s.throttled), str(s.retried),
-                      f"{s.waited_seconds:.1f}")  # fmt: skip
-    console.print(calls)
+    objects: Counter[str] = Counter(m.dataset for m in manifests)
+    size: Counter[str] = Counter()
+    rows: Counter[str] = Counter()
+    for m in manifests:
+        size[m.dataset] += m.bytes
+        rows[m.dataset] += m.rows or 0  # None for JSON documents
+    table = Table("dataset", "objects in raw/", "bytes", "rows (flat files, JSON lines)")
     lines = [
         "# spapi-lake demo",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s against the local "
-        "SP-API sandbox (a simulated seller; nothing left this machine).",
+        f"SP-API sandbox (a simulated seller; nothing left this machine). Lake: `{lake_uri}`.",
         "",
-        "| marketplace | report | status | bytes received | rows |",
-        "|---|---|---|---|---|",
-        *[f"| {' | '.join(row)} |" for row in rows],
+        "| dataset | objects in raw/ | bytes | rows |",
+        "|---|---|---|---|",
+    ]
+    for name in registry():
+        row_count = f"{rows[name]:,}" if registry()[name].format != "json" else "-"
+        cells = (name, str(objects[name]), f"{size[name]:,}", row_count)
+        table.add_row(*cells)
+        lines.append(f"| {' | '.join(cells)} |")
+    console.print(table)
+    lines.append("")
+    for line in checks:
+        console.print(f"[green]check[/green] {line}")
+        lines.append(f"- {line}")
+    for line in result.failures:
+        console.print(f"[red]failed[/red] {line}")
+        lines.append(f"- FAILED: {line}")
+    runs = [("reports", result.reports), ("data kiosk", result.kiosk)]
+    for stage, run_stats in runs:
+        if run_stats is not None:
+            line = (
+                f"{stage}: {run_stats.requested} requested, {run_stats.landed} landed, "
+                f"{run_stats.already_landed} already landed by an earlier run, "
+                f"{run_stats.no_data} without data, {run_stats.failed} failed"
+            )
+            console.print(line)
+            lines.append(f"- {line}")
+    calls = Table("operation", "requests", "throttled (429)", "retried", "waited s")
+    lines += ["", "| operation | requests | throttled (429) | retried | waited s |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for name, s in sorted(stats.items()):
+        cells = (name, str(s.requests), str(s.throttled), str(s.retried), f"{s.waited_seconds:.1f}")
+        calls.add_row(*cells)
+        lines.append(f"| {' | '.join(cells)} |")
+    console.print(calls)
+    lines += [
         "",
-        *[f"- {line}" for line in checks],
-        "",
-        "| operation | requests | throttled (429) | retried | waited s |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {name} | {s.requests} | {s.throttled} | {s.retried} | {s.waited_seconds:.1f} |"
-            for name, s in sorted(stats.items())
-        ],
-        "",
-        "The documents are in the folders beside this file, exactly as received.",
+        "Each object in the lake's raw/ zone is the bytes as received, with a `.manifest.json` "
+        "beside it; `spapi status --lake` shows the ledger.",
         "",
     ]
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
-    console.print(f"[bold]wrote[/bold] {out / 'summary.md'} and the documents beside it")
+    console.print(f"[bold]wrote[/bold] {out / 'summary.md'}")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--lake", default="lake", help="lake folder or s3:// URI")
     parser.add_argument("--out", type=Path, default=Path("reports/demo"))
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--scale", type=float, default=600.0, help="sandbox clock speed-up")
+    parser.add_argument("--scale", type=float, default=3600.0, help="sandbox clock speed-up")
     args = parser.parse_args()
-    return run(args.out, args.seed, args.scale)
+    return run(args.lake, args.out, args.seed, args.scale)
 
 
 if __name__ == "__main__":
