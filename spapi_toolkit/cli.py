@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -215,6 +218,9 @@ def ingest(
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE", help="folder or s3://bucket/prefix"),
     kms_key_id: str = typer.Option(None, envvar="SPAPI_KMS_KEY_ID", help="SSE-KMS key for S3"),
     plan_only: bool = typer.Option(False, "--plan", help="say what would be requested, and stop"),
+    queue: str = typer.Option(
+        None, help="SQS queue of `spapi notifications setup`: finished reports are taken from it"
+    ),
 ) -> None:
     """Land datasets in the lake's raw zone: planned, resumable, idempotent."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -261,7 +267,10 @@ def ingest(
                     tasks[(seller, stage)] = bar.add_task(f"{seller} {stage}", info="")
                 bar.update(tasks[(seller, stage)], completed=done, total=total, info=info)
 
-            finished = run_sellers(runs, target, chosen, markets, first, last, today, show)
+            with _report_listener(queue, target, runs) as notices:
+                finished = run_sellers(
+                    runs, target, chosen, markets, first, last, today, show, notices=notices
+                )
         failures = [(run.seller_id, line) for run in finished for line in run.failures]
         for seller, line in failures:
             err.print(f"[red]failed[/red] {seller}: {line}")
@@ -271,6 +280,36 @@ def ingest(
         if isinstance(exc, typer.BadParameter):
             raise
         _fail(exc)
+
+
+@contextmanager
+def _report_listener(queue: str | None, lake: Any, runs: list[Any]) -> Iterator[Any]:
+    """While ingesting, a thread consumes ``queue`` and tells each seller's run which of its
+    reports finished; polling stays the fallback. No queue, no thread."""
+    if not queue:
+        yield None
+        return
+    from .notifications import LakeDedup, dispatch, ensure_queue
+    from .notifications import listen as consume
+    from .pipeline import ReportNotices
+
+    notices = ReportNotices(lake, {run.seller_id: run.client for run in runs})
+    url = ensure_queue(_sqs(), queue).url
+    stop = threading.Event()
+    handler = dispatch({"REPORT_PROCESSING_FINISHED": notices})
+    thread = threading.Thread(
+        target=consume,
+        args=(_sqs(), url, handler),
+        kwargs={"dedup": LakeDedup(lake), "stop": stop},
+        name="notifications",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield notices
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 notifications_app = typer.Typer(help="SQS notifications.", no_args_is_help=True)

@@ -171,9 +171,15 @@ def _write_summary(
     lines += ["", "| operation | requests | throttled (429) | retried | waited s |",
               "|---|---|---|---|---|"]  # fmt: skip
     for name, s in sorted(stats.items()):
-        cells = (name, str(s.requests), str(s.throttled), str(s.retried), f"{s.waited_seconds:.1f}")
-        calls.add_row(*cells)
-        lines.append(f"| {' | '.join(cells)} |")
+        counts = [
+            name,
+            str(s.requests),
+            str(s.throttled),
+            str(s.retried),
+            f"{s.waited_seconds:.1f}",
+        ]
+        calls.add_row(*counts)
+        lines.append(f"| {' | '.join(counts)} |")
     console.print(calls)
     lines += [
         "",

@@ -51,8 +51,14 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
 # A quota-limited createReport answered 429 waits for the quota, not for a client retry.
 QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0)
+
+
 # Failures that say nothing about the request itself: the step is tried again later.
-TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError)
+class DownloadFailed(SpApiToolkitError):
+    """A document could not be downloaded within the attempts allowed."""
+
+
+TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError, DownloadFailed)
 DOWNLOAD_ATTEMPTS = 3
 
 
@@ -88,10 +94,6 @@ class RunStats:
     bytes_landed: int = 0
     quota_wait_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-
-class DownloadFailed(SpApiToolkitError):
-    """A document could not be downloaded within the attempts allowed."""
 
 
 # Told after every step: the run's counts, the requests still pending, an ETA when known.
@@ -200,18 +202,26 @@ class ReportIngestor:
         while work:
             now = time.monotonic()
             for item in work:
-                if item.due <= now:
+                if item.due <= now or self._told(item):
                     self._step(item)
             work = [w for w in work if w.entry is None or not self._settled(w.entry)]
             self._report_progress(len(work))
             if work:
-                pause = min(min(w.due for w in work) - time.monotonic(), 1.0)
+                # At most 0.2 s: a notification may wake an item before its due time.
+                pause = min(min(w.due for w in work) - time.monotonic(), 0.2)
                 if pause > 0:
                     time.sleep(pause)
                     if any(w.quota_blocked for w in work):
                         self.stats.quota_wait_seconds += pause
         self._report_progress(0)
         return self.stats
+
+    def _told(self, item: _Work) -> bool:
+        """A notification says this item's report finished: no need to wait for the poll."""
+        if item.entry is None or item.entry.status != "requested":
+            return False
+        with self._finished_lock:
+            return item.entry.report_id in self._finished
 
     def _settled(self, entry: Entry) -> bool:
         return entry.finished or entry.status == "failed"
@@ -313,8 +323,8 @@ class ReportIngestor:
                 return
         existing = self._find_existing(request, entry)
         if existing is not None:
+            recovered = entry is not None and entry.status == "requesting"
             entry = entry or self._new_entry(request)
-            recovered = entry.status == "requesting"
             entry.move("requested", "found among recent reports", report_id=existing["reportId"],
                        reused=not recovered)  # fmt: skip
             self.ledger.put(entry)
@@ -353,11 +363,12 @@ class ReportIngestor:
         assert entry is not None and entry.report_id is not None
         with self._finished_lock:
             report = self._finished.pop(entry.report_id, None)
+        told = "told by REPORT_PROCESSING_FINISHED" if report is not None else "polled"
         if report is None:
             report = self.client.call("getReport", reportId=entry.report_id)
         status = report.get("processingStatus")
         if status == "DONE":
-            entry.move("done", "", document_id=report["reportDocumentId"])
+            entry.move("done", told, document_id=report["reportDocumentId"])
             self.ledger.put(entry)
             self._land(item)
         elif status == "CANCELLED":
@@ -414,8 +425,7 @@ class ReportIngestor:
             self.land_entry(item.entry)
         except BadDocument as exc:
             self._fail(item, f"bad document {item.entry.document_id}: {exc.reason}")
-        except DownloadFailed as exc:
-            self._fail(item, str(exc))
+        # DownloadFailed goes up to _step: a transient failure, tried again later.
 
     def land_entry(self, entry: Entry) -> Manifest:
         """Download a DONE report's document into the raw zone and mark the entry landed.

@@ -66,6 +66,7 @@ def run_seller(
     today: date,
     progress: PipelineProgress | None = None,
     notices: ReportNotices | None = None,
+    settings: IngestSettings | None = None,
 ) -> SellerRun:
     """Plan and land everything for one seller; errors end up in ``run``, never raised.
 
@@ -91,7 +92,7 @@ def run_seller(
         planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today)
         run.notes = planned.notes
         requests = planned.requests
-        settings = IngestSettings(time_scale=run.client.time_scale)
+        settings = settings or IngestSettings(time_scale=run.client.time_scale)
         sources = {r.dataset.source for r in requests}
         if "report" in sources:
             ingestor = ReportIngestor(
