@@ -223,7 +223,13 @@ def ingest(
     ),
 ) -> None:
     """Land datasets in the lake's raw zone: planned, resumable, idempotent."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .client import SpApiClient
     from .datasets import UnknownDatasetError, select
@@ -258,7 +264,7 @@ def ingest(
             return
         target = Lake.from_uri(lake, kms_key_id=kms_key_id)
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                   TimeElapsedColumn())  # fmt: skip
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=err) as bar:
             tasks: dict[tuple[str, str], Any] = {}
 

@@ -272,3 +272,44 @@ def test_bad_documents_are_reported_and_never_land(kind, scripted, make_client, 
     again = ReportIngestor(client, lake, "S1").run(requests)  # reported, not retried blindly
     assert (again.failed, again.requested) == (1, 0)
     assert TOKEN_PATH  # the scripted server's LWA endpoint served the client
+
+
+def test_restated_days_are_pulled_again_and_land_beside(tmp_path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    datasets = select("sales_traffic_by_date")
+    with run_sandbox(scale=3600) as sandbox:
+        client = SpApiClient.from_env(env=sandbox.env)
+        days = (date(2026, 11, 10), date(2026, 11, 27))
+        for today in (TODAY, date(2026, 11, 29)):  # a run today, and the next day's run
+            requests = plan(datasets, SELLER, (US,), *days, today).requests
+            ReportIngestor(client, lake, SELLER).run(requests)
+    windows = sorted((m.key.split("/dt=")[1].split("/")[0], m.request["dataEndTime"][:10])
+                     for m in manifests(lake).values())  # fmt: skip
+    # Day one: the settled days, then the provisional tail. Day two: the tail is pulled again
+    # and lands beside the first pull, not over it. (The settled window's end moved with the
+    # day, so it is requested again too: see the note on issue 4.)
+    assert windows == [("2026-11-10", "2026-11-23"), ("2026-11-10", "2026-11-24"),
+                       ("2026-11-24", "2026-11-27"), ("2026-11-25", "2026-11-27")]  # fmt: skip
+    assert len({m.key for m in manifests(lake).values()}) == 4
+
+
+@pytest.mark.aws
+def test_ingest_into_s3_with_sse_kms(aws_env):
+    import boto3
+
+    bucket = "lake-ingest-test"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    key_id = boto3.client("kms").create_key(Description="lake")["KeyMetadata"]["KeyId"]
+    lake = Lake.from_uri(f"s3://{bucket}/sellers", kms_key_id=key_id)
+    with run_sandbox(scale=3600) as sandbox:
+        stats = run_reports(sandbox, lake, select("merchant_listings,orders_by_order_date"),
+                            date(2026, 11, 1), date(2026, 11, 10))  # fmt: skip
+        again = run_reports(sandbox, lake, select("merchant_listings,orders_by_order_date"),
+                            date(2026, 11, 1), date(2026, 11, 10))  # fmt: skip
+    assert stats.landed == 6 and again.requested == 0  # the S3 ledger is read back too
+    s3 = boto3.client("s3")
+    objects = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    raw = [k for k in objects if "/raw/" in k and not k.endswith(".manifest.json")]
+    assert len(raw) == 6 and any(k.startswith("sellers/_state/ledger/") for k in objects)
+    head = s3.head_object(Bucket=bucket, Key=raw[0])
+    assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"]
