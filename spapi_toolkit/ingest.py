@@ -120,6 +120,18 @@ def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
     return True
 
 
+def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) -> Entry:
+    """The ledger entry of a planned request; ``payload`` is what will be sent for it."""
+    return Entry(
+        request_id=request.request_id,
+        dataset=request.dataset.name,
+        seller_id=seller_id,
+        marketplace_ids=list(request.marketplace_ids),
+        dt=str(request.dt),
+        request=payload,
+    )
+
+
 def encodings_for(fmt: str, marketplace_ids: Sequence[str]) -> list[str]:
     """The encodings a document may arrive in, most likely first."""
     if fmt != "tsv":
@@ -266,14 +278,17 @@ class ReportIngestor:
     def _new_entry(self, request: PlannedRequest) -> Entry:
         body = request.report_body()
         body_json = {k: _iso(v) if isinstance(v, datetime) else v for k, v in body.items()}
-        return Entry(
-            request_id=request.request_id,
-            dataset=request.dataset.name,
-            seller_id=self.seller_id,
-            marketplace_ids=list(request.marketplace_ids),
-            dt=str(request.dt),
-            request=body_json,
-        )
+        return new_entry(request, self.seller_id, body_json)
+
+    def _cooling_down(self, item: _Work) -> bool:
+        """Whether a FATAL entry's cool-down still runs (then its next step is put off)."""
+        entry = item.entry
+        if entry is None or entry.status != "fatal" or not entry.retry_after:
+            return False
+        wait = (_parse(entry.retry_after) - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            item.due = time.monotonic() + wait
+        return wait > 0
 
     # ---- requesting ---------------------------------------------------------------------
 
@@ -316,11 +331,8 @@ class ReportIngestor:
 
     def _request(self, item: _Work) -> None:
         request, entry = item.request, item.entry
-        if entry is not None and entry.status == "fatal" and entry.retry_after:
-            wait = (_parse(entry.retry_after) - datetime.now(UTC)).total_seconds()
-            if wait > 0:
-                item.due = time.monotonic() + wait
-                return
+        if self._cooling_down(item):
+            return
         existing = self._find_existing(request, entry)
         if existing is not None:
             recovered = entry is not None and entry.status == "requesting"

@@ -27,7 +27,7 @@ from typing import Any
 
 from .client import SpApiClient
 from .errors import SpApiToolkitError
-from .ingest import IngestSettings, Progress, ReportIngestor, RunStats, _parse, _Work
+from .ingest import IngestSettings, Progress, ReportIngestor, RunStats, _Work, new_entry
 from .lake import Lake
 from .ledger import Entry
 from .planner import PlannedRequest
@@ -114,13 +114,10 @@ class KioskIngestor(ReportIngestor):
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
         assert request.window is not None
-        return Entry(
-            request_id=request.request_id,
-            dataset=request.dataset.name,
-            seller_id=self.seller_id,
-            marketplace_ids=list(request.marketplace_ids),
-            dt=str(request.dt),
-            request={
+        return new_entry(
+            request,
+            self.seller_id,
+            {
                 "schema": request.dataset.schema,
                 "query": kiosk_query(request),
                 "data_start": str(request.window.start),
@@ -150,11 +147,8 @@ class KioskIngestor(ReportIngestor):
 
     def _request(self, item: _Work) -> None:
         request, entry = item.request, item.entry
-        if entry is not None and entry.status == "fatal" and entry.retry_after:
-            wait = (_parse(entry.retry_after) - datetime.now(UTC)).total_seconds()
-            if wait > 0:
-                item.due = time.monotonic() + wait
-                return
+        if self._cooling_down(item):
+            return
         existing = self._find_existing(request, entry)
         if existing is not None and entry is not None:
             entry.move("requested", "found among recent queries", report_id=existing["queryId"])

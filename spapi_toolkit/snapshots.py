@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, cast
 
 from .client import SpApiClient
 from .errors import NotFoundError, SpApiError, SpApiToolkitError
-from .ingest import encodings_for
+from .ingest import encodings_for, new_entry
 from .lake import Lake
 from .landing import BadDocument, Manifest, is_landed, land, manifest_key, raw_stem
 from .ledger import Entry, Ledger
@@ -325,14 +325,7 @@ class SnapshotIngestor:
         return asins if driven_by == "asins" else skus
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
-        return Entry(
-            request_id=request.request_id,
-            dataset=request.dataset.name,
-            seller_id=self.seller_id,
-            marketplace_ids=list(request.marketplace_ids),
-            dt=str(request.dt),
-            request=self._describe(request),
-        )
+        return new_entry(request, self.seller_id, self._describe(request))
 
     def _describe(self, request: PlannedRequest) -> dict[str, Any]:
         """What is asked, for the ledger and the manifests (JSON-ready, no secrets)."""
