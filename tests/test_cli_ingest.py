@@ -173,3 +173,23 @@ def test_a_done_report_of_the_last_72_hours_is_reused(sandbox, tmp_path):
     assert entry.report_id == made and entry.reused
     manifest = json.loads(lake.read_bytes(entry.raw_key + ".manifest.json"))
     assert manifest["report_id"] == made
+
+
+def test_spapi_listen_lands_offer_and_listing_events(aws_env, tmp_path):
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    lake = str(tmp_path / "lake")
+    with run_sandbox(scale=600) as sb:
+        env = {**sb.env, **{k: os.environ[k] for k in os.environ if k.startswith("AWS_")}}
+        assert spapi("notifications", "setup", "--queue", queue, env=env).returncode == 0
+        client = SpApiClient.from_env(env=sb.env)
+        for kind in ("ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE"):
+            client.call("notifications.sendTestNotification", notificationType=kind,
+                        body={"testNotification": {"payloadVersion": "1.0"}})  # fmt: skip
+        result = spapi("listen", "--queue", queue, "--lake", lake, "--idle-seconds", "2",
+                       env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "handled 2" in result.stdout and "failed 0" in result.stdout
+    landed = [k for k in Lake.from_uri(lake).list("raw/") if k.endswith(".jsonl")]
+    assert sorted(k.split("/")[2] for k in landed) == [
+        "dataset=listings_status_events", "dataset=offer_change_events"
+    ]  # fmt: skip
