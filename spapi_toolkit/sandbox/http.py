@@ -9,7 +9,9 @@ servers are written against operation ids, never against hand-copied paths.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -65,6 +67,7 @@ def sp_api_error(status: int, code: str, message: str, details: str = "") -> Res
 
 
 Handler = Callable[[Request], Response]
+log = logging.getLogger(__name__)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -113,6 +116,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (killed, timed out) is not the server's error."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        log.exception("loopback server: error while serving %s", client_address)
+
+
 class LoopbackServer:
     """Serve ``handler`` on 127.0.0.1 (a free port unless ``port`` is given) in a thread.
 
@@ -124,8 +137,7 @@ class LoopbackServer:
         handler_class = type(
             "Handler", (_RequestHandler,), {"handle_request": staticmethod(handler)}
         )
-        self._server = ThreadingHTTPServer((host, port), handler_class)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler_class)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
