@@ -234,6 +234,7 @@ def ingest(
     from .client import SpApiClient
     from .datasets import UnknownDatasetError, select
     from .lake import Lake
+    from .ledger import Ledger, covered_days
     from .pipeline import SellerRun, run_sellers
     from .planner import PlanError, estimate, plan
     from .regions import marketplace
@@ -254,15 +255,17 @@ def ingest(
                     "SPAPI_SELLING_PARTNER_ID or selling_partner_id in the profile"
                 )
             runs.append(SellerRun(seller, client))
+        target = Lake.from_uri(lake, kms_key_id=kms_key_id)
+        ledger = Ledger(target)
         for run in runs:
-            planned = plan(chosen, run.seller_id, markets, first, last, today)
+            covered = covered_days(ledger.entries(run.seller_id))
+            planned = plan(chosen, run.seller_id, markets, first, last, today, covered)
             for note in planned.notes:
                 err.print(f"[yellow]note:[/yellow] {note}")
             guess = estimate(planned.requests, time_scale=run.client.time_scale)
             err.print(f"{run.seller_id}: {guess.describe()}")
         if plan_only:
             return
-        target = Lake.from_uri(lake, kms_key_id=kms_key_id)
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=err) as bar:

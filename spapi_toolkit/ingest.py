@@ -122,6 +122,7 @@ def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
 
 def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) -> Entry:
     """The ledger entry of a planned request; ``payload`` is what will be sent for it."""
+    window = request.window
     return Entry(
         request_id=request.request_id,
         dataset=request.dataset.name,
@@ -129,6 +130,8 @@ def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) 
         marketplace_ids=list(request.marketplace_ids),
         dt=str(request.dt),
         request=payload,
+        provisional=request.provisional_as_of is not None,
+        window=[str(window.start), str(window.end)] if window else None,
     )
 
 

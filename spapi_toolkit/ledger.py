@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .lake import Lake
@@ -52,6 +52,8 @@ class Entry:
     retry_after: str | None = None  # ISO time before which a FATAL entry is not retried
     error: str | None = None
     reused: bool = False  # a DONE report of the last 72 hours was adopted instead of a new one
+    provisional: bool = False  # its window was still being restated when it was planned
+    window: list[str] | None = None  # [first day, last day] of a windowed request
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     history: list[list[str]] = field(default_factory=list)  # [time, status, note]
@@ -110,3 +112,18 @@ class Ledger:
                 if dataset is None or entry.dataset == dataset:
                     out.append(entry)
         return out
+
+
+def covered_days(entries: list[Entry]) -> dict[tuple[str, str], set[date]]:
+    """Per (dataset, marketplace), the days landed with settled numbers: what a plan may skip.
+
+    Provisional pulls do not count: those days must be asked again until they settle.
+    """
+    covered: dict[tuple[str, str], set[date]] = {}
+    for entry in entries:
+        if entry.status != "landed" or entry.provisional or not entry.window:
+            continue
+        first, last = (date.fromisoformat(d) for d in entry.window)
+        days = covered.setdefault((entry.dataset, entry.marketplace_ids[0]), set())
+        days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return covered

@@ -20,6 +20,7 @@ from .errors import SpApiToolkitError
 from .ingest import IngestSettings, ReportIngestor, RunStats
 from .kiosk import KioskIngestor
 from .lake import Lake
+from .ledger import Ledger, covered_days
 from .planner import plan
 from .snapshots import SnapshotStats, ingest_snapshots
 
@@ -89,7 +90,8 @@ def run_seller(
         tell("snapshots", done, stats.planned, line)
 
     try:
-        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today)
+        covered = covered_days(Ledger(lake).entries(run.seller_id))
+        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today, covered)
         run.notes = planned.notes
         requests = planned.requests
         settings = settings or IngestSettings(time_scale=run.client.time_scale)
@@ -156,8 +158,6 @@ class ReportNotices:
         self.land_from_ledger(seller, report_id, status, document)
 
     def land_from_ledger(self, seller: str, report_id: str, status: str, document: Any) -> None:
-        from .ledger import Ledger
-
         ledger = Ledger(self.lake)
         entry = next((e for e in ledger.entries(seller) if e.report_id == report_id), None)
         if entry is None or entry.finished or seller not in self.clients:

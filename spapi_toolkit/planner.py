@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -155,6 +155,25 @@ def windows_for(dataset: Dataset, start: date, end: date, today: date) -> list[W
     return _chunks(start, end, size)
 
 
+# (dataset name, marketplace id) -> the days already landed with final (settled) numbers.
+Covered = Mapping[tuple[str, str], set[date]]
+
+
+def _uncovered_runs(first: date, last: date, covered: set[date]) -> list[tuple[date, date]]:
+    """The stretches of ``first``..``last`` not in ``covered``, in order."""
+    runs: list[tuple[date, date]] = []
+    day = first
+    while day <= last:
+        if day in covered:
+            day += timedelta(days=1)
+            continue
+        run_start = day
+        while day <= last and day not in covered:
+            day += timedelta(days=1)
+        runs.append((run_start, day - timedelta(days=1)))
+    return runs
+
+
 def plan(
     datasets: Sequence[Dataset],
     seller_id: str,
@@ -162,8 +181,14 @@ def plan(
     start: date,
     end: date,
     today: date,
+    covered: Covered | None = None,
 ) -> Plan:
-    """Every request needed for ``datasets`` × ``marketplace_ids`` over ``start``..``end``."""
+    """Every request needed for ``datasets`` × ``marketplace_ids`` over ``start``..``end``.
+
+    ``covered`` (see ``ledger.covered_days``) names the days of range datasets already landed
+    with settled numbers: they are left out, so a range rerun on a later day asks only for the
+    days that were missing or still being restated, not for a window whose end moved.
+    """
     if start > end:
         raise PlanError(f"the range starts ({start}) after it ends ({end})")
     result = Plan()
@@ -193,12 +218,19 @@ def plan(
         if first > last:
             continue
         settled_until = last_settled_day(dataset, today)
-        for window in windows_for(dataset, first, last, today):
-            provisional = today if window.end > settled_until else None
-            result.requests += [
-                PlannedRequest(dataset, seller_id, (m,), window, provisional_as_of=provisional)
-                for m in marketplace_ids
-            ]
+        for market in marketplace_ids:
+            done = (covered or {}).get((dataset.name, market), set())
+            if dataset.window == "range":
+                runs = _uncovered_runs(first, last, done)
+            else:
+                runs = [(first, last)]
+            for run_start, run_end in runs:
+                for window in windows_for(dataset, run_start, run_end, today):
+                    provisional = today if window.end > settled_until else None
+                    request = PlannedRequest(
+                        dataset, seller_id, (market,), window, provisional_as_of=provisional
+                    )
+                    result.requests.append(request)
     return result
 
 

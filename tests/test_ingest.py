@@ -24,7 +24,7 @@ from spapi_toolkit.datasets import registry, select
 from spapi_toolkit.ingest import IngestSettings, ReportIngestor
 from spapi_toolkit.lake import Lake
 from spapi_toolkit.landing import Manifest
-from spapi_toolkit.ledger import Ledger
+from spapi_toolkit.ledger import Ledger, covered_days
 from spapi_toolkit.planner import plan
 from spapi_toolkit.sandbox.faults import Faults
 from spapi_toolkit.sandbox.http import Response
@@ -281,14 +281,15 @@ def test_restated_days_are_pulled_again_and_land_beside(tmp_path):
         client = SpApiClient.from_env(env=sandbox.env)
         days = (date(2026, 11, 10), date(2026, 11, 27))
         for today in (TODAY, date(2026, 11, 29)):  # a run today, and the next day's run
-            requests = plan(datasets, SELLER, (US,), *days, today).requests
+            covered = covered_days(Ledger(lake).entries(SELLER))
+            requests = plan(datasets, SELLER, (US,), *days, today, covered).requests
             ReportIngestor(client, lake, SELLER).run(requests)
     windows = sorted((m.key.split("/dt=")[1].split("/")[0], m.request["dataEndTime"][:10])
                      for m in manifests(lake).values())  # fmt: skip
-    # Day one: the settled days, then the provisional tail. Day two: the tail is pulled again
-    # and lands beside the first pull, not over it. (The settled window's end moved with the
-    # day, so it is requested again too: see the note on issue 4.)
-    assert windows == [("2026-11-10", "2026-11-23"), ("2026-11-10", "2026-11-24"),
+    # Day one: the settled days, then the provisional tail. Day two: only what was not yet
+    # final is asked again (Nov 24 has settled since, Nov 25-27 are still restated); the new
+    # pulls land beside the first ones, not over them, and the settled days are not re-pulled.
+    assert windows == [("2026-11-10", "2026-11-23"), ("2026-11-24", "2026-11-24"),
                        ("2026-11-24", "2026-11-27"), ("2026-11-25", "2026-11-27")]  # fmt: skip
     assert len({m.key for m in manifests(lake).values()}) == 4
 

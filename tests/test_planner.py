@@ -119,3 +119,13 @@ def test_estimate_says_how_long_the_quota_makes_a_backfill():
     assert guess.quota_limited == 365
     assert guess.seconds >= 3 * 24 * 3600  # 96 a day: nearly four days
     assert "365 requests" in guess.describe()
+
+
+def test_days_already_final_are_left_out_of_range_requests():
+    orders = dataset("orders_by_order_date")
+    covered = {("orders_by_order_date", US): {date(2026, 11, d) for d in range(5, 11)}}
+    got = plan([orders], "S1", [US, DE], date(2026, 11, 1), date(2026, 11, 20), TODAY, covered)
+    us = [(r.window.start, r.window.end) for r in got.requests if r.marketplace_ids == (US,)]
+    de = [(r.window.start, r.window.end) for r in got.requests if r.marketplace_ids == (DE,)]
+    assert us == [(date(2026, 11, 1), date(2026, 11, 4)), (date(2026, 11, 11), date(2026, 11, 20))]
+    assert de == [(date(2026, 11, 1), date(2026, 11, 20))]  # nothing of DE was covered
