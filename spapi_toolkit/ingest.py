@@ -19,6 +19,7 @@ polling ``getReport`` (within its limit) unless a notification listener reports 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,7 +51,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
 # A quota-limited createReport answered 429 waits for the quota, not for a client retry.
-QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0)
+QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0, throttling_only=True)
+CREATE_RETRY = RetryPolicy(throttling_only=True)
+# How far our clock and Amazon's may disagree when matching a report to when we sent it.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 # Failures that say nothing about the request itself: the step is tried again later.
@@ -120,6 +124,11 @@ def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
     return True
 
 
+def redact_urls(text: str) -> str:
+    """``text`` with the query of every URL removed: pre-signed URLs carry credentials."""
+    return re.sub(r"((?:https?://|/)[^\s?'\"]*)\?[^\s'\")]*", r"\1?<query removed>", text)
+
+
 def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) -> Entry:
     """The ledger entry of a planned request; ``payload`` is what will be sent for it."""
     window = request.window
@@ -177,12 +186,16 @@ class ReportIngestor:
         self._finished: dict[str, dict[str, Any]] = {}  # report id -> notification payload
         self._finished_lock = threading.Lock()
         self._listing: dict[str, list[dict[str, Any]]] = {}  # report type -> recent reports
+        self._listed_at: dict[str, datetime] = {}
+        self._used_report_ids: set[str] = set()  # held by ledger entries: never adopted again
         self._sent: dict[str, list[datetime]] = {}  # report type -> when this seller asked
 
     # ---- notifications ------------------------------------------------------------------
 
     def report_finished(self, report_id: str, status: str, document_id: str | None) -> None:
         """Called by a notification listener: spares the next poll of that report."""
+        if status == "DONE" and not document_id:
+            return  # nothing to fetch from this notice: the next poll will say
         with self._finished_lock:
             self._finished[report_id] = {
                 "reportId": report_id,
@@ -195,6 +208,7 @@ class ReportIngestor:
     def run(self, requests: Sequence[PlannedRequest]) -> RunStats:
         """Drive every report request to landed, no data or failed; return what happened."""
         known = {e.request_id: e for e in self.ledger.entries(self.seller_id)}
+        self._used_report_ids = {e.report_id for e in known.values() if e.report_id}
         for known_entry in known.values():  # when each report type was requested: for quotas
             for when, status, _ in known_entry.history:
                 if status == "requesting":
@@ -295,9 +309,12 @@ class ReportIngestor:
 
     # ---- requesting ---------------------------------------------------------------------
 
-    def _recent_reports(self, report_type: str) -> list[dict[str, Any]]:
-        """This seller's reports of ``report_type`` from the last 72 hours (listed once a run)."""
-        if report_type not in self._listing:
+    def _recent_reports(self, report_type: str, fresh_after: datetime | None = None) -> list[Any]:
+        """This seller's reports of ``report_type`` from the last 72 hours, listed once a run, or
+        again when the listing predates ``fresh_after`` (a request sent since may be in it)."""
+        listed_at = self._listed_at.get(report_type)
+        if listed_at is None or (fresh_after is not None and listed_at < fresh_after):
+            self._listed_at[report_type] = datetime.now(UTC)
             # Not scaled: a sandbox's clock runs ahead of ours, never behind.
             since = datetime.now(UTC) - self.settings.reuse_window
             reports: list[dict[str, Any]] = []
@@ -309,18 +326,37 @@ class ReportIngestor:
         return self._listing[report_type]
 
     def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
-        """A report already made for this request: ours from an interrupted run, or (when the
-        dataset has no report options, which Amazon does not list) a DONE one to reuse."""
+        """A report already made for this request: ours, sent by an interrupted attempt, or
+        (for a settled request of a dataset without report options, which Amazon does not list)
+        a DONE one made since the window settled. Never a report another entry holds."""
         body = request.report_body()
         in_flight = entry is not None and entry.status == "requesting"
-        if not in_flight and request.dataset.report_options:
+        if in_flight:
+            assert entry is not None
+            sent = _parse(next(t for t, st, _ in reversed(entry.history) if st == "requesting"))
+            not_before = sent - CLOCK_SKEW
+        elif request.dataset.report_options or request.provisional_as_of is not None:
             return None
-        for report in self._recent_reports(str(request.dataset.report_type)):
-            if not _same_request(report, body):
+        else:
+            not_before = self._settled_since(request)
+        listing = self._recent_reports(str(request.dataset.report_type),
+                                       fresh_after=not_before if in_flight else None)  # fmt: skip
+        for report in listing:
+            if report.get("reportId") in self._used_report_ids or not _same_request(report, body):
+                continue
+            if "createdTime" in report and _parse(report["createdTime"]) < not_before:
                 continue
             if in_flight or report.get("processingStatus") == "DONE":
-                return report
+                return dict(report)
         return None
+
+    def _settled_since(self, request: PlannedRequest) -> datetime:
+        """From when a report of this request holds settled numbers (or today's snapshot)."""
+        day = request.snapshot_date if request.window is None else (
+            request.window.end + timedelta(days=request.dataset.restatement_days + 2)
+        )  # fmt: skip
+        assert day is not None
+        return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
     def _quota_slot(self, request: PlannedRequest) -> float:
         """Seconds until a report-type quota allows another request (0 when none applies)."""
@@ -342,6 +378,7 @@ class ReportIngestor:
             entry = entry or self._new_entry(request)
             entry.move("requested", "found among recent reports", report_id=existing["reportId"],
                        reused=not recovered)  # fmt: skip
+            self._used_report_ids.add(existing["reportId"])
             self.ledger.put(entry)
             item.entry = entry
             self.stats.recovered += int(recovered)
@@ -356,9 +393,18 @@ class ReportIngestor:
         entry = entry or self._new_entry(request)
         entry.move("requesting", f"attempt {entry.attempts + 1}", attempts=entry.attempts + 1)
         self.ledger.put(entry)  # recorded before it is sent
-        self._sent.setdefault(str(request.dataset.report_type), []).append(datetime.now(UTC))
+        sent = self._sent.setdefault(str(request.dataset.report_type), [])
+        sent.append(datetime.now(UTC))
         item.entry = entry
-        report_id = str(self._create_report(request)["reportId"])
+        try:
+            report_id = str(self._create_report(request)["reportId"])
+        except ThrottledError:
+            # Refused, so not requested: it counts neither as an attempt nor against the quota.
+            entry.attempts -= 1
+            sent.pop()
+            self.ledger.put(entry)
+            raise
+        self._used_report_ids.add(report_id)
         entry.move("requested", "", report_id=report_id)
         self.ledger.put(entry)
         self.stats.requested += 1
@@ -366,9 +412,10 @@ class ReportIngestor:
         item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
 
     def _create_report(self, request: PlannedRequest) -> dict[str, Any]:
-        """createReport; under a report quota a 429 is left to the quota backoff, not retried."""
+        """createReport. It is not idempotent: a 5xx or a lost answer is not retried here (the
+        next step looks the report up first); under a report quota a 429 waits for the quota."""
         call = prepare_call(find_operation("createReport"), {"body": request.report_body()})
-        retry = QUOTA_RETRY if request.dataset.quota_limited else None
+        retry = QUOTA_RETRY if request.dataset.quota_limited else CREATE_RETRY
         return dict(self.client.send(call, retry=retry))
 
     # ---- waiting --------------------------------------------------------------------------
@@ -393,7 +440,9 @@ class ReportIngestor:
         elif status == "FATAL":
             self._fatal(item, report)
         else:
-            if item.deadline is not None and time.monotonic() > item.deadline:
+            if item.deadline is None:  # resumed, recovered or reused: the clock starts now
+                item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
+            if time.monotonic() > item.deadline:
                 raise SpApiToolkitError(f"report {entry.report_id} still {status} at the timeout")
             item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
 
@@ -483,7 +532,7 @@ class ReportIngestor:
             except (BadDocument, LandingError, InvalidKey):
                 raise  # bad bytes are not retried; the others are bugs in what we asked
             except (SpApiToolkitError, OSError, urllib3.exceptions.HTTPError) as exc:
-                last_error = str(exc) or type(exc).__name__
+                last_error = redact_urls(str(exc)) or type(exc).__name__
                 log.warning("download %d of %s failed: %s", attempt, entry.document_id, last_error)
         raise DownloadFailed(
             f"document {entry.document_id} could not be downloaded in {DOWNLOAD_ATTEMPTS} "

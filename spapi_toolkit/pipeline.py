@@ -8,6 +8,7 @@ and ASINs of the merchant listings report the same run lands.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ from typing import Any
 from .client import SpApiClient
 from .datasets import Dataset
 from .errors import SpApiToolkitError
-from .ingest import IngestSettings, ReportIngestor, RunStats
+from .ingest import IngestSettings, ReportIngestor, RunStats, redact_urls
 from .kiosk import KioskIngestor
 from .lake import Lake
 from .ledger import Ledger, covered_days
 from .planner import plan
 from .snapshots import SnapshotStats, ingest_snapshots
+
+log = logging.getLogger(__name__)
 
 # (seller id, stage name, done, total, one-line summary)
 PipelineProgress = Callable[[str, str, int, int, str], None]
@@ -117,6 +120,9 @@ def run_seller(
             )
     except SpApiToolkitError as exc:
         run.error = str(exc)
+    except Exception as exc:  # storage, boto3 or a bug: the seller stops, the run reports it
+        run.error = f"{type(exc).__name__}: {redact_urls(str(exc))}"
+        log.exception("ingestion of %s stopped", run.seller_id)
     return run
 
 

@@ -218,6 +218,7 @@ def plan(
         if first > last:
             continue
         settled_until = last_settled_day(dataset, today)
+        earliest_day = today - timedelta(days=dataset.history_days or 100_000)
         for market in marketplace_ids:
             done = (covered or {}).get((dataset.name, market), set())
             if dataset.window == "range":
@@ -226,6 +227,8 @@ def plan(
                 runs = [(first, last)]
             for run_start, run_end in runs:
                 for window in windows_for(dataset, run_start, run_end, today):
+                    if window.start < earliest_day:
+                        continue  # a week reaching back past what Amazon serves is refused
                     provisional = today if window.end > settled_until else None
                     request = PlannedRequest(
                         dataset, seller_id, (market,), window, provisional_as_of=provisional

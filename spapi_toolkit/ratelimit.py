@@ -408,9 +408,14 @@ class RetryPolicy:
     cap_seconds: float = 30.0
     budget_seconds: float = 300.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    # Only throttling: for calls that are not idempotent (createReport), where a 5xx or a lost
+    # answer may mean the request was carried out and a blind retry would repeat it.
+    throttling_only: bool = False
 
     def retryable(self, status: int | None) -> bool:
         """None stands for a connection error or timeout."""
+        if self.throttling_only:
+            return status == 429
         return status is None or status in RETRYABLE_STATUSES
 
     def backoff(self, attempt: int) -> float:

@@ -129,3 +129,10 @@ def test_days_already_final_are_left_out_of_range_requests():
     de = [(r.window.start, r.window.end) for r in got.requests if r.marketplace_ids == (DE,)]
     assert us == [(date(2026, 11, 1), date(2026, 11, 4)), (date(2026, 11, 11), date(2026, 11, 20))]
     assert de == [(date(2026, 11, 1), date(2026, 11, 20))]  # nothing of DE was covered
+
+
+def test_weeks_reaching_back_past_the_history_limit_are_left_out():
+    ds = [dataset("search_terms")]
+    weeks = plan(ds, "S1", [US], date(2024, 11, 1), date(2024, 12, 31), TODAY).requests
+    earliest = TODAY - timedelta(days=730)  # 2024-11-28, a Thursday
+    assert weeks and min(r.window.start for r in weeks) >= earliest
