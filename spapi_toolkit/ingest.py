@@ -46,10 +46,10 @@ from .models import find_operation
 from .planner import PlannedRequest
 from .ratelimit import REPORT_QUOTAS, RetryPolicy, next_report_slot
 from .regions import marketplace
+from .reports import open_document
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 1 << 20
 # A quota-limited createReport answered 429 waits for the quota, not for a client retry.
 QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0, throttling_only=True)
 CREATE_RETRY = RetryPolicy(throttling_only=True)
@@ -463,25 +463,8 @@ class ReportIngestor:
 
     def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
         """The declared compression of a document, and its bytes as they arrive."""
-        meta = self.client.call("getReportDocument", reportDocumentId=document_id)
-        return meta.get("compressionAlgorithm"), self._download(document_id, meta["url"])
-
-    def _download(self, document_id: str, url: str) -> Iterator[bytes]:
-        # The URL is pre-signed: no SP-API token goes with it, and it is never stored.
-        with self.client.session.get(url, stream=True, timeout=(10, 300)) as response:
-            if response.status_code != 200:
-                raise SpApiToolkitError(
-                    f"downloading document {document_id} failed with HTTP {response.status_code}"
-                )
-            expected = response.headers.get("Content-Length")
-            received = 0
-            for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
-                received += len(chunk)
-                yield chunk
-            if expected is not None and int(expected) != received:
-                raise SpApiToolkitError(
-                    f"document {document_id} arrived truncated: {received} of {expected} bytes"
-                )
+        meta, chunks = open_document(self.client, document_id)
+        return meta.get("compressionAlgorithm"), chunks
 
     def _land(self, item: _Work) -> None:
         assert item.entry is not None

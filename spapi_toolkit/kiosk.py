@@ -31,6 +31,7 @@ from .ingest import IngestSettings, Progress, ReportIngestor, RunStats, _Work, n
 from .lake import Lake
 from .ledger import Entry
 from .planner import PlannedRequest
+from .reports import document_chunks
 
 SCHEMA_DIR = "data/spapi-models/schemas/data-kiosk"
 SALES_AND_TRAFFIC = "analytics_salesAndTraffic_2024_04_24"
@@ -208,7 +209,7 @@ class KioskIngestor(ReportIngestor):
     def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
         """Data Kiosk documents declare no compression; the bytes tell (``land`` looks)."""
         meta = self.client.call("getDocument", documentId=document_id)
-        return None, self._download(document_id, meta["documentUrl"])
+        return None, document_chunks(self.client, document_id, meta["documentUrl"])
 
 
 def ingest_kiosk(

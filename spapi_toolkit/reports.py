@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +96,47 @@ def wait_for_report(
         time.sleep(poll_seconds)
 
 
+def open_document(
+    client: SpApiClient, report_document_id: str, *, timeout: float = 300.0
+) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """A document's ``getReportDocument`` answer, and its bytes exactly as they arrive.
+
+    The pre-signed URL gets no SP-API token. The bytes are the raw ones, even when the answer
+    says ``Content-Encoding: gzip``. A non-200 answer, a connection closed early or fewer bytes
+    than ``Content-Length`` raise DownloadError when they are noticed, so a consumer never takes
+    a cut document for a whole one.
+    """
+    meta = client.call("getReportDocument", reportDocumentId=report_document_id)
+    return dict(meta), document_chunks(client, report_document_id, meta["url"], timeout)
+
+
+def document_chunks(
+    client: SpApiClient, report_document_id: str, url: str, timeout: float = 300.0
+) -> Iterator[bytes]:
+    """The bytes at a document's pre-signed ``url``, checked as ``open_document`` says."""
+    with client.session.get(url, stream=True, timeout=(10, timeout)) as response:
+        if response.status_code != 200:
+            raise DownloadError(
+                f"downloading document {report_document_id} failed with HTTP "
+                f"{response.status_code} (the URL is valid for about five minutes)"
+            )
+        expected = response.headers.get("Content-Length")
+        size = 0
+        try:
+            for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
+                size += len(chunk)
+                yield chunk
+        except urllib3.exceptions.ProtocolError:
+            raise DownloadError(
+                f"document {report_document_id} arrived truncated: the connection closed after "
+                f"{size} of {expected or 'unknown'} bytes"
+            ) from None
+        if expected is not None and int(expected) != size:
+            raise DownloadError(
+                f"document {report_document_id} arrived truncated: {size} of {expected} bytes"
+            )
+
+
 def download_document(
     client: SpApiClient, report_document_id: str, destination: Path, *, timeout: float = 300.0
 ) -> Document:
@@ -104,38 +145,20 @@ def download_document(
     Writes to a temporary name first and renames on success, so a failed or truncated
     download never leaves a file that looks complete.
     """
-    meta = client.call("getReportDocument", reportDocumentId=report_document_id)
     digest = hashlib.sha256()
     size = 0
     head = b""
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     try:
-        with client.session.get(meta["url"], stream=True, timeout=(10, timeout)) as response:
-            if response.status_code != 200:
-                raise DownloadError(
-                    f"downloading document {report_document_id} failed with HTTP "
-                    f"{response.status_code} (the URL is valid for about five minutes)"
-                )
-            expected = response.headers.get("Content-Length")
-            with partial.open("wb") as out:
-                try:
-                    # raw: the bytes as sent, even when the answer says Content-Encoding: gzip.
-                    for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
-                        if len(head) < 2:
-                            head += chunk[:2]
-                        digest.update(chunk)
-                        size += len(chunk)
-                        out.write(chunk)
-                except urllib3.exceptions.ProtocolError:
-                    raise DownloadError(
-                        f"document {report_document_id} arrived truncated: the connection "
-                        f"closed after {size} of {expected or 'unknown'} bytes"
-                    ) from None
-            if expected is not None and int(expected) != size:
-                raise DownloadError(
-                    f"document {report_document_id} arrived truncated: {size} of {expected} bytes"
-                )
+        meta, chunks = open_document(client, report_document_id, timeout=timeout)
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                if len(head) < 2:
+                    head += chunk[:2]
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise DownloadError(
