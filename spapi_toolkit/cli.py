@@ -14,13 +14,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from .clock import Clock
 from .errors import SpApiToolkitError
 
 app = typer.Typer(help="Amazon Selling Partner API toolkit.", no_args_is_help=True)
@@ -166,7 +167,7 @@ def auth_exchange(
         verify_state(state, creds.client_secret.reveal())
         auth = LwaAuth(creds, os.environ.get("SPAPI_LWA_ENDPOINT") or LWA_TOKEN_URL)
         token = auth.exchange_code(code, redirect_uri)
-        stored = with_refresh_token(creds, token, date.today())
+        stored = with_refresh_token(creds, token, Clock.from_env().today())
         if selling_partner_id:
             stored = replace(stored, selling_partner_id=selling_partner_id)
         if store_secret:
@@ -195,7 +196,7 @@ def auth_check(profile: str = typer.Option(None)) -> None:
             print("LWA:         refresh-token grant OK")
         else:
             print("LWA:         no refresh token; grantless operations only")
-        for warning in credential_warnings(creds, date.today()):
+        for warning in credential_warnings(creds, client.clock.today()):
             err.print(f"[yellow]warning:[/yellow] {warning}")
     except SpApiToolkitError as exc:
         _fail(exc)
@@ -243,7 +244,6 @@ def ingest(
         chosen = select(datasets)
         markets = [marketplace(m).marketplace_id for m in marketplaces.split(",") if m.strip()]
         first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
-        today = datetime.now(UTC).date()
         runs = []
         names: list[str | None] = list(profile) if profile else [None]
         for name in names:
@@ -255,6 +255,7 @@ def ingest(
                     "SPAPI_SELLING_PARTNER_ID or selling_partner_id in the profile"
                 )
             runs.append(SellerRun(seller, client))
+        today = runs[0].client.clock.today()  # one "today" for every seller of the run
         target = Lake.from_uri(lake, kms_key_id=kms_key_id)
         ledger = Ledger(target)
         for run in runs:
@@ -309,7 +310,7 @@ def _report_listener(queue: str | None, lake: Any, runs: list[Any]) -> Iterator[
     thread = threading.Thread(
         target=consume,
         args=(_sqs(), url, handler),
-        kwargs={"dedup": LakeDedup(lake), "stop": stop},
+        kwargs={"dedup": LakeDedup(lake, clock=runs[0].client.clock), "stop": stop},
         name="notifications",
         daemon=True,
     )
@@ -378,15 +379,16 @@ def listen(
             client = SpApiClient.from_env(profile=name)
             if client.credentials.selling_partner_id:
                 clients[client.credentials.selling_partner_id] = client
-        sink = EventSink(target)
+        clock = Clock.from_env()
+        sink = EventSink(target, clock=clock)
         handler = dispatch({
             "REPORT_PROCESSING_FINISHED": ReportNotices(target, clients),
             "LISTINGS_ITEM_STATUS_CHANGE": sink,
             "ANY_OFFER_CHANGED": sink,
         })  # fmt: skip
         url = ensure_queue(_sqs(), queue).url
-        stats = consume(_sqs(), url, handler, dedup=LakeDedup(target), max_messages=max_messages,
-                        idle_seconds=idle_seconds)  # fmt: skip
+        stats = consume(_sqs(), url, handler, dedup=LakeDedup(target, clock=clock),
+                        max_messages=max_messages, idle_seconds=idle_seconds)  # fmt: skip
         print(
             f"received {stats.received}, handled {stats.handled}, duplicates {stats.duplicates}, "
             f"failed {stats.failed}, malformed {stats.malformed}"

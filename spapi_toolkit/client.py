@@ -28,6 +28,7 @@ import requests
 
 from . import __version__
 from .auth import NOTIFICATIONS_SCOPE, LwaAuth
+from .clock import SYSTEM_CLOCK, Clock
 from .credentials import Credentials, resolve_credentials
 from .errors import (
     RequestValidationError,
@@ -204,6 +205,7 @@ class SpApiClient:
         timeout: tuple[float, float] = (10.0, 120.0),
         rate_limit_timeout: float | None = None,
         time_scale: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         the_region = region(region_name)
         self.region = the_region.name
@@ -215,6 +217,9 @@ class SpApiClient:
         # How many times faster than ours the service's clock runs (1 for Amazon; the local
         # sandbox may run faster): token lifetimes and report quotas are scaled by it.
         self.time_scale = time_scale
+        # The time as this client's service sees it: what ingestion reads for "now" and
+        # "today" (set ahead or behind for a sandbox whose history is pinned to a date).
+        self.clock = clock
         self.auth = LwaAuth(
             credentials, lwa_endpoint or LWA_TOKEN_URL, session=self.session, time_scale=time_scale
         )
@@ -237,12 +242,14 @@ class SpApiClient:
         ``SPAPI_REGION`` (na, eu, fe), ``SPAPI_ENDPOINT`` and ``SPAPI_LWA_ENDPOINT`` (overrides,
         for sandboxes), ``SPAPI_SANDBOX=1`` for Amazon's sandbox hosts, and
         ``SPAPI_RATELIMIT_DIR`` to share rate-limit buckets with other processes on this host, and
-        ``SPAPI_TIME_SCALE`` for a service whose clock runs faster (the local sandbox)."""
+        ``SPAPI_TIME_SCALE`` for a service whose clock runs faster and ``SPAPI_CLOCK_OFFSET`` for
+        one whose clock is set elsewhere (both printed by the local sandbox)."""
         env = os.environ if env is None else env
         credentials = resolve_credentials(profile=profile, env=env)
         sandbox = env.get("SPAPI_SANDBOX", "").lower() in ("1", "true", "yes")
         if env.get("SPAPI_TIME_SCALE") and "time_scale" not in kwargs:
             kwargs["time_scale"] = float(env["SPAPI_TIME_SCALE"])
+        kwargs.setdefault("clock", Clock.from_env(env))
         if env.get("SPAPI_RATELIMIT_DIR") and "limiter" not in kwargs:
             kwargs["limiter"] = RateLimiter(state_dir=Path(env["SPAPI_RATELIMIT_DIR"]))
         return cls(
@@ -317,7 +324,7 @@ class SpApiClient:
             self.limiter.acquire(key, self.rate_limit_timeout)
             headers = {
                 "x-amz-access-token": token,
-                "x-amz-date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+                "x-amz-date": self.clock.now().strftime("%Y%m%dT%H%M%SZ"),
                 "user-agent": USER_AGENT,
                 "accept": "application/json",
                 **call.headers,

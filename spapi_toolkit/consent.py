@@ -14,9 +14,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 from urllib.parse import urlencode
 
+from .clock import SYSTEM_CLOCK
 from .errors import ConfigurationError
 
 DEFAULT_SELLER_CENTRAL = "https://sellercentral.amazon.com"
@@ -30,7 +30,8 @@ def _sign(payload: str, key: str) -> str:
 
 def make_state(key: str, now: float | None = None) -> str:
     """A random, timestamped state value signed with ``key`` (keep the key server-side)."""
-    payload = f"{int(now if now is not None else time.time())}.{secrets.token_urlsafe(12)}"
+    issued = int(now if now is not None else SYSTEM_CLOCK.now().timestamp())
+    payload = f"{issued}.{secrets.token_urlsafe(12)}"
     return f"{payload}.{_sign(payload, key)}"
 
 
@@ -47,7 +48,7 @@ def verify_state(
         ) from None
     if not hmac.compare_digest(signature, _sign(f"{issued}.{nonce}", key)):
         raise ConfigurationError("the state parameter's signature does not match: refusing it")
-    age = (now if now is not None else time.time()) - issued_at
+    age = (now if now is not None else SYSTEM_CLOCK.now().timestamp()) - issued_at
     if age > max_age or age < -60:
         raise ConfigurationError(
             f"the state parameter is {age:.0f}s old (limit {max_age:.0f}s): start again with "

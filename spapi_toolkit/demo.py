@@ -17,7 +17,7 @@ import gzip
 import json
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .client import SpApiClient
+from .clock import SYSTEM_CLOCK
 from .datasets import registry
 from .lake import Lake
 from .landing import Manifest
@@ -145,7 +146,7 @@ def _write_summary(
     lines = [
         "# spapi-lake demo",
         "",
-        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s against the local "
+        f"Run on {SYSTEM_CLOCK.now():%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s against the local "
         f"SP-API sandbox (a simulated seller; nothing left this machine). Lake: `{lake_uri}`.",
         "",
         "| dataset | objects in raw/ | bytes | rows |",

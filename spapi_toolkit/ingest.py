@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +29,7 @@ from typing import Any
 import urllib3
 
 from .client import SpApiClient, prepare_call
+from .clock import Clock
 from .datasets import registry
 from .errors import (
     ServerError,
@@ -175,12 +175,14 @@ class ReportIngestor:
         seller_id: str,
         settings: IngestSettings | None = None,
         progress: Progress | None = None,
+        clock: Clock | None = None,
     ):
         self.client = client
         self.lake = lake
         self.seller_id = seller_id
         self.settings = settings or IngestSettings(time_scale=client.time_scale)
-        self.ledger = Ledger(lake)
+        self.clock = clock or client.clock  # the service's idea of now: see ``clock.py``
+        self.ledger = Ledger(lake, self.clock)
         self.progress = progress
         self.stats = RunStats()
         self._finished: dict[str, dict[str, Any]] = {}  # report id -> notification payload
@@ -229,7 +231,7 @@ class ReportIngestor:
                 continue
             work.append(_Work(request, entry))
         while work:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             for item in work:
                 if item.due <= now or self._told(item):
                     self._step(item)
@@ -237,9 +239,9 @@ class ReportIngestor:
             self._report_progress(len(work))
             if work:
                 # At most 0.2 s: a notification may wake an item before its due time.
-                pause = min(min(w.due for w in work) - time.monotonic(), 0.2)
+                pause = min(min(w.due for w in work) - self.clock.monotonic(), 0.2)
                 if pause > 0:
-                    time.sleep(pause)
+                    self.clock.sleep(pause)
                     if any(w.quota_blocked for w in work):
                         self.stats.quota_wait_seconds += pause
         self._report_progress(0)
@@ -251,6 +253,10 @@ class ReportIngestor:
             return False
         with self._finished_lock:
             return item.entry.report_id in self._finished
+
+    def _after(self, span: timedelta | float) -> float:
+        """The monotonic time a span of the service's time from now."""
+        return self.clock.monotonic() + self.settings.real(span)
 
     def _settled(self, entry: Entry) -> bool:
         return entry.finished or entry.status == "failed"
@@ -270,7 +276,7 @@ class ReportIngestor:
             elif entry.status == "done":
                 self._land(item)
         except ThrottledError as exc:
-            item.due = time.monotonic() + self.settings.real(self.settings.quota_backoff)
+            item.due = self._after(self.settings.quota_backoff)
             log.warning("%s: throttled (%s); trying again later", item.request.request_id, exc)
         except TRANSIENT_ERRORS as exc:
             # The client's own retries are spent, but the service may recover: try this step
@@ -279,15 +285,14 @@ class ReportIngestor:
             if item.step_errors >= self.settings.max_step_errors:
                 self._fail(item, f"{exc} ({item.step_errors} times)")
             else:
-                item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+                item.due = self._after(self.settings.poll_seconds)
                 log.warning("%s: %s; trying again later", item.request.request_id, exc)
         except (SpApiError, SpApiToolkitError) as exc:
             self._fail(item, str(exc))
 
     def _fail(self, item: _Work, reason: str) -> None:
         entry = item.entry or self._new_entry(item.request)
-        entry.move("failed", reason, error=reason)
-        self.ledger.put(entry)
+        self.ledger.move(entry, "failed", reason, error=reason)
         item.entry = entry
         self.stats.failed += 1
         self.stats.errors.append(f"{entry.request_id}: {reason}")
@@ -302,9 +307,9 @@ class ReportIngestor:
         entry = item.entry
         if entry is None or entry.status != "fatal" or not entry.retry_after:
             return False
-        wait = (_parse(entry.retry_after) - datetime.now(UTC)).total_seconds()
+        wait = (_parse(entry.retry_after) - self.clock.now()).total_seconds()
         if wait > 0:
-            item.due = time.monotonic() + wait
+            item.due = self.clock.monotonic() + wait
         return wait > 0
 
     # ---- requesting ---------------------------------------------------------------------
@@ -314,9 +319,9 @@ class ReportIngestor:
         again when the listing predates ``fresh_after`` (a request sent since may be in it)."""
         listed_at = self._listed_at.get(report_type)
         if listed_at is None or (fresh_after is not None and listed_at < fresh_after):
-            self._listed_at[report_type] = datetime.now(UTC)
-            # Not scaled: a sandbox's clock runs ahead of ours, never behind.
-            since = datetime.now(UTC) - self.settings.reuse_window
+            self._listed_at[report_type] = self.clock.now()
+            # Not scaled: a sandbox's clock starts where ours does and runs faster, not slower.
+            since = self.clock.now() - self.settings.reuse_window
             reports: list[dict[str, Any]] = []
             for page in self.client.paginate(
                 "getReports", reportTypes=[report_type], createdSince=since, pageSize=100
@@ -363,7 +368,7 @@ class ReportIngestor:
         report_type = str(request.dataset.report_type)
         if report_type not in REPORT_QUOTAS:
             return 0.0
-        now = datetime.now(UTC)
+        now = self.clock.now()
         sent = self._sent.get(report_type, [])
         slot = next_report_slot(report_type, sent, now, self.settings.time_scale)
         return max(0.0, (slot - now).total_seconds())
@@ -376,10 +381,9 @@ class ReportIngestor:
         if existing is not None:
             recovered = entry is not None and entry.status == "requesting"
             entry = entry or self._new_entry(request)
-            entry.move("requested", "found among recent reports", report_id=existing["reportId"],
-                       reused=not recovered)  # fmt: skip
+            self.ledger.move(entry, "requested", "found among recent reports",
+                             report_id=existing["reportId"], reused=not recovered)  # fmt: skip
             self._used_report_ids.add(existing["reportId"])
-            self.ledger.put(entry)
             item.entry = entry
             self.stats.recovered += int(recovered)
             self.stats.reused += int(not recovered)
@@ -388,13 +392,14 @@ class ReportIngestor:
         wait = self._quota_slot(request)
         item.quota_blocked = wait > 0
         if item.quota_blocked:
-            item.due = time.monotonic() + wait
+            item.due = self.clock.monotonic() + wait
             return
         entry = entry or self._new_entry(request)
-        entry.move("requesting", f"attempt {entry.attempts + 1}", attempts=entry.attempts + 1)
-        self.ledger.put(entry)  # recorded before it is sent
+        attempt = entry.attempts + 1
+        # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
+        self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
         sent = self._sent.setdefault(str(request.dataset.report_type), [])
-        sent.append(datetime.now(UTC))
+        sent.append(self.clock.now())
         item.entry = entry
         try:
             report_id = str(self._create_report(request)["reportId"])
@@ -405,11 +410,10 @@ class ReportIngestor:
             self.ledger.put(entry)
             raise
         self._used_report_ids.add(report_id)
-        entry.move("requested", "", report_id=report_id)
-        self.ledger.put(entry)
+        self.ledger.move(entry, "requested", "", report_id=report_id)
         self.stats.requested += 1
-        item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
-        item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
+        item.due = self._after(self.settings.poll_seconds)
+        item.deadline = self._after(self.settings.report_timeout)
 
     def _create_report(self, request: PlannedRequest) -> dict[str, Any]:
         """createReport. It is not idempotent: a 5xx or a lost answer is not retried here (the
@@ -430,21 +434,19 @@ class ReportIngestor:
             report = self.client.call("getReport", reportId=entry.report_id)
         status = report.get("processingStatus")
         if status == "DONE":
-            entry.move("done", told, document_id=report["reportDocumentId"])
-            self.ledger.put(entry)
+            self.ledger.move(entry, "done", told, document_id=report["reportDocumentId"])
             self._land(item)
         elif status == "CANCELLED":
-            entry.move("no_data", "CANCELLED: Amazon has no data for this window")
-            self.ledger.put(entry)
+            self.ledger.move(entry, "no_data", "CANCELLED: Amazon has no data for this window")
             self.stats.no_data += 1
         elif status == "FATAL":
             self._fatal(item, report)
         else:
             if item.deadline is None:  # resumed, recovered or reused: the clock starts now
-                item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
-            if time.monotonic() > item.deadline:
+                item.deadline = self._after(self.settings.report_timeout)
+            if self.clock.monotonic() > item.deadline:
                 raise SpApiToolkitError(f"report {entry.report_id} still {status} at the timeout")
-            item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+            item.due = self._after(self.settings.poll_seconds)
 
     def _fatal(self, item: _Work, report: dict[str, Any]) -> None:
         entry = item.entry
@@ -453,11 +455,10 @@ class ReportIngestor:
             self._fail(item, f"report {entry.report_id} ended FATAL {entry.attempts} times")
             return
         cooldown = self.settings.real(self.settings.fatal_cooldown)
-        retry_after = datetime.now(UTC) + timedelta(seconds=cooldown)
-        entry.move("fatal", f"report {entry.report_id} FATAL; retrying after a cool-down",
-                   retry_after=_iso(retry_after))  # fmt: skip
-        self.ledger.put(entry)
-        item.due = time.monotonic() + cooldown
+        retry_after = self.clock.now() + timedelta(seconds=cooldown)
+        note = f"report {entry.report_id} FATAL; retrying after a cool-down"
+        self.ledger.move(entry, "fatal", note, retry_after=_iso(retry_after))
+        item.due = self.clock.monotonic() + cooldown
 
     # ---- landing --------------------------------------------------------------------------
 
@@ -488,8 +489,7 @@ class ReportIngestor:
         if manifest is None:
             manifest = self._download_and_land(entry, stem, dataset.format)
             self.stats.bytes_landed += manifest.bytes
-        entry.move("landed", "", raw_key=manifest.key)
-        self.ledger.put(entry)
+        self.ledger.move(entry, "landed", "", raw_key=manifest.key)
         self.stats.landed += 1
         return manifest
 
@@ -511,6 +511,7 @@ class ReportIngestor:
                     self.lake, stem, chunks, fmt=fmt,
                     encodings=encodings_for(fmt, entry.marketplace_ids),
                     manifest_fields={**fields, "declared_compression": declared},
+                    now=self.clock.now(),
                 )  # fmt: skip
             except (BadDocument, LandingError, InvalidKey):
                 raise  # bad bytes are not retried; the others are bugs in what we asked
@@ -531,9 +532,10 @@ def ingest_reports(
     settings: IngestSettings | None = None,
     progress: Progress | None = None,
     on_ingestor: Callable[[ReportIngestor], None] | None = None,
+    clock: Clock | None = None,
 ) -> RunStats:
     """Land ``requests`` (the report ones) for one seller; see ``ReportIngestor``."""
-    ingestor = ReportIngestor(client, lake, seller_id, settings, progress)
+    ingestor = ReportIngestor(client, lake, seller_id, settings, progress, clock)
     if on_ingestor is not None:
         on_ingestor(ingestor)
     return ingestor.run(requests)

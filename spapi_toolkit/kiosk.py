@@ -18,14 +18,13 @@ Data Kiosk says "no data" as CANCELLED or as DONE without a data document: both 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from .client import SpApiClient
+from .clock import Clock
 from .errors import SpApiToolkitError
 from .ingest import IngestSettings, Progress, ReportIngestor, RunStats, _Work, new_entry
 from .lake import Lake
@@ -131,7 +130,7 @@ class KioskIngestor(ReportIngestor):
     def _recent_queries(self) -> list[dict[str, Any]]:
         """The seller's queries of the last 72 hours (listed once a run)."""
         if "" not in self._listing:
-            since = datetime.now(UTC) - self.settings.reuse_window
+            since = self.clock.now() - self.settings.reuse_window
             queries: list[dict[str, Any]] = []
             for page in self.client.paginate("getQueries", createdSince=since, pageSize=100):
                 queries.extend(page.get("queries", []))
@@ -152,21 +151,22 @@ class KioskIngestor(ReportIngestor):
             return
         existing = self._find_existing(request, entry)
         if existing is not None and entry is not None:
-            entry.move("requested", "found among recent queries", report_id=existing["queryId"])
-            self.ledger.put(entry)
+            self.ledger.move(
+                entry, "requested", "found among recent queries", report_id=existing["queryId"]
+            )
             self.stats.recovered += 1
             item.due = 0.0
             return
         entry = entry or self._new_entry(request)
-        entry.move("requesting", f"attempt {entry.attempts + 1}", attempts=entry.attempts + 1)
-        self.ledger.put(entry)  # recorded before it is sent
+        attempt = entry.attempts + 1
+        # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
+        self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
         item.entry = entry
         answer = self.client.call("createQuery", body={"query": entry.request["query"]})
-        entry.move("requested", "", report_id=str(answer["queryId"]))
-        self.ledger.put(entry)
+        self.ledger.move(entry, "requested", "", report_id=str(answer["queryId"]))
         self.stats.requested += 1
-        item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
-        item.deadline = time.monotonic() + self.settings.real(self.settings.report_timeout)
+        item.due = self._after(self.settings.poll_seconds)
+        item.deadline = self._after(self.settings.report_timeout)
 
     # ---- waiting --------------------------------------------------------------------------
 
@@ -179,19 +179,18 @@ class KioskIngestor(ReportIngestor):
             query = self.client.call("getQuery", queryId=entry.report_id)
         status = query.get("processingStatus")
         if status == "DONE" and query.get("dataDocumentId"):
-            entry.move("done", "", document_id=query["dataDocumentId"])
-            self.ledger.put(entry)
+            self.ledger.move(entry, "done", "", document_id=query["dataDocumentId"])
             self._land(item)
         elif status in ("DONE", "CANCELLED"):
-            entry.move("no_data", f"{status} without a data document: no data for this window")
-            self.ledger.put(entry)
+            note = f"{status} without a data document: no data for this window"
+            self.ledger.move(entry, "no_data", note)
             self.stats.no_data += 1
         elif status == "FATAL":
             self._fatal(item, query)
         elif status in RUNNING:
-            if item.deadline is not None and time.monotonic() > item.deadline:
+            if item.deadline is not None and self.clock.monotonic() > item.deadline:
                 raise SpApiToolkitError(f"query {entry.report_id} still {status} at the timeout")
-            item.due = time.monotonic() + self.settings.real(self.settings.poll_seconds)
+            item.due = self._after(self.settings.poll_seconds)
         else:
             raise SpApiToolkitError(f"query {entry.report_id} has an unknown status {status!r}")
 
@@ -221,7 +220,8 @@ def ingest_kiosk(
     poll_seconds: float,
     time_scale: float = 1.0,
     progress: Progress | None = None,
+    clock: Clock | None = None,
 ) -> RunStats:
     """Land ``requests`` (the ``source = "data_kiosk"`` ones) for one seller."""
     settings = IngestSettings(poll_seconds=poll_seconds, time_scale=time_scale)
-    return KioskIngestor(client, lake, seller_id, settings, progress).run(requests)
+    return KioskIngestor(client, lake, seller_id, settings, progress, clock).run(requests)

@@ -31,6 +31,7 @@ from itertools import chain
 from typing import Any
 
 from . import __version__
+from .clock import SYSTEM_CLOCK
 from .errors import SpApiToolkitError
 from .lake import Lake, ObjectNotFound
 
@@ -329,7 +330,7 @@ def _check_encodings(encodings: Sequence[str]) -> list[str]:
 
 def _utc_timestamp(now: datetime | None) -> str:
     """``now`` (default: the current time) as ISO 8601 UTC with a Z; naive means UTC."""
-    moment = now or datetime.now(UTC)
+    moment = now or SYSTEM_CLOCK.now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

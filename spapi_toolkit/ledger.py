@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from .clock import SYSTEM_CLOCK, Clock
 from .lake import Lake
 
 LEDGER_PREFIX = "_state/ledger"
@@ -28,10 +29,10 @@ FINISHED = frozenset({"landed", "no_data"})
 STATUSES = ("requesting", "requested", "done", "landed", "no_data", "fatal", "failed")
 
 
-def _now() -> str:
-    # Milliseconds: report quotas are counted from these times, and a sandbox whose clock runs
-    # 3600 times faster turns one second into an hour.
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def stamp(moment: datetime) -> str:
+    """A ledger time: ISO 8601 UTC with milliseconds (report quotas are counted from these
+    times, and a sandbox whose clock runs 3600 times faster turns one second into an hour)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -54,22 +55,23 @@ class Entry:
     reused: bool = False  # a DONE report of the last 72 hours was adopted instead of a new one
     provisional: bool = False  # its window was still being restated when it was planned
     window: list[str] | None = None  # [first day, last day] of a windowed request
-    created_at: str = field(default_factory=_now)
-    updated_at: str = field(default_factory=_now)
+    created_at: str = ""  # set by the first move
+    updated_at: str = ""
     history: list[list[str]] = field(default_factory=list)  # [time, status, note]
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
-    def move(self, status: str, note: str = "", **changes: Any) -> None:
-        """Change status (and fields), keeping a dated history line."""
+    def move(self, status: str, note: str = "", *, at: datetime, **changes: Any) -> None:
+        """Change status (and fields) at time ``at``, keeping a dated history line."""
         if status not in STATUSES:
             raise ValueError(f"unknown ledger status {status!r}")
         for name, value in changes.items():
             setattr(self, name, value)
         self.status = status
-        self.updated_at = _now()
+        self.updated_at = stamp(at)
+        self.created_at = self.created_at or self.updated_at
         self.history.append([self.updated_at, status, note])
 
 
@@ -78,10 +80,19 @@ def entry_key(seller_id: str, dataset: str, request_id: str) -> str:
 
 
 class Ledger:
-    """The ledger entries of one lake; every write replaces one entry atomically."""
+    """The ledger entries of one lake; every write replaces one entry atomically.
 
-    def __init__(self, lake: Lake):
+    ``clock`` dates every move: the ingestion run's own clock, so tests and replays pin it.
+    """
+
+    def __init__(self, lake: Lake, clock: Clock = SYSTEM_CLOCK):
         self.lake = lake
+        self.clock = clock
+
+    def move(self, entry: Entry, status: str, note: str = "", **changes: Any) -> None:
+        """Move ``entry`` to ``status`` now (see ``Entry.move``) and write it."""
+        entry.move(status, note, at=self.clock.now(), **changes)
+        self.put(entry)
 
     def put(self, entry: Entry) -> None:
         data = json.dumps(asdict(entry), indent=2, sort_keys=True).encode("utf-8") + b"\n"

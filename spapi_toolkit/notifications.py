@@ -29,7 +29,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from typing import Any, Protocol
 
 from . import landing
 from .client import SpApiClient
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import NotFoundError, SpApiError, SpApiToolkitError
 from .lake import Lake
 
@@ -432,9 +432,10 @@ class LakeDedup:
 
     PREFIX = "_state/notifications/seen/"
 
-    def __init__(self, lake: Lake, prefix: str = PREFIX):
+    def __init__(self, lake: Lake, prefix: str = PREFIX, clock: Clock = SYSTEM_CLOCK):
         self.lake = lake
         self.prefix = prefix
+        self.clock = clock
 
     def key(self, notification_id: str) -> str:
         """The marker's key; an id that is not a safe key segment is hashed."""
@@ -446,12 +447,9 @@ class LakeDedup:
         return self.lake.exists(self.key(notification_id))
 
     def remember(self, notification_id: str) -> None:
-        marker = {"notification_id": notification_id, "handled_at": _now_iso()}
+        handled_at = self.clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        marker = {"notification_id": notification_id, "handled_at": handled_at}
         self.lake.write_bytes(self.key(notification_id), json.dumps(marker).encode() + b"\n")
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,6 +554,7 @@ def listen(
     visibility_timeout: int = 300,
     backoff_seconds: float | None = None,
     stop: threading.Event | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ListenStats:
     """Consume notifications from ``queue_url`` (boto3 SQS client ``sqs``), calling
     ``handler(notification)`` once per notification id, until one of: ``max_messages``
@@ -569,7 +568,7 @@ def listen(
     receive when given. Duplicates are deleted without calling the handler; malformed messages
     are left for the dead-letter queue. Returns the counts."""
     stats = ListenStats()
-    last_message = time.monotonic()
+    last_message = clock.monotonic()
     while not (stop is not None and stop.is_set()):
         wanted = SQS_BATCH if max_messages is None else min(SQS_BATCH, max_messages - stats.handled)
         if wanted <= 0:
@@ -583,10 +582,10 @@ def listen(
         )
         messages = answer.get("Messages") or []
         if not messages:
-            if idle_seconds is not None and time.monotonic() - last_message >= idle_seconds:
+            if idle_seconds is not None and clock.monotonic() - last_message >= idle_seconds:
                 break
             continue
-        last_message = time.monotonic()
+        last_message = clock.monotonic()
         for message in messages:
             handle_message(sqs, queue_url, message, handler, dedup, stats, backoff_seconds)
     return stats
@@ -646,9 +645,10 @@ class EventSink:
     else ``seller_id``. Landing an id already landed does nothing. Other types raise
     ``ValueError``: route them elsewhere (see :func:`dispatch`)."""
 
-    def __init__(self, lake: Lake, seller_id: str | None = None):
+    def __init__(self, lake: Lake, seller_id: str | None = None, clock: Clock = SYSTEM_CLOCK):
         self.lake = lake
         self.seller_id = seller_id
+        self.clock = clock
 
     def __call__(self, notification: Notification) -> None:
         self.land(notification)
@@ -693,6 +693,7 @@ class EventSink:
                 "document_id": None,
                 "declared_compression": None,
             },
+            now=self.clock.now(),
         )
 
 

@@ -164,16 +164,15 @@ class ReportNotices:
         self.land_from_ledger(seller, report_id, status, document)
 
     def land_from_ledger(self, seller: str, report_id: str, status: str, document: Any) -> None:
-        ledger = Ledger(self.lake)
-        entry = next((e for e in ledger.entries(seller) if e.report_id == report_id), None)
+        entries = Ledger(self.lake).entries(seller)
+        entry = next((e for e in entries if e.report_id == report_id), None)
         if entry is None or entry.finished or seller not in self.clients:
             self.unknown += entry is None
             return
         ingestor = ReportIngestor(self.clients[seller], self.lake, seller)
         if status == "DONE" and document:
-            entry.move("done", "told by REPORT_PROCESSING_FINISHED", document_id=document)
-            ledger.put(entry)
+            ingestor.ledger.move(entry, "done", "told by REPORT_PROCESSING_FINISHED",
+                                 document_id=document)  # fmt: skip
             ingestor.land_entry(entry)
         elif status == "CANCELLED":
-            entry.move("no_data", "CANCELLED, told by REPORT_PROCESSING_FINISHED")
-            ledger.put(entry)
+            ingestor.ledger.move(entry, "no_data", "CANCELLED, told by REPORT_PROCESSING_FINISHED")

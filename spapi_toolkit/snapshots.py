@@ -276,7 +276,7 @@ class SnapshotIngestor:
         self.client = client
         self.lake = lake
         self.seller_id = seller_id
-        self.ledger = Ledger(lake)
+        self.ledger = Ledger(lake, client.clock)
         self.progress = progress
         self.stats = SnapshotStats()
         self._items: dict[str, tuple[list[str], list[str]]] = {}  # marketplace -> asins, skus
@@ -300,19 +300,18 @@ class SnapshotIngestor:
         try:
             calls = _calls(request, self._identifiers(request), self.seller_id)
             entry = entry or self._new_entry(request)
-            entry.move("requesting", f"{len(calls)} calls", attempts=entry.attempts + 1)
-            self.ledger.put(entry)  # recorded before the first call
+            attempt = entry.attempts + 1
+            self.ledger.move(entry, "requesting", f"{len(calls)} calls", attempts=attempt)
             last = self._take(request, calls)
         except (SpApiError, SpApiToolkitError) as exc:
             self._fail(request, entry, str(exc))
             return
         if last is None:
-            entry.move("no_data", "Amazon returned no items", error=None)
+            self.ledger.move(entry, "no_data", "Amazon returned no items", error=None)
             self.stats.no_data += 1
         else:
-            entry.move("landed", "", raw_key=last.key, error=None)
+            self.ledger.move(entry, "landed", "", raw_key=last.key, error=None)
             self.stats.landed += 1
-        self.ledger.put(entry)
 
     def _identifiers(self, request: PlannedRequest) -> list[str]:
         driven_by = request.dataset.driven_by
@@ -345,8 +344,7 @@ class SnapshotIngestor:
 
     def _fail(self, request: PlannedRequest, entry: Entry | None, reason: str) -> None:
         entry = entry or self._new_entry(request)
-        entry.move("failed", reason, error=reason)
-        self.ledger.put(entry)
+        self.ledger.move(entry, "failed", reason, error=reason)
         self.stats.failed += 1
         self.stats.errors.append(f"{request.request_id}: {reason}")
 
@@ -444,6 +442,7 @@ class SnapshotIngestor:
                     "marketplace_ids": list(request.marketplace_ids),
                     "request": described,
                 },
+                now=self.client.clock.now(),
             )  # fmt: skip
         except BadDocument as exc:
             raise SnapshotError(f"batch {number} could not land: {exc.reason}") from exc

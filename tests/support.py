@@ -8,8 +8,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 from spapi_toolkit.sandbox.http import Request, Response, route, sp_api_error
+
+# The last day of every sandbox seller's history in the tests: pinned, so the suite does not
+# depend on the day it runs (the sandbox's clients take its clock from ``sandbox.env``).
+END_DATE = date(2026, 11, 27)
 
 CLIENT_ID = "amzn1.application-oa2-client.test"
 CLIENT_SECRET = "amzn1.oa2-cs.v1.TOPSECRET-client-secret"

@@ -30,7 +30,7 @@ from spapi_toolkit.sandbox.faults import Faults
 from spapi_toolkit.sandbox.http import Response
 from spapi_toolkit.sandbox.server import run_sandbox
 
-from .support import TOKEN_PATH
+from .support import END_DATE, TOKEN_PATH
 
 US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
 MARKETS = (US, DE, JP)
@@ -67,7 +67,7 @@ def run_reports(sandbox, lake: Lake, datasets, start: date, end: date, **setting
 def full_run(tmp_path_factory):
     """30 days x 3 marketplaces x every report dataset, landed once, then run again."""
     lake = Lake.from_uri(str(tmp_path_factory.mktemp("lake")))
-    with run_sandbox(scale=3600) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
         first = run_reports(sandbox, lake, REPORTS, date(2026, 10, 29), date(2026, 11, 27))
         landed_once = manifests(lake)
         second = run_reports(sandbox, lake, REPORTS, date(2026, 10, 29), date(2026, 11, 27))
@@ -156,7 +156,7 @@ def test_faults_on_nothing_missing_nothing_twice(tmp_path):
     faults = Faults(throttle=0.05, error_500=0.05, error_503=0.03, reset=0.03, truncate=0.1,
                     fatal_report=0.25, expired_token=0.05, seed=3)  # fmt: skip
     datasets = select("sales_traffic_by_date,orders_by_order_date,merchant_listings")
-    with run_sandbox(scale=3600, faults=faults) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=3600, faults=faults) as sandbox:
         stats = run_reports(sandbox, lake, datasets, date(2026, 11, 1), date(2026, 11, 27),
                             max_attempts=8)  # fmt: skip
         fatal_jobs = sum(1 for job in sandbox.app.reports.queue.jobs.values() if job.fatal)
@@ -196,7 +196,7 @@ def _raw(lake_path: Path) -> dict[str, tuple[str, int, int | None]]:
 
 def test_sigkill_at_several_points_then_resume(tmp_path):
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
-    with run_sandbox(scale=3600) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
         kills = 0
         for threshold in (1, 12, 25, 35):  # ledger entries written before each kill (of 39)
             process = _spawn(sandbox.env, interrupted)
@@ -277,7 +277,7 @@ def test_bad_documents_are_reported_and_never_land(kind, scripted, make_client, 
 def test_restated_days_are_pulled_again_and_land_beside(tmp_path):
     lake = Lake.from_uri(str(tmp_path / "lake"))
     datasets = select("sales_traffic_by_date")
-    with run_sandbox(scale=3600) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
         client = SpApiClient.from_env(env=sandbox.env)
         days = (date(2026, 11, 10), date(2026, 11, 27))
         for today in (TODAY, date(2026, 11, 29)):  # a run today, and the next day's run
@@ -302,7 +302,7 @@ def test_ingest_into_s3_with_sse_kms(aws_env):
     boto3.client("s3").create_bucket(Bucket=bucket)
     key_id = boto3.client("kms").create_key(Description="lake")["KeyMetadata"]["KeyId"]
     lake = Lake.from_uri(f"s3://{bucket}/sellers", kms_key_id=key_id)
-    with run_sandbox(scale=3600) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
         stats = run_reports(sandbox, lake, select("merchant_listings,orders_by_order_date"),
                             date(2026, 11, 1), date(2026, 11, 10))  # fmt: skip
         again = run_reports(sandbox, lake, select("merchant_listings,orders_by_order_date"),

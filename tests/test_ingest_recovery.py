@@ -18,6 +18,8 @@ from spapi_toolkit.ratelimit import RateLimiter
 from spapi_toolkit.sandbox.http import Response, sp_api_error
 from spapi_toolkit.sandbox.server import run_sandbox
 
+from .support import END_DATE
+
 US = "ATVPDKIKX0DER"
 SELLER = "A2SANDBOXSELLER1"
 
@@ -25,7 +27,7 @@ SELLER = "A2SANDBOXSELLER1"
 def test_a_settled_pull_never_reuses_the_provisional_report(tmp_path):
     lake = Lake.from_uri(str(tmp_path / "lake"))
     orders = select("orders_by_order_date")
-    with run_sandbox(scale=3600) as sb:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sb:
         client = SpApiClient.from_env(env=sb.env)
         for today in (date(2026, 11, 28), date(2026, 11, 30)):
             covered = covered_days(Ledger(lake).entries(SELLER))
@@ -41,7 +43,7 @@ def test_a_settled_pull_never_reuses_the_provisional_report(tmp_path):
 def test_in_flight_recovery_adopts_no_report_another_entry_holds(tmp_path):
     lake = Lake.from_uri(str(tmp_path / "lake"))
     asin_days = select("sales_traffic_by_asin")
-    with run_sandbox(scale=3600) as sb:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sb:
         client = SpApiClient.from_env(env=sb.env)
         day = date(2026, 11, 25)
         first = plan(asin_days, SELLER, [US], day, day, date(2026, 11, 27)).requests
@@ -49,8 +51,7 @@ def test_in_flight_recovery_adopts_no_report_another_entry_holds(tmp_path):
         [second] = plan(asin_days, SELLER, [US], day, day, date(2026, 11, 28)).requests
         ingestor = ReportIngestor(client, lake, SELLER)
         crashed = ingestor._new_entry(second)  # written, then the process died before sending
-        crashed.move("requesting", "attempt 1", attempts=1)
-        ingestor.ledger.put(crashed)
+        ingestor.ledger.move(crashed, "requesting", "attempt 1", attempts=1)
         stats = ReportIngestor(client, lake, SELLER).run([second])
     assert (stats.recovered, stats.requested, stats.landed) == (0, 1, 1)
     assert len({e.report_id for e in Ledger(lake).entries()}) == 2
@@ -108,8 +109,7 @@ def test_a_report_that_never_finishes_times_out_even_when_resumed(scripted, make
                      date(2026, 11, 28), date(2026, 11, 28)).requests  # fmt: skip
     ingestor = ReportIngestor(client, lake, "S1")
     entry = ingestor._new_entry(request)
-    entry.move("requested", "", report_id="R1")  # left by an earlier run
-    ingestor.ledger.put(entry)
+    ingestor.ledger.move(entry, "requested", "", report_id="R1")  # left by an earlier run
     settings = IngestSettings(poll_seconds=0.01, report_timeout=timedelta(
         seconds=0.3), max_step_errors=1)  # fmt: skip
     stats = ReportIngestor(client, lake, "S1", settings).run([request])
@@ -131,7 +131,7 @@ def test_a_storage_failure_stops_the_seller_and_is_reported(tmp_path):
             raise OSError(28, "No space left on device")
 
     lake = BrokenLake(str(tmp_path / "lake"))
-    with run_sandbox(scale=3600) as sb:
+    with run_sandbox(end_date=END_DATE, scale=3600) as sb:
         run = SellerRun(SELLER, SpApiClient.from_env(env=sb.env))
         run_seller(run, lake, select("merchant_listings"), [US], date(2026, 11, 28),
                    date(2026, 11, 28), date(2026, 11, 28))  # fmt: skip

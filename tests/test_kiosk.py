@@ -19,6 +19,7 @@ from spapi_toolkit.planner import PlannedRequest, Window, plan
 from spapi_toolkit.sandbox.server import run_sandbox
 from spapi_toolkit.snapshots import read_jsonl
 
+from .support import END_DATE
 from .test_snapshots import MARKETPLACES, SCALE, scaled_client
 
 KIOSK = dataset("kiosk_sales_traffic")
@@ -26,7 +27,7 @@ KIOSK = dataset("kiosk_sales_traffic")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    with run_sandbox(scale=SCALE) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=SCALE) as sandbox:
         seller_id = sandbox.seller_ids[0]
         lake = Lake.from_uri(str(tmp_path_factory.mktemp("lake")))
         with scaled_client(sandbox.env) as client:
@@ -149,11 +150,9 @@ def test_interrupted_run_finds_its_query_again(world, tmp_path) -> None:
     adopts the query Amazon has instead of creating a second one."""
     lake = Lake.from_uri(str(tmp_path / "lake"))
     request = world["plan"].requests[0]
-    ledger = Ledger(lake)
     ingestor = KioskIngestor(world["client"], lake, world["seller_id"])
     entry = ingestor._new_entry(request)
-    entry.move("requesting", "attempt 1", attempts=1)
-    ledger.put(entry)
+    ingestor.ledger.move(entry, "requesting", "attempt 1", attempts=1)
     creates = world["sandbox"].app.calls.get("dataKiosk_2023-11-15.createQuery", 0)
     stats = ingest_kiosk(
         world["client"], lake, world["seller_id"], [request], poll_seconds=1, time_scale=SCALE

@@ -34,6 +34,8 @@ from spapi_toolkit.ratelimit import RetryPolicy
 from spapi_toolkit.sandbox.faults import Faults
 from spapi_toolkit.sandbox.server import run_sandbox
 
+from .support import END_DATE
+
 US = "ATVPDKIKX0DER"
 SCHEMAS = Path(__file__).resolve().parent.parent / "spapi_toolkit/data/spapi-models/schemas"
 CALLS = ("notifications.createDestination", "notifications.createSubscription")
@@ -109,7 +111,7 @@ def test_payload_versions_come_from_the_bundled_schemas():
 
 
 def test_setup_is_idempotent_against_the_sandbox(queue):
-    with run_sandbox(scale=600) as sb, sandbox_client(sb) as client:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb, sandbox_client(sb) as client:
         first = setup(client, queue.arn)
         assert first.destination_created
         assert set(first.created) == {
@@ -237,7 +239,7 @@ def create_report(client: SpApiClient) -> str:
 
 def test_report_finished_reaches_the_handler(queue, sqs):
     seen: list[Notification] = []
-    with run_sandbox(scale=600) as sb, sandbox_client(sb) as client:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb, sandbox_client(sb) as client:
         setup(client, queue.arn, ["REPORT_PROCESSING_FINISHED"])
         report_id = create_report(client)
         stats = listen(
@@ -254,7 +256,7 @@ def test_report_finished_reaches_the_handler(queue, sqs):
 
 def test_duplicate_deliveries_are_handled_once(queue, sqs, tmp_path):
     handled: list[str] = []
-    with run_sandbox(scale=600, faults=Faults(duplicate_notification=1.0)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(duplicate_notification=1.0)) as sb:
         with sandbox_client(sb) as client:
             setup(client, queue.arn, ["REPORT_PROCESSING_FINISHED"])
             reports = {create_report(client) for _ in range(2)}
@@ -340,7 +342,7 @@ def test_stop_flag_and_max_messages_end_the_listen(queue, sqs):
 def test_sandbox_pascal_case_test_notification_through_sqs(queue, sqs):
     """The sandbox's sendTestNotification delivers a PascalCase LISTINGS_ITEM_STATUS_CHANGE."""
     routed: list[str] = []
-    with run_sandbox(scale=600) as sb, sandbox_client(sb) as client:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb, sandbox_client(sb) as client:
         result = setup(client, queue.arn, ["LISTINGS_ITEM_STATUS_CHANGE"])
         client.call(
             "notifications.sendTestNotification",
@@ -359,7 +361,7 @@ def test_listings_and_offer_changes_land_as_events(queue, sqs, tmp_path):
     """PascalCase events from the sandbox land once each in the raw zone, duplicates and all."""
     lake = Lake.from_uri(str(tmp_path / "lake"))
     kinds = ("LISTINGS_ITEM_STATUS_CHANGE", "ANY_OFFER_CHANGED")
-    with run_sandbox(scale=600, faults=Faults(duplicate_notification=1.0)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(duplicate_notification=1.0)) as sb:
         with sandbox_client(sb) as client:
             setup(client, queue.arn, kinds)
             for kind in kinds:
@@ -419,7 +421,7 @@ def test_listener_lands_a_report_the_ledger_is_waiting_for(queue, sqs, tmp_path)
     from spapi_toolkit.planner import plan
 
     lake = Lake.from_uri(str(tmp_path / "lake"))
-    with run_sandbox(scale=600) as sb, sandbox_client(sb) as client:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb, sandbox_client(sb) as client:
         setup(client, queue.arn, ["REPORT_PROCESSING_FINISHED"])
         seller = sb.env["SPAPI_SELLING_PARTNER_ID"]
         day = date(2026, 11, 28)
@@ -444,7 +446,7 @@ def test_cli_setup_is_idempotent_and_names_what_it_made(aws_env, tmp_path):
     from pathlib import Path
 
     spapi = str(Path(sys.executable).parent / "spapi")
-    with run_sandbox(scale=600) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPAPI_")}, **sb.env}
         args = [spapi, "notifications", "setup", "--queue", f"q-{uuid.uuid4().hex[:8]}"]
         first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)

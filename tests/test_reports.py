@@ -16,6 +16,8 @@ from spapi_toolkit.reports import DownloadError, create_report, download_documen
 from spapi_toolkit.sandbox.faults import Faults
 from spapi_toolkit.sandbox.server import run_sandbox
 
+from .support import END_DATE
+
 US = "ATVPDKIKX0DER"
 WINDOW = {"start": datetime(2026, 11, 1, tzinfo=UTC), "end": datetime(2026, 11, 14, tzinfo=UTC)}
 
@@ -28,7 +30,7 @@ def _done_report(client: SpApiClient, report_type: str, **kwargs) -> dict:
 
 
 def test_report_round_trip_keeps_the_bytes_as_received(tmp_path):
-    with run_sandbox(scale=600) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=600) as sandbox:
         client = SpApiClient.from_env(env=sandbox.env)
         statuses: list[str] = []
         report_id = create_report(
@@ -49,7 +51,7 @@ def test_report_round_trip_keeps_the_bytes_as_received(tmp_path):
 
 
 def test_truncated_download_is_an_error_and_leaves_no_file(tmp_path):
-    with run_sandbox(scale=600, faults=Faults(truncate=1.0)) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(truncate=1.0)) as sandbox:
         client = SpApiClient.from_env(env=sandbox.env)
         report = _done_report(client, "GET_MERCHANT_LISTINGS_ALL_DATA")
         target = tmp_path / "listings.tsv"
@@ -61,7 +63,9 @@ def test_truncated_download_is_an_error_and_leaves_no_file(tmp_path):
 
 
 def test_expired_document_url_is_reported(tmp_path):
-    with run_sandbox(scale=600, url_lifetime=30) as sandbox:  # 30 simulated s = 0.05 real s
+    with run_sandbox(
+        end_date=END_DATE, scale=600, url_lifetime=30
+    ) as sandbox:  # 30 simulated s = 0.05 real s
         client = SpApiClient.from_env(env=sandbox.env, retry=RetryPolicy(max_attempts=1))
         report = _done_report(client, "GET_MERCHANT_LISTINGS_ALL_DATA")
         meta = client.call("getReportDocument", reportDocumentId=report["reportDocumentId"])
@@ -74,7 +78,9 @@ def test_expired_document_url_is_reported(tmp_path):
 
 
 def test_download_of_an_already_expired_url_says_so(tmp_path):
-    with run_sandbox(scale=600, url_lifetime=0.01) as sandbox:  # expires before it is fetched
+    with run_sandbox(
+        end_date=END_DATE, scale=600, url_lifetime=0.01
+    ) as sandbox:  # expires before it is fetched
         client = SpApiClient.from_env(env=sandbox.env)
         report = _done_report(client, "GET_MERCHANT_LISTINGS_ALL_DATA")
         with pytest.raises(DownloadError, match=r"HTTP 403 .*five minutes"):

@@ -26,6 +26,8 @@ from spapi_toolkit.sandbox.http import route
 from spapi_toolkit.sandbox.notifications import ENVELOPES
 from spapi_toolkit.sandbox.server import SandboxConfig, run_sandbox
 
+from .support import END_DATE
+
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 NOTIFICATION_SCHEMAS = {
     "REPORT_PROCESSING_FINISHED": "ReportProcessingFinishedNotification.json",
@@ -111,7 +113,7 @@ def validate_notification(document: dict) -> None:
 
 
 def test_every_served_operation_validates(tmp_path: Path):
-    config = SandboxConfig(scale=600, notifications_dir=str(tmp_path))
+    config = SandboxConfig(end_date=END_DATE, scale=600, notifications_dir=str(tmp_path))
     with run_sandbox(config) as sandbox:
         s = CheckedSession(sandbox)
         app = sandbox.app
@@ -132,7 +134,9 @@ def test_every_served_operation_validates(tmp_path: Path):
         s.call("GET", f"{reports}/reports?reportTypes=GET_SALES_AND_TRAFFIC_REPORT&pageSize=1")
         s.call("GET", f"{reports}/reports/1", expect=404)
         s.call("GET", f"{reports}/reports?reportTypes=X&pageSize=500", expect=400)
-        with run_sandbox(scale=1) as slow:  # cancelReport needs a report still IN_QUEUE
+        with run_sandbox(
+            end_date=END_DATE, scale=1
+        ) as slow:  # cancelReport needs a report still IN_QUEUE
             slow_session = CheckedSession(slow)
             queued = slow_session.call("POST", f"{reports}/reports", json=spec, expect=202)
             slow_session.call("DELETE", f"{reports}/reports/{queued.json()['reportId']}")
@@ -165,7 +169,7 @@ def test_every_served_operation_validates(tmp_path: Path):
         done = _wait(s, f"{kiosk}/queries/{query_id}")
         s.call("GET", f"{kiosk}/documents/{done['dataDocumentId']}")
         s.call("GET", f"{kiosk}/queries?pageSize=5")
-        with run_sandbox(scale=1) as slow:
+        with run_sandbox(end_date=END_DATE, scale=1) as slow:
             slow_session = CheckedSession(slow)
             queued = slow_session.call(
                 "POST", f"{kiosk}/queries", json={"query": query}, expect=202
@@ -444,7 +448,7 @@ JSON_REPORTS = [
 def test_json_reports_validate_against_their_schemas():
     from spapi_toolkit.sandbox.documents import schema_for
 
-    with run_sandbox(scale=600, faults=Faults()) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults()) as sandbox:
         s = CheckedSession(sandbox)
         for report_type, options, start, end in JSON_REPORTS:
             spec = {

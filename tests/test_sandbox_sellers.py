@@ -24,6 +24,8 @@ from spapi_toolkit.sandbox.cli import app as cli
 from spapi_toolkit.sandbox.cli import env_lines
 from spapi_toolkit.sandbox.server import RunningSandbox, SandboxConfig, run_sandbox
 
+from .support import END_DATE
+
 US = "ATVPDKIKX0DER"
 LISTINGS = "GET_MERCHANT_LISTINGS_ALL_DATA"
 SALES_AND_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
@@ -65,7 +67,7 @@ def finished_document(client: SpApiClient, report_id: str, path: Path) -> Docume
 
 
 def test_sellers_have_their_own_ids_tokens_and_data():
-    config = SandboxConfig(sellers=3)
+    config = SandboxConfig(end_date=END_DATE, sellers=3)
     assert config.seller_ids == ("A2SANDBOXSELLER1", "A2SANDBOXSELLER2", "A2SANDBOXSELLER3")
     tokens = [config.refresh_token_of(s) for s in config.seller_ids]
     assert tokens == [
@@ -75,17 +77,19 @@ def test_sellers_have_their_own_ids_tokens_and_data():
     ]
     seeds = {config.seller_config(s).seed for s in config.seller_ids}
     assert len(seeds) == 3 and config.seller_config().seed == config.seed
-    assert config.seller_config("A2SANDBOXSELLER2") == SandboxConfig(sellers=2).seller_config(
+    assert config.seller_config("A2SANDBOXSELLER2") == SandboxConfig(
+        end_date=END_DATE, sellers=2
+    ).seller_config(
         "A2SANDBOXSELLER2"
     )  # a seller's data do not depend on how many others there are
     with pytest.raises(KeyError):
         config.seller_config("SOMEONEELSE")
     with pytest.raises(ValueError, match="sellers"):
-        SandboxConfig(sellers=0)
+        SandboxConfig(end_date=END_DATE, sellers=0)
 
 
 def test_throttling_reports_and_documents_are_per_seller(tmp_path: Path):
-    with run_sandbox(scale=600, limits="real", sellers=2) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=600, limits="real", sellers=2) as sandbox:
         assert sandbox.env == sandbox.env_for(0) == sandbox.env_for("A2SANDBOXSELLER1")
         assert sandbox.env_for(1)["SPAPI_REFRESH_TOKEN"] == "Atzr|sandbox-refresh-token-2"
         a_drained = threading.Event()
@@ -131,7 +135,9 @@ def test_throttling_reports_and_documents_are_per_seller(tmp_path: Path):
 
 
 def test_sales_and_traffic_quota_is_per_seller():
-    with run_sandbox(scale=60, sellers=2) as sandbox:  # one simulated hour = one real minute
+    with run_sandbox(
+        end_date=END_DATE, scale=60, sellers=2
+    ) as sandbox:  # one simulated hour = one real minute
         a, b = access_headers(sandbox, 0), access_headers(sandbox, 1)
         a_statuses = [raw_create(sandbox, a, SALES_AND_TRAFFIC) for _ in range(5)]
         b_statuses = [raw_create(sandbox, b, SALES_AND_TRAFFIC) for _ in range(4)]
@@ -140,7 +146,7 @@ def test_sales_and_traffic_quota_is_per_seller():
 
 
 def test_truth_per_seller_over_http_and_cli():
-    with run_sandbox(scale=600, seed=5, sellers=2) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=600, seed=5, sellers=2) as sandbox:
         day = {"from": "2026-11-20", "to": "2026-11-20"}
         first = requests.get(f"{sandbox.url}/_sandbox/truth", params=day).json()["rows"]
         second = requests.get(

@@ -19,6 +19,8 @@ import requests
 from spapi_toolkit.sandbox.faults import Faults
 from spapi_toolkit.sandbox.server import SandboxConfig, run_sandbox
 
+from .support import END_DATE
+
 REPORTS = "/reports/2021-06-30"
 US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
 WINDOW = {"dataStartTime": "2026-11-10T00:00:00Z", "dataEndTime": "2026-11-20T00:00:00Z"}
@@ -105,7 +107,7 @@ def download(sandbox, h, document_id: str) -> tuple[dict, bytes]:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with run_sandbox(scale=600, seed=3) as running:
+    with run_sandbox(end_date=END_DATE, scale=600, seed=3) as running:
         yield running
 
 
@@ -137,7 +139,7 @@ def test_lwa_errors(sandbox):
 
 
 def test_revoked_refresh_token_is_invalid_grant():
-    with run_sandbox(scale=600) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600) as sb:
         assert token(sb).status_code == 200
         sb.app.lwa.revoke(sb.env["SPAPI_REFRESH_TOKEN"])
         assert token(sb).json()["error"] == "invalid_grant"
@@ -160,7 +162,9 @@ def test_consent_page_and_authorization_code(sandbox):
 
 
 def test_authorization_code_expires():
-    with run_sandbox(scale=600, code_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+    with run_sandbox(
+        end_date=END_DATE, scale=600, code_lifetime=60
+    ) as sb:  # 60 simulated s = 0.1 real s
         redirect = consent(sb, "s")
         code = parse_qs(urlsplit(redirect.headers["Location"]).query)["spapi_oauth_code"][0]
         time.sleep(0.3)
@@ -178,7 +182,7 @@ def test_missing_and_expired_tokens_are_403_unauthorized(sandbox):
     assert missing.status_code == 403
     assert missing.json()["errors"][0]["code"] == "Unauthorized"
     assert missing.json()["errors"][0]["message"] == "Access to requested resource is denied."
-    with run_sandbox(scale=600, token_lifetime=60) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, token_lifetime=60) as sb:
         h = headers(sb)
         time.sleep(0.3)
         expired = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=h)
@@ -254,7 +258,7 @@ def test_bad_bodies_are_invalid_input(sandbox, h):
 
 
 def test_real_limits_throttle_with_quota_exceeded():
-    with run_sandbox(scale=600, limits="real") as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, limits="real") as sb:
         h = headers(sb)
         url = f"{sb.url}/sellers/v1/marketplaceParticipations"  # rate 0.016/s, burst 15
         answers = [requests.get(url, headers=h) for _ in range(16)]
@@ -268,7 +272,7 @@ def test_real_limits_throttle_with_quota_exceeded():
 
 
 def test_sales_and_traffic_quota_is_four_an_hour():
-    with run_sandbox(scale=60) as sb:  # one simulated hour = one real minute
+    with run_sandbox(end_date=END_DATE, scale=60) as sb:  # one simulated hour = one real minute
         h = headers(sb)
         statuses = [
             create_report(sb, h, "GET_SALES_AND_TRAFFIC_REPORT").status_code for _ in range(5)
@@ -334,7 +338,7 @@ def test_empty_window_is_cancelled(sandbox, h):
 
 
 def test_fatal_reports_on_request():
-    with run_sandbox(scale=600, faults=Faults(fatal_report=1.0)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(fatal_report=1.0)) as sb:
         h = headers(sb)
         report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
         report = wait_report(sb, h, report_id)
@@ -344,7 +348,9 @@ def test_fatal_reports_on_request():
 
 
 def test_cancel_report_only_in_queue():
-    with run_sandbox(scale=1) as sb:  # real time: the report stays IN_QUEUE for 30 s
+    with run_sandbox(
+        end_date=END_DATE, scale=1
+    ) as sb:  # real time: the report stays IN_QUEUE for 30 s
         h = headers(sb)
         report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
         url = f"{sb.url}{REPORTS}/reports/{report_id}"
@@ -374,7 +380,9 @@ def test_get_reports_pages_and_next_token_rules(sandbox, h):
 
 
 def test_document_url_expires_like_s3():
-    with run_sandbox(scale=600, url_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+    with run_sandbox(
+        end_date=END_DATE, scale=600, url_lifetime=60
+    ) as sb:  # 60 simulated s = 0.1 real s
         h = headers(sb)
         doc = report_document(sb, h)
         assert requests.get(doc["url"]).status_code == 200
@@ -411,7 +419,7 @@ def test_report_schedules(sandbox, h):
 def test_same_seed_gives_byte_identical_documents():
     digests = []
     for _ in range(2):
-        with run_sandbox(scale=600, seed=11) as sb:
+        with run_sandbox(end_date=END_DATE, scale=600, seed=11) as sb:
             h = headers(sb)
             found = []
             for report_type in (
@@ -468,18 +476,18 @@ def test_data_kiosk_query_to_document(sandbox, h):
     ],
 )
 def test_injected_errors(fault, status, code):
-    with run_sandbox(scale=600, faults=Faults(**{fault: 1.0})) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(**{fault: 1.0})) as sb:
         answer = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=headers(sb))
         assert answer.status_code == status and answer.json()["errors"][0]["code"] == code
 
 
 def test_injected_reset_and_truncation():
     with (
-        run_sandbox(scale=600, faults=Faults(reset=1.0)) as sb,
+        run_sandbox(end_date=END_DATE, scale=600, faults=Faults(reset=1.0)) as sb,
         pytest.raises(requests.exceptions.ConnectionError),
     ):
         requests.post(sb.lwa_url, data={"grant_type": "refresh_token"})
-    with run_sandbox(scale=600, faults=Faults(truncate=1.0)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(truncate=1.0)) as sb:
         h = headers(sb)
         doc = report_document(sb, h)
         with pytest.raises(requests.exceptions.RequestException):
@@ -492,7 +500,10 @@ def test_content_encoding_gzip_on_a_gzip_document(tmp_path: Path):
     from spapi_toolkit.client import SpApiClient
     from spapi_toolkit.reports import download_document
 
-    with run_sandbox(scale=600) as sb, SpApiClient.from_env(env=sb.env) as client:
+    with (
+        run_sandbox(end_date=END_DATE, scale=600) as sb,
+        SpApiClient.from_env(env=sb.env) as client,
+    ):
         h = headers(sb)
         gzipped = report_document(sb, h, "GET_SALES_AND_TRAFFIC_REPORT")["reportDocumentId"]
         plain = report_document(sb, h)["reportDocumentId"]
@@ -528,7 +539,7 @@ def test_slow_fault_delays_answers_and_the_client_retries():
     from spapi_toolkit.ratelimit import RetryPolicy
 
     url_path = "/sellers/v1/marketplaceParticipations"
-    with run_sandbox(scale=600, faults=Faults(slow=1.0, slow_seconds=0.3)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(slow=1.0, slow_seconds=0.3)) as sb:
         h = headers(sb)
         started = time.monotonic()
         assert requests.get(sb.url + url_path, headers=h).ok
@@ -541,7 +552,7 @@ def test_slow_fault_delays_answers_and_the_client_retries():
     )
     faults = Faults(slow=0.5, slow_seconds=1.0, seed=seed)
     with (
-        run_sandbox(scale=600, faults=faults) as sb,
+        run_sandbox(end_date=END_DATE, scale=600, faults=faults) as sb,
         SpApiClient.from_env(
             env=sb.env,
             timeout=(5.0, 0.3),
@@ -561,7 +572,7 @@ def test_expired_token_fault_and_fault_parsing():
     assert (faults.throttle, faults.error_500, faults.expired_token) == (0.1, 0.05, 1.0)
     with pytest.raises(ValueError, match="bad fault"):
         Faults.parse("bogus=1")
-    with run_sandbox(scale=600, faults=Faults(expired_token=1.0)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(expired_token=1.0)) as sb:
         answer = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=headers(sb))
         assert answer.status_code == 403 and "expired" in answer.json()["errors"][0]["message"]
 
@@ -598,7 +609,10 @@ def test_restricted_operations_take_only_a_matching_rdt():
     from spapi_toolkit.errors import UnauthorizedError
     from spapi_toolkit.rdt import RestrictedTokens
 
-    with run_sandbox(scale=600) as sb, SpApiClient.from_env(env=sb.env) as client:
+    with (
+        run_sandbox(end_date=END_DATE, scale=600) as sb,
+        SpApiClient.from_env(env=sb.env) as client,
+    ):
         order_id, other_id = shipped_order_ids(client)
         rdt = RestrictedTokens(client)
         address = rdt.call("ordersV0.getOrderAddress", (), orderId=order_id)["payload"]
@@ -638,7 +652,9 @@ def test_restricted_operations_take_only_a_matching_rdt():
 def test_rdts_expire_and_addresses_are_deterministic():
     from spapi_toolkit.client import SpApiClient
 
-    with run_sandbox(scale=600, rdt_lifetime=60) as sb:  # 60 simulated s = 0.1 real s
+    with run_sandbox(
+        end_date=END_DATE, scale=600, rdt_lifetime=60
+    ) as sb:  # 60 simulated s = 0.1 real s
         with SpApiClient.from_env(env=sb.env) as client:
             (order_id,) = shipped_order_ids(client, 1)
         path = f"/orders/v0/orders/{order_id}/address"
@@ -657,7 +673,7 @@ def test_rdts_expire_and_addresses_are_deterministic():
         assert (
             expired.json()["errors"][0]["message"] == "The access token you provided has expired."
         )
-    with run_sandbox(scale=600) as again:  # same seed, same orders, same address
+    with run_sandbox(end_date=END_DATE, scale=600) as again:  # same seed, same orders, same address
         made = requests.post(
             again.url + RDT_PATH,
             headers=headers(again),
@@ -709,7 +725,7 @@ def test_report_finished_notification_to_sqs_on_moto(monkeypatch):
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        with run_sandbox(scale=600) as sb:
+        with run_sandbox(end_date=END_DATE, scale=600) as sb:
             _subscribe(sb, arn, "REPORT_PROCESSING_FINISHED")
             h = headers(sb)
             report_id = create_report(sb, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
@@ -728,7 +744,10 @@ def test_report_finished_notification_to_sqs_on_moto(monkeypatch):
 
 def test_market_notifications_to_a_local_file_with_duplicates(tmp_path: Path):
     config = SandboxConfig(
-        scale=36000, notifications_dir=str(tmp_path), faults=Faults(duplicate_notification=1.0)
+        end_date=END_DATE,
+        scale=36000,
+        notifications_dir=str(tmp_path),
+        faults=Faults(duplicate_notification=1.0),
     )
     with run_sandbox(config) as sb:
         _subscribe(sb, "arn:aws:sqs:local:000000000000:events", "ANY_OFFER_CHANGED")
@@ -753,7 +772,7 @@ def test_market_notifications_to_a_local_file_with_duplicates(tmp_path: Path):
 
 
 def test_subscriptions_list_and_test_notification(tmp_path: Path):
-    with run_sandbox(scale=600, notifications_dir=str(tmp_path)) as sb:
+    with run_sandbox(end_date=END_DATE, scale=600, notifications_dir=str(tmp_path)) as sb:
         grantless = headers(sb, grantless=True)
         base = f"{sb.url}/notifications/v1/subscriptions"
         test_url = f"{base}/REPORT_PROCESSING_FINISHED/testNotification"
@@ -850,7 +869,7 @@ def test_truth_endpoint_and_cli(sandbox):
 def test_toolkit_client_round_trip_without_throttling(monkeypatch):
     from spapi_toolkit.client import SpApiClient
 
-    with run_sandbox(scale=60) as sb:  # the sandbox's (scaled) limits are on
+    with run_sandbox(end_date=END_DATE, scale=60) as sb:  # the sandbox's (scaled) limits are on
         for name, value in sb.env.items():
             monkeypatch.setenv(name, value)
         with SpApiClient.from_env() as client:

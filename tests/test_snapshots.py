@@ -27,6 +27,8 @@ from spapi_toolkit.snapshots import (
     read_jsonl,
 )
 
+from .support import END_DATE
+
 SCALE = 3600
 MARKETPLACES = ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"]  # US, DE, JP
 API_DATASETS = [d for d in registry().values() if d.source == "api"]
@@ -46,7 +48,7 @@ def scaled_client(env: dict[str, str]) -> SpApiClient:
 def world(tmp_path_factory):
     """A sandbox, a lake with merchant listings landed, and one snapshot run of every api
     dataset over the last 10 days (orders) and today (the rest)."""
-    with run_sandbox(scale=SCALE) as sandbox:
+    with run_sandbox(end_date=END_DATE, scale=SCALE) as sandbox:
         seller = sandbox.app.seller
         seller_id = sandbox.seller_ids[0]
         lake = Lake.from_uri(str(tmp_path_factory.mktemp("lake")))

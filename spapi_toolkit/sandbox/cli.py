@@ -31,6 +31,16 @@ def env_lines(running: RunningSandbox) -> list[str]:
     return lines
 
 
+def _date_option(text: str, name: str) -> date | None:
+    """A YYYY-MM-DD option's date; None when it is empty."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=name) from None
+
+
 @app.command()
 def serve(
     port: int = typer.Option(0, help="Port on 127.0.0.1 (0: a free one)."),
@@ -42,6 +52,9 @@ def serve(
     faults: str = typer.Option("", help="Fault rates, e.g. 429=0.1,500=0.05,slow=0.01."),
     notifications_dir: str = typer.Option("", help="Folder for local (file) destinations."),
     sellers: int = typer.Option(1, min=1, help="How many sellers authorized the app."),
+    end_date: str = typer.Option(
+        "", help="Last day of the history, YYYY-MM-DD (default: yesterday, UTC)."
+    ),
 ) -> None:
     """Serve the sandbox in the foreground and print the environment that points at it."""
     if limits not in ("scaled", "real"):
@@ -55,6 +68,7 @@ def serve(
         faults=Faults.parse(faults, seed=seed),
         notifications_dir=notifications_dir or None,
         sellers=sellers,
+        end_date=_date_option(end_date, "--end-date"),
     )
     running, stop = start_sandbox(config, port=port)
     for line in env_lines(running):
@@ -80,9 +94,14 @@ def truth(
     end: str = typer.Option("", "--to", help="Last day, YYYY-MM-DD (default: all)."),
     output_format: str = typer.Option("csv", "--format", help="csv or json."),
     seller_id: str = typer.Option("", "--seller", help="Seller id (default: the first)."),
+    end_date: str = typer.Option(
+        "", help="Last day of the history, YYYY-MM-DD (default: yesterday, UTC)."
+    ),
 ) -> None:
     """Print what a simulated seller really sold, per day, marketplace and ASIN."""
-    config = SandboxConfig(seed=seed, products=products, days=days)
+    config = SandboxConfig(
+        seed=seed, products=products, days=days, end_date=_date_option(end_date, "--end-date")
+    )
     try:
         seller = make_seller(config, seller_id or None)
     except KeyError:
@@ -91,11 +110,7 @@ def truth(
             f"{config.seller_id_of(2)}, ...)",
             param_hint="--seller",
         ) from None
-    rows = truth_rows(
-        seller,
-        date.fromisoformat(start) if start else None,
-        date.fromisoformat(end) if end else None,
-    )
+    rows = truth_rows(seller, _date_option(start, "--from"), _date_option(end, "--to"))
     if output_format == "json":
         typer.echo(json.dumps(rows, indent=1))
         return

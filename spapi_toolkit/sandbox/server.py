@@ -32,6 +32,7 @@ from typing import Any
 
 import jsonschema
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..models import Operation
 from . import apis, notifications
 from .calls import Call, invalid_input, not_found, parse_time
@@ -76,7 +77,11 @@ class SandboxConfig:
     url_lifetime: float = 300.0
     queue_seconds: float = 30.0  # a report waits this long IN_QUEUE ...
     processing_seconds: float = 90.0  # ... then this long IN_PROGRESS
-    start: datetime | None = None  # sandbox "now" at start; default: just after the data ends
+    # The last day of the history; None: yesterday (UTC) when the sandbox starts. Pinning it
+    # makes the data independent of the day: same seed + same end date -> same bytes.
+    end_date: date | None = None
+    # Sandbox "now" at start; default: 06:00 UTC after a pinned end date, else the real now.
+    start: datetime | None = None
     notifications_dir: str | None = None  # where local (file) destinations write
     tick_seconds: float = 0.05  # real seconds between background ticks
 
@@ -127,7 +132,26 @@ class SandboxConfig:
         if seller_id != self.seller_id:
             digest = hashlib.sha256(f"{self.seed}:{seller_id}".encode()).digest()
             seed = int.from_bytes(digest[:4], "big")
-        return SellerConfig(seed=seed, products=self.products, days=self.days, seller_id=seller_id)
+        return SellerConfig(
+            seed=seed,
+            products=self.products,
+            days=self.days,
+            seller_id=seller_id,
+            end_date=self.end_date or SYSTEM_CLOCK.today() - timedelta(days=1),
+        )
+
+    def pinned(self) -> SandboxConfig:
+        """This configuration with its history's end and its starting "now" fixed.
+
+        A pinned end date starts the clock at 06:00 UTC the morning after it. Without one the
+        history ends yesterday and the clock starts at the real now (or at ``start``, whose
+        previous day then ends the history), so a client's own clock agrees with it.
+        """
+        if self.end_date is not None:
+            end = datetime.combine(self.end_date, datetime.min.time(), UTC)
+            return dataclasses.replace(self, start=self.start or end + timedelta(days=1, hours=6))
+        now = self.start or SYSTEM_CLOCK.now()
+        return dataclasses.replace(self, start=now, end_date=now.date() - timedelta(days=1))
 
 
 class SandboxClock:
@@ -255,12 +279,6 @@ def make_seller(config: SandboxConfig, seller_id: str | None = None) -> Simulate
     return SimulatedSeller(config.seller_config(seller_id))
 
 
-def _data_end(seller: SimulatedSeller) -> datetime:
-    """The sandbox's starting "now": 06:00 UTC the morning after the seller's last day."""
-    end = seller.config.end_date
-    return datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1, hours=6)
-
-
 # --------------------------------------------------------------------------------------------
 # The application
 # --------------------------------------------------------------------------------------------
@@ -270,14 +288,20 @@ class SandboxApp:
     """The request handler of the local SP-API (``__call__(Request) -> Response``)."""
 
     def __init__(self, config: SandboxConfig | None = None, seller: SimulatedSeller | None = None):
-        self.config = config = config or SandboxConfig()
+        config = config or SandboxConfig()
+        if seller is not None and config.end_date is None:
+            config = dataclasses.replace(config, end_date=seller.config.end_date)
+        self.config = config = config.pinned()
+        assert config.start is not None
         self.faults = config.faults
         self.seller = seller if seller is not None else make_seller(config)
         self.sellers = {config.seller_id: self.seller} | {
             seller_id: make_seller(config, seller_id) for seller_id in config.seller_ids[1:]
         }
-        start = config.start or _data_end(self.seller)
-        self.clock = SandboxClock(start.timestamp(), config.scale)
+        self.clock = SandboxClock(config.start.timestamp(), config.scale)
+        # A client's clock: the sandbox's starting "now", running on at real speed (slower
+        # than the sandbox's own), so what the client thinks recent the sandbox does too.
+        self.client_clock = Clock.starting_at(config.start)
         real_limits = config.limits == "real"
         self.limits = ServerLimits(scale=1.0 if real_limits else config.scale)
         secret = f"sandbox-{config.seed}".encode()
@@ -494,6 +518,7 @@ class RunningSandbox:
             "SPAPI_REGION": config.region,
             # The sandbox's clocks run this many times faster: ingestion paces quotas by it.
             "SPAPI_TIME_SCALE": f"{config.scale:g}" if config.limits != "real" else "1",
+            **self.app.client_clock.env(),
         }
 
 
