@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck bench check-system clean
+.PHONY: demo test test-clock install lint typecheck bench check-system clean
 
 $(STAMP): pyproject.toml
 	@scripts/check-system python "$(PYTHON)"
@@ -26,6 +26,10 @@ demo: install check-system
 
 test: install check-system lint
 	$(BIN)/python -m pytest
+
+# The whole suite again with the machine's clock a year ahead and a year back (libfaketime).
+test-clock: install check-system
+	scripts/test-shifted-clock +365d -365d
 
 lint: install
 	$(BIN)/ruff check .
