@@ -22,14 +22,14 @@ check-system:
 	@scripts/check-system java
 
 demo: install check-system
-	$(BIN)/python -m spapi_toolkit.demo
+	$(BIN)/python -m spapi_sandbox.demo
 
 test: install check-system lint
 	$(BIN)/python -m pytest
 
-# The whole suite again with the machine's clock a year ahead and a year back (libfaketime).
+# The whole suite again with the wall clock a year ahead and a year back (time-machine).
 test-clock: install check-system
-	scripts/test-shifted-clock +365d -365d
+	scripts/test-shifted-clock +365 -365
 
 lint: install
 	$(BIN)/ruff check .

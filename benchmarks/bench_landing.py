@@ -9,8 +9,9 @@ Run:  .venv/bin/python benchmarks/bench_landing.py [--size-mb 1024] [--regenerat
 2. Baseline, what the machine can do with those bytes: ``gzip -dc FILE | sha256sum`` (and, for
    reference, ``curl -s URL | gzip -dc | sha256sum`` through the same loopback server).
 3. Ours: a fresh Python process downloads the URL with ``requests`` (streaming, 1 MiB chunks,
-   no content decoding) and feeds the chunks to ``spapi_toolkit.landing.land`` into a local lake
-   in a temp folder: the bytes are stored unchanged and hashed, and in the same pass decompressed,
+   no content decoding) and feeds the chunks to ``spapi_toolkit.lake.landing.land`` into a local
+   lake in a temp folder: the bytes are stored unchanged and hashed, and in the same pass
+   decompressed,
    decoded strictly (utf-8 / iso-8859-1 candidates) and counted. Its wall time covers the
    download through the manifest (interpreter start-up and imports excluded) and its peak RSS
    comes from ``os.wait4``'s rusage of that process.
@@ -235,8 +236,8 @@ def land_url(url: str, lake_uri: str) -> None:
     """The landing process: download ``url`` and land it; prints seconds and the manifest."""
     import requests
 
-    from spapi_toolkit.lake import Lake
-    from spapi_toolkit.landing import land, raw_stem
+    from spapi_toolkit.lake.landing import land, raw_stem
+    from spapi_toolkit.lake.storage import Lake
 
     lake = Lake.from_uri(lake_uri)
     stem = raw_stem(DATASET, SELLER, MARKETPLACE, date(2025, 1, 1), DOCUMENT_ID)

@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/bench_ratelimit.py [--seconds 60] [--workers 4
 (``make bench`` runs it with the defaults: 4 windows of 60 s, about 4 minutes.)
 
 Each run gets a fresh loopback server (same code for both clients) enforcing Amazon's official
-usage plan of one operation with ``spapi_toolkit.sandbox.limits.ServerLimits``: ``getCatalogItem``
+usage plan of one operation with ``spapi_sandbox.limits.ServerLimits``: ``getCatalogItem``
 (2 req/s, burst 2) and ``getReport`` (2 req/s, burst 15). W worker threads call the operation in a
 loop for N seconds. The server is the judge: it counts the requests it accepted and the 429s it
 answered inside the window. A call counts as completed only if its successful answer arrived
@@ -40,16 +40,16 @@ from dataclasses import dataclass, field
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.credentials import Credentials, Secret
-from spapi_toolkit.sandbox.http import (
+from spapi_sandbox.http import (
     LoopbackServer,
     Request,
     Response,
     route,
     sp_api_error,
 )
-from spapi_toolkit.sandbox.limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
+from spapi_sandbox.limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.credentials import Credentials, Secret
 
 CLIENT_ID = "amzn1.application-oa2-client.bench"
 CLIENT_SECRET = "amzn1.oa2-cs.v1.bench-client-secret"

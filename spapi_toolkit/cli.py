@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .clock import Clock
-from .errors import SpApiToolkitError
+from spapi_toolkit.clock import Clock
+from spapi_toolkit.errors import SpApiToolkitError
 
 app = typer.Typer(help="Amazon Selling Partner API toolkit.", no_args_is_help=True)
 auth_app = typer.Typer(help="Authorize sellers and check credentials.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def _fail(exc: Exception) -> None:
 
 def parse_assignments(operation: str, assignments: list[str]) -> dict[str, Any]:
     """``name=value`` words as call parameters: JSON for ``[..]``/``{..}``, commas split arrays."""
-    from .models import find_operation
+    from spapi_toolkit.api.models import find_operation
 
     op = find_operation(operation)
     params: dict[str, Any] = {}
@@ -66,7 +66,7 @@ def call(
     paginate: bool = typer.Option(False, help="follow page tokens; print one JSON per page"),
 ) -> None:
     """Call one SP-API operation and print its JSON answer."""
-    from .client import SpApiClient
+    from spapi_toolkit.api.client import SpApiClient
 
     try:
         parsed = parse_assignments(operation, params or [])
@@ -83,8 +83,8 @@ def call(
 @app.command()
 def operations(api: str = typer.Option(None, help="only this API, e.g. reports")) -> None:
     """List every callable operation with its default rate limit."""
-    from .models import all_operations
-    from .ratelimit import official_limits
+    from spapi_toolkit.api.models import all_operations
+    from spapi_toolkit.api.ratelimit import official_limits
 
     limits = official_limits()
     table = Table("operation", "model", "method", "path", "rate/s", "burst", "notes")
@@ -125,8 +125,8 @@ def auth_url(
     profile: str = typer.Option(None),
 ) -> None:
     """Print the consent link a seller opens to authorize the application."""
-    from .consent import consent_url, make_state
-    from .credentials import resolve_credentials
+    from spapi_toolkit.api.consent import consent_url, make_state
+    from spapi_toolkit.api.credentials import resolve_credentials
 
     try:
         creds = resolve_credentials(profile=profile)
@@ -157,10 +157,15 @@ def auth_exchange(
     """Verify the state, trade the authorization code for a refresh token at once, store it."""
     from dataclasses import replace
 
-    from .auth import LwaAuth
-    from .consent import verify_state
-    from .credentials import resolve_credentials, save_profile, save_secret, with_refresh_token
-    from .regions import LWA_TOKEN_URL
+    from spapi_toolkit.api.auth import LwaAuth
+    from spapi_toolkit.api.consent import verify_state
+    from spapi_toolkit.api.credentials import (
+        resolve_credentials,
+        save_profile,
+        save_secret,
+        with_refresh_token,
+    )
+    from spapi_toolkit.regions import LWA_TOKEN_URL
 
     try:
         creds = resolve_credentials(profile=profile)
@@ -183,8 +188,8 @@ def auth_exchange(
 @auth_app.command("check")
 def auth_check(profile: str = typer.Option(None)) -> None:
     """Get an access token with the configured credentials and say how long they stay valid."""
-    from .auth import credential_warnings
-    from .client import SpApiClient
+    from spapi_toolkit.api.auth import credential_warnings
+    from spapi_toolkit.api.client import SpApiClient
 
     try:
         client = SpApiClient.from_env(profile=profile)
@@ -232,13 +237,13 @@ def ingest(
         TimeRemainingColumn,
     )
 
-    from .client import SpApiClient
-    from .datasets import UnknownDatasetError, select
-    from .lake import Lake
-    from .ledger import Ledger, covered_days
-    from .pipeline import SellerRun, run_sellers
-    from .planner import PlanError, estimate, plan
-    from .regions import marketplace
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.ingest.ledger import Ledger, covered_days
+    from spapi_toolkit.ingest.pipeline import SellerRun, run_sellers
+    from spapi_toolkit.ingest.planner import PlanError, estimate, plan
+    from spapi_toolkit.lake.registry import UnknownDatasetError, select
+    from spapi_toolkit.lake.storage import Lake
+    from spapi_toolkit.regions import marketplace
 
     try:
         chosen = select(datasets)
@@ -299,9 +304,9 @@ def _report_listener(queue: str | None, lake: Any, runs: list[Any]) -> Iterator[
     if not queue:
         yield None
         return
-    from .notifications import LakeDedup, dispatch, ensure_queue
-    from .notifications import listen as consume
-    from .pipeline import ReportNotices
+    from spapi_toolkit.ingest.notifications import LakeDedup, dispatch, ensure_queue
+    from spapi_toolkit.ingest.notifications import listen as consume
+    from spapi_toolkit.ingest.pipeline import ReportNotices
 
     notices = ReportNotices(lake, {run.seller_id: run.client for run in runs})
     url = ensure_queue(_sqs(), queue).url
@@ -339,8 +344,8 @@ def notifications_setup(
 ) -> None:
     """Create the SQS queue (with a dead-letter queue), the destination and the subscriptions;
     whatever exists already is reused."""
-    from .client import SpApiClient
-    from .notifications import ensure_queue, setup
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.ingest.notifications import ensure_queue, setup
 
     try:
         made = ensure_queue(_sqs(), queue)
@@ -366,11 +371,11 @@ def listen(
 ) -> None:
     """Consume the notification queue: finished reports are fetched and landed, listings and
     offer changes land as events; duplicates are dropped, failures left for the DLQ."""
-    from .client import SpApiClient
-    from .lake import Lake
-    from .notifications import EventSink, LakeDedup, dispatch, ensure_queue
-    from .notifications import listen as consume
-    from .pipeline import ReportNotices
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.ingest.notifications import EventSink, LakeDedup, dispatch, ensure_queue
+    from spapi_toolkit.ingest.notifications import listen as consume
+    from spapi_toolkit.ingest.pipeline import ReportNotices
+    from spapi_toolkit.lake.storage import Lake
 
     try:
         target = Lake.from_uri(lake)
@@ -405,8 +410,8 @@ def status(
     """What the ledger says: landed, pending, no data and failed requests per seller and dataset."""
     from collections import Counter
 
-    from .lake import Lake
-    from .ledger import Ledger
+    from spapi_toolkit.ingest.ledger import Ledger
+    from spapi_toolkit.lake.storage import Lake
 
     entries = Ledger(Lake.from_uri(lake)).entries()
     if not entries:
@@ -429,17 +434,19 @@ def status(
                 print(f"failed {entry.seller_id} {entry.dataset} {entry.dt}: {entry.error}")
 
 
-def _mount_sandbox() -> None:
-    try:
-        from .sandbox.cli import app as sandbox_app
-    except ModuleNotFoundError as exc:  # only while the sandbox CLI is not there
-        if exc.name != "spapi_toolkit.sandbox.cli":
-            raise
-        return
-    app.add_typer(sandbox_app, name="sandbox", help="Run the local SP-API sandbox.")
+def _mount_plugins() -> None:
+    """Add the subcommands other installed packages offer under the ``spapi.commands`` group.
+
+    The local SP-API sandbox (``spapi sandbox``) arrives this way: the toolkit never imports it,
+    so an installation without it (a Glue job, a Lambda) has one command fewer and nothing else.
+    """
+    from importlib.metadata import entry_points
+
+    for plugin in entry_points(group="spapi.commands"):
+        app.add_typer(plugin.load(), name=plugin.name)
 
 
-_mount_sandbox()
+_mount_plugins()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

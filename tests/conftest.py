@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.credentials import Credentials, Secret
-from spapi_toolkit.ratelimit import RetryPolicy
-from spapi_toolkit.sandbox.http import LoopbackServer
+from spapi_sandbox.http import LoopbackServer
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.credentials import Credentials, Secret
+from spapi_toolkit.api.ratelimit import RetryPolicy
 
 from .support import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, ScriptedSpApi
 

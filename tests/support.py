@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from spapi_toolkit.sandbox.http import Request, Response, route, sp_api_error
+from spapi_sandbox.http import Request, Response, route, sp_api_error
 
 # The last day of every sandbox seller's history in the tests: pinned, so the suite does not
 # depend on the day it runs (the sandbox's clients take its clock from ``sandbox.env``).

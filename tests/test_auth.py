@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from spapi_toolkit.auth import LwaAuth, credential_warnings, refresh_margin
-from spapi_toolkit.consent import consent_url, make_state, verify_state
-from spapi_toolkit.credentials import Credentials, Secret
-from spapi_toolkit.errors import ConfigurationError, InvalidClient, ReauthorizationRequired
+from spapi_toolkit.api.auth import LwaAuth, credential_warnings, refresh_margin
+from spapi_toolkit.api.consent import consent_url, make_state, verify_state
+from spapi_toolkit.api.credentials import Credentials, Secret
+from spapi_toolkit.api.errors import ConfigurationError, InvalidClient, ReauthorizationRequired
 
 from .support import CLIENT_ID, TOKEN_PATH
 
@@ -136,8 +136,8 @@ def test_consent_url_and_state():
 def test_restricted_data_tokens_are_made_per_path_and_cached(scripted, make_client):
     import time as _time
 
-    from spapi_toolkit.rdt import RestrictedTokens
-    from spapi_toolkit.sandbox.http import Response
+    from spapi_sandbox.http import Response
+    from spapi_toolkit.api.rdt import RestrictedTokens
 
     app, server = scripted
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spapi_toolkit.sandbox.http import LoopbackServer
-from spapi_toolkit.sandbox.static import StaticSandbox
+from spapi_sandbox.http import LoopbackServer
+from spapi_sandbox.static import StaticSandbox
 
 SPAPI = str(Path(sys.executable).parent / "spapi")
 
@@ -84,8 +84,8 @@ def test_auth_url_and_check(sandbox_env):
 
 
 def test_auth_exchange_verifies_state_and_stores_the_refresh_token(scripted, tmp_path):
-    from spapi_toolkit.consent import make_state
-    from spapi_toolkit.credentials import load_profile
+    from spapi_toolkit.api.consent import make_state
+    from spapi_toolkit.api.credentials import load_profile
 
     from .support import CLIENT_ID, CLIENT_SECRET
 

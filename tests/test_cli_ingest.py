@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.datasets import select
-from spapi_toolkit.ingest import ReportIngestor
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.ledger import Ledger
-from spapi_toolkit.pipeline import SellerRun, run_sellers
-from spapi_toolkit.planner import plan
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.ingest.jobs import ReportIngestor
+from spapi_toolkit.ingest.ledger import Ledger
+from spapi_toolkit.ingest.pipeline import SellerRun, run_sellers
+from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.lake.registry import select
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE
 
@@ -38,7 +38,7 @@ def spapi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def sqs_queue(aws_env):
     import boto3
 
-    from spapi_toolkit.notifications import ensure_queue
+    from spapi_toolkit.ingest.notifications import ensure_queue
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     return sqs, ensure_queue(sqs, f"q-{uuid.uuid4().hex[:8]}")
@@ -110,9 +110,9 @@ def test_ingest_with_a_notification_queue(aws_env, tmp_path):
 
 def test_notifications_alone_complete_the_reports(sqs_queue, tmp_path):
     """With polling pushed out of reach, only REPORT_PROCESSING_FINISHED can finish the run."""
-    from spapi_toolkit.ingest import IngestSettings
-    from spapi_toolkit.notifications import MemoryDedup, dispatch, listen, setup
-    from spapi_toolkit.pipeline import ReportNotices, run_seller
+    from spapi_toolkit.ingest.jobs import IngestSettings
+    from spapi_toolkit.ingest.notifications import MemoryDedup, dispatch, listen, setup
+    from spapi_toolkit.ingest.pipeline import ReportNotices, run_seller
 
     sqs, queue = sqs_queue
     lake = Lake.from_uri(str(tmp_path / "lake"))

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from spapi_toolkit.errors import (
+from spapi_sandbox.http import Response, sp_api_error
+from spapi_toolkit.api.errors import (
     InvalidInputError,
     NotFoundError,
     RequestValidationError,
@@ -16,8 +17,7 @@ from spapi_toolkit.errors import (
     TransportError,
     UnauthorizedError,
 )
-from spapi_toolkit.ratelimit import RateLimiter, RetryPolicy
-from spapi_toolkit.sandbox.http import Response, sp_api_error
+from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy
 
 GET_REPORT = "reports_2021-06-30.getReport"
 THROTTLED = sp_api_error(

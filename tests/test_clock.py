@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import spapi_toolkit
-from spapi_toolkit.client import SpApiClient
+from spapi_sandbox.documents import render_report
+from spapi_sandbox.server import SandboxConfig, make_seller, run_sandbox
+from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock, ManualClock
-from spapi_toolkit.sandbox.documents import render_report
-from spapi_toolkit.sandbox.server import SandboxConfig, make_seller, run_sandbox
 
 from .support import END_DATE
 

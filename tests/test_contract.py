@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from spapi_toolkit.errors import RequestValidationError, SpApiError
-from spapi_toolkit.models import SandboxCase, all_operations
-from spapi_toolkit.ratelimit import RateLimiter, RetryPolicy
-from spapi_toolkit.sandbox.http import LoopbackServer
-from spapi_toolkit.sandbox.static import StaticSandbox, case_parameters
+from spapi_sandbox.http import LoopbackServer
+from spapi_sandbox.static import StaticSandbox, case_parameters
+from spapi_toolkit.api.errors import RequestValidationError, SpApiError
+from spapi_toolkit.api.models import SandboxCase, all_operations
+from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy
 
 PLACEHOLDERS = {"array": ["SANDBOX"], "integer": 1, "number": 1, "boolean": True}
 ALL_CASES = [case for op in all_operations() for case in op.sandbox_cases()]
@@ -61,8 +61,8 @@ def sandbox():
 
 @pytest.fixture(scope="module")
 def client(sandbox):
-    from spapi_toolkit.client import SpApiClient
-    from spapi_toolkit.credentials import Credentials, Secret
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.api.credentials import Credentials, Secret
 
     _, server = sandbox
     # Contract tests check shapes, not pacing: lift the limits, and never retry a canned 5xx.

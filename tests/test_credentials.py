@@ -10,8 +10,8 @@ from datetime import date
 import boto3
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.credentials import (
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.credentials import (
     Credentials,
     Secret,
     load_secret,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from spapi_toolkit.demo import run
+from spapi_sandbox.demo import run
 
 
 def test_demo_runs_end_to_end_and_again(tmp_path):

@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.datasets import registry, select
-from spapi_toolkit.ingest import IngestSettings, ReportIngestor
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.landing import Manifest
-from spapi_toolkit.ledger import Ledger, covered_days
-from spapi_toolkit.planner import plan
-from spapi_toolkit.sandbox.faults import Faults
-from spapi_toolkit.sandbox.http import Response
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_sandbox.faults import Faults
+from spapi_sandbox.http import Response
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor
+from spapi_toolkit.ingest.ledger import Ledger, covered_days
+from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.registry import registry, select
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE, TOKEN_PATH
 

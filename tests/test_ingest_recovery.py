@@ -7,16 +7,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.datasets import select
-from spapi_toolkit.ingest import CREATE_RETRY, IngestSettings, ReportIngestor, redact_urls
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.ledger import Ledger, covered_days
-from spapi_toolkit.pipeline import SellerRun, run_seller
-from spapi_toolkit.planner import plan
-from spapi_toolkit.ratelimit import RateLimiter
-from spapi_toolkit.sandbox.http import Response, sp_api_error
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_sandbox.http import Response, sp_api_error
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import RateLimiter
+from spapi_toolkit.ingest.jobs import CREATE_RETRY, IngestSettings, ReportIngestor, redact_urls
+from spapi_toolkit.ingest.ledger import Ledger, covered_days
+from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
+from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.lake.registry import select
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE
 
@@ -61,9 +61,9 @@ def test_create_report_is_not_retried_after_a_server_error(scripted, make_client
     app, server = scripted
     app.default = lambda request: sp_api_error(500, "InternalFailure", "maybe it was created")
     client = make_client(server)
-    from spapi_toolkit.client import prepare_call
-    from spapi_toolkit.errors import ServerError
-    from spapi_toolkit.models import find_operation
+    from spapi_toolkit.api.client import prepare_call
+    from spapi_toolkit.api.errors import ServerError
+    from spapi_toolkit.api.models import find_operation
 
     body = {"reportType": "X", "marketplaceIds": [US]}
     call = prepare_call(find_operation("createReport"), {"body": body})

@@ -10,14 +10,20 @@ from datetime import date, timedelta
 
 import pytest
 
-from spapi_toolkit.datasets import dataset
-from spapi_toolkit.kiosk import KioskError, KioskIngestor, ingest_kiosk, kiosk_query, schema_types
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.landing import Manifest, manifest_key
-from spapi_toolkit.ledger import Ledger
-from spapi_toolkit.planner import PlannedRequest, Window, plan
-from spapi_toolkit.sandbox.server import run_sandbox
-from spapi_toolkit.snapshots import read_jsonl
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.ingest.kiosk import (
+    KioskError,
+    KioskIngestor,
+    ingest_kiosk,
+    kiosk_query,
+    schema_types,
+)
+from spapi_toolkit.ingest.ledger import Ledger
+from spapi_toolkit.ingest.planner import PlannedRequest, Window, plan
+from spapi_toolkit.ingest.snapshots import read_jsonl
+from spapi_toolkit.lake.landing import Manifest, manifest_key
+from spapi_toolkit.lake.registry import dataset
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE
 from .test_snapshots import MARKETPLACES, SCALE, scaled_client

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from spapi_toolkit.errors import SpApiToolkitError
-from spapi_toolkit.lake import (
+from spapi_toolkit.lake.storage import (
     PART_SIZE,
     InvalidKey,
     Lake,

@@ -18,8 +18,7 @@ import pytest
 
 from spapi_toolkit import __version__
 from spapi_toolkit.errors import SpApiToolkitError
-from spapi_toolkit.lake import Lake, S3Lake
-from spapi_toolkit.landing import (
+from spapi_toolkit.lake.landing import (
     BadDocument,
     LandingError,
     Manifest,
@@ -29,6 +28,7 @@ from spapi_toolkit.landing import (
     manifest_key,
     raw_stem,
 )
+from spapi_toolkit.lake.storage import Lake, S3Lake
 
 MIB = 1024 * 1024
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.errors import ClientError, NotFoundError
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.notifications import (
+from spapi_sandbox.faults import Faults
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.errors import ClientError, NotFoundError
+from spapi_toolkit.api.ratelimit import RetryPolicy
+from spapi_toolkit.ingest.notifications import (
     SPAPI_ACCOUNT,
     EventSink,
     LakeDedup,
@@ -30,9 +32,7 @@ from spapi_toolkit.notifications import (
     payload_version,
     setup,
 )
-from spapi_toolkit.ratelimit import RetryPolicy
-from spapi_toolkit.sandbox.faults import Faults
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE
 
@@ -413,12 +413,12 @@ def test_listener_lands_a_report_the_ledger_is_waiting_for(queue, sqs, tmp_path)
     """`spapi listen` without a run: a finished report found in the ledger is landed."""
     from datetime import date
 
-    from spapi_toolkit.datasets import select
-    from spapi_toolkit.ingest import ReportIngestor, _Work
-    from spapi_toolkit.lake import Lake
-    from spapi_toolkit.ledger import Ledger
-    from spapi_toolkit.pipeline import ReportNotices
-    from spapi_toolkit.planner import plan
+    from spapi_toolkit.ingest.jobs import ReportIngestor, _Work
+    from spapi_toolkit.ingest.ledger import Ledger
+    from spapi_toolkit.ingest.pipeline import ReportNotices
+    from spapi_toolkit.ingest.planner import plan
+    from spapi_toolkit.lake.registry import select
+    from spapi_toolkit.lake.storage import Lake
 
     lake = Lake.from_uri(str(tmp_path / "lake"))
     with run_sandbox(end_date=END_DATE, scale=600) as sb, sandbox_client(sb) as client:

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from spapi_toolkit.datasets import RegistryError, UnknownDatasetError, _load, dataset, registry
-from spapi_toolkit.planner import PlanError, estimate, plan
+from spapi_toolkit.ingest.planner import PlanError, estimate, plan
+from spapi_toolkit.lake.registry import RegistryError, UnknownDatasetError, _load, dataset, registry
 
 TODAY = date(2026, 11, 28)  # a Saturday
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"

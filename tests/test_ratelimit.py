@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.ratelimit import (
-    OFFICIAL_LIMITS_PATH,
+from spapi_sandbox.http import LoopbackServer, Response, route, sp_api_error
+from spapi_sandbox.limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import (
     BucketState,
     FileTokenBucket,
     RateLimiter,
@@ -21,8 +22,7 @@ from spapi_toolkit.ratelimit import (
     official_limits,
     render_limits_table,
 )
-from spapi_toolkit.sandbox.http import LoopbackServer, Response, route, sp_api_error
-from spapi_toolkit.sandbox.limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
+from spapi_toolkit.api.ratelimit.limits import OFFICIAL_LIMITS_PATH
 
 from .support import ScriptedSpApi
 
@@ -150,7 +150,7 @@ def test_report_quota_schedules_sales_and_traffic():
 
 def test_limiter_counts_and_separates_sellers():
     limiter = RateLimiter()
-    from spapi_toolkit.ratelimit import BucketKey
+    from spapi_toolkit.api.ratelimit import BucketKey
 
     a = BucketKey("app", "seller-a", "na", "catalogItems_2022-04-01.getCatalogItem")
     b = BucketKey("app", "seller-b", "na", "catalogItems_2022-04-01.getCatalogItem")

@@ -1,4 +1,4 @@
-"""The report workflow of spapi_toolkit.reports against the local sandbox: create, wait,
+"""The report workflow of spapi_toolkit.api.reports against the local sandbox: create, wait,
 download as received; bad downloads never leave a file that looks complete."""
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.ratelimit import RetryPolicy
-from spapi_toolkit.reports import DownloadError, create_report, download_document, wait_for_report
-from spapi_toolkit.sandbox.faults import Faults
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_sandbox.faults import Faults
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import RetryPolicy
+from spapi_toolkit.api.reports import (
+    DownloadError,
+    create_report,
+    download_document,
+    wait_for_report,
+)
 
 from .support import END_DATE
 

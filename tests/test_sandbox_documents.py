@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
-from spapi_toolkit.sandbox.documents import (
+from spapi_sandbox.documents import (
     REPORT_TYPES,
     NoDataError,
     render_data_kiosk,
     render_report,
 )
-from spapi_toolkit.sandbox.seller import SellerConfig, SimulatedSeller
+from spapi_sandbox.seller import SellerConfig, SimulatedSeller
 
 US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
 ST = "GET_SALES_AND_TRAFFIC_REPORT"

@@ -21,10 +21,10 @@ import jsonschema
 import pytest
 import requests
 
-from spapi_toolkit.sandbox.faults import Faults
-from spapi_toolkit.sandbox.http import route
-from spapi_toolkit.sandbox.notifications import ENVELOPES
-from spapi_toolkit.sandbox.server import SandboxConfig, run_sandbox
+from spapi_sandbox.faults import Faults
+from spapi_sandbox.http import route
+from spapi_sandbox.notifications import ENVELOPES
+from spapi_sandbox.server import SandboxConfig, run_sandbox
 
 from .support import END_DATE
 
@@ -446,7 +446,7 @@ JSON_REPORTS = [
 
 
 def test_json_reports_validate_against_their_schemas():
-    from spapi_toolkit.sandbox.documents import schema_for
+    from spapi_sandbox.documents import schema_for
 
     with run_sandbox(end_date=END_DATE, scale=600, faults=Faults()) as sandbox:
         s = CheckedSession(sandbox)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from spapi_toolkit.sandbox.seller import (
+from spapi_sandbox.seller import (
     FINAL_VERSION,
     SellerConfig,
     SimulatedSeller,

@@ -16,13 +16,13 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.errors import NotFoundError
-from spapi_toolkit.ratelimit import RetryPolicy
-from spapi_toolkit.reports import Document, create_report, download_document, wait_for_report
-from spapi_toolkit.sandbox.cli import app as cli
-from spapi_toolkit.sandbox.cli import env_lines
-from spapi_toolkit.sandbox.server import RunningSandbox, SandboxConfig, run_sandbox
+from spapi_sandbox.cli import app as cli
+from spapi_sandbox.cli import env_lines
+from spapi_sandbox.server import RunningSandbox, SandboxConfig, run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.errors import NotFoundError
+from spapi_toolkit.api.ratelimit import RetryPolicy
+from spapi_toolkit.api.reports import Document, create_report, download_document, wait_for_report
 
 from .support import END_DATE
 

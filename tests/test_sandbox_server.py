@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from spapi_toolkit.sandbox.faults import Faults
-from spapi_toolkit.sandbox.server import SandboxConfig, run_sandbox
+from spapi_sandbox.faults import Faults
+from spapi_sandbox.server import SandboxConfig, run_sandbox
 
 from .support import END_DATE
 
@@ -497,8 +497,8 @@ def test_injected_reset_and_truncation():
 def test_content_encoding_gzip_on_a_gzip_document(tmp_path: Path):
     """Amazon has at times also sent ``Content-Encoding: gzip`` with an already-GZIP document:
     the bytes on the wire are the same either way, and the toolkit keeps them as received."""
-    from spapi_toolkit.client import SpApiClient
-    from spapi_toolkit.reports import download_document
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.api.reports import download_document
 
     with (
         run_sandbox(end_date=END_DATE, scale=600) as sb,
@@ -535,8 +535,8 @@ def _first_rolls(faults: Faults, kind: str, count: int) -> list[bool]:
 
 
 def test_slow_fault_delays_answers_and_the_client_retries():
-    from spapi_toolkit.client import SpApiClient
-    from spapi_toolkit.ratelimit import RetryPolicy
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.api.ratelimit import RetryPolicy
 
     url_path = "/sellers/v1/marketplaceParticipations"
     with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(slow=1.0, slow_seconds=0.3)) as sb:
@@ -605,9 +605,9 @@ def shipped_order_ids(client, count: int = 2) -> list[str]:
 
 
 def test_restricted_operations_take_only_a_matching_rdt():
-    from spapi_toolkit.client import SpApiClient
-    from spapi_toolkit.errors import UnauthorizedError
-    from spapi_toolkit.rdt import RestrictedTokens
+    from spapi_toolkit.api.client import SpApiClient
+    from spapi_toolkit.api.errors import UnauthorizedError
+    from spapi_toolkit.api.rdt import RestrictedTokens
 
     with (
         run_sandbox(end_date=END_DATE, scale=600) as sb,
@@ -650,7 +650,7 @@ def test_restricted_operations_take_only_a_matching_rdt():
 
 
 def test_rdts_expire_and_addresses_are_deterministic():
-    from spapi_toolkit.client import SpApiClient
+    from spapi_toolkit.api.client import SpApiClient
 
     with run_sandbox(
         end_date=END_DATE, scale=600, rdt_lifetime=60
@@ -848,7 +848,7 @@ def test_python_amazon_sp_api_reports_round_trip(sandbox, monkeypatch):
 def test_truth_endpoint_and_cli(sandbox):
     from typer.testing import CliRunner
 
-    from spapi_toolkit.sandbox.cli import app
+    from spapi_sandbox.cli import app
 
     rows = requests.get(
         f"{sandbox.url}/_sandbox/truth", params={"from": "2026-11-20", "to": "2026-11-20"}
@@ -867,7 +867,7 @@ def test_truth_endpoint_and_cli(sandbox):
 
 
 def test_toolkit_client_round_trip_without_throttling(monkeypatch):
-    from spapi_toolkit.client import SpApiClient
+    from spapi_toolkit.api.client import SpApiClient
 
     with run_sandbox(end_date=END_DATE, scale=60) as sb:  # the sandbox's (scaled) limits are on
         for name, value in sb.env.items():

@@ -9,16 +9,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.datasets import dataset, registry
-from spapi_toolkit.ingest import IngestSettings, ReportIngestor
-from spapi_toolkit.lake import Lake
-from spapi_toolkit.landing import Manifest, manifest_key
-from spapi_toolkit.ledger import Ledger
-from spapi_toolkit.planner import plan
-from spapi_toolkit.ratelimit import RateLimiter, RetryPolicy, official_limits
-from spapi_toolkit.sandbox.server import run_sandbox
-from spapi_toolkit.snapshots import (
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy, official_limits
+from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor
+from spapi_toolkit.ingest.ledger import Ledger
+from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.ingest.snapshots import (
     CALLS_PER_BATCH,
     SnapshotError,
     SnapshotIngestor,
@@ -26,6 +23,9 @@ from spapi_toolkit.snapshots import (
     known_items,
     read_jsonl,
 )
+from spapi_toolkit.lake.landing import Manifest, manifest_key
+from spapi_toolkit.lake.registry import dataset, registry
+from spapi_toolkit.lake.storage import Lake
 
 from .support import END_DATE
 
@@ -331,7 +331,7 @@ def test_faults_change_nothing_landed(world, tmp_path) -> None:
 
 def test_resume_with_several_batches(world, tmp_path, monkeypatch) -> None:
     """Batches of 3 calls: a run that died after two batches resumes without calling for them."""
-    import spapi_toolkit.snapshots as snapshots
+    import spapi_toolkit.ingest.snapshots as snapshots
 
     monkeypatch.setattr(snapshots, "CALLS_PER_BATCH", 3)
     seller_id = world["seller_id"]

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs in the fresh environment, from a folder outside the source tree.
 PROBE = """
 import spapi_toolkit, sys
-from spapi_toolkit.client import SpApiClient
-from spapi_toolkit.datasets import registry
-from spapi_toolkit.sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.lake.registry import registry
+from spapi_sandbox.server import run_sandbox
 assert "site-packages" in spapi_toolkit.__file__, spapi_toolkit.__file__
 print("datasets", len(registry()))
 with run_sandbox(scale=600) as sandbox, SpApiClient.from_env(env=sandbox.env) as client:

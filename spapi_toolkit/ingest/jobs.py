@@ -1,0 +1,548 @@
+"""Reports into the raw zone: request, wait, download, land — exactly once, resumably.
+
+``ReportIngestor`` drives the planned report requests of one seller through the ledger's
+statuses (see ``ledger.py``). Every step is written to the ledger before the next is taken, so
+a run killed at any point resumes where it stopped:
+
+* an entry left ``requesting`` may or may not have reached Amazon: the recent reports are
+  looked up (``getReports``) and a match is adopted instead of requesting again;
+* a report DONE whose document already has a manifest in the raw zone is simply marked landed;
+* the raw object's key is derived from the plan (the request id), so a resumed run writes the
+  same keys an uninterrupted one would, and a key whose manifest exists is never written again.
+
+Report-type quotas (Sales & Traffic: 4 an hour, 96 a day per seller) are respected from the
+ledger's own history; operation rate limits are the client's business. Completion comes from
+polling ``getReport`` (within its limit) unless a notification listener reports it first
+(``report_finished``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import urllib3
+
+from spapi_toolkit.api.client import SpApiClient, prepare_call
+from spapi_toolkit.api.errors import (
+    ServerError,
+    SpApiError,
+    SpApiToolkitError,
+    ThrottledError,
+    TransportError,
+    UnauthorizedError,
+)
+from spapi_toolkit.api.models import find_operation
+from spapi_toolkit.api.ratelimit import REPORT_QUOTAS, RetryPolicy, next_report_slot
+from spapi_toolkit.api.reports import open_document
+from spapi_toolkit.clock import Clock
+from spapi_toolkit.ingest.ledger import Entry, Ledger
+from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.lake.landing import (
+    BadDocument,
+    LandingError,
+    Manifest,
+    is_landed,
+    land,
+    raw_stem,
+)
+from spapi_toolkit.lake.registry import registry
+from spapi_toolkit.lake.storage import InvalidKey, Lake
+from spapi_toolkit.regions import marketplace
+
+log = logging.getLogger(__name__)
+
+# A quota-limited createReport answered 429 waits for the quota, not for a client retry.
+QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0, throttling_only=True)
+CREATE_RETRY = RetryPolicy(throttling_only=True)
+# How far our clock and Amazon's may disagree when matching a report to when we sent it.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+# Failures that say nothing about the request itself: the step is tried again later.
+class DownloadFailed(SpApiToolkitError):
+    """A document could not be downloaded within the attempts allowed."""
+
+
+TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError, DownloadFailed)
+DOWNLOAD_ATTEMPTS = 3
+
+
+@dataclass
+class IngestSettings:
+    """How patient ingestion is; the defaults suit Amazon, ``time_scale`` the local sandbox."""
+
+    poll_seconds: float = 30.0
+    fatal_cooldown: timedelta = timedelta(minutes=30)
+    max_attempts: int = 3  # requests per entry: FATAL reports are retried up to this
+    reuse_window: timedelta = timedelta(hours=72)
+    report_timeout: timedelta = timedelta(hours=6)
+    quota_backoff: timedelta = timedelta(minutes=15)  # after Amazon refused a quota request
+    time_scale: float = 1.0  # the service's clock speed: 60 means a minute per real second
+    max_step_errors: int = 5  # transient failures (5xx, connection, token) before giving up
+
+    def real(self, span: timedelta | float) -> float:
+        """Real seconds for a span of the service's time."""
+        seconds = span.total_seconds() if isinstance(span, timedelta) else span
+        return seconds / self.time_scale
+
+
+@dataclass
+class RunStats:
+    planned: int = 0
+    already_landed: int = 0
+    requested: int = 0
+    reused: int = 0
+    recovered: int = 0  # in-flight requests of an interrupted run, found again
+    landed: int = 0
+    no_data: int = 0
+    failed: int = 0
+    bytes_landed: int = 0
+    quota_wait_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+# Told after every step: the run's counts, the requests still pending, an ETA when known.
+Progress = Callable[[RunStats, int, float | None], None]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a report Amazon lists was made for ``body`` (times compared as instants)."""
+    if report.get("reportType") != body["reportType"]:
+        return False
+    if sorted(report.get("marketplaceIds") or []) != sorted(body["marketplaceIds"]):
+        return False
+    for name in ("dataStartTime", "dataEndTime"):
+        if name in body and (name not in report or _parse(report[name]) != body[name]):
+            return False
+    return True
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the query of every URL removed: pre-signed URLs carry credentials."""
+    return re.sub(r"((?:https?://|/)[^\s?'\"]*)\?[^\s'\")]*", r"\1?<query removed>", text)
+
+
+def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) -> Entry:
+    """The ledger entry of a planned request; ``payload`` is what will be sent for it."""
+    window = request.window
+    return Entry(
+        request_id=request.request_id,
+        dataset=request.dataset.name,
+        seller_id=seller_id,
+        marketplace_ids=list(request.marketplace_ids),
+        dt=str(request.dt),
+        request=payload,
+        provisional=request.provisional_as_of is not None,
+        window=[str(window.start), str(window.end)] if window else None,
+    )
+
+
+def encodings_for(fmt: str, marketplace_ids: Sequence[str]) -> list[str]:
+    """The encodings a document may arrive in, most likely first."""
+    if fmt != "tsv":
+        return ["utf-8"]
+    if any(marketplace(m).flat_file_encoding == "cp932" for m in marketplace_ids):
+        return ["utf-8", "cp932"]
+    return ["utf-8", "iso-8859-1"]
+
+
+@dataclass
+class _Work:
+    request: PlannedRequest
+    entry: Entry | None
+    due: float = 0.0  # monotonic time of the next step
+    deadline: float | None = None
+    quota_blocked: bool = False  # a report quota holds it back
+    step_errors: int = 0  # transient failures of its steps so far
+
+
+class ReportIngestor:
+    """Lands one seller's planned report requests in the raw zone."""
+
+    source = "report"  # the registry source this ingestor handles (Data Kiosk reuses the loop)
+
+    def __init__(
+        self,
+        client: SpApiClient,
+        lake: Lake,
+        seller_id: str,
+        settings: IngestSettings | None = None,
+        progress: Progress | None = None,
+        clock: Clock | None = None,
+    ):
+        self.client = client
+        self.lake = lake
+        self.seller_id = seller_id
+        self.settings = settings or IngestSettings(time_scale=client.time_scale)
+        self.clock = clock or client.clock  # the service's idea of now: see ``clock.py``
+        self.ledger = Ledger(lake, self.clock)
+        self.progress = progress
+        self.stats = RunStats()
+        self._finished: dict[str, dict[str, Any]] = {}  # report id -> notification payload
+        self._finished_lock = threading.Lock()
+        self._listing: dict[str, list[dict[str, Any]]] = {}  # report type -> recent reports
+        self._listed_at: dict[str, datetime] = {}
+        self._used_report_ids: set[str] = set()  # held by ledger entries: never adopted again
+        self._sent: dict[str, list[datetime]] = {}  # report type -> when this seller asked
+
+    # ---- notifications ------------------------------------------------------------------
+
+    def report_finished(self, report_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener: spares the next poll of that report."""
+        if status == "DONE" and not document_id:
+            return  # nothing to fetch from this notice: the next poll will say
+        with self._finished_lock:
+            self._finished[report_id] = {
+                "reportId": report_id,
+                "processingStatus": status,
+                "reportDocumentId": document_id,
+            }
+
+    # ---- the run --------------------------------------------------------------------------
+
+    def run(self, requests: Sequence[PlannedRequest]) -> RunStats:
+        """Drive every report request to landed, no data or failed; return what happened."""
+        known = {e.request_id: e for e in self.ledger.entries(self.seller_id)}
+        self._used_report_ids = {e.report_id for e in known.values() if e.report_id}
+        for known_entry in known.values():  # when each report type was requested: for quotas
+            for when, status, _ in known_entry.history:
+                if status == "requesting":
+                    report_type = known_entry.request.get("reportType", "")
+                    self._sent.setdefault(report_type, []).append(_parse(when))
+        work: list[_Work] = []
+        for request in requests:
+            if request.dataset.source != self.source:
+                continue
+            self.stats.planned += 1
+            entry = known.get(request.request_id)
+            if entry is not None and entry.finished:
+                self.stats.already_landed += 1
+                continue
+            if entry is not None and entry.status == "failed":
+                self.stats.failed += 1
+                self.stats.errors.append(f"{entry.request_id}: {entry.error}")
+                continue
+            work.append(_Work(request, entry))
+        while work:
+            now = self.clock.monotonic()
+            for item in work:
+                if item.due <= now or self._told(item):
+                    self._step(item)
+            work = [w for w in work if w.entry is None or not self._settled(w.entry)]
+            self._report_progress(len(work))
+            if work:
+                # At most 0.2 s: a notification may wake an item before its due time.
+                pause = min(min(w.due for w in work) - self.clock.monotonic(), 0.2)
+                if pause > 0:
+                    self.clock.sleep(pause)
+                    if any(w.quota_blocked for w in work):
+                        self.stats.quota_wait_seconds += pause
+        self._report_progress(0)
+        return self.stats
+
+    def _told(self, item: _Work) -> bool:
+        """A notification says this item's report finished: no need to wait for the poll."""
+        if item.entry is None or item.entry.status != "requested":
+            return False
+        with self._finished_lock:
+            return item.entry.report_id in self._finished
+
+    def _after(self, span: timedelta | float) -> float:
+        """The monotonic time a span of the service's time from now."""
+        return self.clock.monotonic() + self.settings.real(span)
+
+    def _settled(self, entry: Entry) -> bool:
+        return entry.finished or entry.status == "failed"
+
+    def _report_progress(self, pending: int) -> None:
+        if self.progress is not None:
+            self.progress(self.stats, pending, None)
+
+    def _step(self, item: _Work) -> None:
+        """Advance one request by one step; every error ends in the ledger, not in a crash."""
+        try:
+            entry = item.entry
+            if entry is None or entry.status in ("requesting", "fatal"):
+                self._request(item)
+            elif entry.status == "requested":
+                self._poll(item)
+            elif entry.status == "done":
+                self._land(item)
+        except ThrottledError as exc:
+            item.due = self._after(self.settings.quota_backoff)
+            log.warning("%s: throttled (%s); trying again later", item.request.request_id, exc)
+        except TRANSIENT_ERRORS as exc:
+            # The client's own retries are spent, but the service may recover: try this step
+            # again later, a bounded number of times, before giving the request up.
+            item.step_errors += 1
+            if item.step_errors >= self.settings.max_step_errors:
+                self._fail(item, f"{exc} ({item.step_errors} times)")
+            else:
+                item.due = self._after(self.settings.poll_seconds)
+                log.warning("%s: %s; trying again later", item.request.request_id, exc)
+        except (SpApiError, SpApiToolkitError) as exc:
+            self._fail(item, str(exc))
+
+    def _fail(self, item: _Work, reason: str) -> None:
+        entry = item.entry or self._new_entry(item.request)
+        self.ledger.move(entry, "failed", reason, error=reason)
+        item.entry = entry
+        self.stats.failed += 1
+        self.stats.errors.append(f"{entry.request_id}: {reason}")
+
+    def _new_entry(self, request: PlannedRequest) -> Entry:
+        body = request.report_body()
+        body_json = {k: _iso(v) if isinstance(v, datetime) else v for k, v in body.items()}
+        return new_entry(request, self.seller_id, body_json)
+
+    def _cooling_down(self, item: _Work) -> bool:
+        """Whether a FATAL entry's cool-down still runs (then its next step is put off)."""
+        entry = item.entry
+        if entry is None or entry.status != "fatal" or not entry.retry_after:
+            return False
+        wait = (_parse(entry.retry_after) - self.clock.now()).total_seconds()
+        if wait > 0:
+            item.due = self.clock.monotonic() + wait
+        return wait > 0
+
+    # ---- requesting ---------------------------------------------------------------------
+
+    def _recent_reports(self, report_type: str, fresh_after: datetime | None = None) -> list[Any]:
+        """This seller's reports of ``report_type`` from the last 72 hours, listed once a run, or
+        again when the listing predates ``fresh_after`` (a request sent since may be in it)."""
+        listed_at = self._listed_at.get(report_type)
+        if listed_at is None or (fresh_after is not None and listed_at < fresh_after):
+            self._listed_at[report_type] = self.clock.now()
+            # Not scaled: a sandbox's clock starts where ours does and runs faster, not slower.
+            since = self.clock.now() - self.settings.reuse_window
+            reports: list[dict[str, Any]] = []
+            for page in self.client.paginate(
+                "getReports", reportTypes=[report_type], createdSince=since, pageSize=100
+            ):
+                reports.extend(page.get("reports", []))
+            self._listing[report_type] = reports
+        return self._listing[report_type]
+
+    def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
+        """A report already made for this request: ours, sent by an interrupted attempt, or
+        (for a settled request of a dataset without report options, which Amazon does not list)
+        a DONE one made since the window settled. Never a report another entry holds."""
+        body = request.report_body()
+        in_flight = entry is not None and entry.status == "requesting"
+        if in_flight:
+            assert entry is not None
+            sent = _parse(next(t for t, st, _ in reversed(entry.history) if st == "requesting"))
+            not_before = sent - CLOCK_SKEW
+        elif request.dataset.report_options or request.provisional_as_of is not None:
+            return None
+        else:
+            not_before = self._settled_since(request)
+        listing = self._recent_reports(str(request.dataset.report_type),
+                                       fresh_after=not_before if in_flight else None)  # fmt: skip
+        for report in listing:
+            if report.get("reportId") in self._used_report_ids or not _same_request(report, body):
+                continue
+            if "createdTime" in report and _parse(report["createdTime"]) < not_before:
+                continue
+            if in_flight or report.get("processingStatus") == "DONE":
+                return dict(report)
+        return None
+
+    def _settled_since(self, request: PlannedRequest) -> datetime:
+        """From when a report of this request holds settled numbers (or today's snapshot)."""
+        day = request.snapshot_date if request.window is None else (
+            request.window.end + timedelta(days=request.dataset.restatement_days + 2)
+        )  # fmt: skip
+        assert day is not None
+        return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+    def _quota_slot(self, request: PlannedRequest) -> float:
+        """Seconds until a report-type quota allows another request (0 when none applies)."""
+        report_type = str(request.dataset.report_type)
+        if report_type not in REPORT_QUOTAS:
+            return 0.0
+        now = self.clock.now()
+        sent = self._sent.get(report_type, [])
+        slot = next_report_slot(report_type, sent, now, self.settings.time_scale)
+        return max(0.0, (slot - now).total_seconds())
+
+    def _request(self, item: _Work) -> None:
+        request, entry = item.request, item.entry
+        if self._cooling_down(item):
+            return
+        existing = self._find_existing(request, entry)
+        if existing is not None:
+            recovered = entry is not None and entry.status == "requesting"
+            entry = entry or self._new_entry(request)
+            self.ledger.move(entry, "requested", "found among recent reports",
+                             report_id=existing["reportId"], reused=not recovered)  # fmt: skip
+            self._used_report_ids.add(existing["reportId"])
+            item.entry = entry
+            self.stats.recovered += int(recovered)
+            self.stats.reused += int(not recovered)
+            item.due = 0.0
+            return
+        wait = self._quota_slot(request)
+        item.quota_blocked = wait > 0
+        if item.quota_blocked:
+            item.due = self.clock.monotonic() + wait
+            return
+        entry = entry or self._new_entry(request)
+        attempt = entry.attempts + 1
+        # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
+        self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
+        sent = self._sent.setdefault(str(request.dataset.report_type), [])
+        sent.append(self.clock.now())
+        item.entry = entry
+        try:
+            report_id = str(self._create_report(request)["reportId"])
+        except ThrottledError:
+            # Refused, so not requested: it counts neither as an attempt nor against the quota.
+            entry.attempts -= 1
+            sent.pop()
+            self.ledger.put(entry)
+            raise
+        self._used_report_ids.add(report_id)
+        self.ledger.move(entry, "requested", "", report_id=report_id)
+        self.stats.requested += 1
+        item.due = self._after(self.settings.poll_seconds)
+        item.deadline = self._after(self.settings.report_timeout)
+
+    def _create_report(self, request: PlannedRequest) -> dict[str, Any]:
+        """createReport. It is not idempotent: a 5xx or a lost answer is not retried here (the
+        next step looks the report up first); under a report quota a 429 waits for the quota."""
+        call = prepare_call(find_operation("createReport"), {"body": request.report_body()})
+        retry = QUOTA_RETRY if request.dataset.quota_limited else CREATE_RETRY
+        return dict(self.client.send(call, retry=retry))
+
+    # ---- waiting --------------------------------------------------------------------------
+
+    def _poll(self, item: _Work) -> None:
+        entry = item.entry
+        assert entry is not None and entry.report_id is not None
+        with self._finished_lock:
+            report = self._finished.pop(entry.report_id, None)
+        told = "told by REPORT_PROCESSING_FINISHED" if report is not None else "polled"
+        if report is None:
+            report = self.client.call("getReport", reportId=entry.report_id)
+        status = report.get("processingStatus")
+        if status == "DONE":
+            self.ledger.move(entry, "done", told, document_id=report["reportDocumentId"])
+            self._land(item)
+        elif status == "CANCELLED":
+            self.ledger.move(entry, "no_data", "CANCELLED: Amazon has no data for this window")
+            self.stats.no_data += 1
+        elif status == "FATAL":
+            self._fatal(item, report)
+        else:
+            if item.deadline is None:  # resumed, recovered or reused: the clock starts now
+                item.deadline = self._after(self.settings.report_timeout)
+            if self.clock.monotonic() > item.deadline:
+                raise SpApiToolkitError(f"report {entry.report_id} still {status} at the timeout")
+            item.due = self._after(self.settings.poll_seconds)
+
+    def _fatal(self, item: _Work, report: dict[str, Any]) -> None:
+        entry = item.entry
+        assert entry is not None
+        if entry.attempts >= self.settings.max_attempts:
+            self._fail(item, f"report {entry.report_id} ended FATAL {entry.attempts} times")
+            return
+        cooldown = self.settings.real(self.settings.fatal_cooldown)
+        retry_after = self.clock.now() + timedelta(seconds=cooldown)
+        note = f"report {entry.report_id} FATAL; retrying after a cool-down"
+        self.ledger.move(entry, "fatal", note, retry_after=_iso(retry_after))
+        item.due = self.clock.monotonic() + cooldown
+
+    # ---- landing --------------------------------------------------------------------------
+
+    def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
+        """The declared compression of a document, and its bytes as they arrive."""
+        meta, chunks = open_document(self.client, document_id)
+        return meta.get("compressionAlgorithm"), chunks
+
+    def _land(self, item: _Work) -> None:
+        assert item.entry is not None
+        try:
+            self.land_entry(item.entry)
+        except BadDocument as exc:
+            self._fail(item, f"bad document {item.entry.document_id}: {exc.reason}")
+        # DownloadFailed goes up to _step: a transient failure, tried again later.
+
+    def land_entry(self, entry: Entry) -> Manifest:
+        """Download a DONE report's document into the raw zone and mark the entry landed.
+
+        Works from the ledger entry alone, so a notification listener can land a report that a
+        run requested. A document whose manifest already exists is not fetched again.
+        """
+        assert entry.document_id is not None
+        dataset = registry()[entry.dataset]
+        stem = raw_stem(entry.dataset, entry.seller_id, entry.marketplace_ids[0],
+                        date.fromisoformat(entry.dt), entry.request_id)  # fmt: skip
+        manifest = is_landed(self.lake, stem, dataset.format)
+        if manifest is None:
+            manifest = self._download_and_land(entry, stem, dataset.format)
+            self.stats.bytes_landed += manifest.bytes
+        self.ledger.move(entry, "landed", "", raw_key=manifest.key)
+        self.stats.landed += 1
+        return manifest
+
+    def _download_and_land(self, entry: Entry, stem: str, fmt: str) -> Manifest:
+        assert entry.document_id is not None
+        fields = {
+            "dataset": entry.dataset,
+            "seller_id": entry.seller_id,
+            "marketplace_ids": list(entry.marketplace_ids),
+            "request": entry.request,
+            "report_id": entry.report_id,
+            "document_id": entry.document_id,
+        }
+        last_error = ""
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                declared, chunks = self._open_document(entry.document_id)
+                return land(
+                    self.lake, stem, chunks, fmt=fmt,
+                    encodings=encodings_for(fmt, entry.marketplace_ids),
+                    manifest_fields={**fields, "declared_compression": declared},
+                    now=self.clock.now(),
+                )  # fmt: skip
+            except (BadDocument, LandingError, InvalidKey):
+                raise  # bad bytes are not retried; the others are bugs in what we asked
+            except (SpApiToolkitError, OSError, urllib3.exceptions.HTTPError) as exc:
+                last_error = redact_urls(str(exc)) or type(exc).__name__
+                log.warning("download %d of %s failed: %s", attempt, entry.document_id, last_error)
+        raise DownloadFailed(
+            f"document {entry.document_id} could not be downloaded in {DOWNLOAD_ATTEMPTS} "
+            f"attempts: {last_error}"
+        )
+
+
+def ingest_reports(
+    client: SpApiClient,
+    lake: Lake,
+    seller_id: str,
+    requests: Sequence[PlannedRequest],
+    settings: IngestSettings | None = None,
+    progress: Progress | None = None,
+    on_ingestor: Callable[[ReportIngestor], None] | None = None,
+    clock: Clock | None = None,
+) -> RunStats:
+    """Land ``requests`` (the report ones) for one seller; see ``ReportIngestor``."""
+    ingestor = ReportIngestor(client, lake, seller_id, settings, progress, clock)
+    if on_ingestor is not None:
+        on_ingestor(ingestor)
+    return ingestor.run(requests)

@@ -1,0 +1,234 @@
+"""Data Kiosk into the raw zone: one GraphQL query per planned window, landed as JSON lines.
+
+A ``source = "data_kiosk"`` dataset names a Data Kiosk schema; for
+``analytics_salesAndTraffic_2024_04_24`` each planned window of each marketplace becomes one
+``salesAndTrafficByAsin`` query (child ASINs, every field of the bundled schema selected), whose
+document is one JSON object per ASIN with the window's totals.
+
+The life of a query is a report's: create, poll until DONE / CANCELLED / FATAL, download the
+document, land it. ``KioskIngestor`` therefore *is* a ``ReportIngestor`` with the three Amazon
+calls swapped (createQuery, getQuery, getDocument), so the ledger discipline (the entry written
+before the query is sent, an interrupted run finds its query again instead of asking twice),
+the streamed download with its retries, bad-document quarantine and the never-write-twice rule
+are the reports' own code. In the ledger and the manifest, ``report_id`` holds the query id.
+Data Kiosk says "no data" as CANCELLED or as DONE without a data document: both are
+``no_data``. FATAL is retried after the cool-down, a bounded number of times, like a report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.reports import document_chunks
+from spapi_toolkit.clock import Clock
+from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.ingest.jobs import (
+    IngestSettings,
+    Progress,
+    ReportIngestor,
+    RunStats,
+    _Work,
+    new_entry,
+)
+from spapi_toolkit.ingest.ledger import Entry
+from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.lake.storage import Lake
+
+SCHEMA_DIR = "data/spapi-models/schemas/data-kiosk"
+SALES_AND_TRAFFIC = "analytics_salesAndTraffic_2024_04_24"
+SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID", "Long", "Date", "DateTime"})
+# Fields left out of the by-ASIN selection: present only for another aggregation (SKU).
+BY_ASIN_EXCLUDED = frozenset({"sku"})
+RUNNING = ("IN_QUEUE", "IN_PROGRESS")
+
+_STRINGS = re.compile(r'"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"')
+_TYPE = re.compile(r"\btype\s+(\w+)\s*\{([^}]*)\}")
+_FIELD = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*\[?\s*(\w+)", re.MULTILINE)
+
+
+class KioskError(SpApiToolkitError):
+    """A Data Kiosk dataset cannot be queried as declared (unknown schema, no window)."""
+
+
+# ---- the query --------------------------------------------------------------------------------
+
+
+@cache
+def schema_types(schema: str) -> dict[str, dict[str, str]]:
+    """The object types of a bundled Data Kiosk schema: type -> {field: field type}."""
+    try:
+        text = resources.files("spapi_toolkit").joinpath(f"{SCHEMA_DIR}/{schema}.graphql")
+        source = text.read_text("utf-8")
+    except FileNotFoundError:
+        raise KioskError(f"no bundled Data Kiosk schema {schema!r}") from None
+    bare = _STRINGS.sub("", source)  # descriptions and directive arguments may hold braces
+    return {name: dict(_FIELD.findall(body)) for name, body in _TYPE.findall(bare)}
+
+
+def selection(schema: str, type_name: str, exclude: frozenset[str] = frozenset()) -> str:
+    """Every field of ``type_name``, nested objects expanded: the query asks for all of it."""
+    types = schema_types(schema)
+    parts = []
+    for name, kind in types[type_name].items():
+        if name in exclude:
+            continue
+        if kind in types:
+            parts.append(f"{name} {{ {selection(schema, kind)} }}")
+        elif kind in SCALARS or kind not in types:  # scalars and enums are leaves
+            parts.append(name)
+    return " ".join(parts)
+
+
+def sales_and_traffic_query(request: PlannedRequest) -> str:
+    """The ``salesAndTrafficByAsin`` query (child ASINs) of one window and marketplace."""
+    if request.window is None:
+        raise KioskError(f"{request.dataset.name} needs a window (plan it with a date range)")
+    marketplace_ids = ", ".join(f'"{m}"' for m in request.marketplace_ids)
+    fields = selection(SALES_AND_TRAFFIC, "SalesAndTrafficByAsin", BY_ASIN_EXCLUDED)
+    return (
+        f"query {{ {SALES_AND_TRAFFIC} {{ salesAndTrafficByAsin("
+        f'startDate: "{request.window.start}", endDate: "{request.window.end}", '
+        f"aggregateBy: CHILD, marketplaceIds: [{marketplace_ids}]) {{ {fields} }} }} }}"
+    )
+
+
+QUERY_BUILDERS = {SALES_AND_TRAFFIC: sales_and_traffic_query}
+
+
+def kiosk_query(request: PlannedRequest) -> str:
+    """The GraphQL query of a planned Data Kiosk request."""
+    builder = QUERY_BUILDERS.get(str(request.dataset.schema))
+    if builder is None:
+        raise KioskError(
+            f"{request.dataset.name}: no query for Data Kiosk schema {request.dataset.schema}; "
+            f"known: {', '.join(QUERY_BUILDERS)}"
+        )
+    return builder(request)
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+
+class KioskIngestor(ReportIngestor):
+    """Lands one seller's planned Data Kiosk queries in the raw zone (see the module notes)."""
+
+    source = "data_kiosk"
+
+    def _new_entry(self, request: PlannedRequest) -> Entry:
+        assert request.window is not None
+        return new_entry(
+            request,
+            self.seller_id,
+            {
+                "schema": request.dataset.schema,
+                "query": kiosk_query(request),
+                "data_start": str(request.window.start),
+                "data_end": str(request.window.end),
+            },
+        )
+
+    # ---- requesting ---------------------------------------------------------------------
+
+    def _recent_queries(self) -> list[dict[str, Any]]:
+        """The seller's queries of the last 72 hours (listed once a run)."""
+        if "" not in self._listing:
+            since = self.clock.now() - self.settings.reuse_window
+            queries: list[dict[str, Any]] = []
+            for page in self.client.paginate("getQueries", createdSince=since, pageSize=100):
+                queries.extend(page.get("queries", []))
+            self._listing[""] = queries
+        return self._listing[""]
+
+    def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
+        """Our query from an interrupted run (same query text). A finished query of someone
+        else is not reused: a provisional window must be asked again to get restated data."""
+        if entry is None or entry.status != "requesting":
+            return None
+        query = kiosk_query(request)
+        return next((q for q in self._recent_queries() if q.get("query") == query), None)
+
+    def _request(self, item: _Work) -> None:
+        request, entry = item.request, item.entry
+        if self._cooling_down(item):
+            return
+        existing = self._find_existing(request, entry)
+        if existing is not None and entry is not None:
+            self.ledger.move(
+                entry, "requested", "found among recent queries", report_id=existing["queryId"]
+            )
+            self.stats.recovered += 1
+            item.due = 0.0
+            return
+        entry = entry or self._new_entry(request)
+        attempt = entry.attempts + 1
+        # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
+        self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
+        item.entry = entry
+        answer = self.client.call("createQuery", body={"query": entry.request["query"]})
+        self.ledger.move(entry, "requested", "", report_id=str(answer["queryId"]))
+        self.stats.requested += 1
+        item.due = self._after(self.settings.poll_seconds)
+        item.deadline = self._after(self.settings.report_timeout)
+
+    # ---- waiting --------------------------------------------------------------------------
+
+    def _poll(self, item: _Work) -> None:
+        entry = item.entry
+        assert entry is not None and entry.report_id is not None
+        with self._finished_lock:
+            query = self._finished.pop(entry.report_id, None)
+        if query is None:
+            query = self.client.call("getQuery", queryId=entry.report_id)
+        status = query.get("processingStatus")
+        if status == "DONE" and query.get("dataDocumentId"):
+            self.ledger.move(entry, "done", "", document_id=query["dataDocumentId"])
+            self._land(item)
+        elif status in ("DONE", "CANCELLED"):
+            note = f"{status} without a data document: no data for this window"
+            self.ledger.move(entry, "no_data", note)
+            self.stats.no_data += 1
+        elif status == "FATAL":
+            self._fatal(item, query)
+        elif status in RUNNING:
+            if item.deadline is not None and self.clock.monotonic() > item.deadline:
+                raise SpApiToolkitError(f"query {entry.report_id} still {status} at the timeout")
+            item.due = self._after(self.settings.poll_seconds)
+        else:
+            raise SpApiToolkitError(f"query {entry.report_id} has an unknown status {status!r}")
+
+    def query_finished(self, query_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener (DATA_KIOSK_QUERY_PROCESSING_FINISHED)."""
+        with self._finished_lock:
+            self._finished[query_id] = {
+                "queryId": query_id,
+                "processingStatus": status,
+                "dataDocumentId": document_id,
+            }
+
+    # ---- landing --------------------------------------------------------------------------
+
+    def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
+        """Data Kiosk documents declare no compression; the bytes tell (``land`` looks)."""
+        meta = self.client.call("getDocument", documentId=document_id)
+        return None, document_chunks(self.client, document_id, meta["documentUrl"])
+
+
+def ingest_kiosk(
+    client: SpApiClient,
+    lake: Lake,
+    seller_id: str,
+    requests: Sequence[PlannedRequest],
+    *,
+    poll_seconds: float,
+    time_scale: float = 1.0,
+    progress: Progress | None = None,
+    clock: Clock | None = None,
+) -> RunStats:
+    """Land ``requests`` (the ``source = "data_kiosk"`` ones) for one seller."""
+    settings = IngestSettings(poll_seconds=poll_seconds, time_scale=time_scale)
+    return KioskIngestor(client, lake, seller_id, settings, progress, clock).run(requests)

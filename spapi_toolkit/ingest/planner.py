@@ -1,0 +1,277 @@
+"""Turn "dataset × marketplaces × date range" into the requests Amazon will accept.
+
+The window rules come from the registry and from Amazon: calendar days, Sunday–Saturday weeks,
+at most ``max_days`` per request, nothing older than ``history_days``, nothing for a day that
+has not ended. The last ``restatement_days`` of a range are requested on their own and marked
+provisional: Amazon still restates them, so a later run pulls them again (a new request id per
+day) until they settle. ``estimate`` says up front how many requests a plan makes and how long
+the rate limits and report quotas make it take.
+
+Everything here is a pure function of its arguments (``today`` included), so plans are
+reproducible: the same plan on the same day has the same request ids, which is what makes a
+rerun idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from spapi_toolkit.api.ratelimit import REPORT_QUOTAS, official_limits
+from spapi_toolkit.lake.registry import Dataset
+from spapi_toolkit.regions import marketplace
+
+
+class PlanError(ValueError):
+    """The requested range cannot be planned (e.g. entirely older than Amazon serves)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Calendar days ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One request of a plan: a report, an API snapshot batch or a Data Kiosk query."""
+
+    dataset: Dataset
+    seller_id: str
+    marketplace_ids: tuple[str, ...]
+    window: Window | None  # None for snapshots
+    snapshot_date: date | None = None
+    provisional_as_of: date | None = None  # set while the window is still being restated
+
+    @property
+    def dt(self) -> date:
+        """The raw zone's ``dt=`` partition: the window's first day, or the snapshot's date."""
+        if self.window is not None:
+            return self.window.start
+        assert self.snapshot_date is not None
+        return self.snapshot_date
+
+    @property
+    def request_id(self) -> str:
+        """A stable id: the same request planned again has the same id."""
+        identity = {
+            "dataset": self.dataset.name,
+            "seller": self.seller_id,
+            "marketplaces": list(self.marketplace_ids),
+            "window": [str(self.window.start), str(self.window.end)] if self.window else None,
+            "snapshot": str(self.snapshot_date) if self.snapshot_date else None,
+            "provisional_as_of": str(self.provisional_as_of) if self.provisional_as_of else None,
+            "options": self.dataset.report_options,
+        }
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+        return f"{self.dataset.name}-{self.dt:%Y%m%d}-{digest[:12]}"
+
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        """The window as the instants Amazon is sent (see ``window_clock`` in the registry)."""
+        if self.window is None:
+            return None
+        if self.dataset.window_clock == "local":
+            zone = ZoneInfo(marketplace(self.marketplace_ids[0]).timezone)
+        else:
+            zone = ZoneInfo("UTC")
+        start = datetime.combine(self.window.start, time.min, tzinfo=zone)
+        end = datetime.combine(self.window.end, time.max.replace(microsecond=0), tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def report_body(self) -> dict[str, Any]:
+        """The createReport body of a report request."""
+        body: dict[str, Any] = {
+            "reportType": self.dataset.report_type,
+            "marketplaceIds": list(self.marketplace_ids),
+        }
+        times = self.time_range()
+        if times is not None:
+            body["dataStartTime"], body["dataEndTime"] = times
+        if self.dataset.report_options:
+            body["reportOptions"] = dict(self.dataset.report_options)
+        return body
+
+
+@dataclass
+class Plan:
+    requests: list[PlannedRequest] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was clamped or skipped, and why
+
+
+def _weeks(start: date, end: date, last_complete: date) -> list[Window]:
+    """Sunday–Saturday weeks touching [start, end] that have ended by ``last_complete``."""
+    sunday = start - timedelta(days=(start.weekday() + 1) % 7)
+    weeks = []
+    while sunday <= end:
+        saturday = sunday + timedelta(days=6)
+        if saturday <= last_complete:
+            weeks.append(Window(sunday, saturday))
+        sunday += timedelta(days=7)
+    return weeks
+
+
+def _chunks(start: date, end: date, size: int) -> list[Window]:
+    windows = []
+    while start <= end:
+        stop = min(end, start + timedelta(days=size - 1))
+        windows.append(Window(start, stop))
+        start = stop + timedelta(days=1)
+    return windows
+
+
+def last_settled_day(dataset: Dataset, today: date) -> date:
+    """The last day Amazon no longer restates, with ``today`` a UTC date.
+
+    A day settles ``restatement_days`` after it ends in its marketplace; west of UTC it ends up
+    to a day later than the UTC date says, so one more day is held back.
+    """
+    return today - timedelta(days=dataset.restatement_days + 2)
+
+
+def windows_for(dataset: Dataset, start: date, end: date, today: date) -> list[Window]:
+    """The windows of one marketplace's requests, settled ones first, the restated tail apart."""
+    if dataset.window == "week":
+        return _weeks(start, end, today - timedelta(days=1))
+    if dataset.window == "day":
+        return _chunks(start, end, 1)
+    size = dataset.max_days or (end - start).days + 1
+    settled_until = last_settled_day(dataset, today)
+    if dataset.restatement_days and start <= settled_until < end:
+        return _chunks(start, settled_until, size) + _chunks(
+            settled_until + timedelta(days=1), end, size
+        )
+    return _chunks(start, end, size)
+
+
+# (dataset name, marketplace id) -> the days already landed with final (settled) numbers.
+Covered = Mapping[tuple[str, str], set[date]]
+
+
+def _uncovered_runs(first: date, last: date, covered: set[date]) -> list[tuple[date, date]]:
+    """The stretches of ``first``..``last`` not in ``covered``, in order."""
+    runs: list[tuple[date, date]] = []
+    day = first
+    while day <= last:
+        if day in covered:
+            day += timedelta(days=1)
+            continue
+        run_start = day
+        while day <= last and day not in covered:
+            day += timedelta(days=1)
+        runs.append((run_start, day - timedelta(days=1)))
+    return runs
+
+
+def plan(
+    datasets: Sequence[Dataset],
+    seller_id: str,
+    marketplace_ids: Sequence[str],
+    start: date,
+    end: date,
+    today: date,
+    covered: Covered | None = None,
+) -> Plan:
+    """Every request needed for ``datasets`` × ``marketplace_ids`` over ``start``..``end``.
+
+    ``covered`` (see ``ledger.covered_days``) names the days of range datasets already landed
+    with settled numbers: they are left out, so a range rerun on a later day asks only for the
+    days that were missing or still being restated, not for a window whose end moved.
+    """
+    if start > end:
+        raise PlanError(f"the range starts ({start}) after it ends ({end})")
+    result = Plan()
+    yesterday = today - timedelta(days=1)
+    if end > yesterday:
+        result.notes.append(f"days after {yesterday} have not ended yet: the range stops there")
+    for dataset in datasets:
+        if dataset.window == "snapshot":
+            result.requests += [
+                PlannedRequest(dataset, seller_id, (m,), None, snapshot_date=today)
+                for m in marketplace_ids
+            ]
+            continue
+        first, last = start, min(end, yesterday)
+        if dataset.history_days:
+            earliest = today - timedelta(days=dataset.history_days)
+            if last < earliest:
+                raise PlanError(
+                    f"{dataset.name}: Amazon serves only the last {dataset.history_days} days "
+                    f"(from {earliest}); the range {start}..{end} is older"
+                )
+            if first < earliest:
+                result.notes.append(
+                    f"{dataset.name}: starts at {earliest}; Amazon refuses older data"
+                )
+                first = earliest
+        if first > last:
+            continue
+        settled_until = last_settled_day(dataset, today)
+        earliest_day = today - timedelta(days=dataset.history_days or 100_000)
+        for market in marketplace_ids:
+            done = (covered or {}).get((dataset.name, market), set())
+            if dataset.window == "range":
+                runs = _uncovered_runs(first, last, done)
+            else:
+                runs = [(first, last)]
+            for run_start, run_end in runs:
+                for window in windows_for(dataset, run_start, run_end, today):
+                    if window.start < earliest_day:
+                        continue  # a week reaching back past what Amazon serves is refused
+                    provisional = today if window.end > settled_until else None
+                    request = PlannedRequest(
+                        dataset, seller_id, (market,), window, provisional_as_of=provisional
+                    )
+                    result.requests.append(request)
+    return result
+
+
+@dataclass(frozen=True)
+class Estimate:
+    requests: int
+    report_requests: int
+    quota_limited: int  # requests under a report-type quota (e.g. Sales & Traffic)
+    seconds: float  # the least time the limits allow, before Amazon's processing time
+
+    def describe(self) -> str:
+        hours, rest = divmod(math.ceil(self.seconds), 3600)
+        when = f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
+        return (
+            f"{self.requests} requests ({self.report_requests} reports, {self.quota_limited} "
+            f"under a report quota); the limits allow it in no less than {when}"
+        )
+
+
+def estimate(requests: Sequence[PlannedRequest], time_scale: float = 1.0) -> Estimate:
+    """How many requests, and the least time the usage plans and report quotas allow.
+
+    Quota-limited report types dominate: Sales & Traffic allows 4 requests an hour and 96 a day
+    per seller, so a year of daily per-ASIN reports is a multi-day backfill. ``time_scale``
+    is the service's clock speed (the sandbox's), as elsewhere.
+    """
+    reports = [r for r in requests if r.dataset.source == "report"]
+    create = official_limits()["reports_2021-06-30.createReport"]
+    seconds = max(0.0, (len(reports) - create.burst) / create.rate)
+    quota_limited = 0
+    by_type: dict[tuple[str, str], int] = {}
+    for request in reports:
+        if request.dataset.quota_limited:
+            quota_limited += 1
+            key = (request.seller_id, str(request.dataset.report_type))
+            by_type[key] = by_type.get(key, 0) + 1
+    for (_, report_type), count in by_type.items():
+        for quota in REPORT_QUOTAS[report_type]:
+            periods = math.ceil(count / quota.max_requests) - 1
+            seconds = max(seconds, periods * quota.period.total_seconds())
+    return Estimate(len(requests), len(reports), quota_limited, seconds / time_scale)

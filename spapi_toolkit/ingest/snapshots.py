@@ -1,0 +1,484 @@
+"""API snapshots into the raw zone: catalog, listings, pricing, orders and inventory as JSON lines.
+
+The registry's ``source = "api"`` datasets are taken by calling one operation many times: once per
+group of ``batch_size`` identifiers (the ASINs and SKUs the merchant listings report told us the
+seller has, ``driven_by``), or once with pagination (orders of a window, inventory summaries).
+Every item Amazon returns becomes one line of a gzip JSON-lines batch landed with ``land()``,
+with the same key and manifest rules as reports; the item is kept as Amazon returned it (an
+item-level error inside a batch answer included) and the context (operation, parameters,
+identifiers) goes to the manifest's ``request``.
+
+Crash safety follows ``ingest.py``: the ledger entry is written before the first call; a batch
+is landed object first, manifest second; a batch whose manifest exists is never written again.
+Batch ``n`` of a request always holds the same calls (identifiers are sorted, calls grouped by a
+fixed count), so a resumed run skips the batches already landed without calling Amazon for them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, cast
+
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.errors import NotFoundError, SpApiError, SpApiToolkitError
+from spapi_toolkit.ingest.jobs import encodings_for, new_entry
+from spapi_toolkit.ingest.ledger import Entry, Ledger
+from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.lake.landing import (
+    BadDocument,
+    Manifest,
+    is_landed,
+    land,
+    manifest_key,
+    raw_stem,
+)
+from spapi_toolkit.lake.storage import Lake
+
+LISTINGS_DATASET = "merchant_listings"
+CALLS_PER_BATCH = 100  # identifier-driven datasets: calls per landed batch
+PAGES_PER_BATCH = 100  # paginated datasets: pages per landed batch ...
+ITEMS_PER_BATCH = 10_000  # ... or items, whichever comes first
+ORDERS_PAGE_SIZE = 100
+CATALOG_PAGE_SIZE = 20  # searchCatalogItems' maximum, the same as its identifiers per call
+
+
+class SnapshotError(SpApiToolkitError):
+    """A snapshot cannot be taken (e.g. no merchant listings landed to drive it)."""
+
+
+@dataclass
+class SnapshotStats:
+    """What a snapshot run did; ``errors`` says why each failed request failed."""
+
+    planned: int = 0
+    already_landed: int = 0  # requests landed by an earlier run
+    landed: int = 0  # requests landed by this run
+    no_data: int = 0  # requests Amazon had no items for (nothing lands)
+    failed: int = 0
+    batches_landed: int = 0
+    batches_skipped: int = 0  # batches an interrupted run had landed already
+    calls: int = 0  # operation calls (pages included)
+    items: int = 0  # JSON lines landed
+    bytes_landed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+SnapshotProgress = Callable[[SnapshotStats, int], None]  # (stats, requests still pending)
+
+
+# ---- what the reports told us ----------------------------------------------------------------
+
+
+def known_items(lake: Lake, seller_id: str, marketplace_id: str) -> tuple[list[str], list[str]]:
+    """The seller's ASINs and SKUs in a marketplace (sorted, distinct), from the newest landed
+    merchant listings report: the snapshots ask about what the seller actually lists."""
+    manifest = _newest_listings(lake, seller_id, marketplace_id)
+    asins: set[str] = set()
+    skus: set[str] = set()
+    with lake.open(manifest.key) as raw:
+        for row in _tsv_rows(raw, manifest):
+            if row.get("asin1"):
+                asins.add(row["asin1"])
+            if row.get("seller-sku"):
+                skus.add(row["seller-sku"])
+    return sorted(asins), sorted(skus)
+
+
+def _newest_listings(lake: Lake, seller_id: str, marketplace_id: str) -> Manifest:
+    """The manifest of the newest landed merchant listings object (by retrieval time)."""
+    prefix = (
+        f"raw/source=spapi/dataset={LISTINGS_DATASET}/seller_id={seller_id}/"
+        f"marketplace_id={marketplace_id}/"
+    )
+    manifests = [
+        Manifest.from_json(lake.read_bytes(key))
+        for key in lake.list(prefix)
+        if key.endswith(manifest_key("")) and lake.exists(key[: -len(manifest_key(""))])
+    ]
+    if not manifests:
+        raise SnapshotError(
+            f"no merchant listings landed for seller {seller_id} in {marketplace_id}: "
+            f"ingest {LISTINGS_DATASET} first (the snapshots are driven by its ASINs and SKUs)"
+        )
+    return max(manifests, key=lambda m: (m.retrieved_at, m.key))
+
+
+def _tsv_rows(raw: BinaryIO, manifest: Manifest) -> Iterator[dict[str, str]]:
+    """The rows of a landed flat file as dicts, streamed (gzip and encoding per the manifest)."""
+    binary = cast(BinaryIO, gzip.GzipFile(fileobj=raw)) if manifest.compression == "gzip" else raw
+    text = io.TextIOWrapper(binary, encoding=manifest.encoding or "utf-8", newline="")
+    header: list[str] | None = None
+    for line in text:
+        cells = line.rstrip("\r\n").split("\t")
+        if header is None:
+            header = [cell.strip() for cell in cells]
+            continue
+        if line.strip():
+            yield dict(zip(header, cells, strict=False))
+
+
+# ---- how each operation is called and where its items are -----------------------------------
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One operation call (followed through its pages) and the identifiers it asks about."""
+
+    params: dict[str, Any]
+    identifiers: tuple[str, ...] = ()
+
+
+def _catalog(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    return {
+        "identifiers": list(ids),
+        "marketplaceIds": list(request.marketplace_ids),
+        "pageSize": CATALOG_PAGE_SIZE,
+    }
+
+
+def _listing(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    (sku,) = ids
+    return {"sellerId": seller_id, "sku": sku, "marketplaceIds": list(request.marketplace_ids)}
+
+
+def _competitive(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    included = list(request.dataset.params.get("includedData", ["featuredBuyingOptions"]))
+    requests = [
+        {
+            "asin": asin,
+            "marketplaceId": request.marketplace_ids[0],
+            "includedData": included,
+            "method": "GET",
+            "uri": "/products/pricing/2022-05-01/items/competitiveSummary",
+        }
+        for asin in ids
+    ]
+    return {"body": {"requests": requests}}
+
+
+def _item_offers(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    fixed = request.dataset.params
+    requests = [
+        {
+            "uri": f"/products/pricing/v0/items/{asin}/offers",
+            "method": "GET",
+            "MarketplaceId": request.marketplace_ids[0],
+            "ItemCondition": fixed.get("ItemCondition", "New"),
+            **({"CustomerType": fixed["CustomerType"]} if "CustomerType" in fixed else {}),
+        }
+        for asin in ids
+    ]
+    return {"body": {"requests": requests}}
+
+
+def _orders(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    times = request.time_range()
+    if times is None:
+        raise SnapshotError(f"{request.dataset.name} needs a window (plan it with a date range)")
+    return {
+        "lastUpdatedAfter": times[0],
+        "lastUpdatedBefore": times[1],
+        "marketplaceIds": list(request.marketplace_ids),
+        "maxResultsPerPage": ORDERS_PAGE_SIZE,
+    }
+
+
+def _inventory(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    return {
+        "granularityId": request.marketplace_ids[0],
+        "marketplaceIds": list(request.marketplace_ids),
+    }
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """The per-operation knowledge the registry does not hold: the varying parameters of a
+    call, where a page keeps its items, and which registry params go in the body instead."""
+
+    params: Callable[[PlannedRequest, Sequence[str], str], dict[str, Any]]
+    items: Callable[[Any], list[Any]]
+    body_params: bool = False  # the registry's params are used inside the batch body
+    not_found_is_item: bool = False  # a 404 for one identifier is that identifier's answer
+
+
+OPERATIONS: dict[str, _Operation] = {
+    "searchCatalogItems": _Operation(_catalog, lambda page: page.get("items", [])),
+    "getListingsItem": _Operation(_listing, lambda page: [page], not_found_is_item=True),
+    "getCompetitiveSummary": _Operation(
+        _competitive, lambda page: page.get("responses", []), body_params=True
+    ),
+    "getItemOffersBatch": _Operation(
+        _item_offers, lambda page: page.get("responses", []), body_params=True
+    ),
+    "searchOrders": _Operation(_orders, lambda page: page.get("orders", [])),
+    "getInventorySummaries": _Operation(
+        _inventory, lambda page: (page.get("payload") or {}).get("inventorySummaries", [])
+    ),
+}
+
+
+def _operation(request: PlannedRequest) -> _Operation:
+    name = str(request.dataset.operation)
+    if name not in OPERATIONS:
+        raise SnapshotError(
+            f"{request.dataset.name}: no snapshot support for operation {name}; "
+            f"supported: {', '.join(OPERATIONS)}"
+        )
+    return OPERATIONS[name]
+
+
+def _calls(request: PlannedRequest, identifiers: Sequence[str], seller_id: str) -> list[_Call]:
+    """Every call of a request, in a fixed order: ``batch_size`` identifiers each, or one."""
+    operation = _operation(request)
+    fixed = {} if operation.body_params else dict(request.dataset.params)
+    if request.dataset.driven_by == "none":
+        return [_Call({**fixed, **operation.params(request, (), seller_id)})]
+    size = max(1, request.dataset.batch_size)
+    return [
+        _Call({**fixed, **operation.params(request, chunk, seller_id)}, tuple(chunk))
+        for chunk in (identifiers[i : i + size] for i in range(0, len(identifiers), size))
+    ]
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+
+class _Batch:
+    """One batch's JSON lines, gzip-compressed as they come (deterministic bytes: no mtime)."""
+
+    def __init__(self) -> None:
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
+        self._parts: list[bytes] = []
+        self.items = 0
+        self.calls = 0
+        self.identifiers: list[str] = []
+
+    def add(self, item: Any) -> None:
+        line = json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._parts.append(self._gzip.compress(line.encode("utf-8")))
+        self.items += 1
+
+    def finish(self) -> bytes:
+        self._parts.append(self._gzip.flush())
+        return b"".join(self._parts)
+
+
+class SnapshotIngestor:
+    """Lands one seller's planned API snapshot requests in the raw zone."""
+
+    def __init__(
+        self,
+        client: SpApiClient,
+        lake: Lake,
+        seller_id: str,
+        progress: SnapshotProgress | None = None,
+    ):
+        self.client = client
+        self.lake = lake
+        self.seller_id = seller_id
+        self.ledger = Ledger(lake, client.clock)
+        self.progress = progress
+        self.stats = SnapshotStats()
+        self._items: dict[str, tuple[list[str], list[str]]] = {}  # marketplace -> asins, skus
+
+    def run(self, requests: Sequence[PlannedRequest]) -> SnapshotStats:
+        """Drive every ``source = "api"`` request to landed or failed; return what happened."""
+        todo = [r for r in requests if r.dataset.source == "api"]
+        self.stats.planned = len(todo)
+        for position, request in enumerate(todo):
+            self._one(request)
+            if self.progress is not None:
+                self.progress(self.stats, len(todo) - position - 1)
+        return self.stats
+
+    def _one(self, request: PlannedRequest) -> None:
+        """One request: skip it if landed, else take it; every error ends in the ledger."""
+        entry = self.ledger.get(self.seller_id, request.dataset.name, request.request_id)
+        if entry is not None and entry.finished:
+            self.stats.already_landed += 1
+            return
+        try:
+            calls = _calls(request, self._identifiers(request), self.seller_id)
+            entry = entry or self._new_entry(request)
+            attempt = entry.attempts + 1
+            self.ledger.move(entry, "requesting", f"{len(calls)} calls", attempts=attempt)
+            last = self._take(request, calls)
+        except (SpApiError, SpApiToolkitError) as exc:
+            self._fail(request, entry, str(exc))
+            return
+        if last is None:
+            self.ledger.move(entry, "no_data", "Amazon returned no items", error=None)
+            self.stats.no_data += 1
+        else:
+            self.ledger.move(entry, "landed", "", raw_key=last.key, error=None)
+            self.stats.landed += 1
+
+    def _identifiers(self, request: PlannedRequest) -> list[str]:
+        driven_by = request.dataset.driven_by
+        if driven_by == "none":
+            return []
+        marketplace_id = request.marketplace_ids[0]
+        if marketplace_id not in self._items:
+            self._items[marketplace_id] = known_items(self.lake, self.seller_id, marketplace_id)
+        asins, skus = self._items[marketplace_id]
+        return asins if driven_by == "asins" else skus
+
+    def _new_entry(self, request: PlannedRequest) -> Entry:
+        return new_entry(request, self.seller_id, self._describe(request))
+
+    def _describe(self, request: PlannedRequest) -> dict[str, Any]:
+        """What is asked, for the ledger and the manifests (JSON-ready, no secrets)."""
+        described: dict[str, Any] = {
+            "operation": request.dataset.operation,
+            "params": dict(request.dataset.params),
+            "marketplace_id": request.marketplace_ids[0],
+            "driven_by": request.dataset.driven_by,
+            "batch_size": request.dataset.batch_size,
+        }
+        times = request.time_range()
+        if times is not None:
+            described["data_start"], described["data_end"] = (_iso(t) for t in times)
+        if request.snapshot_date is not None:
+            described["snapshot_date"] = str(request.snapshot_date)
+        return described
+
+    def _fail(self, request: PlannedRequest, entry: Entry | None, reason: str) -> None:
+        entry = entry or self._new_entry(request)
+        self.ledger.move(entry, "failed", reason, error=reason)
+        self.stats.failed += 1
+        self.stats.errors.append(f"{request.request_id}: {reason}")
+
+    def _take(self, request: PlannedRequest, calls: list[_Call]) -> Manifest | None:
+        """Land every batch of a request; the manifest of the last one (None: no items at all).
+
+        An empty batch does not land (an empty object is not a document); a batch that ends up
+        empty in the middle of a request only leaves a gap in the batch numbers."""
+        if request.dataset.driven_by == "none":
+            batches = self._paged_batches(request, calls)
+        else:
+            batches = self._grouped_batches(request, calls)
+        last: Manifest | None = None
+        for number, batch in batches:
+            if isinstance(batch, Manifest):
+                last = batch
+            elif batch.items:
+                last = self._land(request, number, batch)
+        return last
+
+    def _stem(self, request: PlannedRequest, number: int) -> str:
+        return raw_stem(request.dataset.name, self.seller_id, request.marketplace_ids[0],
+                        request.dt, f"{request.request_id}-{number:05d}")  # fmt: skip
+
+    def _grouped_batches(
+        self, request: PlannedRequest, calls: list[_Call]
+    ) -> Iterator[tuple[int, _Batch | Manifest]]:
+        """Identifier-driven: batch n is calls [n*CALLS_PER_BATCH, ...); a landed one is skipped
+        without calling Amazon (its manifest is yielded instead)."""
+        for number, start in enumerate(range(0, len(calls), CALLS_PER_BATCH)):
+            landed = is_landed(self.lake, self._stem(request, number), request.dataset.format)
+            if landed is not None:
+                self.stats.batches_skipped += 1
+                yield number, landed
+                continue
+            batch = _Batch()
+            for call in calls[start : start + CALLS_PER_BATCH]:
+                batch.calls += 1
+                batch.identifiers.extend(call.identifiers)
+                for item in self._items_of(request, call):
+                    batch.add(item)
+            yield number, batch
+
+    def _paged_batches(
+        self, request: PlannedRequest, calls: list[_Call]
+    ) -> Iterator[tuple[int, _Batch | Manifest]]:
+        """Paginated: pages are fetched in order (a page token cannot be skipped to); a batch
+        closes after PAGES_PER_BATCH pages or ITEMS_PER_BATCH items."""
+        number, batch = 0, _Batch()
+        for call in calls:
+            for items in self._pages(request, call):
+                batch.calls += 1
+                for item in items:
+                    batch.add(item)
+                if batch.calls >= PAGES_PER_BATCH or batch.items >= ITEMS_PER_BATCH:
+                    yield number, batch
+                    number, batch = number + 1, _Batch()
+        if batch.items:
+            yield number, batch
+
+    def _items_of(self, request: PlannedRequest, call: _Call) -> Iterator[Any]:
+        """The items of one call, all pages; a 404 for a single identifier is its item."""
+        try:
+            for items in self._pages(request, call):
+                yield from items
+        except NotFoundError as exc:
+            if not (_operation(request).not_found_is_item and len(call.identifiers) == 1):
+                raise
+            # The listing went away since the report: keep Amazon's error body as its line.
+            error = {"code": exc.code, "message": exc.message}
+            yield {"errors": [{**error, **({"details": exc.details} if exc.details else {})}]}
+
+    def _pages(self, request: PlannedRequest, call: _Call) -> Iterator[list[Any]]:
+        extract = _operation(request).items
+        for page in self.client.paginate(str(request.dataset.operation), **call.params):
+            self.stats.calls += 1
+            yield list(extract(page or {}))
+
+    def _land(self, request: PlannedRequest, number: int, batch: _Batch) -> Manifest:
+        stem = self._stem(request, number)
+        landed = is_landed(self.lake, stem, request.dataset.format)
+        if landed is not None:  # a paginated batch an interrupted run landed: never rewritten
+            self.stats.batches_skipped += 1
+            return landed
+        described = {**self._describe(request), "batch": number, "calls": batch.calls}
+        if batch.identifiers:
+            described["identifiers"] = batch.identifiers
+        try:
+            manifest = land(
+                self.lake, stem, [batch.finish()], fmt=request.dataset.format,
+                encodings=encodings_for(request.dataset.format, request.marketplace_ids),
+                manifest_fields={
+                    "dataset": request.dataset.name,
+                    "seller_id": self.seller_id,
+                    "marketplace_ids": list(request.marketplace_ids),
+                    "request": described,
+                },
+                now=self.client.clock.now(),
+            )  # fmt: skip
+        except BadDocument as exc:
+            raise SnapshotError(f"batch {number} could not land: {exc.reason}") from exc
+        self.stats.batches_landed += 1
+        self.stats.items += manifest.rows or 0
+        self.stats.bytes_landed += manifest.bytes
+        return manifest
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ingest_snapshots(
+    client: SpApiClient,
+    lake: Lake,
+    seller_id: str,
+    requests: Sequence[PlannedRequest],
+    *,
+    progress: SnapshotProgress | None = None,
+) -> SnapshotStats:
+    """Land ``requests`` (the ``source = "api"`` ones) for one seller; see ``SnapshotIngestor``."""
+    return SnapshotIngestor(client, lake, seller_id, progress).run(requests)
+
+
+def read_jsonl(lake: Lake, key: str) -> list[Any]:
+    """The items of a landed JSON-lines object (gzip or not): for tests and the cleaning."""
+    data = lake.read_bytes(key)
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    text = codecs.decode(data, "utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

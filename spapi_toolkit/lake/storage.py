@@ -1,0 +1,460 @@
+"""The lake's storage: a local folder or an S3 prefix behind one small API.
+
+Every zone (raw/, cleaned/, quarantine/, _state/) is addressed by '/'-separated relative keys
+under one root, so the code above this module never knows whether it runs on a laptop or on AWS.
+The one promise that matters for ingestion is atomicity: a write either leaves the complete
+object or nothing at all. Locally that is a temp file in the same folder, fsync, ``os.replace``;
+on S3 it is a multipart upload (8 MiB parts, constant memory) that is completed only after the
+last part and aborted on any error, so no half-written object is ever visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote, urlsplit
+
+from spapi_toolkit.errors import SpApiToolkitError
+
+DEFAULT_ROOT = "./lake"
+PART_SIZE = 8 * 1024 * 1024  # S3 multipart part size: the memory a stream write holds at most
+MAX_PARTS = 10_000  # S3's limit on parts per upload (about 78 GiB at 8 MiB)
+_TEMP_PREFIX = ".tmp-"  # local in-progress writes; never listed as keys
+
+
+class LakeError(SpApiToolkitError):
+    """A lake operation failed; the message names the lake and the key."""
+
+
+class InvalidKey(LakeError, ValueError):
+    """A key is not a safe relative '/'-separated key (empty, absolute, '..', ...)."""
+
+
+class ObjectNotFound(LakeError, FileNotFoundError):
+    """The key has no object in the lake."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write stored: the key, its byte count and the sha256 of those bytes."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative key, else raise ``InvalidKey`` saying why.
+
+    Keys become file paths locally, so anything that could escape the root ('..', a leading
+    '/', a backslash, NUL) or that would map two keys onto one path (empty or '.' segments)
+    is refused.
+    """
+    if not isinstance(key, str) or not key:
+        raise InvalidKey(f"lake key {key!r} is empty or not a string")
+    if key.startswith("/"):
+        raise InvalidKey(f"lake key {key!r} must be relative (no leading '/')")
+    if "\\" in key or "\x00" in key:
+        raise InvalidKey(f"lake key {key!r} contains a backslash or NUL")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidKey(f"lake key {key!r} has an empty, '.' or '..' segment")
+        if segment.startswith(_TEMP_PREFIX):
+            raise InvalidKey(f"lake key {key!r}: names starting {_TEMP_PREFIX!r} are reserved")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Like ``validate_key`` but allows the empty prefix and a trailing '/'."""
+    if prefix == "":
+        return prefix
+    validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+class _HashingCounter:
+    """sha256 and byte count of the chunks that pass through, computed once while writing."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def result(self, key: str) -> WriteResult:
+        return WriteResult(key=key, size=self.size, sha256=self._hash.hexdigest())
+
+
+class Lake(ABC):
+    """A lake root: a local folder (`./lake`, `/abs/path`, `file:///...`) or `s3://bucket/prefix`.
+
+    Build one with ``Lake.from_uri``; both kinds offer the same methods.
+    """
+
+    uri: str
+
+    @classmethod
+    def from_uri(
+        cls, uri: str | None = None, *, kms_key_id: str | None = None, s3_client: Any = None
+    ) -> Lake:
+        """The lake at ``uri`` (default ``./lake``).
+
+        ``kms_key_id`` turns on SSE-KMS for every S3 write (ignored for a local folder);
+        ``s3_client`` lets a caller share a configured boto3 client (by default one is made
+        with boto3's usual settings, which honour ``AWS_ENDPOINT_URL``).
+        """
+        uri = uri or DEFAULT_ROOT
+        scheme = urlsplit(uri).scheme
+        if scheme == "s3":
+            return S3Lake(uri, kms_key_id=kms_key_id, s3_client=s3_client)
+        if scheme == "file":
+            return LocalLake(unquote(urlsplit(uri).path))
+        if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive letter
+            raise LakeError(f"lake URI {uri!r}: unsupported scheme {scheme!r} (folder or s3://)")
+        return LocalLake(uri)
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` has a complete object."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object (small objects: manifests, state); ``ObjectNotFound`` if missing."""
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """A streaming binary reader of the object; ``ObjectNotFound`` if missing."""
+
+    @abstractmethod
+    def write_stream(self, key: str, chunks: Iterable[bytes]) -> WriteResult:
+        """Store the concatenated ``chunks`` at ``key`` atomically, in constant memory.
+
+        If ``chunks`` raises, nothing is stored (and any earlier object at ``key`` is kept).
+        """
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> WriteResult:
+        """Store a small object atomically."""
+
+    @abstractmethod
+    def move(self, key: str, new_key: str) -> None:
+        """Move an object to another key, replacing what is there (``ObjectNotFound`` if
+        there is no object to move)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete an object; a missing one is fine."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """The keys that start with ``prefix`` (a plain string prefix, as on S3), sorted."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"
+
+
+class LocalLake(Lake):
+    """A lake in a local folder; keys are paths relative to it."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*validate_key(key).split("/"))
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as stream:
+            return stream.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise ObjectNotFound(f"{key!r} is not in the lake at {self.uri}") from exc
+
+    def write_stream(self, key: str, chunks: Iterable[bytes]) -> WriteResult:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        counter = _HashingCounter()
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX + path.name + ".")
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                for chunk in chunks:
+                    counter.update(chunk)
+                    out.write(chunk)
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        _fsync_dir(path.parent)
+        return counter.result(key)
+
+    def write_bytes(self, key: str, data: bytes) -> WriteResult:
+        return self.write_stream(key, [data])
+
+    def move(self, key: str, new_key: str) -> None:
+        source, target = self._path(key), self._path(new_key)
+        if not source.is_file():
+            raise ObjectNotFound(f"cannot move {key!r}: not in the lake at {self.uri}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        _fsync_dir(source.parent)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root.joinpath(*folder.split("/")) if folder else self.root
+        keys: list[str] = []
+        for dirpath, _dirs, files in os.walk(start):
+            relative = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if relative == "." else relative + "/"
+            keys.extend(
+                base + name
+                for name in files
+                if not name.startswith(_TEMP_PREFIX) and (base + name).startswith(prefix)
+            )
+        return iter(sorted(keys))
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist a rename in ``folder`` (POSIX needs the directory itself fsynced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+class S3Lake(Lake):
+    """A lake under ``s3://bucket/prefix``; SSE-KMS on every write when a key id is set."""
+
+    def __init__(self, uri: str, *, kms_key_id: str | None = None, s3_client: Any = None) -> None:
+        parts = urlsplit(uri)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise LakeError(f"lake URI {uri!r} is not of the form s3://bucket[/prefix]")
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        if self.prefix:
+            validate_key(self.prefix)
+        self.uri = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        self.kms_key_id = kms_key_id
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3")
+        self.client = s3_client
+
+    def _key(self, key: str) -> str:
+        validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _where(self, key: str) -> str:
+        return f"{self.uri}/{key}"
+
+    def _encryption(self) -> dict[str, str]:
+        if not self.kms_key_id:
+            return {}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.ClientError as exc:
+            if _is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as stream:
+            return stream.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.ClientError as exc:
+            if _is_not_found(exc):
+                raise ObjectNotFound(f"{self._where(key)} does not exist") from exc
+            raise
+        return cast(BinaryIO, io.BufferedReader(_BodyReader(answer["Body"]), PART_SIZE // 8))
+
+    def write_stream(self, key: str, chunks: Iterable[bytes]) -> WriteResult:
+        upload = _MultipartUpload(self, self._key(key), self._where(key))
+        counter = _HashingCounter()
+        try:
+            for chunk in chunks:
+                counter.update(chunk)
+                upload.add(chunk)
+            upload.finish()
+        except BaseException:
+            upload.abort()
+            raise
+        return counter.result(key)
+
+    def write_bytes(self, key: str, data: bytes) -> WriteResult:
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._key(key), Body=data, **self._encryption()
+        )
+        return WriteResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def move(self, key: str, new_key: str) -> None:
+        source = {"Bucket": self.bucket, "Key": self._key(key)}
+        try:
+            self.client.copy(
+                source, self.bucket, self._key(new_key), ExtraArgs=self._encryption() or None
+            )
+        except self.client.exceptions.ClientError as exc:
+            if _is_not_found(exc):
+                raise ObjectNotFound(f"cannot move {self._where(key)}: it does not exist") from exc
+            raise
+        self.client.delete_object(**source)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        root = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        keys: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
+            keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
+        return iter(sorted(keys))
+
+
+_PART_CHECKSUMS = (
+    "ChecksumCRC32",
+    "ChecksumCRC32C",
+    "ChecksumCRC64NVME",
+    "ChecksumSHA1",
+    "ChecksumSHA256",
+)
+
+
+def _is_not_found(exc: Any) -> bool:
+    """Whether a botocore ClientError means the object (or bucket key) is missing."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound"}
+
+
+class _MultipartUpload:
+    """One S3 upload fed chunk by chunk, holding at most one part (8 MiB) in memory.
+
+    The multipart upload is created only once a full part is buffered; a stream smaller than
+    one part is stored with a single ``put_object``. ``abort`` removes every uploaded part, so
+    a failed write leaves neither an object nor an incomplete upload behind.
+    """
+
+    def __init__(self, lake: S3Lake, s3_key: str, where: str) -> None:
+        self.lake = lake
+        self.client = lake.client
+        self.s3_key = s3_key
+        self.where = where
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def add(self, chunk: bytes) -> None:
+        """Buffer ``chunk``; upload every full part that is now available."""
+        self.buffer += chunk
+        while len(self.buffer) >= PART_SIZE:
+            part = bytes(self.buffer[:PART_SIZE])
+            del self.buffer[:PART_SIZE]
+            self._upload_part(part)
+
+    def finish(self) -> None:
+        """Complete the upload (or put the small object) so the object becomes visible."""
+        if self.upload_id is None:
+            self.client.put_object(
+                Bucket=self.lake.bucket,
+                Key=self.s3_key,
+                Body=bytes(self.buffer),
+                **self.lake._encryption(),
+            )
+            return
+        if self.buffer:
+            self._upload_part(bytes(self.buffer))
+            self.buffer.clear()
+        self.client.complete_multipart_upload(
+            Bucket=self.lake.bucket,
+            Key=self.s3_key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},
+        )
+
+    def abort(self) -> None:
+        """Drop the upload and its parts (best effort: the original error is what matters)."""
+        self.buffer.clear()
+        if self.upload_id is None:
+            return
+        with contextlib.suppress(Exception):
+            self.client.abort_multipart_upload(
+                Bucket=self.lake.bucket, Key=self.s3_key, UploadId=self.upload_id
+            )
+
+    def _upload_part(self, data: bytes) -> None:
+        if self.upload_id is None:
+            created = self.client.create_multipart_upload(
+                Bucket=self.lake.bucket, Key=self.s3_key, **self.lake._encryption()
+            )
+            self.upload_id = created["UploadId"]
+        number = len(self.parts) + 1
+        if number > MAX_PARTS:
+            raise LakeError(f"{self.where}: more than {MAX_PARTS} parts of {PART_SIZE} bytes")
+        answer = self.client.upload_part(
+            Bucket=self.lake.bucket,
+            Key=self.s3_key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        part: dict[str, Any] = {"PartNumber": number, "ETag": answer["ETag"]}
+        part.update({name: answer[name] for name in _PART_CHECKSUMS if answer.get(name)})
+        self.parts.append(part)
+
+
+class _BodyReader(io.RawIOBase):
+    """A raw binary stream over a botocore ``StreamingBody`` (so callers get a real BinaryIO)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        view = memoryview(buffer).cast("B")
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._body.close()
+        super().close()
