@@ -136,3 +136,12 @@ def test_weeks_reaching_back_past_the_history_limit_are_left_out():
     weeks = plan(ds, "S1", [US], date(2024, 11, 1), date(2024, 12, 31), TODAY).requests
     earliest = TODAY - timedelta(days=730)  # 2024-11-28, a Thursday
     assert weeks and min(r.window.start for r in weeks) >= earliest
+
+
+def test_every_api_dataset_names_an_operation_of_the_bundled_models():
+    # The registry lives in the lake core, which knows nothing of the API; the check is here.
+    from spapi_toolkit.api.models import find_operation
+
+    for ds in registry().values():
+        if ds.source == "api":
+            assert find_operation(ds.operation), ds.name

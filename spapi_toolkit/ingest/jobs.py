@@ -426,7 +426,7 @@ class ReportIngestor:
         """createReport. It is not idempotent: a 5xx or a lost answer is not retried here (the
         next step looks the report up first); under a report quota a 429 waits for the quota."""
         call = prepare_call(find_operation("createReport"), {"body": request.report_body()})
-        retry = QUOTA_RETRY if request.dataset.quota_limited else CREATE_RETRY
+        retry = QUOTA_RETRY if request.dataset.report_type in REPORT_QUOTAS else CREATE_RETRY
         return dict(self.client.send(call, retry=retry))
 
     # ---- waiting --------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def estimate(requests: Sequence[PlannedRequest], time_scale: float = 1.0) -> Est
     quota_limited = 0
     by_type: dict[tuple[str, str], int] = {}
     for request in reports:
-        if request.dataset.quota_limited:
+        if request.dataset.report_type in REPORT_QUOTAS:
             quota_limited += 1
             key = (request.seller_id, str(request.dataset.report_type))
             by_type[key] = by_type.get(key, 0) + 1
