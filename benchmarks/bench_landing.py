@@ -236,7 +236,8 @@ def land_url(url: str, lake_uri: str) -> None:
     """The landing process: download ``url`` and land it; prints seconds and the manifest."""
     import requests
 
-    from spapi_toolkit.lake.landing import land, raw_stem
+    from spapi_toolkit.lake.landing import land
+    from spapi_toolkit.lake.layout import raw_stem
     from spapi_toolkit.lake.storage import Lake
 
     lake = Lake.from_uri(lake_uri)

@@ -29,6 +29,7 @@ from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.clock import SYSTEM_CLOCK
 from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
 from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import is_manifest, raw_partition, raw_prefix
 from spapi_toolkit.lake.registry import registry
 from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.regions import marketplace
@@ -39,11 +40,10 @@ console = Console(width=150)
 
 
 def landed_manifests(lake: Lake, seller_id: str) -> list[Manifest]:
-    prefix = "raw/source=spapi/"
     return [
         Manifest.from_json(lake.read_bytes(key))
-        for key in lake.list(prefix)
-        if key.endswith(".manifest.json") and f"/seller_id={seller_id}/" in key
+        for key in lake.list(raw_prefix())
+        if is_manifest(key) and raw_partition(key).get("seller_id") == seller_id
     ]
 
 

@@ -21,7 +21,8 @@ from spapi_toolkit.ingest.kiosk import (
 from spapi_toolkit.ingest.ledger import Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest, Window, plan
 from spapi_toolkit.ingest.snapshots import read_jsonl
-from spapi_toolkit.lake.landing import Manifest, manifest_key
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import manifest_key
 from spapi_toolkit.lake.registry import dataset
 from spapi_toolkit.lake.storage import Lake
 

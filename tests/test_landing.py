@@ -25,9 +25,8 @@ from spapi_toolkit.lake.landing import (
     _Decoders,
     is_landed,
     land,
-    manifest_key,
-    raw_stem,
 )
+from spapi_toolkit.lake.layout import KeyLayoutError, manifest_key, raw_stem
 from spapi_toolkit.lake.storage import Lake, S3Lake
 
 MIB = 1024 * 1024
@@ -101,7 +100,7 @@ def test_raw_stem_is_deterministic_and_sanitised() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a/b", "..", "a b"])
 def test_raw_stem_refuses_unsafe_partition_values(bad: str) -> None:
-    with pytest.raises(LandingError, match="dataset"):
+    with pytest.raises(KeyLayoutError, match="dataset"):
         raw_stem(bad, "s", "m", date(2025, 1, 1), "doc")
 
 

@@ -23,7 +23,8 @@ from spapi_toolkit.ingest.snapshots import (
     known_items,
     read_jsonl,
 )
-from spapi_toolkit.lake.landing import Manifest, manifest_key
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import manifest_key
 from spapi_toolkit.lake.registry import dataset, registry
 from spapi_toolkit.lake.storage import Lake
 

@@ -43,14 +43,8 @@ from spapi_toolkit.api.reports import open_document
 from spapi_toolkit.clock import Clock
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
-from spapi_toolkit.lake.landing import (
-    BadDocument,
-    LandingError,
-    Manifest,
-    is_landed,
-    land,
-    raw_stem,
-)
+from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
+from spapi_toolkit.lake.layout import KeyLayoutError, raw_stem
 from spapi_toolkit.lake.registry import registry
 from spapi_toolkit.lake.storage import InvalidKey, Lake
 from spapi_toolkit.regions import marketplace
@@ -520,7 +514,7 @@ class ReportIngestor:
                     manifest_fields={**fields, "declared_compression": declared},
                     now=self.clock.now(),
                 )  # fmt: skip
-            except (BadDocument, LandingError, InvalidKey):
+            except (BadDocument, KeyLayoutError, InvalidKey):
                 raise  # bad bytes are not retried; the others are bugs in what we asked
             except (SpApiToolkitError, OSError, urllib3.exceptions.HTTPError) as exc:
                 last_error = redact_urls(str(exc)) or type(exc).__name__

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.api.errors import NotFoundError, SpApiError, SpApiToolkitError
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
-from spapi_toolkit.lake import landing
+from spapi_toolkit.lake import landing, layout
 from spapi_toolkit.lake.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -668,7 +668,7 @@ class EventSink:
         if dataset is None:
             raise ValueError(f"EventSink does not land {notification.notification_type}")
         seller, marketplace = self._seller(notification), event_marketplace(notification)
-        stem = landing.raw_stem(
+        stem = layout.raw_stem(
             dataset,
             seller,
             marketplace,

@@ -31,14 +31,8 @@ from spapi_toolkit.api.errors import NotFoundError, SpApiError, SpApiToolkitErro
 from spapi_toolkit.ingest.jobs import encodings_for, new_entry
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
-from spapi_toolkit.lake.landing import (
-    BadDocument,
-    Manifest,
-    is_landed,
-    land,
-    manifest_key,
-    raw_stem,
-)
+from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
+from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
 from spapi_toolkit.lake.storage import Lake
 
 LISTINGS_DATASET = "merchant_listings"
@@ -93,14 +87,11 @@ def known_items(lake: Lake, seller_id: str, marketplace_id: str) -> tuple[list[s
 
 def _newest_listings(lake: Lake, seller_id: str, marketplace_id: str) -> Manifest:
     """The manifest of the newest landed merchant listings object (by retrieval time)."""
-    prefix = (
-        f"raw/source=spapi/dataset={LISTINGS_DATASET}/seller_id={seller_id}/"
-        f"marketplace_id={marketplace_id}/"
-    )
+    prefix = raw_prefix(LISTINGS_DATASET, seller_id, marketplace_id)
     manifests = [
         Manifest.from_json(lake.read_bytes(key))
         for key in lake.list(prefix)
-        if key.endswith(manifest_key("")) and lake.exists(key[: -len(manifest_key(""))])
+        if is_manifest(key) and lake.exists(object_key(key))
     ]
     if not manifests:
         raise SnapshotError(

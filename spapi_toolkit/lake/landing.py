@@ -26,13 +26,17 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
 from spapi_toolkit import __version__
 from spapi_toolkit.clock import SYSTEM_CLOCK
 from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.lake.layout import (
+    KeyLayoutError,
+    manifest_key,
+)
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -42,7 +46,6 @@ READ_SIZE = 1024 * 1024  # small incoming chunks are joined up to this before pr
 BLOCK_SIZE = 1024 * 1024  # at most this much decompressed content is held at once
 HEAD_SIZE = 64 * 1024  # the start of the content kept for the error-page and BOM checks
 QUARANTINE = "quarantine/"
-MANIFEST_SUFFIX = ".manifest.json"
 REASON_SUFFIX = ".reason.json"
 
 # Formats whose first line is a header (rows = lines - 1) and whose every line is a row.
@@ -57,8 +60,6 @@ _ASCII_COMPATIBLE = frozenset(
     {"utf-8", "utf-8-sig", "cp932", "shift_jis", "euc_jp", "iso8859-1", "cp1252", "ascii"}
 )
 _XML_ERROR = re.compile(rb"<\?xml[^>]*\?>\s*<Error>", re.IGNORECASE)
-_SAFE_PART = re.compile(r"[A-Za-z0-9._-]+")
-_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._=-]")
 
 # Names that would carry credentials or pre-signed URLs; a manifest never stores them.
 _SECRET_NAMES = frozenset(
@@ -89,7 +90,7 @@ _CALLER_FIELDS: dict[str, Callable[[], Any] | None] = {
 _REQUIRED_CALLER_FIELDS = ("dataset", "seller_id")
 
 
-class LandingError(SpApiToolkitError, ValueError):
+class LandingError(KeyLayoutError):
     """``land`` or a key helper was called with something unusable (names which argument)."""
 
 
@@ -156,41 +157,6 @@ class Manifest:
             key = payload.get("key", "?")
             raise LandingError(f"manifest of {key} lacks the field(s) {', '.join(missing)}")
         return cls(**{name: payload[name] for name in names})
-
-
-def raw_stem(dataset: str, seller_id: str, marketplace_id: str, dt: date, object_id: str) -> str:
-    """The raw key without extension for one document or batch (deterministic).
-
-    ``raw/source=spapi/dataset=.../seller_id=.../marketplace_id=.../dt=YYYY-MM-DD/<object_id>``;
-    ``object_id`` is sanitised to ``[A-Za-z0-9._=-]`` (other characters become ``_``).
-    """
-    for name, value in (
-        ("dataset", dataset),
-        ("seller_id", seller_id),
-        ("marketplace_id", marketplace_id),
-    ):
-        if not isinstance(value, str) or not _SAFE_PART.fullmatch(value) or set(value) == {"."}:
-            raise LandingError(f"{name} {value!r} must be letters, digits, '.', '_' or '-'")
-    day = dt.date() if isinstance(dt, datetime) else dt
-    return (
-        f"raw/source=spapi/dataset={dataset}/seller_id={seller_id}/"
-        f"marketplace_id={marketplace_id}/dt={day.isoformat()}/{_safe_object_id(object_id)}"
-    )
-
-
-def _safe_object_id(object_id: str) -> str:
-    """``object_id`` with unsafe characters (and leading dots) replaced by ``_``."""
-    safe = _UNSAFE_ID_CHARS.sub("_", str(object_id))
-    stripped = safe.lstrip(".")
-    safe = "_" * (len(safe) - len(stripped)) + stripped
-    if not safe:
-        raise LandingError(f"object id {object_id!r} is empty")
-    return safe
-
-
-def manifest_key(key: str) -> str:
-    """The manifest's key for the object at ``key``."""
-    return key + MANIFEST_SUFFIX
 
 
 def object_keys(key_or_stem: str, fmt: str) -> list[str]:
