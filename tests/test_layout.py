@@ -1,0 +1,71 @@
+"""The package layout: the lake core stands alone, and the raw key format is the one written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from spapi_toolkit.lake.layout import (
+    KeyLayoutError,
+    is_manifest,
+    manifest_key,
+    object_key,
+    raw_partition,
+    raw_prefix,
+    raw_stem,
+)
+
+LAKE_MODULES = ["spapi_toolkit.lake." + m for m in ("layout", "registry", "storage", "landing")]
+
+
+def test_the_lake_core_imports_with_the_standard_library_alone():
+    # A Glue job imports the lake core without HTTP, auth or AWS SDK code: every module loaded
+    # by importing it must be the standard library's or the toolkit's own.
+    probe = (
+        "import sys\n"
+        f"for name in {LAKE_MODULES!r}: __import__(name)\n"
+        "from spapi_toolkit.lake.registry import registry; registry()\n"
+        "foreign = sorted({m.split('.')[0] for m in sys.modules}\n"
+        "    - set(sys.stdlib_module_names) - {'spapi_toolkit', '__main__', '_distutils_hack'}\n"
+        "    - {m for m in sys.modules if m.startswith('_')})\n"
+        "print(','.join(foreign))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "", f"the lake core pulled in: {out}"
+
+
+def test_raw_keys_have_one_format_and_parse_back():
+    stem = raw_stem("orders_by_order_date", "S1", "ATVPDKIKX0DER", date(2026, 11, 3), "r/1 2")
+    assert stem == (
+        "raw/source=spapi/dataset=orders_by_order_date/seller_id=S1/"
+        "marketplace_id=ATVPDKIKX0DER/dt=2026-11-03/r_1_2"
+    )
+    assert stem.startswith(raw_prefix("orders_by_order_date", "S1", "ATVPDKIKX0DER"))
+    assert raw_partition(stem + ".tsv") == {
+        "source": "spapi",
+        "dataset": "orders_by_order_date",
+        "seller_id": "S1",
+        "marketplace_id": "ATVPDKIKX0DER",
+        "dt": "2026-11-03",
+    }
+    key = stem + ".tsv.gz"
+    assert is_manifest(manifest_key(key)) and not is_manifest(key)
+    assert object_key(manifest_key(key)) == key
+
+
+@pytest.mark.parametrize(
+    ("parts", "named"),
+    [
+        (("../x", "S1", "M"), "dataset"),
+        (("d", "S/1", "M"), "seller_id"),
+        (("d", "S", ".."), "marketplace_id"),
+    ],
+)
+def test_unsafe_key_parts_are_refused_by_name(parts, named):
+    with pytest.raises(KeyLayoutError, match=named):
+        raw_stem(*parts, date(2026, 1, 1), "x")
