@@ -24,14 +24,15 @@ LAKE_MODULES = ["spapi_toolkit.lake." + m for m in ("layout", "registry", "stora
 def test_the_lake_core_imports_with_the_standard_library_alone():
     # A Glue job imports the lake core without HTTP, auth or AWS SDK code: every module loaded
     # by importing it must be the standard library's or the toolkit's own.
+    # Modules loaded before the probe (site hooks of the environment) do not count.
     probe = (
         "import sys\n"
+        "before = set(sys.modules)\n"
         f"for name in {LAKE_MODULES!r}: __import__(name)\n"
         "from spapi_toolkit.lake.registry import registry; registry()\n"
-        "foreign = sorted({m.split('.')[0] for m in sys.modules}\n"
-        "    - set(sys.stdlib_module_names) - {'spapi_toolkit', '__main__', '_distutils_hack'}\n"
-        "    - {m for m in sys.modules if m.startswith('_')})\n"
-        "print(','.join(foreign))\n"
+        "loaded = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "foreign = loaded - set(sys.stdlib_module_names) - {'spapi_toolkit'}\n"
+        "print(','.join(sorted(m for m in foreign if not m.startswith('_'))))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

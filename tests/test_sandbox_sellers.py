@@ -156,7 +156,8 @@ def test_truth_per_seller_over_http_and_cli():
         assert unknown.status_code == 404
         lines = env_lines(sandbox)
     assert first and second and first != second
-    args = ["truth", "--seed", "5", "--from", "2026-11-20", "--to", "2026-11-20", "--format"]
+    args = ["truth", "--seed", "5", "--end-date", str(END_DATE), "--from", "2026-11-20"]
+    args += ["--to", "2026-11-20", "--format"]
     result = CliRunner().invoke(cli, [*args, "json", "--seller", "A2SANDBOXSELLER2"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == second

@@ -856,12 +856,35 @@ def test_truth_endpoint_and_cli(sandbox):
     assert rows and all(r["date"] == "2026-11-20" for r in rows)
     result = CliRunner().invoke(
         app,
-        ["truth", "--seed", "3", "--from", "2026-11-20", "--to", "2026-11-20", "--format", "json"],
+        [
+            "truth",
+            "--seed",
+            "3",
+            "--end-date",
+            str(END_DATE),
+            "--from",
+            "2026-11-20",
+            "--to",
+            "2026-11-20",
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == rows
     csv_out = CliRunner().invoke(
-        app, ["truth", "--seed", "3", "--from", "2026-11-20", "--to", "2026-11-20"]
+        app,
+        [
+            "truth",
+            "--seed",
+            "3",
+            "--end-date",
+            str(END_DATE),
+            "--from",
+            "2026-11-20",
+            "--to",
+            "2026-11-20",
+        ],
     )
     assert csv_out.output.splitlines()[0].startswith("date,marketplace_id,asin")
 
