@@ -53,6 +53,33 @@ def test_one_refresh_in_flight_for_many_threads(scripted, credentials):
     assert app.grants == ["refresh_token"]
 
 
+def test_threads_reporting_one_dead_token_cause_one_refresh(scripted, credentials):
+    app, server = scripted
+    auth = LwaAuth(credentials, server.url + TOKEN_PATH)
+    dead = auth.access_token()
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def report() -> None:
+        barrier.wait()
+        auth.invalidate(dead)
+        tokens.append(auth.access_token())
+
+    threads = [threading.Thread(target=report) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(tokens)) == 1 and tokens[0] != dead
+    assert app.grants == ["refresh_token"] * 2
+    # A late report of the dead token leaves its successor alone.
+    assert auth.invalidate(dead) is False
+    assert auth.access_token() == tokens[0]
+    assert auth.invalidate(tokens[0]) is True
+    assert auth.access_token() != tokens[0]
+    assert len(app.grants) == 3
+
+
 def test_invalid_grant_fails_at_once_with_what_to_do(scripted):
     app, server = scripted
     creds = Credentials(CLIENT_ID, Secret(app.client_secret), Secret("Atzr|TOPSECRET-revoked"))
