@@ -13,7 +13,7 @@ from spapi_toolkit.api.consent import consent_url, make_state, verify_state
 from spapi_toolkit.api.credentials import Credentials, Secret
 from spapi_toolkit.api.errors import ConfigurationError, InvalidClient, ReauthorizationRequired
 
-from .support import CLIENT_ID, TOKEN_PATH
+from .support import CLIENT_ID, TOKEN_PATH, run_with_dying_tokens
 
 
 class FakeClock:
@@ -184,3 +184,14 @@ def test_restricted_data_tokens_are_made_per_path_and_cached(scripted, make_clie
     }
     assert first.headers["x-amz-access-token"].startswith("Atz.sprdt|")
     assert second.headers["x-amz-access-token"] == first.headers["x-amz-access-token"]
+
+
+def test_threads_sharing_a_client_waste_one_request_per_token_death(credentials):
+    """Tokens die after 4 s though LWA says an hour: each death may cost one 403, not one per
+    thread, and one LWA grant (benchmarks/bench_token_freshness.py runs it longer)."""
+    run = run_with_dying_tokens(credentials, lifetime=4.0, seconds=11.0)
+    print(run.summary())
+    assert run.errors == []
+    assert run.deaths >= 2  # the scenario did happen
+    assert 1 <= run.wasted <= run.deaths
+    assert run.grants <= run.deaths + 1
