@@ -10,7 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from spapi_sandbox.http import Request, Response, route, sp_api_error
+from spapi_sandbox.http import LoopbackServer, Request, Response, route, sp_api_error
+from spapi_sandbox.limits import QUOTA_EXCEEDED_MESSAGE, ServerLimits
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.credentials import Credentials
 
 # The last day of every sandbox seller's history in the tests: pinned, so the suite does not
 # depend on the day it runs (the sandbox's clients take its clock from ``sandbox.env``).
@@ -39,9 +42,15 @@ class ScriptedSpApi:
     default: Callable[[Request], Response] | None = None
     grants: list[str] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # tokens answered 403 "has expired"
     _tokens: dict[str, float] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def deaths(self, until: float) -> int:
+        """How many tokens this server issued had died by ``until`` (``time.monotonic``)."""
+        with self._lock:
+            return sum(1 for expiry in self._tokens.values() if expiry <= until)
 
     def expire_all_tokens(self) -> None:
         with self._lock:
@@ -80,6 +89,8 @@ class ScriptedSpApi:
         if expiry is None:
             return sp_api_error(403, "Unauthorized", "Access to requested resource is denied.")
         if time.monotonic() >= expiry:
+            with self._lock:
+                self.expired.append(token)
             return sp_api_error(403, "Unauthorized", "The access token you provided has expired.")
         with self._lock:
             canned = self.script.popleft() if self.script else None
@@ -90,3 +101,76 @@ class ScriptedSpApi:
         found = route(request.method, request.path)
         name = found[0].operation_id if found else "unknown"
         return Response.json(200, {"ok": True, "operation": name})
+
+
+@dataclass
+class TokenDeathRun:
+    """What a run of ``run_with_dying_tokens`` cost."""
+
+    seconds: float
+    requests: int  # SP-API requests the server received
+    accepted: int  # ... and answered 200
+    wasted: int  # ... answered 403 because the token had died
+    throttled: int  # ... answered 429
+    deaths: int  # tokens that died before the run ended
+    grants: int  # LWA grants
+    errors: list[Exception]
+
+    def summary(self) -> str:
+        return (
+            f"{self.seconds:.1f}s: {self.requests} requests, {self.accepted} ok, "
+            f"{self.wasted} wasted (403) for {self.deaths} token deaths, "
+            f"{self.throttled} throttled (429), {self.grants} LWA grants, {len(self.errors)} errors"
+        )
+
+
+def run_with_dying_tokens(
+    credentials: Credentials, *, lifetime: float, seconds: float, threads: int = 4
+) -> TokenDeathRun:
+    """``threads`` threads share one client calling getCatalogItem (2 req/s, burst 2, enforced by
+    the server) for ``seconds``, against an LWA whose tokens die after ``lifetime`` seconds while
+    it claims they live an hour, so the client cannot refresh them ahead."""
+    app = ScriptedSpApi(token_lifetime=lifetime, expires_in=3600)
+    limits = ServerLimits()
+
+    def enforce(request: Request) -> Response:
+        found = route(request.method, request.path)
+        assert found is not None
+        operation = found[0].qualified_name
+        if not limits.admit("seller", operation):
+            return sp_api_error(429, "QuotaExceeded", QUOTA_EXCEEDED_MESSAGE)
+        return Response.json(
+            200, {"asin": "B0"}, {"x-amzn-RateLimit-Limit": limits.rate_header(operation)}
+        )
+
+    app.default = enforce
+    errors: list[Exception] = []
+    with LoopbackServer(app) as server:
+        client = SpApiClient(credentials, endpoint=server.url, lwa_endpoint=server.url + TOKEN_PATH)
+        started = time.monotonic()
+        deadline = started + seconds
+
+        def worker() -> None:
+            while time.monotonic() < deadline:
+                try:
+                    client.call("getCatalogItem", asin="B0", marketplaceIds=["ATVPDKIKX0DER"])
+                except Exception as exc:  # reported in the result
+                    errors.append(exc)
+
+        workers = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        ended = time.monotonic()
+        client.close()
+    return TokenDeathRun(
+        seconds=ended - started,
+        requests=len(app.requests),
+        accepted=limits.accepted,
+        wasted=len(app.expired),
+        throttled=limits.refused,
+        deaths=app.deaths(ended),
+        grants=len(app.grants),
+        errors=errors,
+    )

@@ -13,7 +13,7 @@ from spapi_toolkit.api.consent import consent_url, make_state, verify_state
 from spapi_toolkit.api.credentials import Credentials, Secret
 from spapi_toolkit.api.errors import ConfigurationError, InvalidClient, ReauthorizationRequired
 
-from .support import CLIENT_ID, TOKEN_PATH
+from .support import CLIENT_ID, TOKEN_PATH, run_with_dying_tokens
 
 
 class FakeClock:
@@ -51,6 +51,33 @@ def test_one_refresh_in_flight_for_many_threads(scripted, credentials):
         t.join()
     assert len(set(tokens)) == 1
     assert app.grants == ["refresh_token"]
+
+
+def test_threads_reporting_one_dead_token_cause_one_refresh(scripted, credentials):
+    app, server = scripted
+    auth = LwaAuth(credentials, server.url + TOKEN_PATH)
+    dead = auth.access_token()
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def report() -> None:
+        barrier.wait()
+        auth.invalidate(dead)
+        tokens.append(auth.access_token())
+
+    threads = [threading.Thread(target=report) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(tokens)) == 1 and tokens[0] != dead
+    assert app.grants == ["refresh_token"] * 2
+    # A late report of the dead token leaves its successor alone.
+    assert auth.invalidate(dead) is False
+    assert auth.access_token() == tokens[0]
+    assert auth.invalidate(tokens[0]) is True
+    assert auth.access_token() != tokens[0]
+    assert len(app.grants) == 3
 
 
 def test_invalid_grant_fails_at_once_with_what_to_do(scripted):
@@ -157,3 +184,14 @@ def test_restricted_data_tokens_are_made_per_path_and_cached(scripted, make_clie
     }
     assert first.headers["x-amz-access-token"].startswith("Atz.sprdt|")
     assert second.headers["x-amz-access-token"] == first.headers["x-amz-access-token"]
+
+
+def test_threads_sharing_a_client_waste_one_request_per_token_death(credentials):
+    """Tokens die after 4 s though LWA says an hour: each death may cost one 403, not one per
+    thread, and one LWA grant (benchmarks/bench_token_freshness.py runs it longer)."""
+    run = run_with_dying_tokens(credentials, lifetime=4.0, seconds=11.0)
+    print(run.summary())
+    assert run.errors == []
+    assert run.deaths >= 2  # the scenario did happen
+    assert 1 <= run.wasted <= run.deaths
+    assert run.grants <= run.deaths + 1

@@ -10,8 +10,9 @@
 
 Tokens are cached per grant, refreshed ahead of expiry (computed from ``expires_in``), with one
 refresh in flight at a time however many threads ask. ``invalidate`` drops a token SP-API
-answered 403 ``Unauthorized`` for, so the next call fetches a new one. ``invalid_grant`` and
-``invalid_client`` are raised at once with what to do; transient LWA failures are retried.
+answered 403 ``Unauthorized`` for, so the next call fetches a new one, unless another thread has
+already replaced it. ``invalid_grant`` and ``invalid_client`` are raised at once with what to
+do; transient LWA failures are retried.
 """
 
 from __future__ import annotations
@@ -140,11 +141,22 @@ class LwaAuth:
             self._tokens[key] = token
             return token.value
 
-    def invalidate(self, token: str) -> None:
-        """Forget ``token`` (SP-API said it expired); the next call fetches a new one."""
-        for key, cached in list(self._tokens.items()):
-            if cached.value == token:
-                self._tokens.pop(key, None)
+    def invalidate(self, token: str) -> bool:
+        """Forget ``token`` (SP-API said it expired) if it is still the one cached; the next
+        call fetches a new one. True if it was dropped.
+
+        Checked under the grant's refresh lock: when several threads report the same dead token,
+        the first drops it and the others find its successor (or wait for the refresh in flight)
+        and leave it alone, so one death costs one grant however many threads saw it.
+        """
+        dropped = False
+        for key in list(self._tokens):
+            with self._lock_for(key):
+                cached = self._tokens.get(key)
+                if cached is not None and cached.value == token:
+                    del self._tokens[key]
+                    dropped = True
+        return dropped
 
     def _fetch(self, scope: str | None) -> AccessToken:
         if scope is None and not self.credentials.refresh_token:

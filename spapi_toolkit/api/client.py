@@ -318,10 +318,14 @@ class SpApiClient:
         attempts, backoff_spent, token_refreshed = 0, 0.0, False
         while True:
             attempts += 1
-            # The token first: an LWA round trip between taking a rate-limit token and sending
-            # would put the request behind the server's bucket.
-            token = access_token or self.auth.access_token(scope)
+            if access_token is None:
+                # Refresh ahead of the slot when due: an LWA round trip between taking a
+                # rate-limit token and sending would put the request behind the server's bucket.
+                self.auth.access_token(scope)
             self.limiter.acquire(key, self.rate_limit_timeout)
+            # The token sent is read after the wait (from the cache): one read before it could
+            # have died, or been replaced after another thread's 403, while this thread queued.
+            token = access_token or self.auth.access_token(scope)
             headers = {
                 "x-amz-access-token": token,
                 "x-amz-date": self.clock.now().strftime("%Y%m%dT%H%M%SZ"),
@@ -356,9 +360,11 @@ class SpApiClient:
             if status == 403 and not token_refreshed and access_token is None:
                 assert response is not None
                 if _error_fields(response)[0] == "Unauthorized":
-                    # Most often the token expired on Amazon's clock before ours: refresh once.
+                    # Most often the token expired on Amazon's clock before ours: retry once with
+                    # the current token, fetching a new one unless another thread already has.
                     token_refreshed = True
-                    self.auth.invalidate(token)
+                    if not self.auth.invalidate(token):
+                        log.debug("%s: 403 for a token already replaced; retrying", name)
                     continue
             if status == 429:
                 self.limiter.record(name, throttled=1)
