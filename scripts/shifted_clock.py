@@ -10,7 +10,6 @@ sleeping are left alone.
 
 from datetime import UTC, datetime, timedelta
 
-
 _travelling = False
 
 

@@ -16,7 +16,7 @@ from spapi_sandbox.server import SandboxConfig, make_seller, run_sandbox
 from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock, ManualClock
 
-from .support import END_DATE
+from ..support import END_DATE
 
 PACKAGE = Path(spapi_toolkit.__file__).parent
 

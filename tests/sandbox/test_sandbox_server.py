@@ -19,7 +19,7 @@ import requests
 from spapi_sandbox.faults import Faults
 from spapi_sandbox.server import SandboxConfig, run_sandbox
 
-from .support import END_DATE
+from ..support import END_DATE
 
 REPORTS = "/reports/2021-06-30"
 US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
@@ -802,7 +802,7 @@ def test_subscriptions_list_and_test_notification(tmp_path: Path):
 # python-amazon-sp-api against the sandbox
 # --------------------------------------------------------------------------------------------
 
-ADAPTER = Path(__file__).resolve().parent.parent / "benchmarks" / "pasp_adapter.py"
+ADAPTER = Path(__file__).resolve().parents[2] / "benchmarks" / "pasp_adapter.py"
 
 
 def test_python_amazon_sp_api_reports_round_trip(sandbox, monkeypatch):

@@ -26,7 +26,7 @@ from spapi_toolkit.lake.layout import manifest_key
 from spapi_toolkit.lake.registry import dataset
 from spapi_toolkit.lake.storage import Lake
 
-from .support import END_DATE
+from ..support import END_DATE
 from .test_snapshots import MARKETPLACES, SCALE, scaled_client
 
 KIOSK = dataset("kiosk_sales_traffic")

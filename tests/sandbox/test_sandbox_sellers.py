@@ -24,7 +24,7 @@ from spapi_toolkit.api.errors import NotFoundError
 from spapi_toolkit.api.ratelimit import RetryPolicy
 from spapi_toolkit.api.reports import Document, create_report, download_document, wait_for_report
 
-from .support import END_DATE
+from ..support import END_DATE
 
 US = "ATVPDKIKX0DER"
 LISTINGS = "GET_MERCHANT_LISTINGS_ALL_DATA"

@@ -87,7 +87,7 @@ def test_auth_exchange_verifies_state_and_stores_the_refresh_token(scripted, tmp
     from spapi_toolkit.api.consent import make_state
     from spapi_toolkit.api.credentials import load_profile
 
-    from .support import CLIENT_ID, CLIENT_SECRET
+    from ..support import CLIENT_ID, CLIENT_SECRET
 
     app, server = scripted
     path = tmp_path / "credentials"

@@ -13,7 +13,7 @@ from spapi_toolkit.api.consent import consent_url, make_state, verify_state
 from spapi_toolkit.api.credentials import Credentials, Secret
 from spapi_toolkit.api.errors import ConfigurationError, InvalidClient, ReauthorizationRequired
 
-from .support import CLIENT_ID, TOKEN_PATH, run_with_dying_tokens
+from ..support import CLIENT_ID, TOKEN_PATH, run_with_dying_tokens
 
 
 class FakeClock:
@@ -186,6 +186,7 @@ def test_restricted_data_tokens_are_made_per_path_and_cached(scripted, make_clie
     assert second.headers["x-amz-access-token"] == first.headers["x-amz-access-token"]
 
 
+@pytest.mark.slow
 def test_threads_sharing_a_client_waste_one_request_per_token_death(credentials):
     """Tokens die after 4 s though LWA says an hour: each death may cost one 403, not one per
     thread, and one LWA grant (benchmarks/bench_token_freshness.py runs it longer)."""

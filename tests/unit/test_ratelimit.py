@@ -24,7 +24,7 @@ from spapi_toolkit.api.ratelimit import (
 )
 from spapi_toolkit.api.ratelimit.limits import OFFICIAL_LIMITS_PATH
 
-from .support import ScriptedSpApi
+from ..support import ScriptedSpApi
 
 
 def test_shipped_table_is_generated_from_the_bundled_models():

@@ -18,7 +18,7 @@ from spapi_toolkit.ingest.planner import plan
 from spapi_toolkit.lake.registry import select
 from spapi_toolkit.lake.storage import Lake
 
-from .support import END_DATE
+from ..support import END_DATE
 
 US = "ATVPDKIKX0DER"
 SELLER = "A2SANDBOXSELLER1"

@@ -26,7 +26,7 @@ from spapi_sandbox.http import route
 from spapi_sandbox.notifications import ENVELOPES
 from spapi_sandbox.server import SandboxConfig, run_sandbox
 
-from .support import END_DATE
+from ..support import END_DATE
 
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 NOTIFICATION_SCHEMAS = {

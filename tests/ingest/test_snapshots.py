@@ -28,7 +28,7 @@ from spapi_toolkit.lake.layout import manifest_key
 from spapi_toolkit.lake.registry import dataset, registry
 from spapi_toolkit.lake.storage import Lake
 
-from .support import END_DATE
+from ..support import END_DATE
 
 SCALE = 3600
 MARKETPLACES = ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"]  # US, DE, JP

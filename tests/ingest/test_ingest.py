@@ -30,7 +30,7 @@ from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.registry import registry, select
 from spapi_toolkit.lake.storage import Lake
 
-from .support import END_DATE, TOKEN_PATH
+from ..support import END_DATE, TOKEN_PATH
 
 US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
 MARKETS = (US, DE, JP)
@@ -76,6 +76,7 @@ def full_run(tmp_path_factory):
     return lake, first, second, landed_once, truth, jobs
 
 
+@pytest.mark.slow
 def test_every_report_dataset_lands(full_run):
     lake, first, _, landed, _, _ = full_run
     assert first.failed == 0 and first.errors == []
@@ -94,6 +95,7 @@ def test_every_report_dataset_lands(full_run):
     assert {e.status for e in entries} <= {"landed", "no_data"}
 
 
+@pytest.mark.slow
 def test_second_run_lands_nothing_new(full_run):
     lake, first, second, landed_once, _, jobs = full_run
     assert (second.requested, second.landed, second.already_landed) == (0, 0, first.planned)
@@ -107,6 +109,7 @@ def _settled(day: date, market: str) -> bool:
     return (datetime(2026, 11, 28, 6, tzinfo=UTC) - end_of_day).total_seconds() >= 72 * 3600
 
 
+@pytest.mark.slow
 def test_sales_and_traffic_by_asin_reconciles_with_ground_truth(full_run):
     lake, _, _, landed, truth, _ = full_run
     expected = {(str(r["date"]), r["marketplace_id"], r["asin"]): r["units_ordered"]
@@ -126,6 +129,7 @@ def test_sales_and_traffic_by_asin_reconciles_with_ground_truth(full_run):
     assert {k: got.get(k) for k in settled} == {k: expected[k] for k in settled}
 
 
+@pytest.mark.slow
 def test_all_orders_reconcile_with_ground_truth(full_run):
     lake, _, _, landed, truth, _ = full_run
     units: dict[tuple[str, str], int] = defaultdict(int)
@@ -194,6 +198,7 @@ def _raw(lake_path: Path) -> dict[str, tuple[str, int, int | None]]:
     return {k: (m.sha256, m.bytes, m.rows) for k, m in manifests(lake).items()}
 
 
+@pytest.mark.slow
 def test_sigkill_at_several_points_then_resume(tmp_path):
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
     with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:

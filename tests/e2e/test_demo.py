@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from spapi_sandbox.demo import run
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_again(tmp_path):
     lake, out = str(tmp_path / "lake"), tmp_path / "out"
     assert run(lake, out, seed=42, scale=3600.0) == 0

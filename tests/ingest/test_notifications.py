@@ -34,10 +34,10 @@ from spapi_toolkit.ingest.notifications import (
 )
 from spapi_toolkit.lake.storage import Lake
 
-from .support import END_DATE
+from ..support import END_DATE
 
 US = "ATVPDKIKX0DER"
-SCHEMAS = Path(__file__).resolve().parent.parent / "spapi_toolkit/data/spapi-models/schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "spapi_toolkit/data/spapi-models/schemas"
 CALLS = ("notifications.createDestination", "notifications.createSubscription")
 
 

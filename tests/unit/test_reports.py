@@ -21,7 +21,7 @@ from spapi_toolkit.api.reports import (
     wait_for_report,
 )
 
-from .support import END_DATE
+from ..support import END_DATE
 
 US = "ATVPDKIKX0DER"
 WINDOW = {"start": datetime(2026, 11, 1, tzinfo=UTC), "end": datetime(2026, 11, 14, tzinfo=UTC)}
