@@ -44,7 +44,7 @@ from spapi_toolkit.api.errors import (
     LwaError,
     ReauthorizationRequired,
 )
-from spapi_toolkit.api.ratelimit import RetryPolicy
+from spapi_toolkit.api.ratelimit import RetryPolicy, RetryQuota
 from spapi_toolkit.regions import LWA_TOKEN_URL
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class LwaAuth:
         *,
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
+        retry_quota: RetryQuota | None = None,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         time_scale: float = 1.0,
@@ -113,6 +114,7 @@ class LwaAuth:
         self.token_url = token_url
         self._session = session or requests.Session()
         self._retry = retry or RetryPolicy(max_attempts=5, budget_seconds=60)
+        self._retry_quota = retry_quota or RetryQuota()
         self._timeout = timeout
         self._clock = clock
         self._tokens: dict[str, AccessToken] = {}
@@ -230,10 +232,13 @@ class LwaAuth:
 
     def _with_retries(self, grant: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run one grant; retry transport errors and 5xx/429, never a refused grant."""
-        spent = 0.0
+        spent, quota_spent = 0.0, 0
         for attempt in range(1, self._retry.max_attempts + 1):
+            status: int | None = None
             try:
-                return grant()
+                answer = grant()
+                self._retry_quota.release(quota_spent)
+                return answer
             except InvalidGrantError:
                 raise ReauthorizationRequired(
                     f"LWA refused the refresh token from {self.credentials.source} "
@@ -260,13 +265,19 @@ class LwaAuth:
                         status=status,
                     ) from None
                 failure = f"LWA answered {exc.error}"
+                status = status or 500
             except (requests.ConnectionError, requests.Timeout) as exc:
                 failure = f"cannot reach LWA at {self.token_url}: {type(exc).__name__}"
             except ValueError as exc:  # a body that is not a token answer (e.g. an HTML 5xx page)
                 failure = f"LWA answered something that is not a token: {type(exc).__name__}"
+                status = 500
             wait = self._retry.backoff(attempt)
             if attempt == self._retry.max_attempts or spent + wait > self._retry.budget_seconds:
                 raise LwaError(f"{failure}; gave up after {attempt} attempts")
+            cost = self._retry_quota.acquire(status)
+            if cost is None:
+                raise LwaError(f"{failure}; the client's retry budget is spent")
+            quota_spent += cost
             log.warning("%s; retrying in %.1fs", failure, wait)
             time.sleep(wait)
             spent += wait

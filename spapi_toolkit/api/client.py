@@ -36,7 +36,13 @@ from spapi_toolkit.api.errors import (
     error_for_status,
 )
 from spapi_toolkit.api.models import Operation, find_operation
-from spapi_toolkit.api.ratelimit import BucketKey, OperationStats, RateLimiter, RetryPolicy
+from spapi_toolkit.api.ratelimit import (
+    BucketKey,
+    OperationStats,
+    RateLimiter,
+    RetryPolicy,
+    RetryQuota,
+)
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.regions import LWA_TOKEN_URL, region
 
@@ -201,6 +207,7 @@ class SpApiClient:
         sandbox: bool = False,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
+        retry_quota: RetryQuota | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (10.0, 120.0),
         rate_limit_timeout: float | None = None,
@@ -220,8 +227,14 @@ class SpApiClient:
         # The time as this client's service sees it: what ingestion reads for "now" and
         # "today" (set ahead or behind for a sandbox whose history is pinned to a date).
         self.clock = clock
+        # One retry budget for every thread and every kind of call of this client.
+        self.retry_quota = retry_quota or RetryQuota()
         self.auth = LwaAuth(
-            credentials, lwa_endpoint or LWA_TOKEN_URL, session=self.session, time_scale=time_scale
+            credentials,
+            lwa_endpoint or LWA_TOKEN_URL,
+            session=self.session,
+            time_scale=time_scale,
+            retry_quota=self.retry_quota,
         )
         self.limiter = limiter or RateLimiter()
         self.retry = retry or RetryPolicy()
@@ -315,7 +328,7 @@ class SpApiClient:
         key = BucketKey(self.credentials.client_id, self.credentials.partner_key, self.region, name)
         scope = GRANTLESS_SCOPES.get(op.api) if op.grantless else None
         url = self.endpoint + call.url_path
-        attempts, backoff_spent, token_refreshed = 0, 0.0, False
+        attempts, backoff_spent, token_refreshed, quota_spent = 0, 0.0, False, 0
         while True:
             attempts += 1
             if access_token is None:
@@ -356,6 +369,7 @@ class SpApiClient:
             except _TRANSPORT_ERRORS as exc:
                 failure = type(exc).__name__
             if response is not None and status is not None and status < 300:
+                self.retry_quota.release(quota_spent)
                 return response.json() if response.content.strip() else None
             if status == 403 and not token_refreshed and access_token is None:
                 assert response is not None
@@ -374,6 +388,13 @@ class SpApiClient:
                 and attempts < policy.max_attempts
                 and backoff_spent + wait <= policy.budget_seconds
             ):
+                cost = self.retry_quota.acquire(status)
+                if cost is None:
+                    log.warning(
+                        "%s: %s and the client's retry budget is spent", name, status or failure
+                    )
+                    raise self._final_error(op, response, attempts, None if response else failure)
+                quota_spent += cost
                 log.info("%s: %s, retry %d in %.2fs", name, status or failure, attempts, wait)
                 self.limiter.record(name, retried=1, waited_seconds=wait)
                 time.sleep(wait)

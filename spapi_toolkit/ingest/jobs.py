@@ -504,24 +504,34 @@ class ReportIngestor:
             "report_id": entry.report_id,
             "document_id": entry.document_id,
         }
-        last_error = ""
+        last_error, quota, spent, made = "", self.client.retry_quota, 0, 0
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            if attempt > 1:
+                # The client's backoff and shared retry budget, as for its API calls.
+                cost = quota.acquire(None)
+                if cost is None:
+                    last_error += "; the client's retry budget is spent"
+                    break
+                spent += cost
+                self.clock.sleep(self.client.retry.backoff(attempt - 1))
+            made = attempt
             try:
                 declared, chunks = self._open_document(entry.document_id)
-                return land(
+                manifest = land(
                     self.lake, stem, chunks, fmt=fmt,
                     encodings=encodings_for(fmt, entry.marketplace_ids),
                     manifest_fields={**fields, "declared_compression": declared},
                     now=self.clock.now(),
                 )  # fmt: skip
+                quota.release(spent)
+                return manifest
             except (BadDocument, KeyLayoutError, InvalidKey):
                 raise  # bad bytes are not retried; the others are bugs in what we asked
             except (SpApiToolkitError, OSError, urllib3.exceptions.HTTPError) as exc:
                 last_error = redact_urls(str(exc)) or type(exc).__name__
                 log.warning("download %d of %s failed: %s", attempt, entry.document_id, last_error)
         raise DownloadFailed(
-            f"document {entry.document_id} could not be downloaded in {DOWNLOAD_ATTEMPTS} "
-            f"attempts: {last_error}"
+            f"document {entry.document_id} could not be downloaded in {made} attempts: {last_error}"
         )
 
 

@@ -17,7 +17,7 @@ from spapi_toolkit.api.errors import (
     TransportError,
     UnauthorizedError,
 )
-from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy
+from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy, RetryQuota
 
 GET_REPORT = "reports_2021-06-30.getReport"
 THROTTLED = sp_api_error(
@@ -215,3 +215,46 @@ def test_grantless_operations_use_the_client_credentials_grant(scripted, make_cl
     client = make_client(server)
     client.call("getDestinations")
     assert app.grants == ["client_credentials"]
+
+
+def test_retry_quota_is_spent_by_failures_paid_back_by_successes_and_spares_throttling():
+    quota = RetryQuota(capacity=20, retry_cost=5, timeout_cost=10)
+    assert quota.acquire(429) == 0 and quota.available == 20  # the limiter handles throttling
+    assert quota.acquire(503) == 5 and quota.acquire(None) == 10
+    assert quota.acquire(None) is None and quota.available == 5  # spent: no retry
+    quota.release(15)  # a call that needed those retries succeeded
+    assert quota.available == 20
+    quota.release(0)
+    assert quota.available == 20  # never above capacity
+
+
+def test_an_outage_makes_threads_give_up_together_not_each_for_its_own_budget(
+    scripted, make_client
+):
+    # Every answer is a 503. Each call alone would try 8 times; the shared budget of 6 retries
+    # (30 / 5) stops the four threads long before 4 x 8 requests.
+    import threading
+
+    app, server = scripted
+    app.default = lambda request: sp_api_error(503, "ServiceUnavailable", "down")
+    client = make_client(
+        server,
+        retry=RetryPolicy(max_attempts=8, base_seconds=0.001, cap_seconds=0.01),
+        retry_quota=RetryQuota(capacity=30, retry_cost=5),
+    )
+    failures: list[Exception] = []
+
+    def worker() -> None:
+        try:
+            client.call("getReport", reportId="1")
+        except ServerError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(failures) == 4
+    assert len([r for r in app.requests if "/reports/" in r.path]) == 4 + 6
+    assert client.retry_quota.available < 5

@@ -8,7 +8,8 @@ would accept them. Small pieces, one job each (in the spirit of botocore's ``ret
 * ``bucket``  - the arithmetic of one bucket, shared between threads or processes;
 * ``limiter`` - one bucket per (application, selling partner, region, operation), learning from
   rate headers and 429s; per-operation counters;
-* ``retry``   - what is retried, the backoff (full jitter) and the budget;
+* ``retry``   - what is retried, the backoff (full jitter), the budget of one call and the
+  retry budget all threads of a client share;
 * ``quotas``  - the per-report-type createReport quotas on top of the operation limits.
 """
 
@@ -31,7 +32,7 @@ from spapi_toolkit.api.ratelimit.limits import (
     render_limits_table,
 )
 from spapi_toolkit.api.ratelimit.quotas import REPORT_QUOTAS, ReportQuota, next_report_slot
-from spapi_toolkit.api.ratelimit.retry import RETRYABLE_STATUSES, RetryPolicy
+from spapi_toolkit.api.ratelimit.retry import RETRYABLE_STATUSES, RetryPolicy, RetryQuota
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimiter",
     "ReportQuota",
     "RetryPolicy",
+    "RetryQuota",
     "TokenBucket",
     "next_report_slot",
     "official_limits",
