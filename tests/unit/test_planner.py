@@ -145,3 +145,24 @@ def test_every_api_dataset_names_an_operation_of_the_bundled_models():
     for ds in registry().values():
         if ds.source == "api":
             assert find_operation(ds.operation), ds.name
+
+
+def test_the_registry_file_validates_against_its_json_schema():
+    import json
+    import tomllib
+    from importlib import resources
+
+    import jsonschema
+
+    data = resources.files("spapi_toolkit").joinpath("data")
+    schema = json.loads(data.joinpath("datasets.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    registry_file = tomllib.loads(data.joinpath("datasets.toml").read_text("utf-8"))
+    jsonschema.validate(registry_file, schema, cls=jsonschema.Draft202012Validator)
+    # The schema is not a formality: an unknown field or a wrong enum value is refused.
+    sales = dict(registry_file["datasets"]["sales_traffic_by_date"], quota="x")
+    with pytest.raises(jsonschema.ValidationError, match="quota"):
+        jsonschema.validate({"datasets": {"x": sales}}, schema)
+    api = dict(registry_file["datasets"]["catalog_items"], driven_by="orders")
+    with pytest.raises(jsonschema.ValidationError, match="orders"):
+        jsonschema.validate({"datasets": {"x": api}}, schema)
