@@ -476,14 +476,19 @@ def _order_listing(
         "marketplaces": marketplace_ids,
         **filters,
         "offset": 0,
+        # Later pages list the orders as they were at the first page: paging by offset over a
+        # list that changes between pages (an order updated now leaves a past window) would
+        # skip orders that never left it.
+        "as_of": _now_dt(call).isoformat(),
     }
 
 
 def _orders_in_window(call: Call, state: dict[str, Any]) -> list[list[OrderItem]]:
-    """The orders (each a list of its items) of an order listing's window, as seen now."""
+    """The orders (each a list of its items) of an order listing's window, as seen at its first
+    page."""
     start, end = parse_time(state["start"]), parse_time(state["end"])
     items: list[OrderItem] = []
-    now = _now_dt(call)
+    now = parse_time(state["as_of"]) if "as_of" in state else _now_dt(call)
     for marketplace_id in state["marketplaces"]:
         items.extend(
             call.seller.order_items(marketplace_id, start, min(end, now), by=state["by"], as_of=now)
