@@ -268,7 +268,7 @@ def _traffic_counts(t: Tally) -> dict[str, Any]:
         "sessions": t.sessions,
         "sessionsB2B": t.sessions_b2b,
         "buyBoxPercentage": t.buy_box_percentage,
-        "buyBoxPercentageB2B": t.buy_box_percentage,
+        "buyBoxPercentageB2B": t.buy_box_percentage_b2b,
         "unitSessionPercentage": percentage(t.units_ordered, t.sessions),
         "unitSessionPercentageB2B": percentage(t.units_ordered_b2b, t.sessions_b2b),
     }
