@@ -433,10 +433,6 @@ class SandboxApp:
             return self._truth(request)
         return self._sp_api(request)
 
-    def _base_url(self, request: Request) -> str:
-        host = request.headers.get("host")
-        return f"http://{host}" if host else self.base_url
-
     def _sp_api(self, request: Request) -> Response:
         found = route(request.method, request.path)
         if found is None:
@@ -476,7 +472,7 @@ class SandboxApp:
             body=body,
             grant=grant,
             now=self.clock.now(),
-            base_url=self._base_url(request),
+            base_url=self.base_url,
             selling_partner=self.sellers.get(grant.seller_id or ""),
             extras={"app": self},
         )
@@ -581,8 +577,11 @@ def start_sandbox(
     """Start a sandbox (config fields may be given as keywords); returns it and a stop function."""
     config = dataclasses.replace(config or SandboxConfig(), **settings)
     app = SandboxApp(config)
-    server = LoopbackServer(app, port=port).start()
+    server = LoopbackServer(app, port=port)
+    # URLs handed out (report documents) name the address the server is bound to, never the
+    # request's Host header, which a client or proxy may set to anything.
     app.base_url = server.url
+    server.start()
     ticker = _Ticker(app)
     ticker.start()
 

@@ -393,6 +393,28 @@ def test_document_url_expires_like_s3():
         assert tampered.status_code == 403
 
 
+def test_document_urls_name_the_bound_address_not_the_host_header(sandbox, h):
+    spoofed = {**h, "Host": "attacker.example:8443"}
+    report_id = create_report(sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+    document_id = wait_report(sandbox, h, report_id)["reportDocumentId"]
+    doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=spoofed)
+    assert doc.status_code == 200, doc.text
+    assert doc.json()["url"].startswith(sandbox.url + "/")
+    assert requests.get(doc.json()["url"]).status_code == 200
+    kiosk = f"{sandbox.url}/dataKiosk/2023-11-15"
+    query_id = requests.post(f"{kiosk}/queries", headers=h, json={"query": KIOSK_QUERY}).json()[
+        "queryId"
+    ]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        query = requests.get(f"{kiosk}/queries/{query_id}", headers=h).json()
+        if query["processingStatus"] == "DONE":
+            break
+        time.sleep(0.02)
+    answer = requests.get(f"{kiosk}/documents/{query['dataDocumentId']}", headers=spoofed)
+    assert answer.json()["documentUrl"].startswith(sandbox.url + "/")
+
+
 def test_report_schedules(sandbox, h):
     url = f"{sandbox.url}{REPORTS}/schedules"
     body = {
