@@ -425,7 +425,8 @@ class ReportService:
                 dict(spec.get("reportOptions") or {}),
                 _as_of(finished),
             )
-            return content, REPORT_TYPES[spec["reportType"]].content_type
+            report_type = REPORT_TYPES[spec["reportType"]]
+            return content, report_type.content_type(spec["marketplaceIds"])
 
         return self.queue.submit(self._new_id(), seller_id, now, produce, spec)
 

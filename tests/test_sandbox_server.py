@@ -327,6 +327,27 @@ def test_japanese_flat_file_is_cp932(sandbox, h):
     assert "\t" in content.decode("cp932")
 
 
+@pytest.mark.parametrize(
+    ("marketplace", "charset", "codec"),
+    [(US, "UTF-8", "utf-8"), (DE, "Cp1252", "cp1252"), (JP, "Windows-31J", "cp932")],
+)
+def test_flat_files_name_their_charset_like_amazon(sandbox, h, marketplace, charset, codec):
+    report_id = create_report(
+        sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA", marketplaceIds=[marketplace]
+    ).json()["reportId"]
+    document_id = wait_report(sandbox, h, report_id)["reportDocumentId"]
+    doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=h).json()
+    answer = requests.get(doc["url"])
+    assert answer.headers["Content-Type"] == f"text/plain;charset={charset}"
+    raw = gzip.decompress(answer.content) if doc.get("compressionAlgorithm") else answer.content
+    text = raw.decode(codec)
+    assert text.encode(codec) == raw and "\t" in text
+    if marketplace != US:
+        assert not raw.isascii()  # titles in the marketplace's language: the charset matters
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+
+
 def test_empty_window_is_cancelled(sandbox, h):
     old = {"dataStartTime": "2021-01-01T00:00:00Z", "dataEndTime": "2021-01-02T00:00:00Z"}
     report_id = create_report(
