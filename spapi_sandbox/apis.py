@@ -13,6 +13,7 @@ answer to it) and does nothing else: checks of tokens, limits and parameters hap
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -870,10 +871,24 @@ def get_item_offers(call: Call) -> Response:
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found"}
 
 
+_OFFERS_URI = re.compile(r"^/products/pricing/v0/items/([^/]+)/offers/?$")
+
+
 def get_item_offers_batch(call: Call) -> Response:
+    # The model's schema leaves ``requests`` optional and ``uri`` free-form; Amazon refuses both.
+    if "requests" not in call.body:
+        return invalid_input("Missing required parameter: requests.")
+    asins = []
+    for number, request in enumerate(call.body["requests"]):
+        match = _OFFERS_URI.match(request["uri"])
+        if match is None:
+            return invalid_input(
+                f"Invalid requests[{number}].uri: {request['uri']!r} is not "
+                "/products/pricing/v0/items/{Asin}/offers."
+            )
+        asins.append(match.group(1))
     responses = []
-    for request in call.body["requests"]:
-        asin = request["uri"].rstrip("/").split("/")[-2]
+    for asin, request in zip(asins, call.body["requests"], strict=True):
         status, body = _item_offers(call, asin, request["MarketplaceId"], request["ItemCondition"])
         responses.append(
             {

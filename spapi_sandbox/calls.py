@@ -31,7 +31,7 @@ class Call:
     body: Any
     grant: Grant
     now: float  # sandbox clock, epoch seconds
-    base_url: str  # how the caller reached us, for URLs we hand out
+    base_url: str  # the server's own bound address, for URLs we hand out
     selling_partner: SimulatedSeller | None = None  # whom the grant speaks for; None: grantless
     extras: dict[str, Any] = field(default_factory=dict)
 

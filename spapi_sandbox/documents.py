@@ -9,7 +9,8 @@ Conventions, matching what sellers receive:
 
 - JSON reports are UTF-8 and follow the bundled JSON Schemas (``schema_for``).
 - Flat files are tab-separated with a header line, ``\\n`` line ends, encoded in the
-  marketplace's flat-file encoding (cp932 for Japan, UTF-8 elsewhere).
+  marketplace's flat-file encoding (cp1252 in Europe, cp932 for Japan, UTF-8 elsewhere) and
+  served with that charset in their ``Content-Type`` (``CHARSETS``), as Amazon's are.
 - All-orders rows of ``Pending`` orders carry no prices yet; ``Cancelled`` rows carry quantity 0
   and no prices. So the units of a local day's rows (cancelled ones counted as 0) add up to the
   seller's ``truth()`` ``units_ordered`` once the day is final, and the prices of its
@@ -81,9 +82,15 @@ class ReportType:
     schema: str | None = None
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # allowed values
 
-    @property
-    def content_type(self) -> str:
-        return "application/json" if self.format == "json" else "text/tab-separated-values"
+    def content_type(self, marketplace_ids: Iterable[str]) -> str:
+        """The download's ``Content-Type``: flat files name their charset as Amazon does."""
+        if self.format == "json":
+            return "application/json"
+        return f"text/plain;charset={CHARSETS[_encoding(marketplace_ids)]}"
+
+
+# Python codec -> the (Java) charset name Amazon's downloads give in their Content-Type.
+CHARSETS = {"utf-8": "UTF-8", "cp1252": "Cp1252", "cp932": "Windows-31J"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,7 +275,7 @@ def _traffic_counts(t: Tally) -> dict[str, Any]:
         "sessions": t.sessions,
         "sessionsB2B": t.sessions_b2b,
         "buyBoxPercentage": t.buy_box_percentage,
-        "buyBoxPercentageB2B": t.buy_box_percentage,
+        "buyBoxPercentageB2B": t.buy_box_percentage_b2b,
         "unitSessionPercentage": percentage(t.units_ordered, t.sessions),
         "unitSessionPercentageB2B": percentage(t.units_ordered_b2b, t.sessions_b2b),
     }
@@ -428,7 +435,10 @@ def _render_sales_and_traffic(seller: SimulatedSeller, request: ReportRequest) -
 
 
 def _flat_file(columns: Iterable[str], rows: Iterable[Iterable[Any]], encoding: str) -> bytes:
-    """Tab-separated text with a header line; tabs and line breaks in values become spaces."""
+    """Tab-separated text with a header line; tabs and line breaks in values become spaces.
+
+    Characters the encoding lacks become ``?``, as in Amazon's Cp1252 files.
+    """
 
     def cell(value: Any) -> str:
         text = "" if value is None else str(value)
@@ -436,10 +446,10 @@ def _flat_file(columns: Iterable[str], rows: Iterable[Iterable[Any]], encoding: 
 
     lines = ["\t".join(columns)]
     lines.extend("\t".join(cell(v) for v in row) for row in rows)
-    return ("\n".join(lines) + "\n").encode(encoding)
+    return ("\n".join(lines) + "\n").encode(encoding, errors="replace")
 
 
-def _encoding(seller: SimulatedSeller, marketplace_ids: Iterable[str]) -> str:
+def _encoding(marketplace_ids: Iterable[str]) -> str:
     encodings = {marketplace(m).flat_file_encoding for m in marketplace_ids}
     if len(encodings) != 1:
         raise ValueError("a flat-file report's marketplaces must share one encoding")
@@ -532,7 +542,7 @@ def _render_all_orders(seller: SimulatedSeller, request: ReportRequest) -> bytes
     )
     items.sort(key=lambda i: (sort_time(i), i.amazon_order_id, i.order_item_id))
     rows = ([cell(i) for cell in ALL_ORDERS_COLUMNS.values()] for i in items)
-    return _flat_file(ALL_ORDERS_COLUMNS, rows, _encoding(seller, request.marketplace_ids))
+    return _flat_file(ALL_ORDERS_COLUMNS, rows, _encoding(request.marketplace_ids))
 
 
 def _snapshot_date(seller: SimulatedSeller, request: ReportRequest) -> date:
@@ -631,7 +641,7 @@ def _render_listings(seller: SimulatedSeller, request: ReportRequest) -> bytes:
     if not rows:
         raise NoDataError("no listings yet")
     return _flat_file(
-        LISTINGS_COLUMNS, ([r[c] for c in LISTINGS_COLUMNS] for r in rows), _encoding(seller, [mp])
+        LISTINGS_COLUMNS, ([r[c] for c in LISTINGS_COLUMNS] for r in rows), _encoding([mp])
     )
 
 
@@ -671,7 +681,7 @@ def _render_inventory(seller: SimulatedSeller, request: ReportRequest) -> bytes:
     if not inventory:
         raise NoDataError("no FBA inventory")
     rows = ([getattr(r, c.replace("-", "_")) for c in INVENTORY_COLUMNS] for r in inventory)
-    return _flat_file(INVENTORY_COLUMNS, rows, _encoding(seller, [mp]))
+    return _flat_file(INVENTORY_COLUMNS, rows, _encoding([mp]))
 
 
 # --------------------------------------------------------------------------------------------

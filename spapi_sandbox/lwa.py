@@ -4,8 +4,9 @@ Amazon's LWA (``POST https://api.amazon.com/auth/o2/token``) swaps a refresh tok
 credentials or an authorization code for an access token that lives an hour; SP-API then reads
 it from the ``x-amz-access-token`` header. The answers here copy LWA's and SP-API's: OAuth error
 bodies (``invalid_grant``, ``invalid_client``) on the token endpoint, and 403 ``Unauthorized``
-(not 401) for expired or unknown tokens on SP-API calls. Lifetimes are counted on the sandbox
-clock, so a time scale of 60 makes a token expire after one real minute.
+(not 401) for expired or unknown tokens on SP-API calls, whose message is always "Access to
+requested resource is denied." (an expired token says so in ``details``). Lifetimes are
+counted on the sandbox clock, so a time scale of 60 makes a token expire after one real minute.
 
 Restricted Data Tokens (from the Tokens API) are access tokens too, but each opens only the
 method and paths it was made for; restricted operations (the ones returning personal data)
@@ -170,7 +171,8 @@ class LoginWithAmazon:
                     "invalid_grant",
                     "The request has an invalid grant parameter : refresh_token",
                 )
-            return self._issue(seller_id, scope=None)
+            # LWA's refresh answer repeats the refresh token (it does not rotate it).
+            return self._issue(seller_id, scope=None, refresh_token=refresh_token)
         if grant_type == "client_credentials":
             scope = form.get("scope", "")
             if scope not in GRANTLESS_SCOPES:
@@ -266,7 +268,8 @@ class LoginWithAmazon:
         if grant is None:
             raise AuthError(sp_api_error(403, "Unauthorized", DENIED_MESSAGE))
         if force_expired or grant.expires_at <= self._now():
-            raise AuthError(sp_api_error(403, "Unauthorized", EXPIRED_MESSAGE))
+            # SP-API's message stays the generic one; the reason is in ``details``.
+            raise AuthError(sp_api_error(403, "Unauthorized", DENIED_MESSAGE, EXPIRED_MESSAGE))
         if grant.seller_id is None and not grantless:
             raise AuthError(sp_api_error(403, "Unauthorized", DENIED_MESSAGE))
         if grant.restricted_data_token:

@@ -112,14 +112,17 @@ class DocumentStore:
     def get(self, document_id: str) -> Document | None:
         return self._documents.get(document_id)
 
-    def _signature(self, document_id: str, expires: int) -> str:
-        message = f"{document_id}:{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+    def _signature(self, document_id: str, expires: int, encoding: str = "") -> str:
+        message = f"{document_id}:{expires}" + (f":{encoding}" if encoding else "")
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def url(self, document_id: str, base_url: str) -> str:
+    def url(self, document_id: str, base_url: str, content_encoding: str = "") -> str:
+        """A pre-signed download URL; ``content_encoding="gzip"`` signs in a
+        ``Content-Encoding: gzip`` answer header (as S3's ``response-content-encoding``)."""
         expires = int(self._now() + self.url_lifetime)
-        sig = self._signature(document_id, expires)
-        return f"{base_url}{self.PATH}{document_id}?expires={expires}&sig={sig}"
+        sig = self._signature(document_id, expires, content_encoding)
+        extra = f"&response-content-encoding={content_encoding}" if content_encoding else ""
+        return f"{base_url}{self.PATH}{document_id}?expires={expires}{extra}&sig={sig}"
 
     def download(
         self, request: Request, truncate: bool = False, gzip_header: bool = False
@@ -132,9 +135,10 @@ class DocumentStore:
         document_id = request.path[len(self.PATH) :]
         expires = (request.query.get("expires") or ["0"])[-1]
         sig = (request.query.get("sig") or [""])[-1]
+        encoding = (request.query.get("response-content-encoding") or [""])[-1]
         xml = {"Content-Type": "application/xml"}
         if not expires.isdigit() or not hmac.compare_digest(
-            sig, self._signature(document_id, int(expires))
+            sig, self._signature(document_id, int(expires), encoding)
         ):
             return Response(403, BAD_SIGNATURE_XML, xml)
         if int(expires) <= self._now():
@@ -144,7 +148,7 @@ class DocumentStore:
             return Response(404, b"<Error><Code>NoSuchKey</Code></Error>", xml)
         self.downloads += 1
         headers = {"Content-Type": document.content_type}
-        if gzip_header and document.compression == "GZIP":
+        if (gzip_header or encoding == "gzip") and document.compression == "GZIP":
             headers["Content-Encoding"] = "gzip"
         return Response(200, document.content, headers, fault="truncate" if truncate else None)
 
@@ -425,7 +429,8 @@ class ReportService:
                 dict(spec.get("reportOptions") or {}),
                 _as_of(finished),
             )
-            return content, REPORT_TYPES[spec["reportType"]].content_type
+            report_type = REPORT_TYPES[spec["reportType"]]
+            return content, report_type.content_type(spec["marketplaceIds"])
 
         return self.queue.submit(self._new_id(), seller_id, now, produce, spec)
 
@@ -538,9 +543,13 @@ class ReportService:
         document = self.documents.get(document_id)
         if document is None or not owned:
             return not_found(f"Report document {document_id} not found.")
+        # enableContentEncodingUrlHeader=true: a GZIP document's URL answers with
+        # Content-Encoding: gzip, so HTTP clients decompress it on the fly.
+        header = call.arg("enableContentEncodingUrlHeader", "false").lower() == "true"
+        encoding = "gzip" if header and document.compression == "GZIP" else ""
         body = {
             "reportDocumentId": document_id,
-            "url": self.documents.url(document_id, call.base_url),
+            "url": self.documents.url(document_id, call.base_url, encoding),
         }
         if document.compression:
             body["compressionAlgorithm"] = document.compression

@@ -25,7 +25,8 @@ Reconciliation rules (what ``truth()`` means, and what the reports show):
 - ``units_refunded`` counts refunded units by the local day of the refund;
 - ``units_shipped``/``shipped_product_sales`` count items by the local day of shipment;
 - traffic (sessions, page views, Buy Box) is generated per ASIN and day; the Buy Box
-  percentage is ``buy_box_page_views / page_views``;
+  percentage is ``buy_box_page_views / page_views`` (B2B: of the business page views, at the
+  same Buy Box share), never above 100, also on scaled-down provisional days;
 - requested within 72 hours after the day ended, the day is *provisional*
   (``restatement_version`` < ``FINAL_VERSION``): a few late-recorded order items and sessions
   are missing and orders cancelled later still count. From 72 hours on, the numbers are final
@@ -303,6 +304,7 @@ class _TrafficTotals:
     browser_page_views_b2b: int
     mobile_app_page_views_b2b: int
     buy_box_page_views: int
+    buy_box_page_views_b2b: int
 
     @property
     def sessions(self) -> int:
@@ -324,6 +326,10 @@ class _TrafficTotals:
     def buy_box_percentage(self) -> float:
         return percentage(self.buy_box_page_views, self.page_views)
 
+    @property
+    def buy_box_percentage_b2b(self) -> float:
+        return percentage(self.buy_box_page_views_b2b, self.page_views_b2b)
+
 
 @dataclass(frozen=True)
 class AsinTraffic(_TrafficTotals):
@@ -338,10 +344,22 @@ class AsinTraffic(_TrafficTotals):
     browser_page_views_b2b: int
     mobile_app_page_views_b2b: int
     buy_box_page_views: int  # page views on which our offer held the Buy Box
+    buy_box_page_views_b2b: int  # the business customers' ones among them
 
     def scaled(self, factor: float) -> AsinTraffic:
-        """The traffic with every count scaled down (provisional or partial days)."""
+        """The traffic with every count scaled down (provisional or partial days).
+
+        Each count is truncated on its own, so the Buy Box page views are capped by the scaled
+        page views they are part of (the sum of two truncated counts can be one below the
+        truncated sum): a Buy Box percentage never exceeds 100.
+        """
         values = {name: int(getattr(self, name) * factor) for name in self.__dataclass_fields__}
+        views = values["browser_page_views"] + values["mobile_app_page_views"]
+        views_b2b = values["browser_page_views_b2b"] + values["mobile_app_page_views_b2b"]
+        values["buy_box_page_views"] = min(values["buy_box_page_views"], views)
+        values["buy_box_page_views_b2b"] = min(
+            values["buy_box_page_views_b2b"], views_b2b, values["buy_box_page_views"]
+        )
         return AsinTraffic(**values)
 
 
@@ -514,6 +532,7 @@ class Tally(_TrafficTotals):
     browser_page_views_b2b: int = 0
     mobile_app_page_views_b2b: int = 0
     buy_box_page_views: int = 0
+    buy_box_page_views_b2b: int = 0
 
     def add_ordered(self, item: OrderItem) -> None:
         self.units_ordered += item.quantity
@@ -1369,6 +1388,7 @@ class _DayGenerator:
             b2b[2],
             b2b[3],
             buy_box_page_views=round((b_views + m_views) * share),
+            buy_box_page_views_b2b=round((b2b[2] + b2b[3]) * share),
         )
 
     def _order(self, product: Product, live: list[Product]) -> None:

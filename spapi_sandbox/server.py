@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -189,6 +190,41 @@ def _parameter_specs(operation: Operation) -> tuple[dict[str, Any], ...]:
     return specs
 
 
+# Ranges some models state only in words: "Value must be 1 - 100", "between 1 and 100",
+# "Minimum value is 30. Maximum value is 100."
+_RANGE_IN_WORDS = re.compile(r"(?:must be|between)\s+(\d+)\s*(?:-|to|and)\s*(\d+)", re.I)
+_MINIMUM_IN_WORDS = re.compile(r"Minimum value is (\d+)", re.I)
+_MAXIMUM_IN_WORDS = re.compile(r"Maximum value is (\d+)", re.I)
+_PAGE_SIZES = ("pageSize", "maxResultsPerPage", "MaxResultsPerPage")
+
+
+def _bounds(name: str, spec: dict[str, Any]) -> tuple[int | None, int | None]:
+    """An integer parameter's (minimum, maximum): the schema's, else the description's; a page
+    size is at least 1 even where the model gives a maximum only (Amazon refuses 0)."""
+    low, high = spec.get("minimum"), spec.get("maximum")
+    words = spec.get("description", "")
+    found = _RANGE_IN_WORDS.search(words)
+    if found:
+        low = int(found.group(1)) if low is None else low
+        high = int(found.group(2)) if high is None else high
+    found = _MINIMUM_IN_WORDS.search(words)
+    if found and low is None:
+        low = int(found.group(1))
+    found = _MAXIMUM_IN_WORDS.search(words)
+    if found and high is None:
+        high = int(found.group(1))
+    if name in _PAGE_SIZES and low is None:
+        low = 1
+    return low, high
+
+
+def _is_date(spec: dict[str, Any]) -> bool:
+    """A date or date-time parameter: by format, or (Orders v0) by a description in words."""
+    if spec.get("format") in ("date-time", "date"):
+        return True
+    return spec.get("type") == "string" and "ISO 8601" in spec.get("description", "")
+
+
 def _check_value(name: str, spec: dict[str, Any], value: str) -> str | None:
     """Why ``value`` is not acceptable for parameter ``name``; None when it is."""
     kind = spec.get("type")
@@ -199,13 +235,14 @@ def _check_value(name: str, spec: dict[str, Any], value: str) -> str | None:
             number = int(value)
         except ValueError:
             return f"Invalid {name}: {value!r} is not an integer."
-        if "minimum" in spec and number < spec["minimum"]:
-            return f"Invalid {name}: {number} is below the minimum {spec['minimum']}."
-        if "maximum" in spec and number > spec["maximum"]:
-            return f"Invalid {name}: {number} is above the maximum {spec['maximum']}."
+        low, high = _bounds(name, spec)
+        if low is not None and number < low:
+            return f"Invalid {name}: {number} is below the minimum {low}."
+        if high is not None and number > high:
+            return f"Invalid {name}: {number} is above the maximum {high}."
     if kind == "boolean" and value.lower() not in ("true", "false"):
         return f"Invalid {name}: {value!r} is not a boolean."
-    if spec.get("format") in ("date-time", "date"):
+    if _is_date(spec):
         try:
             parse_time(value)
         except ValueError:
@@ -396,10 +433,6 @@ class SandboxApp:
             return self._truth(request)
         return self._sp_api(request)
 
-    def _base_url(self, request: Request) -> str:
-        host = request.headers.get("host")
-        return f"http://{host}" if host else self.base_url
-
     def _sp_api(self, request: Request) -> Response:
         found = route(request.method, request.path)
         if found is None:
@@ -439,7 +472,7 @@ class SandboxApp:
             body=body,
             grant=grant,
             now=self.clock.now(),
-            base_url=self._base_url(request),
+            base_url=self.base_url,
             selling_partner=self.sellers.get(grant.seller_id or ""),
             extras={"app": self},
         )
@@ -544,8 +577,11 @@ def start_sandbox(
     """Start a sandbox (config fields may be given as keywords); returns it and a stop function."""
     config = dataclasses.replace(config or SandboxConfig(), **settings)
     app = SandboxApp(config)
-    server = LoopbackServer(app, port=port).start()
+    server = LoopbackServer(app, port=port)
+    # URLs handed out (report documents) name the address the server is bound to, never the
+    # request's Host header, which a client or proxy may set to anything.
     app.base_url = server.url
+    server.start()
     ticker = _Ticker(app)
     ticker.start()
 

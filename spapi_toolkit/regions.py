@@ -3,7 +3,10 @@
 
 A marketplace carries what later stages need to read its data correctly: its currency (money
 columns), its time zone (the local date of an order) and the encoding its flat-file reports
-usually arrive in (Japanese marketplaces send Shift_JIS/cp932).
+usually arrive in: the Java names Amazon puts in the download's ``Content-Type`` are
+``UTF-8`` (the Americas and the rest), ``Cp1252`` (the European marketplaces, characters outside
+it already replaced by ``?``) and ``Windows-31J`` (Japan), here by their Python codec names
+``utf-8``, ``cp1252`` and ``cp932``.
 """
 
 from __future__ import annotations

@@ -75,6 +75,8 @@ class ScriptedSpApi:
                   "expires_in": int(self.expires_in or self.token_lifetime)}  # fmt: skip
         if grant == "authorization_code":
             answer["refresh_token"] = "Atzr|TOPSECRET-new-refresh-token"
+        elif grant == "refresh_token":
+            answer["refresh_token"] = self.refresh_token  # LWA repeats it
         return Response.json(200, answer)
 
     def __call__(self, request: Request) -> Response:
@@ -91,7 +93,12 @@ class ScriptedSpApi:
         if time.monotonic() >= expiry:
             with self._lock:
                 self.expired.append(token)
-            return sp_api_error(403, "Unauthorized", "The access token you provided has expired.")
+            return sp_api_error(
+                403,
+                "Unauthorized",
+                "Access to requested resource is denied.",
+                "The access token you provided has expired.",
+            )
         with self._lock:
             canned = self.script.popleft() if self.script else None
         if canned is not None:

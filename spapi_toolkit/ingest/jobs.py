@@ -146,12 +146,17 @@ def new_entry(request: PlannedRequest, seller_id: str, payload: dict[str, Any]) 
 
 
 def encodings_for(fmt: str, marketplace_ids: Sequence[str]) -> list[str]:
-    """The encodings a document may arrive in, most likely first."""
+    """The encodings a document may arrive in, in the order they are tried: UTF-8, then the
+    marketplaces' flat-file encodings (cp1252 in Europe, cp932 in Japan), then ISO-8859-1,
+    which decodes anything (a cp1252 file with one of the five bytes cp1252 leaves undefined)."""
     if fmt != "tsv":
         return ["utf-8"]
-    if any(marketplace(m).flat_file_encoding == "cp932" for m in marketplace_ids):
-        return ["utf-8", "cp932"]
-    return ["utf-8", "iso-8859-1"]
+    encodings = ["utf-8"]
+    for marketplace_id in marketplace_ids:
+        encoding = marketplace(marketplace_id).flat_file_encoding
+        if encoding not in encodings:
+            encodings.append(encoding)
+    return [*encodings, "iso-8859-1"]
 
 
 @dataclass

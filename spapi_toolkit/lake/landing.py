@@ -132,7 +132,7 @@ class Manifest:
     bytes: int
     compression: str | None  # "gzip" when the first bytes are 1f 8b, else None (detected)
     declared_compression: str | None  # what getReportDocument said (compressionAlgorithm)
-    encoding: str | None  # detected: "utf-8", "utf-8-sig", "cp932", "iso-8859-1"
+    encoding: str | None  # detected: "utf-8", "utf-8-sig", "cp1252", "cp932", "iso-8859-1"
     rows: int | None  # tsv: data lines (header excluded); jsonl: lines; json: None
     retrieved_at: str  # ISO 8601 UTC
     toolkit_version: str
@@ -192,8 +192,8 @@ def land(
     """Land one document: store the bytes unchanged, check them, then write the manifest.
 
     ``stem`` comes from ``raw_stem``; the key is ``<stem>.<fmt>`` or ``<stem>.<fmt>.gz`` as the
-    first bytes say. ``encodings`` are tried in order (JP flat files ``["utf-8", "cp932"]``,
-    other flat files ``["utf-8", "iso-8859-1"]``, JSON ``["utf-8"]``). ``manifest_fields``
+    first bytes say. ``encodings`` are tried in order (flat files ``["utf-8", <the
+    marketplace's flat-file encoding>, "iso-8859-1"]``, JSON ``["utf-8"]``). ``manifest_fields``
     carries dataset, seller_id, marketplace_ids, request, report_id, document_id and
     declared_compression (never tokens nor the pre-signed document URL).
 

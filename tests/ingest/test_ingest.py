@@ -23,7 +23,7 @@ from spapi_sandbox.faults import Faults
 from spapi_sandbox.http import Response
 from spapi_sandbox.server import run_sandbox
 from spapi_toolkit.api.client import SpApiClient
-from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor
+from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, encodings_for
 from spapi_toolkit.ingest.ledger import Ledger, covered_days
 from spapi_toolkit.ingest.planner import plan
 from spapi_toolkit.lake.landing import Manifest
@@ -91,8 +91,18 @@ def test_every_report_dataset_lands(full_run):
     jp_orders = [m for m in landed.values()
                  if m.dataset == "orders_by_order_date" and JP in m.marketplace_ids]  # fmt: skip
     assert {m.encoding for m in jp_orders} == {"cp932"}
+    de_listings = [m for m in landed.values()
+                   if m.dataset == "merchant_listings" and DE in m.marketplace_ids]  # fmt: skip
+    assert de_listings and {m.encoding for m in de_listings} == {"cp1252"}
     entries = Ledger(lake).entries(SELLER)
     assert {e.status for e in entries} <= {"landed", "no_data"}
+
+
+def test_flat_files_try_utf8_then_the_marketplace_encoding_then_latin1():
+    assert encodings_for("tsv", [US]) == ["utf-8", "iso-8859-1"]
+    assert encodings_for("tsv", [DE]) == ["utf-8", "cp1252", "iso-8859-1"]
+    assert encodings_for("tsv", [JP]) == ["utf-8", "cp932", "iso-8859-1"]
+    assert encodings_for("json", [DE]) == ["utf-8"]
 
 
 @pytest.mark.slow

@@ -318,7 +318,8 @@ def test_all_orders_rows_reconcile_with_truth(seller):
             NOV_1 - timedelta(days=1),
             NOV_14 + timedelta(days=1),
             as_of=LATE,
-        )
+        ),
+        "cp1252",  # German flat files are Cp1252, as Amazon's European ones
     )
     units: dict[tuple[date, str], int] = defaultdict(int)
     sales: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
@@ -380,12 +381,12 @@ def test_japanese_flat_files_are_cp932(seller):
 
 
 def test_listings_and_inventory_snapshots(seller):
-    listings = _tsv(render_report(seller, LISTINGS, [DE], None, None))
+    listings = _tsv(render_report(seller, LISTINGS, [DE], None, None), "cp1252")
     assert len(listings) == len(seller.products())
     assert list(listings[0])[:4] == ["item-name", "item-description", "listing-id", "seller-sku"]
     assert list(listings[0])[-1] == "status"
     assert {r["fulfillment-channel"] for r in listings} == {"AMAZON_EU", "DEFAULT"}
-    inventory = _tsv(render_report(seller, INVENTORY, [DE], None, None))
+    inventory = _tsv(render_report(seller, INVENTORY, [DE], None, None), "cp1252")
     assert list(inventory[0])[:3] == ["sku", "fnsku", "asin"]
     assert list(inventory[0])[-1] == "afn-future-supply-buyable"
     assert {r["sku"] for r in inventory} == {p.sku for p in seller.products() if p.is_fba}

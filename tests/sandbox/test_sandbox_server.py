@@ -127,6 +127,7 @@ def test_refresh_token_grant(sandbox):
     body = answer.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert body["access_token"].startswith("Atza|")
+    assert body["refresh_token"] == sandbox.env["SPAPI_REFRESH_TOKEN"]  # as LWA: not rotated
     assert "x-amzn-RequestId" in answer.headers
 
 
@@ -187,9 +188,10 @@ def test_missing_and_expired_tokens_are_403_unauthorized(sandbox):
         time.sleep(0.3)
         expired = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=h)
         assert expired.status_code == 403
-        assert (
-            expired.json()["errors"][0]["message"] == "The access token you provided has expired."
-        )
+        [error] = expired.json()["errors"]
+        assert error["code"] == "Unauthorized"
+        assert error["message"] == "Access to requested resource is denied."
+        assert error["details"] == "The access token you provided has expired."
 
 
 def test_grantless_tokens(sandbox):
@@ -327,6 +329,27 @@ def test_japanese_flat_file_is_cp932(sandbox, h):
     assert "\t" in content.decode("cp932")
 
 
+@pytest.mark.parametrize(
+    ("marketplace", "charset", "codec"),
+    [(US, "UTF-8", "utf-8"), (DE, "Cp1252", "cp1252"), (JP, "Windows-31J", "cp932")],
+)
+def test_flat_files_name_their_charset_like_amazon(sandbox, h, marketplace, charset, codec):
+    report_id = create_report(
+        sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA", marketplaceIds=[marketplace]
+    ).json()["reportId"]
+    document_id = wait_report(sandbox, h, report_id)["reportDocumentId"]
+    doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=h).json()
+    answer = requests.get(doc["url"])
+    assert answer.headers["Content-Type"] == f"text/plain;charset={charset}"
+    raw = gzip.decompress(answer.content) if doc.get("compressionAlgorithm") else answer.content
+    text = raw.decode(codec)
+    assert text.encode(codec) == raw and "\t" in text
+    if marketplace != US:
+        assert not raw.isascii()  # titles in the marketplace's language: the charset matters
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+
+
 def test_empty_window_is_cancelled(sandbox, h):
     old = {"dataStartTime": "2021-01-01T00:00:00Z", "dataEndTime": "2021-01-02T00:00:00Z"}
     report_id = create_report(
@@ -391,6 +414,48 @@ def test_document_url_expires_like_s3():
         assert expired.status_code == 403 and b"Request has expired" in expired.content
         tampered = requests.get(doc["url"].replace("sig=", "sig=0"))
         assert tampered.status_code == 403
+
+
+def test_document_urls_name_the_bound_address_not_the_host_header(sandbox, h):
+    spoofed = {**h, "Host": "attacker.example:8443"}
+    report_id = create_report(sandbox, h, "GET_MERCHANT_LISTINGS_ALL_DATA").json()["reportId"]
+    document_id = wait_report(sandbox, h, report_id)["reportDocumentId"]
+    doc = requests.get(f"{sandbox.url}{REPORTS}/documents/{document_id}", headers=spoofed)
+    assert doc.status_code == 200, doc.text
+    assert doc.json()["url"].startswith(sandbox.url + "/")
+    assert requests.get(doc.json()["url"]).status_code == 200
+    kiosk = f"{sandbox.url}/dataKiosk/2023-11-15"
+    query_id = requests.post(f"{kiosk}/queries", headers=h, json={"query": KIOSK_QUERY}).json()[
+        "queryId"
+    ]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        query = requests.get(f"{kiosk}/queries/{query_id}", headers=h).json()
+        if query["processingStatus"] == "DONE":
+            break
+        time.sleep(0.02)
+    answer = requests.get(f"{kiosk}/documents/{query['dataDocumentId']}", headers=spoofed)
+    assert answer.json()["documentUrl"].startswith(sandbox.url + "/")
+
+
+def test_content_encoding_url_header_on_request(sandbox, h):
+    report_id = create_report(
+        sandbox, h, "GET_SALES_AND_TRAFFIC_REPORT", reportOptions={"asinGranularity": "CHILD"}
+    ).json()["reportId"]
+    document_id = wait_report(sandbox, h, report_id)["reportDocumentId"]
+    documents = f"{sandbox.url}{REPORTS}/documents/{document_id}"
+    plain = requests.get(documents, headers=h).json()
+    assert plain["compressionAlgorithm"] == "GZIP"
+    raw = requests.get(plain["url"])
+    assert "Content-Encoding" not in raw.headers
+    expected = gzip.decompress(raw.content)
+    flagged = requests.get(documents, headers=h, params={"enableContentEncodingUrlHeader": "true"})
+    assert flagged.json()["compressionAlgorithm"] == "GZIP"
+    answer = requests.get(flagged.json()["url"])
+    assert answer.headers["Content-Encoding"] == "gzip"
+    assert answer.content == expected  # requests decompressed it on the fly
+    unsigned = flagged.json()["url"].replace("&response-content-encoding=gzip", "")
+    assert requests.get(unsigned).status_code == 403  # the header is part of the signature
 
 
 def test_report_schedules(sandbox, h):
@@ -574,7 +639,7 @@ def test_expired_token_fault_and_fault_parsing():
         Faults.parse("bogus=1")
     with run_sandbox(end_date=END_DATE, scale=600, faults=Faults(expired_token=1.0)) as sb:
         answer = requests.get(f"{sb.url}/sellers/v1/marketplaceParticipations", headers=headers(sb))
-        assert answer.status_code == 403 and "expired" in answer.json()["errors"][0]["message"]
+        assert answer.status_code == 403 and "expired" in answer.json()["errors"][0]["details"]
 
 
 def test_fault_dice_is_deterministic():
@@ -670,9 +735,10 @@ def test_rdts_expire_and_addresses_are_deterministic():
         time.sleep(0.3)
         expired = requests.get(sb.url + path, headers=rdt)
         assert expired.status_code == 403
-        assert (
-            expired.json()["errors"][0]["message"] == "The access token you provided has expired."
-        )
+        [error] = expired.json()["errors"]
+        assert error["code"] == "Unauthorized"
+        assert error["message"] == "Access to requested resource is denied."
+        assert error["details"] == "The access token you provided has expired."
     with run_sandbox(end_date=END_DATE, scale=600) as again:  # same seed, same orders, same address
         made = requests.post(
             again.url + RDT_PATH,
