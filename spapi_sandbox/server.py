@@ -587,6 +587,9 @@ def start_sandbox(
 
     def stop() -> None:
         ticker.stopped.set()
+        # A tick under way finishes first: it may be delivering notifications (a duplicate
+        # right after its original), and what it leaves is read as soon as we return.
+        ticker.join(timeout=60)
         server.stop()
         app.notifier.close()
 

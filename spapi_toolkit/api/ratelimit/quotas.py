@@ -11,8 +11,11 @@ from pathlib import Path
 
 REPORT_QUOTAS_PATH = Path(str(resources.files("spapi_toolkit").joinpath("data/report_quotas.csv")))
 
-# Report-type quota windows are taken this much longer than Amazon's.
+# Report-type quota windows are taken this much longer than Amazon's, and at least
+# QUOTA_MIN_MARGIN longer: the delay between our send and the service's count is absolute (a busy
+# machine, a slow network), so a sandbox's shortened windows need more than 2% of a second.
 QUOTA_MARGIN = 0.02
+QUOTA_MIN_MARGIN = timedelta(seconds=0.25)
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ def next_report_slot(
     """
     times = list(history)
     # The service counts a request when it arrives, we when we send it: leave a margin.
-    quotas = [
-        replace(q, period=q.period * (1 + QUOTA_MARGIN) / time_scale)
-        for q in REPORT_QUOTAS.get(report_type, [])
-    ]
+    quotas = []
+    for quota in REPORT_QUOTAS.get(report_type, []):
+        period = quota.period / time_scale
+        quotas.append(replace(quota, period=period + max(period * QUOTA_MARGIN, QUOTA_MIN_MARGIN)))
     return max((q.next_allowed(times, now) for q in quotas), default=now)
