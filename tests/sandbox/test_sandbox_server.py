@@ -920,38 +920,12 @@ def test_truth_endpoint_and_cli(sandbox):
         f"{sandbox.url}/_sandbox/truth", params={"from": "2026-11-20", "to": "2026-11-20"}
     ).json()["rows"]
     assert rows and all(r["date"] == "2026-11-20" for r in rows)
-    result = CliRunner().invoke(
-        app,
-        [
-            "truth",
-            "--seed",
-            "3",
-            "--end-date",
-            str(END_DATE),
-            "--from",
-            "2026-11-20",
-            "--to",
-            "2026-11-20",
-            "--format",
-            "json",
-        ],
-    )
+    day = ["truth", "--seed", "3", "--end-date", str(END_DATE), "--from", "2026-11-20"]
+    day += ["--to", "2026-11-20"]
+    result = CliRunner().invoke(app, [*day, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == rows
-    csv_out = CliRunner().invoke(
-        app,
-        [
-            "truth",
-            "--seed",
-            "3",
-            "--end-date",
-            str(END_DATE),
-            "--from",
-            "2026-11-20",
-            "--to",
-            "2026-11-20",
-        ],
-    )
+    csv_out = CliRunner().invoke(app, day)
     assert csv_out.output.splitlines()[0].startswith("date,marketplace_id,asin")
 
 

@@ -7,7 +7,18 @@ from datetime import date, timedelta
 import pytest
 
 from spapi_toolkit.ingest.planner import PlanError, estimate, plan
-from spapi_toolkit.lake.registry import RegistryError, UnknownDatasetError, _load, dataset, registry
+from spapi_toolkit.lake.registry import (
+    COLUMN_TYPES,
+    DRIVERS,
+    FORMATS,
+    SOURCES,
+    WINDOWS,
+    RegistryError,
+    UnknownDatasetError,
+    _load,
+    dataset,
+    registry,
+)
 
 TODAY = date(2026, 11, 28)  # a Saturday
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
@@ -159,6 +170,13 @@ def test_the_registry_file_validates_against_its_json_schema():
     jsonschema.Draft202012Validator.check_schema(schema)
     registry_file = tomllib.loads(data.joinpath("datasets.toml").read_text("utf-8"))
     jsonschema.validate(registry_file, schema, cls=jsonschema.Draft202012Validator)
+    # The schema's choices are the ones the loader checks: one list each, not two that drift.
+    fields = schema["$defs"]["dataset"]["properties"]
+    assert tuple(fields["source"]["enum"]) == SOURCES
+    assert tuple(fields["format"]["enum"]) == FORMATS
+    assert tuple(fields["window"]["enum"]) == WINDOWS
+    assert tuple(fields["driven_by"]["enum"]) == DRIVERS
+    assert tuple(fields["columns"]["additionalProperties"]["enum"]) == COLUMN_TYPES
     # The schema is not a formality: an unknown field or a wrong enum value is refused.
     sales = dict(registry_file["datasets"]["sales_traffic_by_date"], quota="x")
     with pytest.raises(jsonschema.ValidationError, match="quota"):
