@@ -43,9 +43,10 @@ from spapi_toolkit.api.reports import open_document
 from spapi_toolkit.clock import Clock
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.lake.checks import document_shape
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import KeyLayoutError, raw_stem
-from spapi_toolkit.lake.registry import registry
+from spapi_toolkit.lake.registry import Dataset, registry
 from spapi_toolkit.lake.storage import InvalidKey, Lake
 from spapi_toolkit.regions import marketplace
 
@@ -493,14 +494,15 @@ class ReportIngestor:
                         date.fromisoformat(entry.dt), entry.request_id)  # fmt: skip
         manifest = is_landed(self.lake, stem, dataset.format)
         if manifest is None:
-            manifest = self._download_and_land(entry, stem, dataset.format)
+            manifest = self._download_and_land(entry, stem, dataset)
             self.stats.bytes_landed += manifest.bytes
         self.ledger.move(entry, "landed", "", raw_key=manifest.key)
         self.stats.landed += 1
         return manifest
 
-    def _download_and_land(self, entry: Entry, stem: str, fmt: str) -> Manifest:
+    def _download_and_land(self, entry: Entry, stem: str, dataset: Dataset) -> Manifest:
         assert entry.document_id is not None
+        fmt = dataset.format
         fields = {
             "dataset": entry.dataset,
             "seller_id": entry.seller_id,
@@ -526,7 +528,7 @@ class ReportIngestor:
                     self.lake, stem, chunks, fmt=fmt,
                     encodings=encodings_for(fmt, entry.marketplace_ids),
                     manifest_fields={**fields, "declared_compression": declared},
-                    now=self.clock.now(),
+                    shape=document_shape(dataset), now=self.clock.now(),
                 )  # fmt: skip
                 quota.release(spent)
                 return manifest

@@ -19,6 +19,9 @@ FORMATS = ("json", "tsv", "jsonl")
 WINDOWS = ("day", "range", "week", "snapshot")
 COLUMN_TYPES = ("string", "int", "decimal", "double", "date", "timestamp", "bool", "json")
 DRIVERS = ("asins", "skus", "none")
+# Columns the lake adds to every row from the request, not the document.
+REQUEST_COLUMNS = ("marketplace_id", "snapshot_date")
+REPORT_SCHEMAS = "data/spapi-models/schemas/reports"
 
 
 class RegistryError(ValueError):
@@ -50,6 +53,7 @@ class Dataset:
     batch_size: int = 1
     driven_by: str = "none"
     schema: str | None = None
+    json_schema: str | None = None
     window_clock: str = "date"
     max_days: int | None = None
     history_days: int | None = None
@@ -86,6 +90,14 @@ def _check(dataset: Dataset) -> None:
     bad_types = {c: t for c, t in dataset.columns.items() if t not in COLUMN_TYPES}
     if bad_types:
         problems.append(f"column types {bad_types} are not among {COLUMN_TYPES}")
+    if dataset.format == "tsv":
+        undeclared = set(dataset.key) - set(dataset.columns) - set(REQUEST_COLUMNS)
+        if undeclared:
+            problems.append(f"key names columns a flat file does not have: {sorted(undeclared)}")
+    if dataset.json_schema:
+        path = resources.files("spapi_toolkit").joinpath(f"{REPORT_SCHEMAS}/{dataset.json_schema}")
+        if dataset.format != "json" or not path.is_file():
+            problems.append(f"json_schema {dataset.json_schema!r} is not a report schema we have")
     unknown_pii = set(dataset.pii) - set(dataset.columns)
     if unknown_pii:
         problems.append(f"pii names columns it does not have: {sorted(unknown_pii)}")

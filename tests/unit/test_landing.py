@@ -18,11 +18,11 @@ import pytest
 
 from spapi_toolkit import __version__
 from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.lake.checks import Decoders
 from spapi_toolkit.lake.landing import (
     BadDocument,
     LandingError,
     Manifest,
-    _Decoders,
     is_landed,
     land,
 )
@@ -146,7 +146,7 @@ def test_concatenated_gzip_members_are_read_whole(lake: Lake) -> None:
 
 
 def test_large_gzip_in_small_chunks(lake: Lake) -> None:
-    text = b"col\n" + b"".join(b"%d\tvalue\n" % i for i in range(300_000))
+    text = b"col\tvalue\n" + b"".join(b"%d\tvalue\n" % i for i in range(300_000))
     compressed = gzip.compress(text, compresslevel=1)
     manifest = _land(lake, _split(compressed, 4096))
     assert manifest.rows == 300_000
@@ -177,11 +177,11 @@ def test_cp932_character_split_across_blocks(lake: Lake) -> None:
 
 
 def test_decoders_keep_pending_bytes_across_ascii_blocks() -> None:
-    decoders = _Decoders(["cp932"])
+    decoders = Decoders(["cp932"])
     decoders.feed(b"abc\x83")
     decoders.feed(b"\\def")  # ASCII, but completes the pending character
     assert decoders.finish() == "cp932"
-    dangling = _Decoders(["utf-8"])
+    dangling = Decoders(["utf-8"])
     dangling.feed(b"abc\xe6")
     dangling.feed(b"def")
     assert dangling.finish() is None
@@ -256,23 +256,36 @@ def test_corrupt_gzip_is_quarantined(lake: Lake) -> None:
 
 
 @pytest.mark.parametrize(
-    "page",
+    ("page", "kind"),
     [
-        b"<!DOCTYPE html>\n<html><body>503 Service Unavailable</body></html>",
-        b"\n  <HTML><head><title>Error</title></head></html>",
-        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-        b"<Message>Request has expired</Message></Error>",
+        (b"<!DOCTYPE html>\n<html><body>503 Service Unavailable</body></html>", "an HTML page"),
+        (b"\n  <HTML><head><title>Error</title></head></html>", "an HTML page"),
+        (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            b"<Message>Request has expired</Message></Error>",
+            "an XML error body (Code AccessDenied)",
+        ),
+        (
+            b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>"
+            b"</Error>",
+            "an XML error body (Code NoSuchKey)",
+        ),
+        (
+            b'{"errors": [{"code": "Unauthorized", "message": "Access to requested resource is '
+            b'denied."}]}',
+            'an SP-API error body {"errors": ...} (code Unauthorized)',
+        ),
     ],
 )
-def test_error_pages_are_quarantined(lake: Lake, page: bytes) -> None:
+def test_error_bodies_are_quarantined(lake: Lake, page: bytes, kind: str) -> None:
     error = _bad(lake, page)
-    assert error.reason == "an HTML/XML error page instead of a document"
+    assert error.reason == f"{kind} instead of a document"
     _assert_quarantined(lake, error, STEM + ".tsv", page)
 
 
 def test_gzipped_error_page_is_quarantined(lake: Lake) -> None:
     data = gzip.compress(b"<html><body>Internal error</body></html>")
-    assert "error page" in _bad(lake, data).reason
+    assert "an HTML page" in _bad(lake, data).reason
 
 
 def test_empty_documents_are_quarantined(lake: Lake) -> None:
@@ -405,7 +418,7 @@ def _gzip_stream(uncompressed_mib: int) -> Iterator[bytes]:
     (level 0, so the raw stream is as large as the content: buffering either would show)."""
     block = (ORDER_LINE * (MIB // len(ORDER_LINE.encode()))).encode()
     compressor = zlib.compressobj(0, zlib.DEFLATED, 31)  # stored: 200 MiB on the wire too
-    yield compressor.compress(b"h\n")
+    yield compressor.compress(b"id\tdate\tstatus\tname\tsku\tprice\n")
     for _ in range(uncompressed_mib):
         yield compressor.compress(block)
     yield compressor.flush()
