@@ -407,31 +407,39 @@ def status(
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
     failures: bool = typer.Option(True, help="list failed requests and why"),
 ) -> None:
-    """What the ledger says: landed, pending, no data and failed requests per seller and dataset."""
+    """What the ledger says (landed, pending, no data and failed requests per seller and dataset)
+    and what is in quarantine, with the reason each document was refused."""
     from collections import Counter
 
     from spapi_toolkit.ingest.ledger import Ledger
+    from spapi_toolkit.lake.landing import quarantined
     from spapi_toolkit.lake.storage import Lake
 
-    entries = Ledger(Lake.from_uri(lake)).entries()
-    if not entries:
+    the_lake = Lake.from_uri(lake)
+    entries = Ledger(the_lake).entries()
+    bad = list(quarantined(the_lake))
+    if not entries and not bad:
         err.print(f"the ledger of {lake} is empty: nothing has been ingested there yet")
         return
+    states = ("landed", "no_data", "pending", "failed", "quarantined")
     counts: Counter[tuple[str, str, str]] = Counter()
     for entry in entries:
-        state = entry.status if entry.status in ("landed", "no_data", "failed") else "pending"
+        state = entry.status if entry.status in states else "pending"
         counts[(entry.seller_id, entry.dataset, state)] += 1
-    table = Table("seller", "dataset", "landed", "no data", "pending", "failed")
+    for record in bad:
+        fields = record.get("manifest_fields", {})
+        counts[(fields.get("seller_id", "?"), fields.get("dataset", "?"), "quarantined")] += 1
+    table = Table("seller", "dataset", "landed", "no data", "pending", "failed", "quarantined")
     for seller, dataset in sorted({(s, d) for s, d, _ in counts}):
-        row = [
-            counts[(seller, dataset, state)] for state in ("landed", "no_data", "pending", "failed")
-        ]
+        row = [counts[(seller, dataset, state)] for state in states]
         table.add_row(seller, dataset, *map(str, row))
     Console(width=160).print(table)
     if failures:
         for entry in entries:
             if entry.status == "failed":
                 print(f"failed {entry.seller_id} {entry.dataset} {entry.dt}: {entry.error}")
+        for record in bad:
+            print(f"quarantined {record['key']}: {record['reason']}")
 
 
 def _mount_plugins() -> None:

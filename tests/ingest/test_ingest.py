@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -249,6 +250,10 @@ BAD_DOCUMENTS = {
     "an HTML error page": b"<!DOCTYPE html><html><body>503 Service Unavailable</body></html>",
     "empty document": b"",
     "undecodable": "sku\tname\nA\tcaf\u00e9\n".encode("utf-16"),
+    "an S3 error body": b"<Error><Code>AccessDenied</Code><Message>expired</Message></Error>",
+    "SP-API errors served with 200": b'{"errors": [{"code": "InternalFailure", "message": "x"}]}',
+    "a header without seller-sku": b"item-name\tasin1\nMug\tB000000001\n",
+    "ragged rows": b"seller-sku\tasin1\nSKU1\tB000000001\nSKU2\n",
 }
 
 
@@ -277,13 +282,23 @@ def test_bad_documents_are_reported_and_never_land(kind, scripted, make_client, 
     stats = ReportIngestor(client, lake, "S1", IngestSettings(poll_seconds=0.01)).run(requests)
     assert stats.failed == 1 and stats.landed == 0
     reason = {"truncated gzip": "truncated", "an HTML error page": "HTML",
-              "empty document": "empty", "undecodable": "undecodable"}[kind]  # fmt: skip
+              "empty document": "empty", "undecodable": "undecodable",
+              "an S3 error body": "XML error body (Code AccessDenied)",
+              "SP-API errors served with 200": "SP-API error body",
+              "a header without seller-sku": "lacks the key column(s) seller-sku",
+              "ragged rows": "ragged rows: line 3 has 1 fields"}[kind]  # fmt: skip
     assert reason.lower() in stats.errors[0].lower()
     assert list(lake.list("raw/")) == []  # nothing landed as good data
     [entry] = Ledger(lake).entries()
     assert entry.status == "failed" and reason.lower() in (entry.error or "").lower()
     if body:
         assert list(lake.list("quarantine/"))  # the bytes are kept for a look, apart
+        status = subprocess.run([SPAPI, "status", "--lake", lake.uri], capture_output=True,
+                                text=True, check=True)  # fmt: skip
+        assert "quarantined raw/" in status.stdout and reason in status.stdout
+        counts = next(line for line in status.stdout.splitlines() if "merchant_listings" in line)
+        # landed, no data, pending, failed, quarantined
+        assert re.findall(r"\d+", counts.split("merchant_listings")[1]) == ["0", "0", "0", "1", "1"]
     again = ReportIngestor(client, lake, "S1").run(requests)  # reported, not retried blindly
     assert (again.failed, again.requested) == (1, 0)
     assert TOKEN_PATH  # the scripted server's LWA endpoint served the client
