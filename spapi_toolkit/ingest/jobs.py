@@ -1,19 +1,21 @@
-"""Reports into the raw zone: request, wait, download, land — exactly once, resumably.
+"""Asynchronous jobs into the raw zone: request, wait, download, land — exactly once, resumably.
 
-``ReportIngestor`` drives the planned report requests of one seller through the ledger's
-statuses (see ``ledger.py``). Every step is written to the ledger before the next is taken, so
-a run killed at any point resumes where it stopped:
+``JobIngestor`` is the one loop that drives one seller's planned requests through the ledger's
+statuses (see ``ledger.py``), whatever the kind of job: a ``JobKind`` (``kinds.py``) says how to
+create a job, read its status, open its document and find an existing one again; reports
+(``ReportJobs``, ``report_jobs.py``) and Data Kiosk queries (``KioskJobs``, ``kiosk.py``) are
+the two kinds. Every step is written to the ledger before the next is taken, so a run killed at
+any point resumes where it stopped:
 
-* an entry left ``requesting`` may or may not have reached Amazon: the recent reports are
-  looked up (``getReports``) and a match is adopted instead of requesting again;
-* a report DONE whose document already has a manifest in the raw zone is simply marked landed;
+* an entry left ``requesting`` may or may not have reached Amazon: the kind looks its recent
+  jobs up and a match is adopted instead of requesting again;
+* a job DONE whose document already has a manifest in the raw zone is simply marked landed;
 * the raw object's key is derived from the plan (the request id), so a resumed run writes the
   same keys an uninterrupted one would, and a key whose manifest exists is never written again.
 
-Report-type quotas (Sales & Traffic: 4 an hour, 96 a day per seller) are respected from the
-ledger's own history; operation rate limits are the client's business. Completion comes from
-polling ``getReport`` (within its limit) unless a notification listener reports it first
-(``report_finished``).
+Quotas on requests (a report type's) come from the kind; operation rate limits are the
+client's business. Completion comes from polling (within its limit) unless a notification
+listener reports it first (``job_finished``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, ClassVar
 
 import urllib3
 
-from spapi_toolkit.api.client import SpApiClient, prepare_call
+from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.api.errors import (
     ServerError,
     SpApiError,
@@ -37,12 +39,12 @@ from spapi_toolkit.api.errors import (
     TransportError,
     UnauthorizedError,
 )
-from spapi_toolkit.api.models import find_operation
-from spapi_toolkit.api.ratelimit import REPORT_QUOTAS, RetryPolicy, next_report_slot
-from spapi_toolkit.api.reports import open_document
 from spapi_toolkit.clock import Clock
+from spapi_toolkit.ingest.kinds import JobKind, JobState, iso, parse_time
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.ingest.report_jobs import CREATE_RETRY as CREATE_RETRY  # re-exported
+from spapi_toolkit.ingest.report_jobs import ReportJobs
 from spapi_toolkit.lake.checks import document_shape
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import KeyLayoutError, raw_stem
@@ -51,12 +53,6 @@ from spapi_toolkit.lake.storage import InvalidKey, Lake
 from spapi_toolkit.regions import marketplace
 
 log = logging.getLogger(__name__)
-
-# A quota-limited createReport answered 429 waits for the quota, not for a client retry.
-QUOTA_RETRY = RetryPolicy(max_attempts=2, base_seconds=0.5, cap_seconds=2.0, throttling_only=True)
-CREATE_RETRY = RetryPolicy(throttling_only=True)
-# How far our clock and Amazon's may disagree when matching a report to when we sent it.
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 # Failures that say nothing about the request itself: the step is tried again later.
@@ -106,26 +102,6 @@ class RunStats:
 Progress = Callable[[RunStats, int, float | None], None]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _same_request(report: dict[str, Any], body: dict[str, Any]) -> bool:
-    """Whether a report Amazon lists was made for ``body`` (times compared as instants)."""
-    if report.get("reportType") != body["reportType"]:
-        return False
-    if sorted(report.get("marketplaceIds") or []) != sorted(body["marketplaceIds"]):
-        return False
-    for name in ("dataStartTime", "dataEndTime"):
-        if name in body and (name not in report or _parse(report[name]) != body[name]):
-            return False
-    return True
-
-
 def redact_urls(text: str) -> str:
     """``text`` with the query of every URL removed: pre-signed URLs carry credentials."""
     return re.sub(r"((?:https?://|/)[^\s?'\"]*)\?[^\s'\")]*", r"\1?<query removed>", text)
@@ -170,10 +146,14 @@ class _Work:
     step_errors: int = 0  # transient failures of its steps so far
 
 
-class ReportIngestor:
-    """Lands one seller's planned report requests in the raw zone."""
+class JobIngestor:
+    """Lands one seller's planned requests of one kind of job in the raw zone.
 
-    source = "report"  # the registry source this ingestor handles (Data Kiosk reuses the loop)
+    ``kind_type`` builds the kind (see ``kinds.py``); ``ReportIngestor`` and ``KioskIngestor``
+    are this loop with their kind chosen.
+    """
+
+    kind_type: ClassVar[type[JobKind]]
 
     def __init__(
         self,
@@ -192,37 +172,31 @@ class ReportIngestor:
         self.ledger = Ledger(lake, self.clock)
         self.progress = progress
         self.stats = RunStats()
-        self._finished: dict[str, dict[str, Any]] = {}  # report id -> notification payload
+        self.kind = self.kind_type(client, self.clock, self.settings)
+        self._finished: dict[str, JobState] = {}  # job id -> a notification's news of it
         self._finished_lock = threading.Lock()
-        self._listing: dict[str, list[dict[str, Any]]] = {}  # report type -> recent reports
-        self._listed_at: dict[str, datetime] = {}
-        self._used_report_ids: set[str] = set()  # held by ledger entries: never adopted again
-        self._sent: dict[str, list[datetime]] = {}  # report type -> when this seller asked
+
+    @property
+    def source(self) -> str:
+        """The registry source this ingestor handles."""
+        return self.kind.source
 
     # ---- notifications ------------------------------------------------------------------
 
-    def report_finished(self, report_id: str, status: str, document_id: str | None) -> None:
-        """Called by a notification listener: spares the next poll of that report."""
-        if status == "DONE" and not document_id:
-            return  # nothing to fetch from this notice: the next poll will say
+    def job_finished(self, job_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener: spares the next poll of that job."""
+        state = self.kind.notice(job_id, status, document_id)
+        if state is None:
+            return  # nothing to act on in this notice: the next poll will say
         with self._finished_lock:
-            self._finished[report_id] = {
-                "reportId": report_id,
-                "processingStatus": status,
-                "reportDocumentId": document_id,
-            }
+            self._finished[job_id] = state
 
     # ---- the run --------------------------------------------------------------------------
 
     def run(self, requests: Sequence[PlannedRequest]) -> RunStats:
-        """Drive every report request to landed, no data or failed; return what happened."""
+        """Drive every request of this kind to landed, no data or failed; return what happened."""
         known = {e.request_id: e for e in self.ledger.entries(self.seller_id)}
-        self._used_report_ids = {e.report_id for e in known.values() if e.report_id}
-        for known_entry in known.values():  # when each report type was requested: for quotas
-            for when, status, _ in known_entry.history:
-                if status == "requesting":
-                    report_type = known_entry.request.get("reportType", "")
-                    self._sent.setdefault(report_type, []).append(_parse(when))
+        self.kind.start(list(known.values()))
         work: list[_Work] = []
         for request in requests:
             if request.dataset.source != self.source:
@@ -255,7 +229,7 @@ class ReportIngestor:
         return self.stats
 
     def _told(self, item: _Work) -> bool:
-        """A notification says this item's report finished: no need to wait for the poll."""
+        """A notification says this item's job finished: no need to wait for the poll."""
         if item.entry is None or item.entry.status != "requested":
             return False
         with self._finished_lock:
@@ -305,98 +279,36 @@ class ReportIngestor:
         self.stats.errors.append(f"{entry.request_id}: {reason}")
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
-        body = request.report_body()
-        body_json = {k: _iso(v) if isinstance(v, datetime) else v for k, v in body.items()}
-        return new_entry(request, self.seller_id, body_json)
+        return new_entry(request, self.seller_id, self.kind.payload(request))
 
     def _cooling_down(self, item: _Work) -> bool:
         """Whether a FATAL entry's cool-down still runs (then its next step is put off)."""
         entry = item.entry
         if entry is None or entry.status != "fatal" or not entry.retry_after:
             return False
-        wait = (_parse(entry.retry_after) - self.clock.now()).total_seconds()
+        wait = (parse_time(entry.retry_after) - self.clock.now()).total_seconds()
         if wait > 0:
             item.due = self.clock.monotonic() + wait
         return wait > 0
 
     # ---- requesting ---------------------------------------------------------------------
 
-    def _recent_reports(self, report_type: str, fresh_after: datetime | None = None) -> list[Any]:
-        """This seller's reports of ``report_type`` from the last 72 hours, listed once a run, or
-        again when the listing predates ``fresh_after`` (a request sent since may be in it)."""
-        listed_at = self._listed_at.get(report_type)
-        if listed_at is None or (fresh_after is not None and listed_at < fresh_after):
-            self._listed_at[report_type] = self.clock.now()
-            # Not scaled: a sandbox's clock starts where ours does and runs faster, not slower.
-            since = self.clock.now() - self.settings.reuse_window
-            reports: list[dict[str, Any]] = []
-            for page in self.client.paginate(
-                "getReports", reportTypes=[report_type], createdSince=since, pageSize=100
-            ):
-                reports.extend(page.get("reports", []))
-            self._listing[report_type] = reports
-        return self._listing[report_type]
-
-    def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
-        """A report already made for this request: ours, sent by an interrupted attempt, or
-        (for a settled request of a dataset without report options, which Amazon does not list)
-        a DONE one made since the window settled. Never a report another entry holds."""
-        body = request.report_body()
-        in_flight = entry is not None and entry.status == "requesting"
-        if in_flight:
-            assert entry is not None
-            sent = _parse(next(t for t, st, _ in reversed(entry.history) if st == "requesting"))
-            not_before = sent - CLOCK_SKEW
-        elif request.dataset.report_options or request.provisional_as_of is not None:
-            return None
-        else:
-            not_before = self._settled_since(request)
-        listing = self._recent_reports(str(request.dataset.report_type),
-                                       fresh_after=not_before if in_flight else None)  # fmt: skip
-        for report in listing:
-            if report.get("reportId") in self._used_report_ids or not _same_request(report, body):
-                continue
-            if "createdTime" in report and _parse(report["createdTime"]) < not_before:
-                continue
-            if in_flight or report.get("processingStatus") == "DONE":
-                return dict(report)
-        return None
-
-    def _settled_since(self, request: PlannedRequest) -> datetime:
-        """From when a report of this request holds settled numbers (or today's snapshot)."""
-        day = request.snapshot_date if request.window is None else (
-            request.window.end + timedelta(days=request.dataset.restatement_days + 2)
-        )  # fmt: skip
-        assert day is not None
-        return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-
-    def _quota_slot(self, request: PlannedRequest) -> float:
-        """Seconds until a report-type quota allows another request (0 when none applies)."""
-        report_type = str(request.dataset.report_type)
-        if report_type not in REPORT_QUOTAS:
-            return 0.0
-        now = self.clock.now()
-        sent = self._sent.get(report_type, [])
-        slot = next_report_slot(report_type, sent, now, self.settings.time_scale)
-        return max(0.0, (slot - now).total_seconds())
-
     def _request(self, item: _Work) -> None:
         request, entry = item.request, item.entry
         if self._cooling_down(item):
             return
-        existing = self._find_existing(request, entry)
+        existing = self.kind.find_existing(request, entry)
         if existing is not None:
             recovered = entry is not None and entry.status == "requesting"
             entry = entry or self._new_entry(request)
-            self.ledger.move(entry, "requested", "found among recent reports",
-                             report_id=existing["reportId"], reused=not recovered)  # fmt: skip
-            self._used_report_ids.add(existing["reportId"])
+            self.ledger.move(entry, "requested", self.kind.found_note,
+                             report_id=existing, reused=not recovered)  # fmt: skip
             item.entry = entry
             self.stats.recovered += int(recovered)
             self.stats.reused += int(not recovered)
             item.due = 0.0
             return
-        wait = self._quota_slot(request)
+        wait = self.kind.quota_wait(request)
         item.quota_blocked = wait > 0
         if item.quota_blocked:
             item.due = self.clock.monotonic() + wait
@@ -405,29 +317,18 @@ class ReportIngestor:
         attempt = entry.attempts + 1
         # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
         self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
-        sent = self._sent.setdefault(str(request.dataset.report_type), [])
-        sent.append(self.clock.now())
         item.entry = entry
         try:
-            report_id = str(self._create_report(request)["reportId"])
+            job_id = self.kind.create(request, entry)
         except ThrottledError:
             # Refused, so not requested: it counts neither as an attempt nor against the quota.
             entry.attempts -= 1
-            sent.pop()
             self.ledger.put(entry)
             raise
-        self._used_report_ids.add(report_id)
-        self.ledger.move(entry, "requested", "", report_id=report_id)
+        self.ledger.move(entry, "requested", "", report_id=job_id)
         self.stats.requested += 1
         item.due = self._after(self.settings.poll_seconds)
         item.deadline = self._after(self.settings.report_timeout)
-
-    def _create_report(self, request: PlannedRequest) -> dict[str, Any]:
-        """createReport. It is not idempotent: a 5xx or a lost answer is not retried here (the
-        next step looks the report up first); under a report quota a 429 waits for the quota."""
-        call = prepare_call(find_operation("createReport"), {"body": request.report_body()})
-        retry = QUOTA_RETRY if request.dataset.report_type in REPORT_QUOTAS else CREATE_RETRY
-        return dict(self.client.send(call, retry=retry))
 
     # ---- waiting --------------------------------------------------------------------------
 
@@ -435,44 +336,44 @@ class ReportIngestor:
         entry = item.entry
         assert entry is not None and entry.report_id is not None
         with self._finished_lock:
-            report = self._finished.pop(entry.report_id, None)
-        told = "told by REPORT_PROCESSING_FINISHED" if report is not None else "polled"
-        if report is None:
-            report = self.client.call("getReport", reportId=entry.report_id)
-        status = report.get("processingStatus")
-        if status == "DONE":
-            self.ledger.move(entry, "done", told, document_id=report["reportDocumentId"])
+            state = self._finished.pop(entry.report_id, None)
+        if state is None:
+            state = self.kind.poll(entry.report_id)
+        if state.outcome == "done":
+            self.ledger.move(entry, "done", state.note, document_id=state.document_id)
             self._land(item)
-        elif status == "CANCELLED":
-            self.ledger.move(entry, "no_data", "CANCELLED: Amazon has no data for this window")
+        elif state.outcome == "no_data":
+            self.ledger.move(entry, "no_data", state.note)
             self.stats.no_data += 1
-        elif status == "FATAL":
-            self._fatal(item, report)
+        elif state.outcome == "fatal":
+            self._fatal(item)
         else:
             if item.deadline is None:  # resumed, recovered or reused: the clock starts now
                 item.deadline = self._after(self.settings.report_timeout)
             if self.clock.monotonic() > item.deadline:
-                raise SpApiToolkitError(f"report {entry.report_id} still {status} at the timeout")
+                raise SpApiToolkitError(
+                    f"{self.kind.noun} {entry.report_id} still {state.status} at the timeout"
+                )
             item.due = self._after(self.settings.poll_seconds)
 
-    def _fatal(self, item: _Work, report: dict[str, Any]) -> None:
+    def _fatal(self, item: _Work) -> None:
         entry = item.entry
         assert entry is not None
+        noun = self.kind.noun
         if entry.attempts >= self.settings.max_attempts:
-            self._fail(item, f"report {entry.report_id} ended FATAL {entry.attempts} times")
+            self._fail(item, f"{noun} {entry.report_id} ended FATAL {entry.attempts} times")
             return
         cooldown = self.settings.real(self.settings.fatal_cooldown)
         retry_after = self.clock.now() + timedelta(seconds=cooldown)
-        note = f"report {entry.report_id} FATAL; retrying after a cool-down"
-        self.ledger.move(entry, "fatal", note, retry_after=_iso(retry_after))
+        note = f"{noun} {entry.report_id} FATAL; retrying after a cool-down"
+        self.ledger.move(entry, "fatal", note, retry_after=iso(retry_after))
         item.due = self.clock.monotonic() + cooldown
 
     # ---- landing --------------------------------------------------------------------------
 
     def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
         """The declared compression of a document, and its bytes as they arrive."""
-        meta, chunks = open_document(self.client, document_id)
-        return meta.get("compressionAlgorithm"), chunks
+        return self.kind.open_document(document_id)
 
     def _land(self, item: _Work) -> None:
         assert item.entry is not None
@@ -483,7 +384,7 @@ class ReportIngestor:
         # DownloadFailed goes up to _step: a transient failure, tried again later.
 
     def land_entry(self, entry: Entry) -> Manifest:
-        """Download a DONE report's document into the raw zone and mark the entry landed.
+        """Download a DONE job's document into the raw zone and mark the entry landed.
 
         Works from the ledger entry alone, so a notification listener can land a report that a
         run requested. A document whose manifest already exists is not fetched again.
@@ -540,6 +441,16 @@ class ReportIngestor:
         raise DownloadFailed(
             f"document {entry.document_id} could not be downloaded in {made} attempts: {last_error}"
         )
+
+
+class ReportIngestor(JobIngestor):
+    """The job loop over reports: lands one seller's planned report requests."""
+
+    kind_type = ReportJobs
+
+    def report_finished(self, report_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener (REPORT_PROCESSING_FINISHED)."""
+        self.job_finished(report_id, status, document_id)
 
 
 def ingest_reports(

@@ -6,13 +6,14 @@ A ``source = "data_kiosk"`` dataset names a Data Kiosk schema; for
 document is one JSON object per ASIN with the window's totals.
 
 The life of a query is a report's: create, poll until DONE / CANCELLED / FATAL, download the
-document, land it. ``KioskIngestor`` therefore *is* a ``ReportIngestor`` with the three Amazon
-calls swapped (createQuery, getQuery, getDocument), so the ledger discipline (the entry written
-before the query is sent, an interrupted run finds its query again instead of asking twice),
-the streamed download with its retries, bad-document quarantine and the never-write-twice rule
-are the reports' own code. In the ledger and the manifest, ``report_id`` holds the query id.
-Data Kiosk says "no data" as CANCELLED or as DONE without a data document: both are
-``no_data``. FATAL is retried after the cool-down, a bounded number of times, like a report.
+document, land it. ``KioskJobs`` is therefore a job kind (``kinds.py``) run by the one job
+loop (``jobs.py``) with its own three Amazon calls (createQuery, getQuery, getDocument), so the
+ledger discipline (the entry written before the query is sent, an interrupted run finds its
+query again instead of asking twice), the streamed download with its retries, bad-document
+quarantine and the never-write-twice rule are shared code. In the ledger and the manifest,
+``report_id`` holds the query id. Data Kiosk says "no data" as CANCELLED or as DONE without a
+data document: both are ``no_data``. FATAL is retried after the cool-down, a bounded number of
+times, like a report.
 """
 
 from __future__ import annotations
@@ -27,14 +28,8 @@ from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.api.reports import document_chunks
 from spapi_toolkit.clock import Clock
 from spapi_toolkit.errors import SpApiToolkitError
-from spapi_toolkit.ingest.jobs import (
-    IngestSettings,
-    Progress,
-    ReportIngestor,
-    RunStats,
-    _Work,
-    new_entry,
-)
+from spapi_toolkit.ingest.jobs import IngestSettings, JobIngestor, Progress, RunStats
+from spapi_toolkit.ingest.kinds import JobState
 from spapi_toolkit.ingest.ledger import Entry
 from spapi_toolkit.ingest.planner import PlannedRequest
 from spapi_toolkit.lake.storage import Lake
@@ -114,108 +109,100 @@ def kiosk_query(request: PlannedRequest) -> str:
 # ---- the run ----------------------------------------------------------------------------------
 
 
-class KioskIngestor(ReportIngestor):
-    """Lands one seller's planned Data Kiosk queries in the raw zone (see the module notes)."""
+def query_state(query_id: str, query: dict[str, Any]) -> JobState:
+    """A getQuery answer (or a notification's) as the job loop reads it."""
+    status = query.get("processingStatus")
+    if status == "DONE" and query.get("dataDocumentId"):
+        return JobState("done", status, query["dataDocumentId"])
+    if status in ("DONE", "CANCELLED"):
+        note = f"{status} without a data document: no data for this window"
+        return JobState("no_data", status, note=note)
+    if status == "FATAL":
+        return JobState("fatal", status)
+    if status in RUNNING:
+        return JobState("running", status)
+    raise SpApiToolkitError(f"query {query_id} has an unknown status {status!r}")
+
+
+class KioskJobs:
+    """The Data Kiosk kind of job (see the module notes), for one seller's run."""
 
     source = "data_kiosk"
+    noun = "query"
+    found_note = "found among recent queries"
 
-    def _new_entry(self, request: PlannedRequest) -> Entry:
+    def __init__(self, client: SpApiClient, clock: Clock, settings: IngestSettings):
+        self.client = client
+        self.clock = clock
+        self.settings = settings
+        self._listing: list[dict[str, Any]] | None = None  # recent queries, listed once a run
+
+    def payload(self, request: PlannedRequest) -> dict[str, Any]:
+        """The query, and what it asks for."""
         assert request.window is not None
-        return new_entry(
-            request,
-            self.seller_id,
-            {
-                "schema": request.dataset.schema,
-                "query": kiosk_query(request),
-                "data_start": str(request.window.start),
-                "data_end": str(request.window.end),
-            },
-        )
+        return {
+            "schema": request.dataset.schema,
+            "query": kiosk_query(request),
+            "data_start": str(request.window.start),
+            "data_end": str(request.window.end),
+        }
 
-    # ---- requesting ---------------------------------------------------------------------
+    def start(self, entries: Sequence[Entry]) -> None:
+        """Nothing to learn: no quota, and only an entry's own query is ever adopted."""
 
     def _recent_queries(self) -> list[dict[str, Any]]:
         """The seller's queries of the last 72 hours (listed once a run)."""
-        if "" not in self._listing:
+        if self._listing is None:
             since = self.clock.now() - self.settings.reuse_window
             queries: list[dict[str, Any]] = []
             for page in self.client.paginate("getQueries", createdSince=since, pageSize=100):
                 queries.extend(page.get("queries", []))
-            self._listing[""] = queries
-        return self._listing[""]
+            self._listing = queries
+        return self._listing
 
-    def _find_existing(self, request: PlannedRequest, entry: Entry | None) -> dict | None:
+    def find_existing(self, request: PlannedRequest, entry: Entry | None) -> str | None:
         """Our query from an interrupted run (same query text). A finished query of someone
         else is not reused: a provisional window must be asked again to get restated data."""
         if entry is None or entry.status != "requesting":
             return None
         query = kiosk_query(request)
-        return next((q for q in self._recent_queries() if q.get("query") == query), None)
+        found = next((q for q in self._recent_queries() if q.get("query") == query), None)
+        return None if found is None else str(found["queryId"])
 
-    def _request(self, item: _Work) -> None:
-        request, entry = item.request, item.entry
-        if self._cooling_down(item):
-            return
-        existing = self._find_existing(request, entry)
-        if existing is not None and entry is not None:
-            self.ledger.move(
-                entry, "requested", "found among recent queries", report_id=existing["queryId"]
-            )
-            self.stats.recovered += 1
-            item.due = 0.0
-            return
-        entry = entry or self._new_entry(request)
-        attempt = entry.attempts + 1
-        # Recorded before it is sent: a crash from here on finds it again instead of asking twice.
-        self.ledger.move(entry, "requesting", f"attempt {attempt}", attempts=attempt)
-        item.entry = entry
+    def quota_wait(self, request: PlannedRequest) -> float:
+        """No quota holds a query back beyond createQuery's rate limit (the client's)."""
+        return 0.0
+
+    def create(self, request: PlannedRequest, entry: Entry) -> str:
+        """createQuery, with the query the ledger recorded."""
         answer = self.client.call("createQuery", body={"query": entry.request["query"]})
-        self.ledger.move(entry, "requested", "", report_id=str(answer["queryId"]))
-        self.stats.requested += 1
-        item.due = self._after(self.settings.poll_seconds)
-        item.deadline = self._after(self.settings.report_timeout)
+        return str(answer["queryId"])
 
-    # ---- waiting --------------------------------------------------------------------------
+    def poll(self, job_id: str) -> JobState:
+        """getQuery."""
+        return query_state(job_id, self.client.call("getQuery", queryId=job_id))
 
-    def _poll(self, item: _Work) -> None:
-        entry = item.entry
-        assert entry is not None and entry.report_id is not None
-        with self._finished_lock:
-            query = self._finished.pop(entry.report_id, None)
-        if query is None:
-            query = self.client.call("getQuery", queryId=entry.report_id)
-        status = query.get("processingStatus")
-        if status == "DONE" and query.get("dataDocumentId"):
-            self.ledger.move(entry, "done", "", document_id=query["dataDocumentId"])
-            self._land(item)
-        elif status in ("DONE", "CANCELLED"):
-            note = f"{status} without a data document: no data for this window"
-            self.ledger.move(entry, "no_data", note)
-            self.stats.no_data += 1
-        elif status == "FATAL":
-            self._fatal(item, query)
-        elif status in RUNNING:
-            if item.deadline is not None and self.clock.monotonic() > item.deadline:
-                raise SpApiToolkitError(f"query {entry.report_id} still {status} at the timeout")
-            item.due = self._after(self.settings.poll_seconds)
-        else:
-            raise SpApiToolkitError(f"query {entry.report_id} has an unknown status {status!r}")
+    def notice(self, job_id: str, status: str, document_id: str | None) -> JobState | None:
+        """DATA_KIOSK_QUERY_PROCESSING_FINISHED; a status it does not know is the poll's to
+        report (an error raised here would reach the listener, not the ledger)."""
+        if status not in ("DONE", "CANCELLED", "FATAL", *RUNNING):
+            return None
+        return query_state(job_id, {"processingStatus": status, "dataDocumentId": document_id})
 
-    def query_finished(self, query_id: str, status: str, document_id: str | None) -> None:
-        """Called by a notification listener (DATA_KIOSK_QUERY_PROCESSING_FINISHED)."""
-        with self._finished_lock:
-            self._finished[query_id] = {
-                "queryId": query_id,
-                "processingStatus": status,
-                "dataDocumentId": document_id,
-            }
-
-    # ---- landing --------------------------------------------------------------------------
-
-    def _open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
+    def open_document(self, document_id: str) -> tuple[str | None, Iterator[bytes]]:
         """Data Kiosk documents declare no compression; the bytes tell (``land`` looks)."""
         meta = self.client.call("getDocument", documentId=document_id)
         return None, document_chunks(self.client, document_id, meta["documentUrl"])
+
+
+class KioskIngestor(JobIngestor):
+    """The job loop over Data Kiosk queries: lands one seller's planned queries."""
+
+    kind_type = KioskJobs
+
+    def query_finished(self, query_id: str, status: str, document_id: str | None) -> None:
+        """Called by a notification listener (DATA_KIOSK_QUERY_PROCESSING_FINISHED)."""
+        self.job_finished(query_id, status, document_id)
 
 
 def ingest_kiosk(
