@@ -246,6 +246,25 @@ def test_temp_files_of_unknown_writers_are_removed_only_when_stale(tmp_path: Pat
     assert _temp_files(tmp_path) == []
 
 
+def test_status_counts_leftovers_without_removing_them(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spapi_toolkit.cli import app
+
+    lake = Lake.from_uri(str(tmp_path))
+    lake.write_bytes("_state/ledger/entry.json", b"{}")
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid names a process that is gone
+    temp = tmp_path / "_state" / "ledger" / f".tmp-{ended.pid}-{_HOST_TAG}-entry.json.x1y2z3"
+    temp.write_bytes(b'{"half')
+    result = CliRunner().invoke(app, ["status", "--lake", str(tmp_path)])
+    assert "1 leftover(s) of interrupted writes" in result.output
+    assert temp.exists()  # status only tells
+    assert [r.path for r in lake.remove_leftovers()] == [temp.relative_to(tmp_path).as_posix()]
+    result = CliRunner().invoke(app, ["status", "--lake", str(tmp_path)])
+    assert "leftover" not in result.output
+
+
 def test_from_uri_forms(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     default = Lake.from_uri()
