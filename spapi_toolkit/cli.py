@@ -272,6 +272,11 @@ def ingest(
             err.print(f"{run.seller_id}: {guess.describe()}")
         if plan_only:
             return
+        # Temp files (S3: multipart uploads) of writers killed mid-write: never keys, but
+        # clutter; the ones whose writer is gone (or that are stale) go before the run starts.
+        removed = target.remove_leftovers(runs[0].client.clock)
+        if removed:
+            err.print(f"removed {len(removed)} leftover(s) of interrupted writes in {target.uri}")
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=err) as bar:
@@ -416,6 +421,12 @@ def status(
     from spapi_toolkit.lake.storage import Lake
 
     the_lake = Lake.from_uri(lake)
+    leftovers = the_lake.leftovers(Clock.from_env())
+    if leftovers:
+        err.print(
+            f"{len(leftovers)} leftover(s) of interrupted writes in {the_lake.uri}: "
+            "the next `spapi ingest` removes them"
+        )
     entries = Ledger(the_lake).entries()
     bad = list(quarantined(the_lake))
     if not entries and not bad:

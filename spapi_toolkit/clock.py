@@ -61,6 +61,11 @@ class Clock:
         """The current UTC date."""
         return self.now().date()
 
+    def machine_time(self) -> float:
+        """Seconds since the epoch on the machine's own clock, without ``offset``: the time
+        file modification times (and S3's upload times) are in. A ManualClock's own time."""
+        return (self.now() - self.offset).timestamp()
+
     def monotonic(self) -> float:
         """Seconds from an arbitrary origin that never go back: for deadlines and waits."""
         return time.monotonic()

@@ -6,6 +6,14 @@ The one promise that matters for ingestion is atomicity: a write either leaves t
 object or nothing at all. Locally that is a temp file in the same folder, fsync, ``os.replace``;
 on S3 it is a multipart upload (8 MiB parts, constant memory) that is completed only after the
 last part and aborted on any error, so no half-written object is ever visible.
+
+A writer killed mid-write (SIGKILL, power loss) cannot clean up after itself: locally its temp
+file stays, on S3 its multipart upload stays open (invisible, but stored and billed). Neither is
+ever listed as a key; ``Lake.leftovers`` finds them and ``Lake.remove_leftovers`` removes them
+(``spapi ingest`` does so before it starts). A local temp file is named after its writer
+(``.tmp-<pid>-<host tag>-<name>.<random>``), so one whose process is gone is removed at once;
+any other (a writer on another machine, an older name) only once it is ``STALE_AFTER`` old, so
+a live writer's file is never taken from under it.
 """
 
 from __future__ import annotations
@@ -14,20 +22,30 @@ import contextlib
 import hashlib
 import io
 import os
+import re
+import socket
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
+from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.errors import SpApiToolkitError
 
 DEFAULT_ROOT = "./lake"
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart part size: the memory a stream write holds at most
 MAX_PARTS = 10_000  # S3's limit on parts per upload (about 78 GiB at 8 MiB)
 _TEMP_PREFIX = ".tmp-"  # local in-progress writes; never listed as keys
+# A leftover of a write nobody can be known to be finishing is removed once untouched this long
+# (a live writer touches its file with every chunk; its download would time out long before).
+STALE_AFTER = timedelta(days=1)
+# This machine, in local temp names: a pid only says something on the machine that issued it.
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+_WRITER = re.compile(r"^" + re.escape(_TEMP_PREFIX) + r"(\d+)-([0-9a-f]{8})-")
 
 
 class LakeError(SpApiToolkitError):
@@ -40,6 +58,19 @@ class InvalidKey(LakeError, ValueError):
 
 class ObjectNotFound(LakeError, FileNotFoundError):
     """The key has no object in the lake."""
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What an interrupted write left: a local temp file or an S3 multipart upload, and why it
+    is known to be abandoned. ``path`` is relative to the lake's root (it is not a key)."""
+
+    path: str
+    reason: str
+    upload_id: str | None = None  # S3 only
+
+
+Leftovers = list[Leftover]  # (inside the lake classes ``list`` is the method)
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,18 @@ class Lake(ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """The keys that start with ``prefix`` (a plain string prefix, as on S3), sorted."""
 
+    @abstractmethod
+    def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
+        """The abandoned in-progress writes: those whose writer is known to be dead, and any
+        untouched for longer than ``max_age`` (on ``clock``'s machine time). Never a write a
+        live writer may still finish."""
+
+    @abstractmethod
+    def remove_leftovers(
+        self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
+    ) -> Leftovers:
+        """Remove what ``leftovers`` finds; return what was removed. Keys are never touched."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
 
@@ -190,7 +233,7 @@ class LocalLake(Lake):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         counter = _HashingCounter()
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX + path.name + ".")
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name))
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
                 for chunk in chunks:
@@ -235,6 +278,72 @@ class LocalLake(Lake):
                 if not name.startswith(_TEMP_PREFIX) and (base + name).startswith(prefix)
             )
         return iter(sorted(keys))
+
+    def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
+        now = clock.machine_time()
+        found: Leftovers = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in sorted(files):
+                if not name.startswith(_TEMP_PREFIX):
+                    continue
+                path = Path(dirpath, name)
+                reason = _abandoned(path, now, max_age)
+                if reason is not None:
+                    found.append(Leftover(path.relative_to(self.root).as_posix(), reason))
+        return sorted(found, key=lambda leftover: leftover.path)
+
+    def remove_leftovers(
+        self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
+    ) -> Leftovers:
+        removed: Leftovers = []
+        for leftover in self.leftovers(clock, max_age):
+            try:
+                self.root.joinpath(*leftover.path.split("/")).unlink()
+            except FileNotFoundError:
+                continue  # another run's sweep was first
+            removed.append(leftover)
+        return removed
+
+
+def _temp_prefix(name: str) -> str:
+    """The start of a local temp file's name: it says which process on which machine writes
+    it, so a later run can tell a dead writer's file from a live one's."""
+    return f"{_TEMP_PREFIX}{os.getpid()}-{_HOST_TAG}-{name}."
+
+
+def _abandoned(path: Path, now: float, max_age: timedelta) -> str | None:
+    """Why the temp file at ``path`` will never be renamed into place, or None if it might."""
+    writer = _WRITER.match(path.name)
+    if writer is not None and writer.group(2) == _HOST_TAG:
+        pid = int(writer.group(1))
+        if not _process_alive(pid):
+            return f"its writer, process {pid}, is gone"
+    try:
+        age = now - path.stat().st_mtime
+    except FileNotFoundError:
+        return None  # renamed into place (or removed) meanwhile
+    if age > max_age.total_seconds():
+        return f"untouched for {age / 3600:.1f} hours"
+    return None
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine may still be running (when unsure: yes)."""
+    if pid <= 0 or pid == os.getpid():
+        return True  # no writer of ours has pid 0; our own writes are in progress
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but is another user's
+    try:  # a killed process not yet reaped by its parent still has a pid; it writes nothing
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -346,6 +455,39 @@ class S3Lake(Lake):
         for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
             keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
         return iter(sorted(keys))
+
+    def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
+        """Multipart uploads under the prefix begun more than ``max_age`` ago. Which process
+        began one is not known, so age is the only sign a writer is gone."""
+        root = f"{self.prefix}/" if self.prefix else ""
+        now = clock.machine_time()
+        found: Leftovers = []
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=root):
+            for upload in page.get("Uploads", []):
+                age = now - upload["Initiated"].timestamp()
+                if age > max_age.total_seconds():
+                    reason = f"multipart upload begun {age / 3600:.1f} hours ago"
+                    path = upload["Key"][len(root) :]
+                    found.append(Leftover(path, reason, upload_id=upload["UploadId"]))
+        return sorted(found, key=lambda leftover: (leftover.path, leftover.upload_id or ""))
+
+    def remove_leftovers(
+        self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
+    ) -> Leftovers:
+        root = f"{self.prefix}/" if self.prefix else ""
+        removed: Leftovers = []
+        for leftover in self.leftovers(clock, max_age):
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=root + leftover.path, UploadId=leftover.upload_id
+                )
+            except self.client.exceptions.ClientError as exc:
+                if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchUpload":
+                    continue  # completed or aborted meanwhile
+                raise
+            removed.append(leftover)
+        return removed
 
 
 _PART_CHECKSUMS = (

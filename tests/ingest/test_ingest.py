@@ -191,12 +191,41 @@ CRASH_DATASETS = "sales_traffic_by_asin,orders_by_order_date,merchant_listings"
 CRASH_RANGE = ("2026-10-29", "2026-11-08")  # settled: the documents do not change any more
 
 
-def _spawn(env: dict[str, str], lake: Path) -> subprocess.Popen[bytes]:
+REPO = Path(__file__).resolve().parents[2]
+CRASH_HOOK = Path(__file__).resolve().parent / "crash_hook"  # see its sitecustomize.py
+CRASH_PLANNED = 11 * 3 + 3 + 3  # sales & traffic per day and marketplace, orders, listings
+
+# Where the interrupted runs are killed, one run each, in this order. ("pause", kind, n) holds
+# the run just before it renames its n-th temp file of that kind into place, so the kill lands
+# inside that write whatever the machine's load; ("entries" | "landed", n) kills it from outside
+# once the lake holds n more ledger entries / manifests than when it started, and ("seconds", s)
+# after s seconds: those land wherever the run happens to be.
+KILL_POINTS: list[tuple[str, ...]] = [
+    ("pause", "ledger", "1"),  # the first ledger entry: nothing sent yet
+    ("pause", "ledger", "2"),  # a report was created, the ledger still says "requesting"
+    ("entries", "6"),
+    ("pause", "ledger", "5"),
+    ("seconds", "2.5"),
+    ("pause", "raw", "1"),  # a document downloaded and fsynced, not renamed into place
+    ("landed", "2"),
+    ("pause", "manifest", "1"),  # an object landed without its manifest
+    ("pause", "raw", "2"),
+    ("landed", "3"),
+    ("pause", "manifest", "2"),
+    ("pause", "ledger", "3"),
+]
+
+
+def _spawn(env: dict[str, str], lake: Path, pause: str = "") -> subprocess.Popen[bytes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SPAPI_")}
+    # The code of this tree runs in the child (and the crash hook, which only acts on cue).
+    path = os.pathsep.join(filter(None, [str(CRASH_HOOK), str(REPO), clean.get("PYTHONPATH")]))
+    hook = {"CRASH_PAUSE_AT": pause, "CRASH_PAUSE_MARKER": str(lake) + ".paused"} if pause else {}
     return subprocess.Popen(
         [SPAPI, "ingest", CRASH_DATASETS, "--from", CRASH_RANGE[0], "--to", CRASH_RANGE[1],
          "--marketplaces", "US,DE,JP", "--lake", str(lake)],
-        env={**clean, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**clean, **env, **hook, "PYTHONPATH": path},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 
 
@@ -204,41 +233,102 @@ def _ledger_files(lake: Path) -> int:
     return sum(1 for _ in (lake / "_state").rglob("*.json")) if (lake / "_state").exists() else 0
 
 
+def _landed_files(lake: Path) -> int:
+    return sum(1 for _ in (lake / "raw").rglob("*.manifest.json")) if (lake / "raw").exists() else 0
+
+
+def _files(lake: Path) -> list[str]:
+    """Every file in the lake folder, temp files included, relative to it."""
+    return sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*") if not p.is_dir())
+
+
 def _raw(lake_path: Path) -> dict[str, tuple[str, int, int | None]]:
     lake = Lake.from_uri(str(lake_path))
     return {k: (m.sha256, m.bytes, m.rows) for k, m in manifests(lake).items()}
 
 
+def _removed(stderr: bytes) -> int:
+    """How many leftovers a run said it removed before it started."""
+    found = re.findall(rb"removed (\d+) leftover", stderr)
+    return int(found[0]) if found else 0
+
+
+def _kill_at(point: tuple[str, ...], env: dict[str, str], lake: Path) -> tuple[str, bytes]:
+    """Run an ingestion into ``lake`` and SIGKILL it at ``point``; what it was writing when
+    held there (for pause points) and its stderr."""
+    kind = point[0]
+    marker = Path(str(lake) + ".paused")
+    marker.unlink(missing_ok=True)
+    start = {"entries": _ledger_files(lake), "landed": _landed_files(lake)}.get(kind, 0)
+    process = _spawn(env, lake, pause=":".join(point[1:]) if kind == "pause" else "")
+    began, deadline = time.monotonic(), time.monotonic() + 90
+    while True:
+        assert process.poll() is None, f"the run ended before {point}: no work was left"
+        assert time.monotonic() < deadline, f"the run never reached {point}"
+        if kind == "pause" and marker.exists():
+            break
+        if kind == "entries" and _ledger_files(lake) >= start + int(point[1]):
+            break
+        if kind == "landed" and _landed_files(lake) >= start + int(point[1]):
+            break
+        if kind == "seconds" and time.monotonic() - began >= float(point[1]):
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    return (marker.read_text() if kind == "pause" else ""), stderr
+
+
 @pytest.mark.slow
-def test_sigkill_at_several_points_then_resume(tmp_path):
+def test_sigkill_at_many_points_then_resume(tmp_path):
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    leftovers: list[list[str]] = []  # the temp files each kill left behind
+    removed: list[int] = []  # how many leftovers each later run said it removed
     with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
-        kills = 0
-        for threshold in (1, 12, 25, 35):  # ledger entries written before each kill (of 39)
-            process = _spawn(sandbox.env, interrupted)
-            deadline = time.monotonic() + 60
-            while _ledger_files(interrupted) < threshold and process.poll() is None:
-                assert time.monotonic() < deadline, "the run made no progress"
-                time.sleep(0.01)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait()
+        for point in KILL_POINTS:
+            held, stderr = _kill_at(point, sandbox.env, interrupted)
+            removed.append(_removed(stderr))
+            left = [f for f in _files(interrupted) if "/.tmp-" in "/" + f]
+            if held:  # the write the run was held in is left, as a SIGKILL leaves it
+                assert Path(held).relative_to(interrupted).as_posix() in left
+                assert ("/raw/" in "/" + held) == (point[1] != "ledger")
+            leftovers.append(left)
+            if point == ("pause", "ledger", "2"):  # the report exists; the ledger does not say so
+                (entry,) = Ledger(Lake.from_uri(str(interrupted))).entries()
+                assert entry.status == "requesting" and len(sandbox.app.reports.queue.jobs) == 1
         final = _spawn(sandbox.env, interrupted)
-        assert final.wait(timeout=120) == 0, final.stderr.read().decode() if final.stderr else ""
-        requested = Counter(
-            (j.spec["reportType"], tuple(j.spec["marketplaceIds"]), j.spec.get("dataStartTime"))
-            for j in sandbox.app.reports.queue.jobs.values()
-        )
+        _, stderr = final.communicate(timeout=180)
+        assert final.returncode == 0, stderr.decode()
+        removed.append(_removed(stderr))
+        jobs = list(sandbox.app.reports.queue.jobs.values())
         reference = _spawn(sandbox.env, straight)
-        assert reference.wait(timeout=120) == 0
-    assert kills >= 3
-    assert max(requested.values()) == 1  # no report was requested twice across the crashes
-    got, expected = _raw(interrupted), _raw(straight)
-    assert got == expected and len(got) == 11 * 3 + 3 + 3  # the same objects, byte for byte
+        _, stderr = reference.communicate(timeout=180)
+        assert reference.returncode == 0, stderr.decode()
+    # Each run removed exactly what the kill before it had left: no more, no less.
+    assert removed == [0] + [len(left) for left in leftovers]
+    assert sum(1 for left in leftovers if any(f.startswith("raw/") for f in left)) >= 4
+    assert all(any(f.startswith("_state/ledger/") for f in left) for left, point
+               in zip(leftovers, KILL_POINTS, strict=True) if point[1] == "ledger")  # fmt: skip
+    # No report was requested twice across the kills (as the sandbox counts them): each of
+    # the planned reports once, the one created before the second kill recovered, not re-sent.
+    requested = Counter(
+        (j.spec["reportType"], tuple(j.spec["marketplaceIds"]), j.spec.get("dataStartTime"))
+        for j in jobs
+    )
+    assert len(jobs) == len(requested) == CRASH_PLANNED
+    # Nothing stray anywhere in the lake: the files are those of the uninterrupted run (every
+    # raw object with its manifest, one ledger entry per request), and nothing else.
+    files = _files(interrupted)
+    assert files == _files(straight)
+    objects = [f for f in files if f.startswith("raw/") and not f.endswith(".manifest.json")]
+    ledger = [f for f in files if f.startswith("_state/ledger/") and f.endswith(".json")]
+    assert len(objects) == len(ledger) == CRASH_PLANNED
+    assert sorted(objects + [o + ".manifest.json" for o in objects] + ledger) == files
+    for key in objects:  # the raw zone, byte for byte
+        assert (interrupted / key).read_bytes() == (straight / key).read_bytes(), key
+    assert _raw(interrupted) == _raw(straight)
     entries = Ledger(Lake.from_uri(str(interrupted))).entries()
     assert {e.status for e in entries} == {"landed"}
-    assert not list((interrupted / "raw").rglob("*.tmp*"))  # no half-written object
 
 
 # ---- bad documents --------------------------------------------------------------------------

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
+from spapi_toolkit.clock import ManualClock
 from spapi_toolkit.errors import SpApiToolkitError
 from spapi_toolkit.lake.storage import (
+    _HOST_TAG,
     PART_SIZE,
+    STALE_AFTER,
     InvalidKey,
     Lake,
     LakeError,
@@ -162,6 +169,102 @@ def test_local_in_progress_temp_files_are_not_listed(tmp_path: Path) -> None:
     assert list(lake.list("raw/")) == ["raw/doc.tsv"]
 
 
+# A writer in its own process: it stores one chunk, says so, and writes the rest only when its
+# stdin closes, so a test can look at (or kill) a write in progress.
+_WRITER = """
+import sys
+from spapi_toolkit.lake.storage import Lake
+
+def chunks():
+    yield b"first chunk"
+    print("writing", flush=True)
+    sys.stdin.read()
+    yield b" and the rest"
+
+Lake.from_uri(sys.argv[1]).write_stream(sys.argv[2], chunks())
+"""
+
+
+def _writer(root: Path, key: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(root), key],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline() == "writing\n"
+    return process
+
+
+def _temp_files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob(".tmp-*"))
+
+
+def test_a_dead_writers_temp_file_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    lake = Lake.from_uri(str(tmp_path))
+    lake.write_bytes("raw/a/kept.tsv", b"landed before")
+    dead, live = _writer(tmp_path, "raw/a/doc.tsv"), _writer(tmp_path, "raw/b/doc.tsv")
+    try:
+        assert len(_temp_files(tmp_path)) == 2
+        assert lake.leftovers() == []  # both writers are running: nothing is abandoned
+        dead.send_signal(signal.SIGKILL)
+        dead.wait()
+        found = lake.leftovers()
+        assert [f.path for f in found] == [p for p in _temp_files(tmp_path) if "/a/" in p]
+        assert found[0].reason == f"its writer, process {dead.pid}, is gone"
+        assert lake.remove_leftovers() == found
+        assert [p.split("/")[1] for p in _temp_files(tmp_path)] == ["b"]  # the live one stays
+        assert lake.remove_leftovers() == []
+    finally:
+        for process in (dead, live):
+            if process.poll() is None:
+                process.communicate("")
+    assert live.returncode == 0  # the live writer finished its write after the sweep
+    assert lake.read_bytes("raw/b/doc.tsv") == b"first chunk and the rest"
+    assert list(lake.list()) == ["raw/a/kept.tsv", "raw/b/doc.tsv"]
+    assert _temp_files(tmp_path) == []
+
+
+def test_temp_files_of_unknown_writers_are_removed_only_when_stale(tmp_path: Path) -> None:
+    lake = Lake.from_uri(str(tmp_path))
+    written = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    names = [
+        ".tmp-doc.tsv.abc123",  # the names of earlier versions: no writer in them
+        ".tmp-4242-0badcafe-doc.tsv.abc123",  # a writer on another machine
+        f".tmp-{os.getpid()}-{_HOST_TAG}-doc.tsv.abc123",  # this very process
+    ]
+    for name in names:
+        path = tmp_path / "_state" / "ledger" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"{}")
+        os.utime(path, (written.timestamp(), written.timestamp()))
+    fresh = ManualClock(written + STALE_AFTER - timedelta(minutes=1))
+    assert lake.leftovers(fresh) == [] and lake.remove_leftovers(fresh) == []
+    stale = ManualClock(written + STALE_AFTER + timedelta(minutes=1))
+    removed = lake.remove_leftovers(stale)
+    assert sorted(r.path.rsplit("/", 1)[1] for r in removed) == sorted(names)
+    assert all("untouched for 24.0 hours" in r.reason for r in removed)
+    assert _temp_files(tmp_path) == []
+
+
+def test_status_counts_leftovers_without_removing_them(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spapi_toolkit.cli import app
+
+    lake = Lake.from_uri(str(tmp_path))
+    lake.write_bytes("_state/ledger/entry.json", b"{}")
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid names a process that is gone
+    temp = tmp_path / "_state" / "ledger" / f".tmp-{ended.pid}-{_HOST_TAG}-entry.json.x1y2z3"
+    temp.write_bytes(b'{"half')
+    result = CliRunner().invoke(app, ["status", "--lake", str(tmp_path)])
+    assert "1 leftover(s) of interrupted writes" in result.output
+    assert temp.exists()  # status only tells
+    assert [r.path for r in lake.remove_leftovers()] == [temp.relative_to(tmp_path).as_posix()]
+    result = CliRunner().invoke(app, ["status", "--lake", str(tmp_path)])
+    assert "leftover" not in result.output
+
+
 def test_from_uri_forms(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     default = Lake.from_uri()
@@ -204,3 +307,20 @@ def test_s3_lake_keys_live_under_the_prefix(aws_env) -> None:
     assert [item["Key"] for item in listed] == ["team/lake/raw/a.tsv"]
     assert lake.uri == f"s3://{lake.bucket}/team/lake"
     assert list(lake.list("raw/")) == ["raw/a.tsv"]
+
+
+@pytest.mark.aws
+def test_s3_abandoned_multipart_uploads_are_aborted_once_stale(aws_env) -> None:
+    lake, _ = _s3_lake()
+    client, bucket = lake.client, lake.bucket
+    started = client.create_multipart_upload(Bucket=bucket, Key=f"{lake.prefix}/raw/doc.tsv")
+    client.upload_part(Bucket=bucket, Key=f"{lake.prefix}/raw/doc.tsv", PartNumber=1,
+                       UploadId=started["UploadId"], Body=b"part")  # fmt: skip
+    client.create_multipart_upload(Bucket=bucket, Key="elsewhere/doc.tsv")  # not this lake's
+    (upload,) = client.list_multipart_uploads(Bucket=bucket, Prefix=lake.prefix)["Uploads"]
+    begun = upload["Initiated"]
+    assert lake.leftovers(ManualClock(begun + STALE_AFTER - timedelta(minutes=1))) == []
+    removed = lake.remove_leftovers(ManualClock(begun + STALE_AFTER + timedelta(minutes=1)))
+    assert [(r.path, r.upload_id) for r in removed] == [("raw/doc.tsv", started["UploadId"])]
+    left = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["Key"] for u in left] == ["elsewhere/doc.tsv"]
