@@ -12,7 +12,8 @@ Run:  .venv/bin/python benchmarks/bench_landing.py [--size-mb 1024] [--regenerat
    no content decoding) and feeds the chunks to ``spapi_toolkit.lake.landing.land`` into a local
    lake in a temp folder: the bytes are stored unchanged and hashed, and in the same pass
    decompressed,
-   decoded strictly (utf-8 / iso-8859-1 candidates) and counted. Its wall time covers the
+   decoded strictly (utf-8 / iso-8859-1 candidates), its header and field counts checked
+   against the orders dataset's shape, and counted. Its wall time covers the
    download through the manifest (interpreter start-up and imports excluded) and its peak RSS
    comes from ``os.wait4``'s rusage of that process.
 
@@ -45,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 MIB = 1024 * 1024
 CHUNK = MIB
 HEADER = (
-    "amazon-order-id\tmerchant-order-id\tpurchase-date\tlast-updated-date\torder-status\t"
+    "amazon-order-id\tmerchant-order-id\torder-item-id\tpurchase-date\tlast-updated-date\torder-status\t"
     "fulfillment-channel\tsales-channel\torder-channel\tship-service-level\tproduct-name\tsku\t"
     "asin\titem-status\tquantity\tcurrency\titem-price\titem-tax\tshipping-price\tshipping-tax\t"
     "gift-wrap-price\tgift-wrap-tax\titem-promotion-discount\tship-promotion-discount\t"
@@ -143,15 +144,11 @@ def _rows(target_bytes: int, seed: int = 4) -> Iterator[bytes]:
         lines = []
         for _ in range(2000):
             order += 1
-            lines.append(_row(rng, products, start, order))
-        block = "".join(lines).encode("utf-8")
-        block = (
-            block[: max(target_bytes - produced, 0)]
-            if produced + len(block) > target_bytes
-            else block
-        )
-        produced += len(block)
-        yield block
+            lines.append(_row(rng, products, start, order).encode("utf-8"))
+            produced += len(lines[-1])
+            if produced >= target_bytes:  # whole lines only: a cut row is a bad document
+                break
+        yield b"".join(lines)
 
 
 def _row(
@@ -166,7 +163,8 @@ def _row(
     ship = rng.choice(("0.00", "4.99", "5.99"))
     return (
         f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}\t"
-        f"\t{purchased:%Y-%m-%dT%H:%M:%S+00:00}\t{updated:%Y-%m-%dT%H:%M:%S+00:00}\t"
+        f"\t{rng.randrange(10**13, 10**14)}\t"
+        f"{purchased:%Y-%m-%dT%H:%M:%S+00:00}\t{updated:%Y-%m-%dT%H:%M:%S+00:00}\t"
         f"{rng.choice(STATUSES)}\tAmazon\tAmazon.com\t\tExpedited\t{name}\t{sku}\t{asin}\t"
         f"Shipped\t{quantity}\tUSD\t{price * quantity:.2f}\t{tax:.2f}\t{ship}\t0.00\t\t\t"
         f"{rng.choice(('0.00', '0.00', '-1.50'))}\t0.00\t{city}\t{state}\t{postal}\tUS\t\t"
@@ -236,8 +234,10 @@ def land_url(url: str, lake_uri: str) -> None:
     """The landing process: download ``url`` and land it; prints seconds and the manifest."""
     import requests
 
+    from spapi_toolkit.lake.checks import document_shape
     from spapi_toolkit.lake.landing import land
     from spapi_toolkit.lake.layout import raw_stem
+    from spapi_toolkit.lake.registry import dataset
     from spapi_toolkit.lake.storage import Lake
 
     lake = Lake.from_uri(lake_uri)
@@ -255,8 +255,9 @@ def land_url(url: str, lake_uri: str) -> None:
         response.raise_for_status()
         chunks = response.raw.stream(CHUNK, decode_content=False)
         manifest = land(
-            lake, stem, chunks, fmt="tsv", encodings=["utf-8", "iso-8859-1"], manifest_fields=fields
-        )
+            lake, stem, chunks, fmt="tsv", encodings=["utf-8", "iso-8859-1"],
+            manifest_fields=fields, shape=document_shape(dataset("orders_by_order_date")),
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "manifest": json.loads(manifest.to_json())}))
 
@@ -296,7 +297,7 @@ def main() -> None:
         land_url(args.land, args.lake)
         return
 
-    document = Path(tempfile.gettempdir()) / f"spapi-bench-landing-{args.size_mb}MiB.tsv.gz"
+    document = Path(tempfile.gettempdir()) / f"spapi-bench-landing-v2-{args.size_mb}MiB.tsv.gz"
     if args.regenerate or not document.exists():
         print(f"generating {document} ...", flush=True)
         started = time.perf_counter()
