@@ -2,7 +2,8 @@
 
 * Every operation the sandbox serves is called over HTTP and each JSON body it returns (successes
   and errors) is validated with Draft 4 against the model's schema for that operation and status.
-  The test fails if any served operation was not validated with a successful answer.
+  One test per served operation fails if it was never answered successfully or any of its
+  answers did not match the schema (one tour of calls, in a module fixture, feeds them all).
 * Every notification type the sandbox sends is validated against its bundled schema, allowing
   only the known slip of ``ListingsItemStatusChangeNotification.json`` (its enum says
   ``LISTINGS_ITEM_STATUS_CHANGED``, real payloads say ``LISTINGS_ITEM_STATUS_CHANGE``).
@@ -15,7 +16,6 @@ import gzip
 import json
 import time
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -24,7 +24,7 @@ import requests
 from spapi_sandbox.faults import Faults
 from spapi_sandbox.http import route
 from spapi_sandbox.notifications import ENVELOPES
-from spapi_sandbox.server import SandboxConfig, run_sandbox
+from spapi_sandbox.server import SandboxApp, SandboxConfig, run_sandbox
 
 from ..support import END_DATE
 
@@ -43,7 +43,8 @@ class CheckedSession:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.validated: dict[str, set[int]] = {}
+        self.validated: dict[str, set[int]] = {}  # operation -> statuses answered
+        self.errors: dict[str, list[str]] = {}  # operation -> what did not match its schema
         self._tokens: dict[bool, tuple[float, str]] = {}
 
     def _token(self, grantless: bool) -> str:
@@ -60,6 +61,13 @@ class CheckedSession:
         self._tokens[grantless] = (time.monotonic(), access)
         return access
 
+    def merge(self, other: CheckedSession) -> None:
+        """Count what ``other`` (a session with another sandbox) validated as this one's."""
+        for name, codes in other.validated.items():
+            self.validated.setdefault(name, set()).update(codes)
+        for name, problems in other.errors.items():
+            self.errors.setdefault(name, []).extend(problems)
+
     def call(
         self,
         method: str,
@@ -75,13 +83,21 @@ class CheckedSession:
         answer = requests.request(method, self.sandbox.url + path, headers=headers, **kwargs)
         assert answer.status_code == expect, f"{method} {path}: {answer.status_code} {answer.text}"
         operation, _ = route(method, path.split("?")[0])
+        name, problems = operation.qualified_name, []
         if answer.content:
             schema = operation.response_schema(answer.status_code)
-            assert schema is not None, f"{operation.qualified_name} has no {answer.status_code}"
-            jsonschema.Draft4Validator(
-                schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
-            ).validate(answer.json())
-        self.validated.setdefault(operation.qualified_name, set()).add(answer.status_code)
+            if schema is None:
+                problems.append(f"the model has no {answer.status_code} answer")
+            else:
+                validator = jsonschema.Draft4Validator(
+                    schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
+                )
+                problems += [
+                    f"{answer.status_code} at {list(e.path)}: {e.message}"
+                    for e in validator.iter_errors(answer.json())
+                ]
+        self.errors.setdefault(name, []).extend(f"{method} {path}: {p}" for p in problems)
+        self.validated.setdefault(name, set()).add(answer.status_code)
         return answer
 
 
@@ -112,7 +128,15 @@ def validate_notification(document: dict) -> None:
     assert not errors, [e.message for e in errors]
 
 
-def test_every_served_operation_validates(tmp_path: Path):
+SERVED = SandboxApp(SandboxConfig(end_date=END_DATE)).served_operations()
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory) -> tuple[CheckedSession, list[dict]]:
+    """Every served operation called at least once with a successful answer (and its errors),
+    in one sandbox: the calls build on each other (a report id, an order id, a destination).
+    Returns the checked session and the notifications delivered to the file destination."""
+    tmp_path = tmp_path_factory.mktemp("tour")
     config = SandboxConfig(end_date=END_DATE, scale=600, notifications_dir=str(tmp_path))
     with run_sandbox(config) as sandbox:
         s = CheckedSession(sandbox)
@@ -140,8 +164,7 @@ def test_every_served_operation_validates(tmp_path: Path):
             slow_session = CheckedSession(slow)
             queued = slow_session.call("POST", f"{reports}/reports", json=spec, expect=202)
             slow_session.call("DELETE", f"{reports}/reports/{queued.json()['reportId']}")
-            for name, codes in slow_session.validated.items():
-                s.validated.setdefault(name, set()).update(codes)
+            s.merge(slow_session)
         schedule = s.call(
             "POST",
             f"{reports}/schedules",
@@ -175,8 +198,7 @@ def test_every_served_operation_validates(tmp_path: Path):
                 "POST", f"{kiosk}/queries", json={"query": query}, expect=202
             ).json()["queryId"]
             slow_session.call("DELETE", f"{kiosk}/queries/{queued}", expect=204)
-            for name, codes in slow_session.validated.items():
-                s.validated.setdefault(name, set()).update(codes)
+            s.merge(slow_session)
 
         # ---- catalog, listings ----
         s.call(
@@ -375,20 +397,31 @@ def test_every_served_operation_validates(tmp_path: Path):
         )
         s.call("DELETE", f"/notifications/v1/destinations/{destination_id}", grantless=True)
 
-    served = set(app.served_operations())
-    succeeded = {name for name, codes in s.validated.items() if any(c < 300 for c in codes)}
-    assert served - succeeded == set(), "served but never validated"
-    statuses = sum(len(codes) for codes in s.validated.values())
-    print(f"\nvalidated {len(succeeded)} operations ({statuses} operation/status pairs)")
-    assert len(succeeded) == len(served) >= 37
-
-    # ---- notifications from the file destination ----
+    assert set(app.served_operations()) == set(SERVED)
     documents = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    return s, documents
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_served_operation_validates(tour, operation: str):
+    session, _ = tour
+    statuses = session.validated.get(operation, set())
+    assert any(code < 300 for code in statuses), f"never answered successfully: {statuses}"
+    assert not session.errors.get(operation), session.errors[operation]
+
+
+def test_the_tour_calls_only_served_operations(tour):
+    session, _ = tour
+    assert set(session.validated) <= set(SERVED)
+    assert len(SERVED) >= 37
+
+
+def test_every_notification_type_validates(tour):
+    _, documents = tour
     kinds = {d.get("notificationType") or d.get("NotificationType") for d in documents}
     assert kinds == set(ENVELOPES)
     for document in documents:
         validate_notification(document)
-    print(f"validated {len(documents)} notifications of {len(kinds)} types")
 
 
 def test_listing_status_slip_is_the_only_allowance():
