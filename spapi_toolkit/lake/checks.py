@@ -30,6 +30,7 @@ from itertools import repeat
 from typing import Any
 
 from spapi_toolkit.lake.registry import REPORT_SCHEMAS, Dataset
+from spapi_toolkit.lake.tables import table
 
 UTF8_BOM = codecs.BOM_UTF8
 WHITESPACE = b" \t\r\n\f\v"
@@ -75,10 +76,10 @@ class Shape:
 
 def document_shape(dataset: Dataset) -> Shape:
     """The shape of ``dataset``'s raw documents, from the registry: a flat file's header must
-    carry the key columns it declares among its columns (``marketplace_id`` and the like come
-    from the request, not the file), a JSON report the properties its JSON Schema requires."""
+    carry the raw columns its table's key comes from (``tables.toml``), a JSON report the
+    properties its JSON Schema requires."""
     if dataset.format in HEADER_FORMATS:
-        return Shape(columns=tuple(c for c in dataset.key if c in dataset.columns))
+        return Shape(columns=table(dataset.cleaned_table).raw_key_columns())
     if dataset.json_schema:
         schema = report_schema(dataset.json_schema)
         properties = schema.get("properties", {})

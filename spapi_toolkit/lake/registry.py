@@ -17,10 +17,7 @@ from typing import Any
 SOURCES = ("report", "api", "data_kiosk")
 FORMATS = ("json", "tsv", "jsonl")
 WINDOWS = ("day", "range", "week", "snapshot")
-COLUMN_TYPES = ("string", "int", "decimal", "double", "date", "timestamp", "bool", "json")
 DRIVERS = ("asins", "skus", "none")
-# Columns the lake adds to every row from the request, not the document.
-REQUEST_COLUMNS = ("marketplace_id", "snapshot_date")
 REPORT_SCHEMAS = "data/spapi-models/schemas/reports"
 
 
@@ -41,11 +38,7 @@ class Dataset:
     source: str
     format: str
     window: str
-    key: tuple[str, ...]
     cleaned_table: str
-    partition_by: tuple[str, ...]
-    columns: dict[str, str]
-    pii: tuple[str, ...] = ()
     report_type: str | None = None
     report_options: dict[str, str] = field(default_factory=dict)
     operation: str | None = None
@@ -87,20 +80,10 @@ def _check(dataset: Dataset) -> None:
             problems.append("an api dataset needs operation")
         if dataset.driven_by not in DRIVERS:
             problems.append(f"driven_by {dataset.driven_by!r} is not one of {DRIVERS}")
-    bad_types = {c: t for c, t in dataset.columns.items() if t not in COLUMN_TYPES}
-    if bad_types:
-        problems.append(f"column types {bad_types} are not among {COLUMN_TYPES}")
-    if dataset.format == "tsv":
-        undeclared = set(dataset.key) - set(dataset.columns) - set(REQUEST_COLUMNS)
-        if undeclared:
-            problems.append(f"key names columns a flat file does not have: {sorted(undeclared)}")
     if dataset.json_schema:
         path = resources.files("spapi_toolkit").joinpath(f"{REPORT_SCHEMAS}/{dataset.json_schema}")
         if dataset.format != "json" or not path.is_file():
             problems.append(f"json_schema {dataset.json_schema!r} is not a report schema we have")
-    unknown_pii = set(dataset.pii) - set(dataset.columns)
-    if unknown_pii:
-        problems.append(f"pii names columns it does not have: {sorted(unknown_pii)}")
     if problems:
         raise RegistryError(f"dataset {dataset.name!r} in datasets.toml: " + "; ".join(problems))
 
@@ -110,8 +93,6 @@ def _load(text: str) -> dict[str, Dataset]:
     registry = {}
     for name, spec in raw.items():
         spec = dict(spec)
-        for listed in ("key", "partition_by", "pii"):
-            spec[listed] = tuple(spec.get(listed, ()))
         try:
             dataset = Dataset(name=name, **spec)
         except TypeError as exc:

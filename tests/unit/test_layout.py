@@ -18,7 +18,10 @@ from spapi_toolkit.lake.layout import (
     raw_stem,
 )
 
-LAKE_MODULES = ["spapi_toolkit.lake." + m for m in ("layout", "registry", "storage", "landing")]
+LAKE_MODULES = [
+    "spapi_toolkit.lake." + m
+    for m in ("layout", "registry", "tables", "storage", "landing", "checks")
+]
 
 
 def test_the_lake_core_imports_with_the_standard_library_alone():

@@ -8,7 +8,6 @@ import pytest
 
 from spapi_toolkit.ingest.planner import PlanError, estimate, plan
 from spapi_toolkit.lake.registry import (
-    COLUMN_TYPES,
     DRIVERS,
     FORMATS,
     SOURCES,
@@ -36,19 +35,17 @@ def test_registry_declares_every_dataset_of_the_issue():
             "repeat_purchase", "market_basket", "orders_api", "catalog_items", "listings_items",
             "competitive_summary", "item_offers", "inventory_summaries",
             "kiosk_sales_traffic"} <= names  # fmt: skip
-    assert dataset("orders_by_order_date").pii == (
-        "ship-city", "ship-state", "ship-postal-code", "cpf"
-    )  # fmt: skip
+    assert dataset("orders_by_order_date").cleaned_table == "order_items"
     with pytest.raises(UnknownDatasetError, match=r"unknown dataset .orderz.*orders_api"):
         dataset("orderz")
 
 
 def test_registry_mistakes_fail_loudly():
     bad = '[datasets.x]\ndescription="x"\nsource="report"\nformat="tsv"\nwindow="range"\n'
-    bad += 'key=[]\ncleaned_table="x"\npartition_by=[]\ncolumns={a="string"}\npii=["b"]\n'
+    bad += 'cleaned_table="x"\njson_schema="nope.json"\n'
     with pytest.raises(
         RegistryError,
-        match=r"dataset 'x'.*needs max_days.*needs report_type.*pii names .*: \['b'\]",
+        match=r"dataset 'x'.*needs max_days.*needs report_type.*json_schema 'nope.json'",
     ):
         _load(bad)
 
@@ -176,7 +173,6 @@ def test_the_registry_file_validates_against_its_json_schema():
     assert tuple(fields["format"]["enum"]) == FORMATS
     assert tuple(fields["window"]["enum"]) == WINDOWS
     assert tuple(fields["driven_by"]["enum"]) == DRIVERS
-    assert tuple(fields["columns"]["additionalProperties"]["enum"]) == COLUMN_TYPES
     # The schema is not a formality: an unknown field or a wrong enum value is refused.
     sales = dict(registry_file["datasets"]["sales_traffic_by_date"], quota="x")
     with pytest.raises(jsonschema.ValidationError, match="quota"):

@@ -1,0 +1,196 @@
+"""The cleaned tables' contracts: what each column is, where it comes from, and what is personal.
+
+The contracts are data (``data/tables.toml``, its field notes at the top); this module loads them
+into ``Table`` objects and checks them once, so a contract naming a type that does not exist, a
+key column it does not declare, or a dataset feeding a table nobody declared fails at import.
+The curation jobs, the expectation suites, the catalog registration and the landing checks
+(a flat file must carry the raw columns its table's key comes from) all read it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from spapi_toolkit.lake.registry import RegistryError, registry
+
+TYPES = ("string", "int", "decimal", "fraction", "double", "timestamp", "date", "bool")
+PII_ACTIONS = ("drop", "hash", "restrict")
+REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date")
+LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")
+EXTRA = "extra"
+_SNAKE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One cleaned column and where its value comes from."""
+
+    name: str
+    type: str
+    source: str | None = None  # a raw column, a dotted JSON path or an "@..." request field
+    local_date_of: str | None = None  # derived: the local date of this timestamp column
+    required: bool = False
+    pii: str | None = None
+    doc: str = ""
+
+    @property
+    def from_request(self) -> bool:
+        """The value comes from the request (the manifest), not the document."""
+        return bool(self.source and self.source.startswith("@"))
+
+    @property
+    def from_document(self) -> bool:
+        return self.source is not None and not self.from_request
+
+
+@dataclass(frozen=True)
+class Table:
+    """One cleaned table's contract (see the field notes in ``data/tables.toml``)."""
+
+    name: str
+    description: str
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...]
+    columns: tuple[Column, ...] = ()
+    rows: str | None = None
+    newest: str | None = None
+    datasets: tuple[str, ...] = field(default=())  # the registry datasets that feed it
+
+    @property
+    def has_contract(self) -> bool:
+        return bool(self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"table {self.name} has no column {name!r}")
+
+    @property
+    def published(self) -> tuple[Column, ...]:
+        """The columns the cleaned table holds: all but those whose PII action is ``drop``."""
+        return tuple(c for c in self.columns if c.pii != "drop")
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Columns without which a row is quarantined: the key and those marked required."""
+        marked = [c.name for c in self.columns if c.required and c.name not in self.key]
+        return (*self.key, *marked)
+
+    def raw_key_columns(self) -> tuple[str, ...]:
+        """The raw columns (flat files) the key comes from: a document without them is bad."""
+        return tuple(
+            column.source
+            for column in self.columns
+            if column.name in self.key and column.from_document and column.source
+        )
+
+
+def _column(table: str, name: str, spec: dict) -> Column:
+    where = f"table {table!r} column {name!r} in tables.toml"
+    unknown = set(spec) - {"from", "local_date_of", "type", "required", "pii", "doc"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
+    column = Column(
+        name=name,
+        type=spec.get("type", ""),
+        source=spec.get("from"),
+        local_date_of=spec.get("local_date_of"),
+        required=bool(spec.get("required", False)),
+        pii=spec.get("pii"),
+        doc=spec.get("doc", ""),
+    )
+    problems = []
+    if not _SNAKE.fullmatch(name):
+        problems.append("the name is not snake_case")
+    if column.type not in TYPES:
+        problems.append(f"type {column.type!r} is not one of {TYPES}")
+    if (column.source is None) == (column.local_date_of is None):
+        problems.append("it needs exactly one of from and local_date_of")
+    if column.from_request and column.source not in REQUEST_SOURCES:
+        problems.append(f"{column.source!r} is not one of {REQUEST_SOURCES}")
+    if column.pii is not None and column.pii not in PII_ACTIONS:
+        problems.append(f"pii {column.pii!r} is not one of {PII_ACTIONS}")
+    if problems:
+        raise RegistryError(f"{where}: " + "; ".join(problems))
+    return column
+
+
+def _table(name: str, spec: dict, datasets: tuple[str, ...]) -> Table:
+    spec = dict(spec)
+    columns = tuple(_column(name, c, s) for c, s in spec.pop("columns", {}).items())
+    try:
+        table = Table(
+            name=name,
+            columns=columns,
+            datasets=datasets,
+            key=tuple(spec.pop("key")),
+            partition_by=tuple(spec.pop("partition_by")),
+            **spec,
+        )
+    except (TypeError, KeyError) as exc:
+        raise RegistryError(f"table {name!r} in tables.toml: {exc}") from None
+    if table.has_contract:
+        _check(table)
+    return table
+
+
+def _check(table: Table) -> None:
+    names = {c.name for c in table.columns}
+    problems = []
+    for listed, what in ((table.key, "key"), (table.partition_by, "partition_by")):
+        missing = [c for c in listed if c not in names]
+        if missing:
+            problems.append(f"{what} names undeclared columns {missing}")
+    if table.newest and table.newest not in names:
+        problems.append(f"newest names an undeclared column {table.newest!r}")
+    for column in table.columns:
+        if column.local_date_of:
+            base = next((c for c in table.columns if c.name == column.local_date_of), None)
+            if base is None or base.type != "timestamp":
+                problems.append(f"{column.name}: local_date_of must name a timestamp column")
+        if column.name in (*LINEAGE, EXTRA):
+            problems.append(f"{column.name} is a lineage column every table gets")
+    dropped_keys = [c.name for c in table.columns if c.pii == "drop" and c.name in table.key]
+    if dropped_keys:
+        problems.append(f"key columns cannot be dropped: {dropped_keys}")
+    if problems:
+        raise RegistryError(f"table {table.name!r} in tables.toml: " + "; ".join(problems))
+
+
+def _load(text: str, feeders: dict[str, list[str]] | None = None) -> dict[str, Table]:
+    """The tables of ``text``; ``feeders`` (table -> datasets) defaults to the registry's."""
+    specs = tomllib.loads(text).get("tables", {})
+    if feeders is None:
+        feeders = {}
+        for dataset in registry().values():
+            feeders.setdefault(dataset.cleaned_table, []).append(dataset.name)
+    orphans = sorted(set(feeders) - set(specs))
+    if orphans:
+        raise RegistryError(f"datasets.toml names tables tables.toml does not declare: {orphans}")
+    return {name: _table(name, spec, tuple(feeders.get(name, ()))) for name, spec in specs.items()}
+
+
+@cache
+def tables() -> dict[str, Table]:
+    """Every cleaned table, by name, in the order of the contracts file."""
+    text = resources.files("spapi_toolkit").joinpath("data/tables.toml").read_text("utf-8")
+    return _load(text)
+
+
+def table(name: str) -> Table:
+    """The table called ``name``; the error lists the valid names otherwise."""
+    try:
+        return tables()[name]
+    except KeyError:
+        known = ", ".join(tables())
+        raise RegistryError(f"unknown table {name!r}; the contracts have: {known}") from None
+
+
+def table_of(dataset_name: str) -> Table:
+    """The table the dataset ``dataset_name`` feeds."""
+    return table(registry()[dataset_name].cleaned_table)
