@@ -453,6 +453,68 @@ def status(
             print(f"quarantined {record['key']}: {record['reason']}")
 
 
+@app.command()
+def curate(
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
+    tables: str = typer.Option(
+        None, help="cleaned tables, comma-separated (default: every table with a contract)"
+    ),
+    full_refresh: bool = typer.Option(False, help="rebuild the tables from every document"),
+) -> None:
+    """Curate the raw zone into the cleaned tables, locally (the Glue job's code, on Spark):
+    only documents that are new or changed since the last run, unless --full-refresh."""
+    import importlib.util
+    import shutil
+
+    from spapi_toolkit.lake.storage import Lake
+
+    if shutil.which("java") is None:
+        _fail(SpApiToolkitError("curation runs on Spark, which needs Java 17 on PATH"))
+    from spapi_toolkit.lake.curate import jobs
+    from spapi_toolkit.lake.curate.session import spark_session
+
+    if importlib.util.find_spec("pyspark") is None:
+        _fail(SpApiToolkitError("PySpark is missing: pip install 'spapi-lake[glue]'"))
+    names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
+    try:
+        chosen = jobs.curatable(names)
+    except (jobs.CurationError, ValueError) as exc:
+        _fail(exc)
+    table = Table("table", "documents", "rows in", "out", "quarantined", "older versions",
+                  "partitions", "seconds")  # fmt: skip
+    results = []
+
+    def show(result: jobs.TableResult) -> None:
+        results.append(result)
+        err.print(f"{result.table}: {result.documents} new document(s), {result.rows_out} rows "
+                  f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)")  # fmt: skip
+
+    with err.status("starting Spark ..."):
+        spark = spark_session()
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        jobs.raw_to_cleaned(spark, Lake.from_uri(lake), [t.name for t in chosen],
+                            full_refresh=full_refresh, hash_key=jobs.hash_key_from_env(),
+                            progress=show)  # fmt: skip
+    except (jobs.CurationError, ValueError) as exc:
+        _fail(exc)
+    finally:
+        spark.stop()
+    for r in results:
+        table.add_row(r.table, str(r.documents), str(r.rows_in), str(r.rows_out),
+                      str(r.quarantined), str(r.superseded), str(r.partitions),
+                      f"{r.seconds:.1f}")  # fmt: skip
+    Console(width=160).print(table)
+    rejected = [(key, why) for r in results for key, why in r.rejected.items()]
+    for r in results:
+        if r.quarantine_key:
+            print(f"quarantined rows of {r.table}: {r.quarantine_key}")
+    for key, why in rejected:
+        print(f"rejected {key}: {why}")
+    if rejected:
+        raise typer.Exit(1)
+
+
 def _mount_plugins() -> None:
     """Add the subcommands other installed packages offer under the ``spapi.commands`` group.
 

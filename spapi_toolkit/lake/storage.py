@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
 import tempfile
 from abc import ABC, abstractmethod
@@ -186,6 +187,12 @@ class Lake(ABC):
     def delete(self, key: str) -> None:
         """Delete an object; a missing one is fine."""
 
+    def delete_folder(self, prefix: str) -> None:
+        """Delete every object under the folder ``prefix`` (``a/b``): a scratch area, such as
+        curation's staging. Locally the emptied folders go too."""
+        for key in list(self.list(prefix.rstrip("/") + "/")):
+            self.delete(key)
+
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
         """The keys that start with ``prefix`` (a plain string prefix, as on S3), sorted."""
@@ -201,6 +208,11 @@ class Lake(ABC):
         self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
     ) -> Leftovers:
         """Remove what ``leftovers`` finds; return what was removed. Keys are never touched."""
+
+    def location(self, key: str = "") -> str:
+        """Where ``key`` lives for tools that read the lake themselves (Spark, DuckDB): a local
+        path or an ``s3://`` URI."""
+        return f"{self.uri}/{validate_key(key)}" if key else self.uri
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
@@ -263,6 +275,17 @@ class LocalLake(Lake):
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
+
+    def delete_folder(self, prefix: str) -> None:
+        folder = self._path(prefix.rstrip("/"))
+        shutil.rmtree(folder, ignore_errors=True)
+        for parent in folder.parents:  # and the folders it leaves empty, up to the root
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
     def list(self, prefix: str = "") -> Iterator[str]:
         validate_prefix(prefix)

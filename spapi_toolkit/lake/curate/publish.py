@@ -1,0 +1,68 @@
+"""Publishing a staged batch into its cleaned table: merged by key, partition by partition.
+
+The batch is merged with the rows already published in the partitions it touches (the newest
+row per key wins, by the same rule as staging), written to a staging folder first, and only then
+over those partitions of the table (Spark's dynamic partition overwrite), so a crash before the
+last step leaves the published table as it was and a rerun redoes the batch. ``full_refresh``
+replaces the whole table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from spapi_toolkit.lake.curate.staging import newest
+from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+CLEANED = "cleaned"
+STAGING = "_staging"  # beside the zones, never inside a table's folder
+
+
+def table_key(table: Table) -> str:
+    """The lake folder of a cleaned table."""
+    return f"{CLEANED}/{table.name}"
+
+
+def is_published(lake: Lake, table: Table) -> bool:
+    return next(iter(lake.list(table_key(table) + "/")), None) is not None
+
+
+def publish(
+    spark: SparkSession,
+    lake: Lake,
+    table: Table,
+    batch: DataFrame,
+    run_id: str,
+    *,
+    full_refresh: bool = False,
+) -> int:
+    """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written."""
+    from pyspark.sql import functions as F
+
+    target = lake.location(table_key(table))
+    merged = batch
+    if is_published(lake, table) and not full_refresh:
+        touched = batch.select(*table.partition_by).distinct()
+        existing = (
+            spark.read.schema(batch.schema)
+            .parquet(target)
+            .join(F.broadcast(touched), on=list(table.partition_by), how="left_semi")
+        )
+        merged = newest(existing.unionByName(batch), table)
+    staging_key = f"{STAGING}/{CLEANED}/{table.name}/{run_id}"
+    staging = lake.location(staging_key)
+    merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
+    staged = spark.read.schema(batch.schema).parquet(staging)
+    partitions = staged.select(*table.partition_by).distinct().count()
+    (
+        staged.write.mode("overwrite")
+        .option("partitionOverwriteMode", "static" if full_refresh else "dynamic")
+        .partitionBy(*table.partition_by)
+        .parquet(target)
+    )
+    lake.delete_folder(staging_key)
+    return partitions

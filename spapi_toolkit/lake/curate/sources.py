@@ -1,0 +1,271 @@
+"""The landed documents of a table, read into one Spark frame of strings.
+
+Only objects with a manifest are read (an object without one never finished landing), each with
+what its manifest says: the encoding it was decoded with, gzip or not, the request it answered.
+Every value is read as the text the document holds, typed later by ``staging`` against the
+table's contract, so a value that does not fit its type is a row to quarantine with a reason,
+never a silently null cell. Schemas are explicit: nothing is inferred.
+
+* Flat files: the header of each document is read on the driver (a few KB), documents with the
+  same encoding and header are read together by position, and columns the contract does not know
+  go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash.
+* JSON reports: one document per record (``multiLine``), the contract's ``rows`` array exploded.
+
+The frame has one string column per contract column that comes from the document or the request,
+plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``document_id``,
+``ingested_at``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
+from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import EXTRA, Column, Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+# Python's codec names (what manifests record) to the JVM's charset names (what Spark reads).
+JAVA_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "cp1252": "windows-1252",
+    "cp932": "windows-31j",
+    "iso-8859-1": "ISO-8859-1",
+}
+HEADER_BYTES = 64 * 1024
+RAW_KEY = r"(raw/.*)$"  # the lake key inside the file URI Spark reports
+
+
+class SourceError(ValueError):
+    """A table's documents cannot be read (names the table and why)."""
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One landed document, as its manifest and key describe it."""
+
+    key: str
+    dataset: str
+    format: str
+    seller_id: str
+    marketplace_id: str
+    dt: str  # the request window's first day, or the snapshot's day
+    encoding: str | None
+    sha256: str
+    report_id: str | None
+    document_id: str | None
+    ingested_at: str
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, fmt: str) -> RawDocument:
+        part = raw_partition(manifest.key)
+        return cls(
+            key=manifest.key,
+            dataset=manifest.dataset,
+            format=fmt,
+            seller_id=manifest.seller_id,
+            marketplace_id=part["marketplace_id"],
+            dt=part["dt"],
+            encoding=manifest.encoding,
+            sha256=manifest.sha256,
+            report_id=manifest.report_id,
+            document_id=manifest.document_id,
+            ingested_at=manifest.retrieved_at,
+        )
+
+
+def raw_documents(lake: Lake, table: Table) -> list[RawDocument]:
+    """Every landed document of the datasets that feed ``table``, oldest pull first."""
+    from spapi_toolkit.lake.registry import dataset
+
+    found = []
+    for name in table.datasets:
+        fmt = dataset(name).format
+        keys = set(lake.list(raw_prefix(name)))
+        for key in sorted(keys):
+            if is_manifest(key) and object_key(key) in keys:
+                manifest = Manifest.from_json(lake.read_bytes(key))
+                found.append(RawDocument.from_manifest(manifest, fmt))
+    return sorted(found, key=lambda d: (d.ingested_at, d.key))
+
+
+def read(
+    spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
+) -> tuple[DataFrame | None, dict[str, str]]:
+    """The rows of ``documents`` as strings, with seller and lineage (see the module doc), and
+    the documents that cannot feed the table (raw key -> reason); None when none can."""
+    rejected: dict[str, str] = {}
+    frames = []
+    flat = [d for d in documents if d.format == "tsv"]
+    json_docs = [d for d in documents if d.format == "json"]
+    unsupported = sorted({d.format for d in documents} - {"tsv", "json"})
+    if unsupported:
+        raise SourceError(f"table {table.name}: curation does not read {unsupported} documents yet")
+    if flat:
+        frames += _read_flat(spark, lake, table, flat, rejected)
+    if json_docs:
+        frames.append(_read_json(spark, lake, table, json_docs))
+    if not frames:
+        return None, rejected
+    rows = frames[0]
+    for frame in frames[1:]:
+        rows = rows.unionByName(frame, allowMissingColumns=True)
+    accepted = [d for d in documents if d.key not in rejected]
+    return _with_request(spark, rows, table, accepted), rejected
+
+
+def _with_request(
+    spark: SparkSession, rows: DataFrame, table: Table, documents: list[RawDocument]
+) -> DataFrame:
+    """Join each row to its document's manifest: seller, request columns and lineage."""
+    from pyspark.sql import functions as F
+
+    meta = spark.createDataFrame(
+        [
+            (d.key, d.seller_id, d.marketplace_id, d.dt, d.report_id, d.document_id, d.ingested_at)
+            for d in documents
+        ],
+        "raw_key string, seller_id string, _marketplace_id string, _dt string, "
+        "report_id string, document_id string, ingested_at string",
+    )
+    joined = rows.join(F.broadcast(meta), on="raw_key", how="inner")
+    request = {
+        "@marketplace_id": "_marketplace_id",
+        "@window_start": "_dt",
+        "@snapshot_date": "_dt",
+    }
+    for column in table.columns:
+        if column.from_request:
+            joined = joined.withColumn(column.name, F.col(request[str(column.source)]))
+    return joined.drop("_marketplace_id", "_dt")
+
+
+def _raw_key():  # type: ignore[no-untyped-def]
+    """The lake key of the file a row was read from (taken where the file is scanned)."""
+    from pyspark.sql import functions as F
+
+    return F.regexp_extract(F.input_file_name(), RAW_KEY, 1).alias("raw_key")
+
+
+def _document_columns(table: Table) -> list[Column]:
+    return [c for c in table.columns if c.from_document]
+
+
+# ---- flat files -----------------------------------------------------------------------------
+
+
+def header(lake: Lake, document: RawDocument) -> list[str]:
+    """The first line of a flat file, split into column names (read from its first bytes)."""
+    with lake.open(document.key) as stream:
+        head = stream.read(HEADER_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        head = zlib.decompressobj(wbits=31).decompress(head, HEADER_BYTES)
+    text = head.decode(document.encoding or "utf-8", errors="replace")
+    return text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r").split("\t")
+
+
+def _read_flat(
+    spark: SparkSession,
+    lake: Lake,
+    table: Table,
+    documents: list[RawDocument],
+    rejected: dict[str, str],
+) -> list[DataFrame]:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    groups: dict[tuple[str, tuple[str, ...]], list[RawDocument]] = {}
+    for document in documents:
+        names = tuple(header(lake, document))
+        missing = _missing_columns(table, names)
+        if missing:
+            rejected[document.key] = (
+                f"the header lacks {', '.join(missing)}, which table {table.name} requires"
+            )
+            continue
+        groups.setdefault((document.encoding or "utf-8", names), []).append(document)
+    known = {c.source for c in _document_columns(table)}
+    frames = []
+    for (encoding, names), group in groups.items():
+        schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))])
+        raw = (
+            spark.read.options(
+                sep="\t", header="true", quote="", escape="", encoding=JAVA_CHARSETS[encoding]
+            )
+            .schema(schema)
+            .csv([lake.location(d.key) for d in group])
+        )
+        position = {name: i for i, name in enumerate(names)}
+        selected = [
+            (F.col(f"_c{position[c.source]}") if c.source in position else F.lit(None))
+            .cast("string")
+            .alias(c.name)
+            for c in _document_columns(table)
+        ]
+        extras = [name for name in names if name not in known]
+        extra = (
+            F.create_map(*[x for n in extras for x in (F.lit(n), F.col(f"_c{position[n]}"))])
+            if extras
+            else F.create_map().cast("map<string,string>")
+        )
+        frames.append(raw.select(_raw_key(), *selected, extra.alias(EXTRA)))
+    return frames
+
+
+def _missing_columns(table: Table, names: tuple[str, ...]) -> list[str]:
+    """The raw columns of required contract columns that a header lacks."""
+    needed = [str(c.source) for c in _document_columns(table) if c.name in table.required]
+    return [name for name in needed if name not in names]
+
+
+# ---- JSON reports ---------------------------------------------------------------------------
+
+
+def json_schema(table: Table) -> str:
+    """The explicit read schema (DDL) of a JSON report: the ``rows`` array of structs holding
+    every path the contract reads, all leaves as strings."""
+    tree: dict = {}
+    for column in _document_columns(table):
+        node = tree
+        *parents, leaf = str(column.source).split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = None
+    assert table.rows is not None
+    first, *rest = table.rows.split(".")
+    schema = f"array<{_struct(tree)}>"
+    for part in reversed(rest):
+        schema = f"struct<`{part}`: {schema}>"
+    return f"`{first}` {schema}"
+
+
+def _struct(tree: dict) -> str:
+    fields = [
+        f"`{name}`: {'string' if child is None else _struct(child)}" for name, child in tree.items()
+    ]
+    return f"struct<{', '.join(fields)}>"
+
+
+def _read_json(
+    spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
+) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    if not table.rows:
+        raise SourceError(f"table {table.name}: a JSON source needs `rows` in its contract")
+    reports = (
+        spark.read.options(multiLine="true", mode="PERMISSIVE", encoding="UTF-8")
+        .schema(json_schema(table))
+        .json([lake.location(d.key) for d in documents])
+    )
+    rows = reports.select(_raw_key(), F.explode(F.col(table.rows)).alias("_row"))
+    return rows.select(
+        "raw_key",
+        *[F.col(f"_row.{c.source}").cast("string").alias(c.name) for c in _document_columns(table)],
+    )

@@ -1,0 +1,197 @@
+"""Staging: a table's raw strings into typed, checked, protected and deduplicated rows.
+
+Pure DataFrame-to-DataFrame functions driven by the table's contract (``tables.toml``); they
+run the same on Glue and locally. The order matters and is ``stage``'s:
+
+1. ``typed``: every column cast to its contract type. A value that does not fit (``"12,3"`` as a
+   decimal, a timestamp without its offset) and a required value that is missing become a
+   ``reason``; nothing is silently null.
+2. ``split``: rows with a reason go to quarantine, the rest on.
+3. ``protect``: personal data per the contract: ``drop`` removed, ``hash`` replaced by a keyed
+   HMAC-SHA256 (hex), ``restrict`` kept (Lake Formation keeps analysts from it).
+4. ``newest``: one row per seller and key: the greatest ``newest`` column wins, then the latest
+   pull, then the raw key (a total order, so reruns choose the same row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from spapi_toolkit.lake.tables import EXTRA, LINEAGE, Column, Table
+from spapi_toolkit.regions import marketplaces
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame
+
+MONEY = "decimal(18,2)"
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssXXX"
+REASON = "reason"
+HASH_KEY_SETTING = "SPAPI_PII_HASH_KEY"
+
+
+class StagingError(ValueError):
+    """The contract asks for something the run cannot do (names the table and the setting)."""
+
+
+def stage(rows: DataFrame, table: Table, hash_key: bytes | None) -> tuple[DataFrame, DataFrame]:
+    """``rows`` (from ``sources.read``) as (clean rows, quarantined rows with a ``reason``)."""
+    typed_rows = typed(rows, table)
+    good, bad = split(typed_rows)
+    return newest(protect(good, table, hash_key), table), bad
+
+
+def typed(rows: DataFrame, table: Table) -> DataFrame:
+    """Every contract column cast to its type, derived columns added, and ``reason`` set on
+    rows that break a hard rule (a value that does not fit its type, a required value missing).
+    The raw text of each column stays beside it as ``_raw_<name>`` for the quarantine."""
+    from pyspark.sql import functions as F
+
+    sourced = [c for c in table.columns if c.source is not None]
+    out = rows
+    for column in sourced:
+        out = out.withColumnRenamed(column.name, f"_raw_{column.name}")
+    for column in sourced:
+        out = out.withColumn(column.name, _cast(F.col(f"_raw_{column.name}"), column))
+    for column in table.columns:
+        if column.local_date_of:
+            out = out.withColumn(column.name, _local_date(column.local_date_of))
+    problems = [_problem(column, table) for column in sourced]
+    reasons = F.array_compact(F.array(*problems)) if problems else F.array()
+    out = out.withColumn(REASON, F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons)))
+    out = out.withColumn("ingested_at", F.to_timestamp("ingested_at", TIMESTAMP_FORMAT))
+    return out
+
+
+def _cast(raw: SparkColumn, column: Column) -> SparkColumn:
+    from pyspark.sql import functions as F
+
+    text = _blank_as_null(F.trim(raw))
+    kind = column.type
+    if kind == "string":
+        return _blank_as_null(raw)
+    if kind == "int":
+        return F.when(text.rlike(r"^[+-]?\d+$"), text.cast("bigint"))
+    if kind == "decimal":
+        return F.when(text.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)$"), text.cast(MONEY))
+    if kind in ("double", "fraction"):
+        number = F.when(text.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), text.cast("double"))
+        return number / 100 if kind == "fraction" else number
+    if kind == "timestamp":
+        return F.to_timestamp(text, TIMESTAMP_FORMAT)
+    if kind == "date":
+        return F.to_date(text, "yyyy-MM-dd")
+    if kind == "bool":
+        lowered = F.lower(text)
+        return F.when(lowered.isin("true", "false"), lowered == F.lit("true"))
+    raise StagingError(f"column {column.name}: no cast for type {kind!r}")
+
+
+def _blank_as_null(text: SparkColumn) -> SparkColumn:
+    from pyspark.sql import functions as F
+
+    return F.when(text != F.lit(""), text)
+
+
+def _problem(column: Column, table: Table) -> SparkColumn:
+    """A reason when the column's value breaks a rule, else null."""
+    from pyspark.sql import functions as F
+
+    raw = _blank_as_null(F.trim(F.col(f"_raw_{column.name}")))
+    value = F.col(column.name)
+    unfit = raw.isNotNull() & value.isNull()
+    message = F.concat(
+        F.lit(f"{column.name}: "), F.substring(raw, 1, 40), F.lit(f" is not a {column.type}")
+    )
+    if column.name in table.required:
+        missing = raw.isNull()
+        return F.when(missing, F.lit(f"{column.name} is missing")).when(unfit, message)
+    return F.when(unfit, message)
+
+
+def _local_date(timestamp_column: str) -> SparkColumn:
+    """The marketplace-local calendar date of a UTC timestamp (the marketplace's time zone)."""
+    from pyspark.sql import functions as F
+
+    zones = F.create_map(
+        *[x for m in marketplaces().values() for x in (F.lit(m.marketplace_id), F.lit(m.timezone))]
+    )
+    zone = F.coalesce(zones[F.col("marketplace_id")], F.lit("UTC"))
+    return F.to_date(F.from_utc_timestamp(F.col(timestamp_column), zone))
+
+
+def split(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows without a reason, rows with one)."""
+    from pyspark.sql import functions as F
+
+    return rows.where(F.col(REASON).isNull()), rows.where(F.col(REASON).isNotNull())
+
+
+def protect(rows: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
+    """Apply the contract's PII actions and keep only the published columns, in order."""
+    from pyspark.sql import functions as F
+
+    hashed = [c.name for c in table.columns if c.pii == "hash"]
+    if hashed and not hash_key:
+        raise StagingError(
+            f"table {table.name} hashes {', '.join(hashed)}: set {HASH_KEY_SETTING} (locally) "
+            "or the job's --pii_hash_key_secret_id (on Glue) to the HMAC key"
+        )
+    out = rows
+    for name in hashed:
+        assert hash_key is not None
+        out = out.withColumn(name, hmac_sha256(F.col(name), hash_key))
+    extra = [EXTRA] if EXTRA in rows.columns else []
+    keep = ["seller_id", *(c.name for c in table.published), *LINEAGE, *extra]
+    return out.select(*keep)
+
+
+def hmac_sha256(value: SparkColumn, key: bytes) -> SparkColumn:
+    """HMAC-SHA256 (RFC 2104) of a string column, hex, in Spark's own functions: the key is
+    padded and XORed on the driver, so no Python runs per row and the key is no column."""
+    from pyspark.sql import functions as F
+
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(block, b"\0")
+    inner_pad = bytes(b ^ 0x36 for b in padded)
+    outer_pad = bytes(b ^ 0x5C for b in padded)
+    message = F.encode(value, "UTF-8")
+    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), message), 256))
+    return F.when(value.isNotNull(), F.sha2(F.concat(F.lit(outer_pad), inner), 256))
+
+
+def newest(rows: DataFrame, table: Table) -> DataFrame:
+    """One row per seller and key: the newest by the contract's rule (module doc, step 4)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = [F.col(table.newest).desc_nulls_last()] if table.newest else []
+    order += [F.col("ingested_at").desc_nulls_last(), F.col("raw_key").desc()]
+    window = Window.partitionBy("seller_id", *table.key).orderBy(*order)
+    ranked = rows.withColumn("_rank", F.row_number().over(window))
+    return ranked.where(F.col("_rank") == 1).drop("_rank")
+
+
+def quarantine_rows(bad: DataFrame, table: Table) -> DataFrame:
+    """Quarantined rows as they were read (raw text per column; ``drop`` columns left out),
+    with the reason and the lineage to find the document."""
+    from pyspark.sql import functions as F
+
+    raw = [
+        x
+        for c in table.columns
+        if c.source is not None and c.pii != "drop"
+        for x in (F.lit(c.name), F.col(f"_raw_{c.name}"))
+    ]
+    return bad.select(
+        F.lit(table.name).alias("table"),
+        "seller_id",
+        F.col(REASON),
+        F.create_map(*raw).alias("row"),
+        "raw_key",
+        "document_id",
+        "ingested_at",
+    )
