@@ -222,7 +222,7 @@ class SpApiClient:
         self.credentials = credentials
         self.session = session or requests.Session()
         # How many times faster than ours the service's clock runs (1 for Amazon; the local
-        # sandbox may run faster): token lifetimes and report quotas are scaled by it.
+        # sandbox may run faster): token lifetimes, report quotas and rate limits are scaled by it.
         self.time_scale = time_scale
         # The time as this client's service sees it: what ingestion reads for "now" and
         # "today" (set ahead or behind for a sandbox whose history is pinned to a date).
@@ -236,7 +236,8 @@ class SpApiClient:
             time_scale=time_scale,
             retry_quota=self.retry_quota,
         )
-        self.limiter = limiter or RateLimiter()
+        # Limits are scaled like the rest: a given limiter is taken as it is (see RateLimiter).
+        self.limiter = limiter or RateLimiter(time_scale=time_scale)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.rate_limit_timeout = rate_limit_timeout
@@ -264,7 +265,10 @@ class SpApiClient:
             kwargs["time_scale"] = float(env["SPAPI_TIME_SCALE"])
         kwargs.setdefault("clock", Clock.from_env(env))
         if env.get("SPAPI_RATELIMIT_DIR") and "limiter" not in kwargs:
-            kwargs["limiter"] = RateLimiter(state_dir=Path(env["SPAPI_RATELIMIT_DIR"]))
+            kwargs["limiter"] = RateLimiter(
+                state_dir=Path(env["SPAPI_RATELIMIT_DIR"]),
+                time_scale=float(kwargs.get("time_scale", 1.0)),
+            )
         return cls(
             credentials,
             region_name=env.get("SPAPI_REGION") or credentials.region or "na",
