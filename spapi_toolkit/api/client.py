@@ -171,6 +171,20 @@ def next_page_token(page: Any) -> str | None:
     return None
 
 
+def next_page_params(
+    op: Operation, params: Mapping[str, Any], page: Any
+) -> Mapping[str, Any] | None:
+    """The parameters that ask ``op`` for the page after ``page`` (sent with ``params``), or
+    None when ``page`` was the last."""
+    token_name = next((n for n in PAGE_TOKEN_PARAMETERS if op.parameter(n)), None)
+    token = next_page_token(page)
+    if token_name is None or not token:
+        return None
+    if op.qualified_name in TOKEN_ALONE:
+        return {token_name: token}
+    return {**params, token_name: token}
+
+
 def _error_fields(response: requests.Response) -> tuple[str, str, str]:
     """(code, message, details) from an SP-API error body, or from whatever else came back."""
     try:
@@ -301,18 +315,11 @@ class SpApiClient:
     def paginate(self, operation: str, /, **params: Any) -> Iterator[Any]:
         """Yield every page of ``operation``, following its page token until there is none."""
         op = find_operation(operation)
-        token_name = next((n for n in PAGE_TOKEN_PARAMETERS if op.parameter(n)), None)
-        while True:
-            page = self.send(prepare_call(op, params))
+        following: Mapping[str, Any] | None = params
+        while following is not None:
+            page = self.send(prepare_call(op, following))
             yield page
-            token = next_page_token(page)
-            if token_name is None or not token:
-                return
-            params = (
-                {token_name: token}
-                if op.qualified_name in TOKEN_ALONE
-                else {**params, token_name: token}
-            )
+            following = next_page_params(op, following, page)
 
     def send(
         self,
