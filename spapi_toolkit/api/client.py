@@ -321,6 +321,16 @@ class SpApiClient:
             yield page
             following = next_page_params(op, following, page)
 
+    def _bucket_key(self, op: Operation) -> BucketKey:
+        credentials = self.credentials
+        return BucketKey(credentials.client_id, credentials.partner_key, self.region,
+                         op.qualified_name)  # fmt: skip
+
+    def rate_limit_delay(self, operation: str) -> float:
+        """Seconds a call of ``operation`` would now wait for its rate-limit token (0: none).
+        Nothing is taken: a caller with other work can do that first instead of blocking."""
+        return self.limiter.delay(self._bucket_key(find_operation(operation)))
+
     def send(
         self,
         call: PreparedCall,
@@ -336,7 +346,7 @@ class SpApiClient:
         policy = retry or self.retry
         op = call.operation
         name = op.qualified_name
-        key = BucketKey(self.credentials.client_id, self.credentials.partner_key, self.region, name)
+        key = self._bucket_key(op)
         scope = GRANTLESS_SCOPES.get(op.api) if op.grantless else None
         url = self.endpoint + call.url_path
         attempts, backoff_spent, token_refreshed, quota_spent = 0, 0.0, False, 0

@@ -118,6 +118,8 @@ class KioskIngestor(ReportIngestor):
     """Lands one seller's planned Data Kiosk queries in the raw zone (see the module notes)."""
 
     source = "data_kiosk"
+    step_operations = {None: "createQuery", "requesting": "createQuery", "fatal": "createQuery",
+                       "requested": "getQuery", "done": "getDocument"}  # fmt: skip
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
         assert request.window is not None
@@ -187,7 +189,7 @@ class KioskIngestor(ReportIngestor):
         status = query.get("processingStatus")
         if status == "DONE" and query.get("dataDocumentId"):
             self.ledger.move(entry, "done", "", document_id=query["dataDocumentId"])
-            self._land(item)
+            self._land_when_free(item)
         elif status in ("DONE", "CANCELLED"):
             note = f"{status} without a data document: no data for this window"
             self.ledger.move(entry, "no_data", note)

@@ -20,6 +20,7 @@ from spapi_sandbox.faults import Faults
 from spapi_sandbox.http import Response
 from spapi_sandbox.server import run_sandbox
 from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import RateLimiter
 from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, encodings_for
 from spapi_toolkit.ingest.ledger import Ledger, covered_days
 from spapi_toolkit.ingest.planner import plan
@@ -144,6 +145,38 @@ def test_faults_on_nothing_missing_nothing_twice(tmp_path):
     assert max(keys.values()) == 1  # none twice
     assert fatal_jobs >= 1  # the faults did fire: FATAL reports were requested again
     assert stats.requested == stats.planned + fatal_jobs
+
+
+class _SlowCreateReport(RateLimiter):
+    """createReport at one call a second, whatever the sandbox's rate header says."""
+
+    def __init__(self) -> None:
+        super().__init__(overrides={CREATE_REPORT: (1 / 3600, 1)}, time_scale=3600)
+
+    def observe(self, key, status, rate_header, latency=0.0):
+        held = key.operation == CREATE_REPORT
+        super().observe(key, status, None if held else rate_header, latency)
+
+
+CREATE_REPORT = "reports_2021-06-30.createReport"
+
+
+def test_a_slow_operation_does_not_hold_up_the_other_requests(tmp_path):
+    """createReport held to one call a second: the reports already made are polled and landed
+    meanwhile (one thread drives the run; a step that would wait for its token is put off)."""
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    datasets = select("merchant_listings,orders_by_order_date")
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        client = SpApiClient.from_env(env=sandbox.env, limiter=_SlowCreateReport())
+        requests = plan(datasets, SELLER, MARKETS, date(2026, 11, 1), date(2026, 11, 20),
+                        TODAY).requests  # fmt: skip
+        settings = IngestSettings(time_scale=3600, poll_seconds=0.2)
+        stats = ReportIngestor(client, lake, SELLER, settings).run(requests)
+    assert stats.failed == 0 and stats.landed == len(requests) >= 6, stats.errors
+    history = [h for e in Ledger(lake).entries(SELLER) for h in e.history]
+    last_requested = max(when for when, status, _ in history if status == "requested")
+    first_landed = min(when for when, status, _ in history if status == "landed")
+    assert first_landed < last_requested  # landing went on while createReport was slow
 
 
 # ---- crash and resume -----------------------------------------------------------------------

@@ -86,6 +86,15 @@ class BucketState:
         self.tokens -= 1.0
         return wait
 
+    def delay(self, now: float) -> float:
+        """Seconds until ``reserve`` would find a token without waiting; nothing is taken."""
+        tokens = self.tokens
+        if now > self.updated:
+            tokens = min(self.burst, tokens + (now - self.updated) * self._refill_rate)
+        if tokens >= 1.0:
+            return 0.0
+        return max(0.0, self.updated - now) + (1.0 - tokens) / self._refill_rate
+
     def observe_latency(self, seconds: float) -> None:
         """Track how long requests take to answer (an upper bound of their way to the server)."""
         self.lead = max(MIN_LEAD, 0.8 * self.lead + 0.2 * seconds)
@@ -142,6 +151,10 @@ class TokenBucket:
         if wait > 0:
             time.sleep(wait)
         return wait
+
+    def delay(self) -> float:
+        """Seconds until a token would be free now (nothing is taken)."""
+        return self._update(lambda s, now: s.delay(now)) or 0.0
 
     def observe_rate(self, rate: float) -> None:
         self._update(lambda s, now: s.observe_rate(rate))

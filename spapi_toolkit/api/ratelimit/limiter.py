@@ -115,6 +115,10 @@ class RateLimiter:
         self.record(key.operation, waited_seconds=waited)
         return waited
 
+    def delay(self, key: BucketKey) -> float:
+        """Seconds a call would now wait for its token, without taking one."""
+        return self.bucket(key).delay()
+
     def observe(
         self, key: BucketKey, status: int, rate_header: str | None, latency: float = 0.0
     ) -> None:
