@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field, fields
 
 # The short names accepted by ``--faults`` (``429=0.1,500=0.05``) and the field each one sets.
@@ -50,6 +51,7 @@ class Faults:
     seed: int = 0
     _streams: dict[str, random.Random] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _fired: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
 
     @classmethod
     def parse(cls, spec: str, seed: int = 0) -> Faults:
@@ -73,6 +75,13 @@ class Faults:
             if f.name not in ("seed", "slow_seconds") and not f.name.startswith("_")
         )
 
+    @property
+    def fired(self) -> Counter[str]:
+        """How many times each kind (a field name) has fired so far: what a soak test reads to
+        know the faults it asked for really happened."""
+        with self._lock:
+            return Counter(self._fired)
+
     def roll(self, kind: str) -> bool:
         """True when the fault ``kind`` (a field name) fires this time."""
         rate = getattr(self, kind)
@@ -83,4 +92,7 @@ class Faults:
             if stream is None:
                 digest = hashlib.sha256(f"{self.seed}:{kind}".encode()).digest()
                 stream = self._streams[kind] = random.Random(int.from_bytes(digest[:8], "big"))
-            return stream.random() < rate
+            hit = stream.random() < rate
+            if hit:
+                self._fired[kind] += 1
+            return hit

@@ -171,6 +171,20 @@ def next_page_token(page: Any) -> str | None:
     return None
 
 
+def next_page_params(
+    op: Operation, params: Mapping[str, Any], page: Any
+) -> Mapping[str, Any] | None:
+    """The parameters that ask ``op`` for the page after ``page`` (sent with ``params``), or
+    None when ``page`` was the last."""
+    token_name = next((n for n in PAGE_TOKEN_PARAMETERS if op.parameter(n)), None)
+    token = next_page_token(page)
+    if token_name is None or not token:
+        return None
+    if op.qualified_name in TOKEN_ALONE:
+        return {token_name: token}
+    return {**params, token_name: token}
+
+
 def _error_fields(response: requests.Response) -> tuple[str, str, str]:
     """(code, message, details) from an SP-API error body, or from whatever else came back."""
     try:
@@ -222,7 +236,7 @@ class SpApiClient:
         self.credentials = credentials
         self.session = session or requests.Session()
         # How many times faster than ours the service's clock runs (1 for Amazon; the local
-        # sandbox may run faster): token lifetimes and report quotas are scaled by it.
+        # sandbox may run faster): token lifetimes, report quotas and rate limits are scaled by it.
         self.time_scale = time_scale
         # The time as this client's service sees it: what ingestion reads for "now" and
         # "today" (set ahead or behind for a sandbox whose history is pinned to a date).
@@ -236,7 +250,8 @@ class SpApiClient:
             time_scale=time_scale,
             retry_quota=self.retry_quota,
         )
-        self.limiter = limiter or RateLimiter()
+        # Limits are scaled like the rest: a given limiter is taken as it is (see RateLimiter).
+        self.limiter = limiter or RateLimiter(time_scale=time_scale)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.rate_limit_timeout = rate_limit_timeout
@@ -264,7 +279,10 @@ class SpApiClient:
             kwargs["time_scale"] = float(env["SPAPI_TIME_SCALE"])
         kwargs.setdefault("clock", Clock.from_env(env))
         if env.get("SPAPI_RATELIMIT_DIR") and "limiter" not in kwargs:
-            kwargs["limiter"] = RateLimiter(state_dir=Path(env["SPAPI_RATELIMIT_DIR"]))
+            kwargs["limiter"] = RateLimiter(
+                state_dir=Path(env["SPAPI_RATELIMIT_DIR"]),
+                time_scale=float(kwargs.get("time_scale", 1.0)),
+            )
         return cls(
             credentials,
             region_name=env.get("SPAPI_REGION") or credentials.region or "na",
@@ -297,18 +315,21 @@ class SpApiClient:
     def paginate(self, operation: str, /, **params: Any) -> Iterator[Any]:
         """Yield every page of ``operation``, following its page token until there is none."""
         op = find_operation(operation)
-        token_name = next((n for n in PAGE_TOKEN_PARAMETERS if op.parameter(n)), None)
-        while True:
-            page = self.send(prepare_call(op, params))
+        following: Mapping[str, Any] | None = params
+        while following is not None:
+            page = self.send(prepare_call(op, following))
             yield page
-            token = next_page_token(page)
-            if token_name is None or not token:
-                return
-            params = (
-                {token_name: token}
-                if op.qualified_name in TOKEN_ALONE
-                else {**params, token_name: token}
-            )
+            following = next_page_params(op, following, page)
+
+    def _bucket_key(self, op: Operation) -> BucketKey:
+        credentials = self.credentials
+        return BucketKey(credentials.client_id, credentials.partner_key, self.region,
+                         op.qualified_name)  # fmt: skip
+
+    def rate_limit_delay(self, operation: str) -> float:
+        """Seconds a call of ``operation`` would now wait for its rate-limit token (0: none).
+        Nothing is taken: a caller with other work can do that first instead of blocking."""
+        return self.limiter.delay(self._bucket_key(find_operation(operation)))
 
     def send(
         self,
@@ -325,7 +346,7 @@ class SpApiClient:
         policy = retry or self.retry
         op = call.operation
         name = op.qualified_name
-        key = BucketKey(self.credentials.client_id, self.credentials.partner_key, self.region, name)
+        key = self._bucket_key(op)
         scope = GRANTLESS_SCOPES.get(op.api) if op.grantless else None
         url = self.endpoint + call.url_path
         attempts, backoff_spent, token_refreshed, quota_spent = 0, 0.0, False, 0

@@ -62,6 +62,11 @@ class DownloadFailed(SpApiToolkitError):
 
 TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError, DownloadFailed)
 DOWNLOAD_ATTEMPTS = 3
+# One thread drives every request of a seller, and a call blocks it while it waits for its
+# rate-limit token. A step whose call would wait longer than this (real seconds) is put off
+# until its token exists, so a slow operation (documents at Amazon's one a minute, a bucket
+# halved by a 429) does not hold up the other requests' steps on other operations.
+STEP_PATIENCE = 0.05
 
 
 @dataclass
@@ -250,6 +255,8 @@ class JobIngestor:
         """Advance one request by one step; every error ends in the ledger, not in a crash."""
         try:
             entry = item.entry
+            if self._put_off(item):
+                return
             if entry is None or entry.status in ("requesting", "fatal"):
                 self._request(item)
             elif entry.status == "requested":
@@ -270,6 +277,24 @@ class JobIngestor:
                 log.warning("%s: %s; trying again later", item.request.request_id, exc)
         except (SpApiError, SpApiToolkitError) as exc:
             self._fail(item, str(exc))
+
+    def _put_off(self, item: _Work) -> bool:
+        """Whether the item's next call would wait for its rate-limit token beyond
+        ``STEP_PATIENCE``; then the step is put off until the token exists (see above)."""
+        status = item.entry.status if item.entry is not None else None
+        if status == "requested" and self._told(item):
+            status = "done"  # a notification spares the poll: the next call is the document's
+        operation = self.kind.step_operations.get(status)
+        wait = self.client.rate_limit_delay(operation) if operation else 0.0
+        if wait <= STEP_PATIENCE:
+            return False
+        item.due = self.clock.monotonic() + wait
+        return True
+
+    def _land_when_free(self, item: _Work) -> None:
+        """Land a report found DONE now, unless the document call would wait: then later."""
+        if not self._put_off(item):
+            self._land(item)
 
     def _fail(self, item: _Work, reason: str) -> None:
         entry = item.entry or self._new_entry(item.request)
@@ -341,7 +366,7 @@ class JobIngestor:
             state = self.kind.poll(entry.report_id)
         if state.outcome == "done":
             self.ledger.move(entry, "done", state.note, document_id=state.document_id)
-            self._land(item)
+            self._land_when_free(item)
         elif state.outcome == "no_data":
             self.ledger.move(entry, "no_data", state.note)
             self.stats.no_data += 1

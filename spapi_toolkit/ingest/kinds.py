@@ -48,6 +48,9 @@ class JobKind(Protocol):
     source: str  # the registry source whose planned requests are of this kind
     noun: str  # how messages name one job: "report", "query"
     found_note: str  # the ledger note when an existing job is adopted
+    # The Amazon call an entry's next step makes, by the entry's status (None: not yet sent);
+    # the loop puts a step off while that call would wait for its rate-limit token.
+    step_operations: dict[str | None, str]
 
     def __init__(self, client: SpApiClient, clock: Clock, settings: IngestSettings) -> None: ...
 

@@ -130,6 +130,8 @@ class KioskJobs:
     source = "data_kiosk"
     noun = "query"
     found_note = "found among recent queries"
+    step_operations = {None: "createQuery", "requesting": "createQuery", "fatal": "createQuery",
+                       "requested": "getQuery", "done": "getDocument"}  # fmt: skip
 
     def __init__(self, client: SpApiClient, clock: Clock, settings: IngestSettings):
         self.client = client

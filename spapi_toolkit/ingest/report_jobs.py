@@ -68,6 +68,9 @@ class ReportJobs:
     source = "report"
     noun = "report"
     found_note = "found among recent reports"
+    step_operations = {None: "createReport", "requesting": "createReport",
+                       "fatal": "createReport", "requested": "getReport",
+                       "done": "getReportDocument"}  # fmt: skip
 
     def __init__(self, client: SpApiClient, clock: Clock, settings: IngestSettings):
         self.client = client

@@ -21,13 +21,21 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
 
-from spapi_toolkit.api.client import SpApiClient
-from spapi_toolkit.api.errors import NotFoundError, SpApiError, SpApiToolkitError
+from spapi_toolkit.api.client import SpApiClient, next_page_params, prepare_call
+from spapi_toolkit.api.errors import (
+    NotFoundError,
+    ServerError,
+    SpApiError,
+    SpApiToolkitError,
+    TransportError,
+    UnauthorizedError,
+)
+from spapi_toolkit.api.models import Operation, find_operation
 from spapi_toolkit.ingest.jobs import encodings_for, new_entry
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
@@ -41,6 +49,12 @@ PAGES_PER_BATCH = 100  # paginated datasets: pages per landed batch ...
 ITEMS_PER_BATCH = 10_000  # ... or items, whichever comes first
 ORDERS_PAGE_SIZE = 100
 CATALOG_PAGE_SIZE = 20  # searchCatalogItems' maximum, the same as its identifiers per call
+# A page whose call failed for a reason that says nothing about the call (a token answered as
+# expired again right after its refresh, a 5xx or a lost answer once the client's retries are
+# spent) is asked again, up to this many times in all, before its whole request fails: one
+# unlucky call among hundreds must not fail a snapshot (the reports' steps do the same).
+PAGE_ATTEMPTS = 3
+TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError)
 
 
 class SnapshotError(SpApiToolkitError):
@@ -417,9 +431,32 @@ class SnapshotIngestor:
 
     def _pages(self, request: PlannedRequest, call: _Call) -> Iterator[list[Any]]:
         extract = _operation(request).items
-        for page in self.client.paginate(str(request.dataset.operation), **call.params):
+        op = find_operation(str(request.dataset.operation))
+        params: Mapping[str, Any] | None = call.params
+        while params is not None:
+            page = self._page(op, params)
             self.stats.calls += 1
             yield list(extract(page or {}))
+            params = next_page_params(op, params, page)
+
+    def _page(self, op: Operation, params: Mapping[str, Any]) -> Any:
+        """One page, asked again after a transient failure (``PAGE_ATTEMPTS``) with the client's
+        backoff, drawing on its shared retry budget as its own retries do."""
+        quota, spent = self.client.retry_quota, 0
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                page = self.client.send(prepare_call(op, params))
+            except TRANSIENT_ERRORS as exc:
+                cost = quota.acquire(exc.status) if attempt < PAGE_ATTEMPTS else None
+                if cost is None:
+                    raise
+                spent += cost
+                self.client.clock.sleep(self.client.retry.backoff(attempt))
+                continue
+            if spent:
+                quota.release(spent)
+            return page
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _land(self, request: PlannedRequest, number: int, batch: _Batch) -> Manifest:
         stem = self._stem(request, number)

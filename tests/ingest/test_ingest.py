@@ -3,9 +3,7 @@ the seller's ground truth, idempotent, resumable after SIGKILL, and unharmed by 
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
 import os
 import re
@@ -13,10 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from collections import Counter
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,37 +21,31 @@ from spapi_sandbox.faults import Faults
 from spapi_sandbox.http import Response
 from spapi_sandbox.server import run_sandbox
 from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.api.ratelimit import RateLimiter
 from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, encodings_for
 from spapi_toolkit.ingest.ledger import Ledger, covered_days
 from spapi_toolkit.ingest.planner import plan
-from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.registry import registry, select
 from spapi_toolkit.lake.storage import Lake
 
+from ..reconcile import (
+    DE,
+    JP,
+    US,
+    landed_order_units,
+    landed_units_by_asin,
+    manifests,
+    settled,
+    true_units_by_asin,
+    true_units_by_day,
+)
 from ..support import END_DATE, TOKEN_PATH
 
-US, DE, JP = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"
 MARKETS = (US, DE, JP)
 SELLER = "A2SANDBOXSELLER1"
 TODAY = date(2026, 11, 28)  # the sandbox's "now" is 2026-11-28 06:00 UTC
 REPORTS = [d for d in registry().values() if d.source == "report"]
 SPAPI = str(Path(sys.executable).parent / "spapi")
-
-
-def manifests(lake: Lake) -> dict[str, Manifest]:
-    return {
-        m.key: m
-        for key in lake.list("raw/")
-        if key.endswith(".manifest.json")
-        for m in [Manifest.from_json(lake.read_bytes(key))]
-    }
-
-
-def document_text(lake: Lake, manifest: Manifest) -> str:
-    raw = lake.read_bytes(manifest.key)
-    data = gzip.decompress(raw) if manifest.compression == "gzip" else raw
-    assert manifest.encoding is not None
-    return data.decode(manifest.encoding)
 
 
 def run_reports(sandbox, lake: Lake, datasets, start: date, end: date, **settings) -> object:
@@ -114,56 +105,28 @@ def test_second_run_lands_nothing_new(full_run):
     assert len(jobs) == first.requested  # the sandbox saw each report requested exactly once
 
 
-def _settled(day: date, market: str) -> bool:
-    end_of_day = datetime.combine(day, datetime.max.time(), tzinfo=ZoneInfo(
-        {US: "America/Los_Angeles", DE: "Europe/Berlin", JP: "Asia/Tokyo"}[market]))  # fmt: skip
-    return (datetime(2026, 11, 28, 6, tzinfo=UTC) - end_of_day).total_seconds() >= 72 * 3600
-
-
 @pytest.mark.slow
 def test_sales_and_traffic_by_asin_reconciles_with_ground_truth(full_run):
     lake, _, _, landed, truth, _ = full_run
-    expected = {(str(r["date"]), r["marketplace_id"], r["asin"]): r["units_ordered"]
-                for r in truth if r["units_ordered"]}  # fmt: skip
-    got: dict[tuple[str, str, str], int] = {}
-    for manifest in landed.values():
-        if manifest.dataset != "sales_traffic_by_asin":
-            continue
-        report = json.loads(document_text(lake, manifest))
-        day = manifest.request["dataStartTime"][:10]
-        for row in report["salesAndTrafficByAsin"]:
-            units = row["salesByAsin"]["unitsOrdered"]
-            if units:
-                got[(day, manifest.marketplace_ids[0], row["childAsin"])] = units
-    settled = {k for k in expected if _settled(date.fromisoformat(k[0]), k[1])}
-    assert len(settled) > 100
-    assert {k: got.get(k) for k in settled} == {k: expected[k] for k in settled}
+    expected = true_units_by_asin(truth)
+    got = landed_units_by_asin(lake, landed)
+    done = {k for k in expected if settled(date.fromisoformat(k[0]), k[1])}
+    assert len(done) > 100
+    assert {k: got.get(k) for k in done} == {k: expected[k] for k in done}
 
 
 @pytest.mark.slow
 def test_all_orders_reconcile_with_ground_truth(full_run):
     lake, _, _, landed, truth, _ = full_run
-    units: dict[tuple[str, str], int] = defaultdict(int)
-    order_items = Counter()
-    for manifest in landed.values():
-        if manifest.dataset != "orders_by_order_date":
-            continue
-        zone = ZoneInfo({US: "America/Los_Angeles", DE: "Europe/Berlin",
-                         JP: "Asia/Tokyo"}[manifest.marketplace_ids[0]])  # fmt: skip
-        for row in csv.DictReader(io.StringIO(document_text(lake, manifest)), delimiter="\t"):
-            order_items[(row["amazon-order-id"], row["order-item-id"])] += 1
-            local_day = datetime.fromisoformat(row["purchase-date"]).astimezone(zone).date()
-            units[(str(local_day), manifest.marketplace_ids[0])] += int(row["quantity"] or 0)
+    units, order_items = landed_order_units(lake, landed)
     assert max(order_items.values()) == 1  # contiguous windows: no order item twice
-    expected: dict[tuple[str, str], int] = defaultdict(int)
-    for row in truth:
-        expected[(str(row["date"]), row["marketplace_id"])] += row["units_ordered"]
+    expected = true_units_by_day(truth)
     days = [k for k in expected if date.fromisoformat(k[0]) >= date(2026, 10, 29)]
     assert len(days) == 30 * 3
     # Orders still change (ship, cancel) for 72 hours: the settled days must match exactly.
-    settled = [k for k in days if _settled(date.fromisoformat(k[0]), k[1])]
-    assert len(settled) >= 26 * 3
-    assert {k: units[k] for k in settled} == {k: expected[k] for k in settled}
+    done = [k for k in days if settled(date.fromisoformat(k[0]), k[1])]
+    assert len(done) >= 26 * 3
+    assert {k: units[k] for k in done} == {k: expected[k] for k in done}
 
 
 def test_faults_on_nothing_missing_nothing_twice(tmp_path):
@@ -183,6 +146,38 @@ def test_faults_on_nothing_missing_nothing_twice(tmp_path):
     assert max(keys.values()) == 1  # none twice
     assert fatal_jobs >= 1  # the faults did fire: FATAL reports were requested again
     assert stats.requested == stats.planned + fatal_jobs
+
+
+class _SlowCreateReport(RateLimiter):
+    """createReport at one call a second, whatever the sandbox's rate header says."""
+
+    def __init__(self) -> None:
+        super().__init__(overrides={CREATE_REPORT: (1 / 3600, 1)}, time_scale=3600)
+
+    def observe(self, key, status, rate_header, latency=0.0):
+        held = key.operation == CREATE_REPORT
+        super().observe(key, status, None if held else rate_header, latency)
+
+
+CREATE_REPORT = "reports_2021-06-30.createReport"
+
+
+def test_a_slow_operation_does_not_hold_up_the_other_requests(tmp_path):
+    """createReport held to one call a second: the reports already made are polled and landed
+    meanwhile (one thread drives the run; a step that would wait for its token is put off)."""
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    datasets = select("merchant_listings,orders_by_order_date")
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        client = SpApiClient.from_env(env=sandbox.env, limiter=_SlowCreateReport())
+        requests = plan(datasets, SELLER, MARKETS, date(2026, 11, 1), date(2026, 11, 20),
+                        TODAY).requests  # fmt: skip
+        settings = IngestSettings(time_scale=3600, poll_seconds=0.2)
+        stats = ReportIngestor(client, lake, SELLER, settings).run(requests)
+    assert stats.failed == 0 and stats.landed == len(requests) >= 6, stats.errors
+    history = [h for e in Ledger(lake).entries(SELLER) for h in e.history]
+    last_requested = max(when for when, status, _ in history if status == "requested")
+    first_landed = min(when for when, status, _ in history if status == "landed")
+    assert first_landed < last_requested  # landing went on while createReport was slow
 
 
 # ---- crash and resume -----------------------------------------------------------------------

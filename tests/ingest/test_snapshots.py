@@ -312,6 +312,28 @@ def test_a_call_failing_after_retries_fails_the_entry_and_lands_nothing(world, t
     assert Ledger(lake).entries(seller_id, "listings_items")[0].status == "landed"
 
 
+def test_a_token_answered_expired_twice_in_a_row_does_not_fail_the_snapshot(
+    world, tmp_path, monkeypatch
+) -> None:
+    """The client refreshes a token answered as expired once per call; a second "expired" for
+    the fresh token (the soak's 3 % of expired tokens did it to one getListingsItem among
+    hundreds) ended the call, and with it the whole listings snapshot. The page is asked again."""
+    lake, seller_id = _lake_with_listings(world, tmp_path / "lake"), world["seller_id"]
+    requests = [r for r in world["plan"].requests if r.dataset.name == "listings_items"][:1]
+    faults = world["sandbox"].app.faults
+    roll, expired = faults.roll, iter([True, True])  # the first call: refused twice
+
+    def rigged(kind: str) -> bool:
+        return next(expired, False) if kind == "expired_token" else roll(kind)
+
+    monkeypatch.setattr(faults, "roll", rigged)
+    stats = ingest_snapshots(world["client"], lake, seller_id, requests)
+    assert next(expired, None) is None  # both refusals were served
+    assert (stats.failed, stats.landed) == (0, 1), stats.errors
+    (entry,) = Ledger(lake).entries(seller_id, "listings_items")
+    assert entry.status == "landed"
+
+
 def test_faults_change_nothing_landed(world, tmp_path) -> None:
     """429s and 5xx on the way: the same catalog and listings bytes as the clean run."""
     lake, seller_id = _lake_with_listings(world, tmp_path / "lake"), world["seller_id"]

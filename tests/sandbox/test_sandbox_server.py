@@ -649,6 +649,13 @@ def test_fault_dice_is_deterministic():
     assert rolls[0] == rolls[1]
 
 
+def test_faults_count_what_fired():
+    faults = Faults(throttle=0.5, reset=0.0, seed=9)
+    throttled = sum(faults.roll("throttle") for _ in range(200))
+    assert faults.roll("reset") is False
+    assert 0 < throttled < 200 and faults.fired == {"throttle": throttled}
+
+
 # --------------------------------------------------------------------------------------------
 # restricted data: Restricted Data Tokens for personal data
 # --------------------------------------------------------------------------------------------

@@ -154,6 +154,57 @@ def test_rate_header_sets_the_rate_and_keeps_the_burst(scripted, make_client):
     assert bucket.rate == 5.0
 
 
+@pytest.mark.parametrize("first", ["429", "reset"])
+def test_a_faster_service_scales_the_limits_before_any_rate_header(scripted, make_client, first):
+    """A sandbox running 3600 times faster allows 3600 times Amazon's rates. A bucket that has
+    not heard the rate header yet (its first answer a 429 or lost) must not wait Amazon's time:
+    getReportDocument (1 a minute, halved by a 429) once stalled a whole run for 120 s."""
+    app, server = scripted
+    app.script.append(THROTTLED if first == "429" else Response(fault="reset"))
+    # rate_limit_timeout: a wait longer than a second is an error here, not a stall.
+    client = make_client(server, time_scale=3600, rate_limit_timeout=1.0)
+    started = time.monotonic()
+    assert client.call("getReportDocument", reportDocumentId="D1")["ok"]
+    # getCompetitiveSummary has a burst of 1 (one call per 30 s at Amazon's rate).
+    uri = "/products/pricing/2022-05-01/items/competitiveSummary"
+    body = {"requests": [{"asin": "B0A", "marketplaceId": "ATVPDKIKX0DER", "uri": uri,
+                          "includedData": ["featuredBuyingOptions"], "method": "GET"}]}  # fmt: skip
+    app.script.append(Response(fault="reset"))
+    assert client.call("getCompetitiveSummary", body=body)["ok"]
+    assert time.monotonic() - started < 2
+    assert client.limiter.limit_for("reports_2021-06-30.getReportDocument") == (
+        pytest.approx(0.0167 * 3600), 15)  # fmt: skip
+    key = next(k for k in client.limiter._buckets if k.operation.endswith("getReportDocument"))
+    document = client.limiter.bucket(key)
+    assert document.rate >= 0.0167 * 3600 / 2  # halved at most once, from the scaled rate
+
+
+def test_throttling_never_takes_a_scaled_rate_below_the_scaled_floor():
+    limiter = RateLimiter(time_scale=3600)
+    from spapi_toolkit.api.ratelimit import BucketKey
+
+    bucket = limiter.bucket(BucketKey("app", "s", "na", "reports_2021-06-30.createReport"))
+    for _ in range(60):
+        bucket.throttled()
+    assert bucket.rate == pytest.approx(0.001 * 3600)  # a 429 storm: one call per 0.28 s
+    assert RateLimiter().limit_for("reports_2021-06-30.createReport") == (0.0167, 15)
+    with pytest.raises(ValueError, match="time_scale"):
+        RateLimiter(time_scale=0)
+
+
+def test_from_env_scales_a_shared_limiter_too(tmp_path, credentials):
+    from spapi_toolkit.api.client import SpApiClient
+
+    env = {"SPAPI_CLIENT_ID": credentials.client_id,
+           "SPAPI_CLIENT_SECRET": credentials.client_secret.reveal(),
+           "SPAPI_REFRESH_TOKEN": credentials.refresh_token.reveal(),
+           "SPAPI_TIME_SCALE": "600", "SPAPI_RATELIMIT_DIR": str(tmp_path)}  # fmt: skip
+    for given in (env, {k: v for k, v in env.items() if k != "SPAPI_RATELIMIT_DIR"}):
+        client = SpApiClient.from_env(env=given)
+        assert client.limiter.time_scale == 600
+        assert client.limiter.limit_for("reports_2021-06-30.getReport") == (1200.0, 15)
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors_are_retried(scripted, make_client, status):
     app, server = scripted

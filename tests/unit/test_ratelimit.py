@@ -48,6 +48,16 @@ def test_bucket_allows_burst_then_the_rate():
     assert state.reserve(10.0) == 0.0  # refilled (capped at burst) after idling
 
 
+def test_delay_says_how_long_a_reservation_would_wait_and_takes_nothing():
+    state = BucketState(rate=2.0, burst=2, tokens=2, updated=0.0)
+    assert state.delay(0.0) == 0.0
+    state.reserve(0.0), state.reserve(0.0)
+    waits = [state.delay(0.0) for _ in range(3)]
+    assert waits == [pytest.approx(0.02 + 0.5 / 0.99)] * 3  # asking took nothing
+    assert state.reserve(0.0) == pytest.approx(waits[0])
+    assert state.delay(5.0) == 0.0
+
+
 def test_lead_follows_observed_latency():
     state = BucketState(rate=2.0, burst=2, tokens=2, updated=0.0)
     for _ in range(30):

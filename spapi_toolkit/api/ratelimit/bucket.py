@@ -16,7 +16,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-# After a 429 the rate is multiplied by this; it never drops below MIN_RATE.
+# After a 429 the rate is multiplied by this; it never drops below MIN_RATE (times the service's
+# time scale: a sandbox running 3600 times faster has a floor 3600 times higher).
 THROTTLE_FACTOR = 0.5
 MIN_RATE = 0.001
 # Each success without a rate header gives back this share of the last told rate (additive
@@ -52,6 +53,7 @@ class BucketState:
     updated: float  # refill is counted from here; may lie ahead (see ``lead``)
     ceiling: float = 0.0  # the best rate the service has told us; recovery stops there
     lead: float = MIN_LEAD  # how long after taking its token a request reaches the server
+    floor: float = MIN_RATE  # throttling never takes the rate below this
 
     def __post_init__(self) -> None:
         if not self.ceiling:
@@ -84,6 +86,15 @@ class BucketState:
         self.tokens -= 1.0
         return wait
 
+    def delay(self, now: float) -> float:
+        """Seconds until ``reserve`` would find a token without waiting; nothing is taken."""
+        tokens = self.tokens
+        if now > self.updated:
+            tokens = min(self.burst, tokens + (now - self.updated) * self._refill_rate)
+        if tokens >= 1.0:
+            return 0.0
+        return max(0.0, self.updated - now) + (1.0 - tokens) / self._refill_rate
+
     def observe_latency(self, seconds: float) -> None:
         """Track how long requests take to answer (an upper bound of their way to the server)."""
         self.lead = max(MIN_LEAD, 0.8 * self.lead + 0.2 * seconds)
@@ -96,7 +107,7 @@ class BucketState:
     def throttled(self, now: float) -> None:
         """A 429 arrived: the server's bucket is empty and our rate was too high."""
         self._refill(now)
-        self.rate = max(MIN_RATE, self.rate * THROTTLE_FACTOR)
+        self.rate = max(self.floor, self.rate * THROTTLE_FACTOR)
         self.tokens = min(self.tokens, 0.0)
 
     def succeeded(self) -> None:
@@ -108,10 +119,17 @@ class BucketState:
 class TokenBucket:
     """A token bucket shared by the threads of one process."""
 
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        clock: Callable[[], float] = time.monotonic,
+        floor: float = MIN_RATE,
+    ):
         self._clock = clock
         self._lock = threading.Lock()
-        self._state = BucketState(rate=rate, burst=burst, tokens=burst, updated=clock())
+        self._floor = floor
+        self._state = BucketState(rate, burst, tokens=burst, updated=clock(), floor=floor)
 
     @property
     def rate(self) -> float:
@@ -134,6 +152,10 @@ class TokenBucket:
             time.sleep(wait)
         return wait
 
+    def delay(self) -> float:
+        """Seconds until a token would be free now (nothing is taken)."""
+        return self._update(lambda s, now: s.delay(now)) or 0.0
+
     def observe_rate(self, rate: float) -> None:
         self._update(lambda s, now: s.observe_rate(rate))
 
@@ -154,8 +176,8 @@ class FileTokenBucket(TokenBucket):
     (``time.time``) because monotonic clocks are per process.
     """
 
-    def __init__(self, path: Path, rate: float, burst: float):
-        super().__init__(rate, burst, clock=time.time)
+    def __init__(self, path: Path, rate: float, burst: float, floor: float = MIN_RATE):
+        super().__init__(rate, burst, clock=time.time, floor=floor)
         self._path = path
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(str(path) + ".lock")
@@ -166,7 +188,7 @@ class FileTokenBucket(TokenBucket):
             return BucketState(**json.loads(self._path.read_text(encoding="utf-8")))
         except (FileNotFoundError, ValueError, TypeError):
             rate, burst = self._initial
-            return BucketState(rate=rate, burst=burst, tokens=burst, updated=now)
+            return BucketState(rate=rate, burst=burst, tokens=burst, updated=now, floor=self._floor)
 
     def _update(self, change: Callable[[BucketState, float], float | None]) -> float | None:
         with self._lock, self._file_lock:

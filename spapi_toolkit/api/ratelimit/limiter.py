@@ -1,6 +1,8 @@
 """The rate limiter: one bucket per application, selling partner, region and operation.
 
-Buckets are seeded from the official table and learn from responses: an
+Buckets are seeded from the official table (its rates multiplied by the service's time scale:
+a sandbox whose clock runs 3600 times faster allows 3600 times as many requests a real second)
+and learn from responses: an
 ``x-amzn-RateLimit-Limit`` header sets the rate (the burst is kept), a 429 halves it and empties
 the bucket, and each success without the header gives back a tenth of the last rate the service
 told us. A missing header changes nothing. ``OperationStats`` counts requests, throttles, retries
@@ -13,7 +15,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from spapi_toolkit.api.ratelimit.bucket import FileTokenBucket, TokenBucket
+from spapi_toolkit.api.ratelimit.bucket import MIN_RATE, FileTokenBucket, TokenBucket
 from spapi_toolkit.api.ratelimit.limits import DEFAULT_LIMIT, official_limits
 
 
@@ -47,13 +49,22 @@ class RateLimiter:
     ``state_dir`` makes the buckets cross-process (``FileTokenBucket``): give every worker
     process on a host the same folder. ``overrides`` replaces official limits, keyed like
     ``official_limits()``, e.g. ``{"catalogItems_2022-04-01.getCatalogItem": (5, 10)}``.
+    ``time_scale`` is how many times faster than ours the service's clock runs (1 for Amazon):
+    every rate, official or overridden, and the floor throttling may take it down to are
+    multiplied by it, so a bucket that has not yet heard the service's rate header (a 429 or a
+    lost answer before the first success) does not wait Amazon's minutes on a sandbox's
+    seconds. Bursts are counts, not times, and stay as they are.
     """
 
     def __init__(
         self,
         state_dir: Path | None = None,
         overrides: dict[str, tuple[float, int]] | None = None,
+        time_scale: float = 1.0,
     ):
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, not {time_scale}")
+        self.time_scale = time_scale
         self._official = official_limits()
         self._overrides = dict(overrides or {})
         self._state_dir = state_dir
@@ -62,20 +73,25 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def limit_for(self, operation: str) -> tuple[float, int]:
+        """(rate per real second, burst) a new bucket of ``operation`` starts from."""
         if operation in self._overrides:
-            return self._overrides[operation]
-        official = self._official.get(operation)
-        return (official.rate, official.burst) if official else DEFAULT_LIMIT
+            rate, burst = self._overrides[operation]
+        else:
+            official = self._official.get(operation)
+            rate, burst = (official.rate, official.burst) if official else DEFAULT_LIMIT
+        return rate * self.time_scale, burst
 
     def bucket(self, key: BucketKey) -> TokenBucket:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 rate, burst = self.limit_for(key.operation)
+                floor = MIN_RATE * self.time_scale
                 if self._state_dir is not None:
-                    bucket = FileTokenBucket(self._state_dir / key.filename(), rate, burst)
+                    path = self._state_dir / key.filename()
+                    bucket = FileTokenBucket(path, rate, burst, floor=floor)
                 else:
-                    bucket = TokenBucket(rate, burst)
+                    bucket = TokenBucket(rate, burst, floor=floor)
                 self._buckets[key] = bucket
             return bucket
 
@@ -98,6 +114,10 @@ class RateLimiter:
         waited = self.bucket(key).acquire(timeout)
         self.record(key.operation, waited_seconds=waited)
         return waited
+
+    def delay(self, key: BucketKey) -> float:
+        """Seconds a call would now wait for its token, without taking one."""
+        return self.bucket(key).delay()
 
     def observe(
         self, key: BucketKey, status: int, rate_header: str | None, latency: float = 0.0
