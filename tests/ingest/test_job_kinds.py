@@ -30,6 +30,7 @@ class ScriptedJobs:
     source = "report"
     noun = "job"
     found_note = "found again"
+    step_operations: dict[str | None, str] = {}  # no rate limits to wait for
     creates: list[str | Exception] = []
     polls: list[JobState] = []
     existing: str | None = None
