@@ -1,18 +1,22 @@
-# The two commands: `make demo` and `make test`. Each installs into .venv when
-# needed (only again when pyproject.toml changes), checks the system parts it
-# needs, then runs.
+# The two commands: `make demo` and `make test`. Each checks the system parts it
+# needs first (so a missing Java stops it before a long install), installs into
+# .venv when needed (only again when pyproject.toml changes), then runs.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Where `make package` puts what a Glue job needs.
+GLUE_DIST ?= dist/glue
 
-.PHONY: demo test test-clock install lint typecheck bench check-system clean
+.PHONY: demo test test-clock install lint typecheck bench check-system package clean
 
+# The project with its dev and glue extras: the tests run the curation on a local
+# Spark, as a Glue job does.
 $(STAMP): pyproject.toml
 	@scripts/check-system python "$(PYTHON)"
 	@test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,glue]'
 	@touch $(STAMP)
 	@echo "installed spapi-lake into $(VENV)"
 
@@ -21,14 +25,14 @@ install: $(STAMP)
 check-system:
 	@scripts/check-system java
 
-demo: install check-system
+demo: check-system install
 	$(BIN)/python -m spapi_sandbox.demo
 
-test: install check-system lint
+test: check-system install lint
 	$(BIN)/python -m pytest
 
 # The whole suite again with the wall clock a year ahead and a year back (time-machine).
-test-clock: install check-system
+test-clock: check-system install
 	scripts/test-shifted-clock +365 -365
 
 lint: install
@@ -42,5 +46,19 @@ typecheck: install
 bench: install
 	$(BIN)/python benchmarks/bench_ratelimit.py
 
+# What a Glue 5.1 job runs: the entry scripts, and the project as one wheel for
+# --additional-python-modules. Only the project's own wheel: Glue 5.1 already has
+# boto3, pandas, pyarrow and PySpark, and pip on Glue fetches the few small
+# dependencies the wheel names.
+package: install
+	rm -rf $(GLUE_DIST)
+	$(BIN)/python -m pip wheel --quiet --no-deps . -w $(GLUE_DIST)
+	cp glue_jobs/*.py $(GLUE_DIST)/
+	@wheel=$$(cd $(GLUE_DIST) && ls spapi_lake-*.whl); \
+	echo "built $(GLUE_DIST)/: $$(cd $(GLUE_DIST) && ls | tr '\n' ' ')"; \
+	echo "upload it:  aws s3 cp $(GLUE_DIST)/ s3://BUCKET/PREFIX/ --recursive"; \
+	echo "job script: s3://BUCKET/PREFIX/raw_to_cleaned.py"; \
+	echo "job arg:    --additional-python-modules s3://BUCKET/PREFIX/$$wheel"
+
 clean:
-	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache build dist

@@ -1,0 +1,192 @@
+"""glue_jobs/raw_to_cleaned.py: its arguments, Glue-or-local, the PII key, its exit status."""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+
+import boto3
+import pytest
+
+from .support import SCRIPTS, load_script, run_script
+
+job = load_script("raw_to_cleaned")
+
+CORE_MISSING = importlib.util.find_spec("spapi_toolkit.lake.curate") is None or (
+    importlib.util.find_spec("spapi_toolkit.lake.curate.jobs") is None
+)
+needs_core = pytest.mark.skipif(
+    CORE_MISSING, reason="spapi_toolkit.lake.curate.jobs (the curation core) is not there yet"
+)
+
+
+def argv(*args: str) -> list[str]:
+    return ["raw_to_cleaned.py", *args]
+
+
+# --- arguments ---------------------------------------------------------------------------------
+
+
+def test_only_the_lake_is_required_and_the_optional_arguments_default():
+    args = job.parse_args(argv("--lake", "s3://bucket/lake"))
+    assert args.lake == "s3://bucket/lake"
+    assert args.tables is None
+    assert args.full_refresh is False
+    assert args.pii_hash_key_secret_id is None
+    assert args.job_name is None
+
+
+@pytest.mark.parametrize("form", ["separate", "equals"])
+def test_the_optional_arguments_are_read_when_given(form):
+    given = {
+        "lake": "/tmp/lake",
+        "tables": " orders, order_items ,",
+        "full_refresh": "TRUE",
+        "pii_hash_key_secret_id": "spapi/pii-hash-key",
+    }
+    if form == "separate":
+        args = job.parse_args(argv(*(x for k, v in given.items() for x in (f"--{k}", v))))
+    else:
+        args = job.parse_args(argv(*(f"--{k}={v}" for k, v in given.items())))
+    assert args.tables == ["orders", "order_items"]
+    assert args.full_refresh is True
+    assert args.pii_hash_key_secret_id == "spapi/pii-hash-key"
+    assert job.parse_args(argv("--lake", "x", "--full_refresh", "false")).full_refresh is False
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "--lake"),
+        (("--lake",), "--lake"),
+        (("--lake", "x", "--tables", " , "), "--tables"),
+        (("--lake", "x", "--full_refresh", "yes"), "--full_refresh must be true or false"),
+        (("--lake", "x", "--full_refresh"), "--full_refresh"),
+        (("--lake", "x", "--pii_hash_key_secret_id", " "), "--pii_hash_key_secret_id"),
+        (("--lake", "x", "--table", "orders"), "unknown argument(s) --table"),
+    ],
+)
+def test_unusable_arguments_are_refused_with_the_reason(args, message):
+    with pytest.raises(job.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        job.parse_args(argv(*args))
+
+
+def test_on_glue_its_own_arguments_are_let_through_and_the_job_name_is_kept():
+    args = job.parse_args(
+        argv(
+            "--JOB_NAME", "spapi-raw-to-cleaned", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1",
+            "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://tmp/",
+            "--enable-metrics", "true", "--lake", "s3://bucket/lake", "--tables", "orders",
+        )
+    )  # fmt: skip
+    assert args.job_name == "spapi-raw-to-cleaned"
+    assert args.tables == ["orders"]
+    # What Glue's Job.init is given: the resolved arguments, the job's own among them.
+    assert args.resolved["JOB_NAME"] == "spapi-raw-to-cleaned"
+    assert args.resolved["JOB_RUN_ID"] == "jr_1"
+    assert args.resolved["lake"] == "s3://bucket/lake"
+
+
+def test_the_script_exits_2_with_the_usage_on_bad_arguments(tmp_path):
+    missing = run_script("raw_to_cleaned", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "--lake" in missing.stderr and "usage:" in missing.stderr
+    bad = run_script(
+        "raw_to_cleaned", "--lake", str(tmp_path), "--full_refresh", "maybe", cwd=tmp_path
+    )
+    assert bad.returncode == 2
+    assert "--full_refresh must be true or false, not 'maybe'" in bad.stderr
+
+
+def test_a_failing_job_exits_1_naming_the_error(tmp_path):
+    # The lake is opened before Spark starts, so a bad one fails at once.
+    failed = run_script("raw_to_cleaned", "--lake", "ftp://host/lake", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "raw_to_cleaned: failed: LakeError" in failed.stderr
+    assert "unsupported scheme 'ftp'" in failed.stderr
+
+
+# --- the PII hash key --------------------------------------------------------------------------
+
+
+def test_without_a_secret_the_key_is_the_environments_or_none():
+    args = job.parse_args(argv("--lake", "x"))
+    assert job.pii_hash_key(args, {"SPAPI_PII_HASH_KEY": "local-key"}) == b"local-key"
+    assert job.pii_hash_key(args, {}) is None
+
+
+@pytest.mark.aws
+def test_the_secret_named_by_the_arguments_is_the_key_and_an_arn_names_its_region(aws_env):
+    # The environment's region is us-east-1; the secret lives in us-west-2, found by its ARN.
+    client = boto3.client("secretsmanager", region_name="us-west-2")
+    arn = client.create_secret(Name="spapi/pii-hash-key", SecretString="s3cr3t-ключ")["ARN"]
+    args = job.parse_args(argv("--lake", "x", "--pii_hash_key_secret_id", arn))
+    env = {"SPAPI_PII_HASH_KEY": "not this one"}
+    assert job.pii_hash_key(args, env) == "s3cr3t-ключ".encode()
+
+    boto3.client("secretsmanager").create_secret(Name="by-name", SecretBinary=b"\x00\x01key")
+    by_name = job.parse_args(argv("--lake", "x", "--pii_hash_key_secret_id", "by-name"))
+    assert job.pii_hash_key(by_name, env) == b"\x00\x01key"
+
+    missing = job.parse_args(argv("--lake", "x", "--pii_hash_key_secret_id", "no-such-secret"))
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        job.pii_hash_key(missing, env)
+
+
+# --- Glue or local -----------------------------------------------------------------------------
+
+PROBE = textwrap.dedent(
+    """
+    import importlib.util, sys
+    from pyspark import SparkConf, SparkContext
+    spec = importlib.util.spec_from_file_location("job", sys.argv[1])
+    job = importlib.util.module_from_spec(spec); sys.modules["job"] = job
+    spec.loader.exec_module(job)
+    sc = SparkContext(conf=SparkConf().setMaster("local[1]").setAppName("probe"))
+    print("glue", job.glue_classes_loadable(sc))
+    print("spark", job.glue_classes_loadable(sc, "org.apache.spark.SparkContext"))
+    sc.stop()
+    """
+)
+
+
+@pytest.mark.spark
+def test_here_the_glue_classes_are_not_loadable_though_a_present_class_is(tmp_path):
+    import subprocess
+    import sys
+
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(SCRIPTS / "raw_to_cleaned.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    assert "glue False" in probe.stdout
+    assert "spark True" in probe.stdout
+
+
+@pytest.mark.spark
+def test_a_job_name_without_glue_stops_with_2_instead_of_running_locally(tmp_path):
+    ran = run_script(
+        "raw_to_cleaned", "--JOB_NAME", "spapi-raw-to-cleaned", "--lake", str(tmp_path),
+        "--job-bookmark-option", "job-bookmark-disable", cwd=tmp_path, timeout=180,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert "cannot load Glue's com.amazonaws.services.glue.GlueContext" in ran.stderr
+    assert "Leave --JOB_NAME out to run locally" in ran.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was curated
+
+
+# --- end to end, once the curation core is there -------------------------------------------------
+
+
+@needs_core
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [(), ("--tables", "orders", "--full_refresh", "true")])
+def test_a_local_run_on_an_empty_lake_succeeds(tmp_path, options):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    ran = run_script("raw_to_cleaned", "--lake", str(lake), *options, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "on local Spark" in ran.stdout
+    assert "raw_to_cleaned: done," in ran.stdout
