@@ -4,7 +4,7 @@ A thin entry script: it reads the job arguments, starts Spark the way the place 
 needs, calls ``spapi_toolkit.lake.curate.jobs.raw_to_cleaned`` (the project wheel, installed on
 Glue with ``--additional-python-modules``) and reports. The same file runs on Glue and locally::
 
-    python glue_jobs/raw_to_cleaned.py --lake ./lake [--tables orders,order_items]
+    python glue_jobs/raw_to_cleaned.py --lake ./lake [--tables order_items,sales_traffic_by_asin]
         [--full_refresh true] [--pii_hash_key_secret_id NAME_OR_ARN]
 
 Arguments, ``--name value`` as Glue passes job arguments, read with awsglue's

@@ -182,7 +182,7 @@ def test_a_job_name_without_glue_stops_with_2_instead_of_running_locally(tmp_pat
 @needs_core
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [(), ("--tables", "orders", "--full_refresh", "true")])
+@pytest.mark.parametrize("options", [(), ("--tables", "order_items", "--full_refresh", "true")])
 def test_a_local_run_on_an_empty_lake_succeeds(tmp_path, options):
     lake = tmp_path / "lake"
     lake.mkdir()
