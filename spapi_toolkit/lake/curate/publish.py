@@ -3,8 +3,8 @@
 The batch is merged with the rows already published in the partitions it touches (the newest
 row per key wins, by the same rule as staging), written to a staging folder first, and only then
 over those partitions of the table (Spark's dynamic partition overwrite), so a crash before the
-last step leaves the published table as it was and a rerun redoes the batch. ``full_refresh``
-replaces the whole table.
+swap leaves the published table as it was and a rerun redoes the batch (and clears what the
+dead run staged). One run at a time per table. ``full_refresh`` replaces the whole table.
 """
 
 from __future__ import annotations
@@ -53,16 +53,22 @@ def publish(
             .join(F.broadcast(touched), on=list(table.partition_by), how="left_semi")
         )
         merged = newest(existing.unionByName(batch), table)
-    staging_key = f"{STAGING}/{CLEANED}/{table.name}/{run_id}"
-    staging = lake.location(staging_key)
+    scratch = f"{STAGING}/{CLEANED}/{table.name}"
+    lake.delete_folder(scratch)  # what a run that died before its swap staged
+    staging = lake.location(f"{scratch}/{run_id}")
     merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
     staged = spark.read.schema(batch.schema).parquet(staging)
     partitions = staged.select(*table.partition_by).distinct().count()
+    _swap(staged, target, table, full_refresh)
+    lake.delete_folder(scratch)
+    return partitions
+
+
+def _swap(staged: DataFrame, target: str, table: Table, full_refresh: bool) -> None:
+    """Overwrite the table's partitions that ``staged`` holds (all of them on a full refresh)."""
     (
         staged.write.mode("overwrite")
         .option("partitionOverwriteMode", "static" if full_refresh else "dynamic")
         .partitionBy(*table.partition_by)
         .parquet(target)
     )
-    lake.delete_folder(staging_key)
-    return partitions

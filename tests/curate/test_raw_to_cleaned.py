@@ -1,0 +1,218 @@
+"""raw → cleaned end to end: reports ingested from the sandbox, curated on a local Spark, and
+the cleaned tables set against the simulated seller's truth; reruns, new days, bad rows and a
+crash mid-publish."""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.clock import ManualClock
+from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, encodings_for
+from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.lake.checks import document_shape
+from spapi_toolkit.lake.curate import jobs, publish
+from spapi_toolkit.lake.landing import land
+from spapi_toolkit.lake.layout import raw_stem
+from spapi_toolkit.lake.registry import dataset, select
+from spapi_toolkit.lake.storage import Lake
+
+from ..reconcile import DE, JP, US, settled
+from ..support import END_DATE
+
+SELLER = "A2SANDBOXSELLER1"
+TODAY = date(2026, 11, 28)
+FIRST, LAST = date(2026, 11, 10), date(2026, 11, 16)  # settled: final numbers
+DATASETS = "orders_by_order_date,orders_by_last_update,sales_traffic_by_asin,merchant_listings"
+KEY = b"test-hmac-key"
+CLOCK = ManualClock(datetime(2026, 11, 28, 7, tzinfo=UTC))
+
+
+def _ingest(sandbox, lake: Lake, first: date, last: date) -> None:
+    client = SpApiClient.from_env(env=sandbox.env)
+    requests = plan(select(DATASETS), SELLER, (US, DE, JP), first, last, TODAY).requests
+    settings = IngestSettings(time_scale=client.time_scale, poll_seconds=0.5)
+    stats = ReportIngestor(client, lake, SELLER, settings).run(requests)
+    assert stats.failed == 0, stats.errors
+
+
+def _curate(spark, lake: Lake, **options) -> dict[str, jobs.TableResult]:
+    results = jobs.raw_to_cleaned(spark, lake, hash_key=KEY, clock=CLOCK, **options)
+    return {r.table: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def curated(spark, tmp_path_factory):
+    """A week of reports in three marketplaces, landed and curated once."""
+    root = tmp_path_factory.mktemp("lake")
+    lake = Lake.from_uri(str(root))
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        _ingest(sandbox, lake, FIRST, LAST)
+        seller = sandbox.app.seller
+        truth = seller.truth(FIRST, LAST)
+        titles = {p.asin: p.title(JP) for p in seller.products()}
+    results = _curate(spark, lake)
+    return root, lake, results, truth, titles
+
+
+def _table(spark, root: Path, name: str):
+    return spark.read.parquet(str(root / "cleaned" / name))
+
+
+def test_every_table_reconciles_and_nothing_was_refused(curated):
+    _, _, results, _, _ = curated
+    assert {"order_items", "sales_traffic_by_asin", "listings"} <= set(results)
+    for result in results.values():
+        assert result.reconciles, result
+        assert result.quarantined == 0 and not result.rejected, result
+    orders = results["order_items"]
+    assert orders.superseded > 0  # the same items in both orders reports: the newest kept
+
+
+def test_sales_and_traffic_by_asin_equals_the_truth(spark, curated):
+    root, _, _, truth, _ = curated
+    rows = _table(spark, root, "sales_traffic_by_asin").collect()
+    got = {(str(r.date), r.marketplace_id, r.child_asin): (r.units_ordered, r.ordered_product_sales)
+           for r in rows if r.units_ordered}  # fmt: skip
+    expected = {(str(t["date"]), t["marketplace_id"], t["asin"]):
+                (t["units_ordered"], Decimal(str(t["ordered_product_sales"])))
+                for t in truth if t["units_ordered"]}  # fmt: skip
+    assert all(settled(date.fromisoformat(day), mp) for day, mp, _ in expected)
+    assert len(expected) > 100 and got == expected
+    currencies = {(r.marketplace_id, r.currency) for r in rows if r.currency}
+    assert currencies == {(US, "USD"), (DE, "EUR"), (JP, "JPY")}
+    assert all(0 <= r.buy_box_share <= 1 for r in rows if r.buy_box_share is not None)
+
+
+def test_order_items_are_unique_and_equal_the_truth(spark, curated):
+    root, _, _, truth, _ = curated
+    items = _table(spark, root, "order_items")
+    assert items.count() == items.select("amazon_order_id", "order_item_id").distinct().count()
+    units: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in items.where(items.purchase_date.between(FIRST, LAST)).collect():
+        units[(str(r.purchase_date), r.marketplace_id, r.asin)] += r.quantity
+    expected = {(str(t["date"]), t["marketplace_id"], t["asin"]): t["units_ordered"]
+                for t in truth if t["units_ordered"]}  # fmt: skip
+    assert {k: v for k, v in units.items() if v} == expected  # cancelled items have none
+
+
+def test_personal_data_is_protected_and_japanese_names_read_back(spark, curated):
+    root, _, _, _, titles = curated
+    items = _table(spark, root, "order_items")
+    assert "cpf" not in items.columns
+    postal = [r.ship_postal_code for r in items.select("ship_postal_code").limit(50).collect()]
+    assert all(p is None or (len(p) == 64 and "-" not in p) for p in postal)
+    japanese = {r.product_name for r in items.where(items.marketplace_id == JP).collect()}
+    assert japanese and japanese <= set(titles.values())
+    assert any(not name.isascii() for name in japanese)
+
+
+def test_a_rerun_reads_nothing_and_changes_nothing(spark, curated):
+    root, lake, _, _, _ = curated
+    before = _files(root / "cleaned")
+    again = _curate(spark, lake)
+    assert all(r.documents == 0 and r.partitions == 0 for r in again.values())
+    assert _files(root / "cleaned") == before
+
+
+def test_a_new_day_reads_only_its_documents_and_rewrites_only_its_partitions(spark, curated,
+                                                                             tmp_path):  # fmt: skip
+    root = tmp_path / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    before = _files(root / "cleaned" / "sales_traffic_by_asin")
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        _ingest(sandbox, lake, date(2026, 11, 17), date(2026, 11, 17))
+    results = _curate(spark, lake, names=["sales_traffic_by_asin"])
+    assert results["sales_traffic_by_asin"].documents == 3  # one day x three marketplaces
+    after = _files(root / "cleaned" / "sales_traffic_by_asin")
+    assert {k: v for k, v in after.items() if "date=2026-11-17" not in k} == before
+    assert any("date=2026-11-17" in k for k in after)
+
+
+def _bad_orders(lake: Lake, marketplace_id: str) -> str:
+    """Land an orders document whose second row has a quantity that is not a number, and a
+    column Amazon might add one day."""
+    spec = dataset("orders_by_order_date")
+    header = [
+        "amazon-order-id",
+        "order-item-id",
+        "purchase-date",
+        "last-updated-date",
+        "order-status",
+        "sku",
+        "asin",
+        "quantity",
+        "currency",
+        "item-price",
+        "new-column",
+    ]
+    rows = [["999-0000000-0000001", "91", "2026-11-12T10:00:00+00:00",
+             "2026-11-12T11:00:00+00:00", "Shipped", "SKU-X", "B0NEW00001", "1", "USD", "5.00",
+             "hello"],
+            ["999-0000000-0000002", "92", "2026-11-12T10:00:00+00:00",
+             "2026-11-12T11:00:00+00:00", "Shipped", "SKU-X", "B0NEW00001", "two", "USD", "5.00",
+             "world"]]  # fmt: skip
+    text = "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
+    stem = raw_stem(spec.name, SELLER, marketplace_id, date(2026, 11, 12), "injected-bad-batch")
+    manifest = land(lake, stem, [text.encode()], fmt="tsv",
+                    encodings=encodings_for("tsv", [marketplace_id]), shape=document_shape(spec),
+                    manifest_fields={"dataset": spec.name, "seller_id": SELLER,
+                                     "marketplace_ids": [marketplace_id]})  # fmt: skip
+    return manifest.key
+
+
+def test_a_bad_row_is_quarantined_with_its_reason_and_new_columns_are_kept(spark, curated,
+                                                                           tmp_path):  # fmt: skip
+    root = tmp_path / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    key = _bad_orders(lake, US)
+    result = _curate(spark, lake, names=["order_items"])["order_items"]
+    assert (result.documents, result.rows_in, result.rows_out, result.quarantined) == (1, 2, 1, 1)
+    assert result.reconciles and result.quarantine_key
+    [bad] = spark.read.json(lake.location(result.quarantine_key)).collect()
+    assert bad.reason == "quantity: two is not a int" and bad.raw_key == key
+    items = _table(spark, root, "order_items")
+    [good] = items.where(items.amazon_order_id == "999-0000000-0000001").collect()
+    assert good.extra == {"new-column": "hello"} and good.raw_key == key
+
+
+def test_a_crash_while_publishing_leaves_the_table_and_the_state_as_they_were(
+    spark, curated, tmp_path, monkeypatch
+):
+    root = tmp_path / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    _bad_orders(lake, DE)
+    state = root / "_state/curate/order_items.json"
+    before, remembered = _files(root / "cleaned"), state.read_text()
+
+    def killed(*args, **kwargs):  # the batch is staged; the process dies before the swap
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(publish, "_swap", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _curate(spark, lake, names=["order_items"])
+    assert _files(root / "cleaned") == before and state.read_text() == remembered
+    assert (root / "_staging").exists()  # what the dead run staged, left behind
+    monkeypatch.undo()
+    result = _curate(spark, lake, names=["order_items"])["order_items"]
+    assert (result.documents, result.rows_out) == (1, 1)  # the next run finishes the work
+    assert not (root / "_staging").exists()
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every data file under ``folder``: (size, modification time in ns)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
