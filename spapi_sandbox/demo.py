@@ -4,10 +4,12 @@ Starts the sandbox (a simulated seller in the US, Germany and Japan) and points 
 ``SpApiClient`` at it through the same environment variables a deployment uses. Then it ingests
 every dataset of the registry for the seller's last 30 days into a local lake's raw zone
 (reports, Data Kiosk, API snapshots), checks what landed against the seller's ground truth, and
-writes ``reports/demo/summary.md``. The sandbox's clocks run an hour per real second, so Amazon's
-report quotas and processing times pass quickly. Run it twice: the second run lands nothing new.
+curates the raw zone into the cleaned tables on a local Spark (the Glue job's code), checks the
+cleaned tables against the ground truth too, and writes ``reports/demo/summary.md``. The
+sandbox's clocks run an hour per real second, so Amazon's report quotas and processing times pass
+quickly. Run it twice: the second run lands nothing new and curates nothing new.
 
-The Glue curation, the expectations and the notebooks join this demo as their issues land.
+The expectations and the notebooks join this demo as their issues land.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from spapi_toolkit.regions import marketplace
 
 MARKETPLACES = ("US", "DE", "JP")
 RESTATEMENT = timedelta(hours=72)
+# The demo's PII hashing key when SPAPI_PII_HASH_KEY is unset: fine for a simulated seller,
+# never for real data (a deployment keeps its key in Secrets Manager).
+DEMO_HASH_KEY = b"spapi-lake demo key - not a secret"
 console = Console(width=150)
 
 
@@ -52,6 +57,51 @@ def _text(lake: Lake, manifest: Manifest) -> str:
     return (gzip.decompress(raw) if manifest.compression == "gzip" else raw).decode(
         manifest.encoding or "utf-8"
     )
+
+
+def _settled(day: str, country: str, now: datetime) -> bool:
+    zone = ZoneInfo(marketplace(country).timezone)
+    return datetime.fromisoformat(day).replace(tzinfo=zone) + timedelta(days=1) + RESTATEMENT <= now
+
+
+def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list[Any], list[str]]:
+    """Curate raw → cleaned on a local Spark; check the cleaned daily sales and order items
+    against the ground truth on settled days. (table results, check lines)"""
+    from spapi_toolkit.lake.curate import jobs
+    from spapi_toolkit.lake.curate.session import spark_session
+
+    console.print("[bold]curation[/bold] raw → cleaned on a local Spark (the Glue job's code)")
+    spark = spark_session("spapi-demo")
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        results = jobs.raw_to_cleaned(
+            spark, lake, hash_key=jobs.hash_key_from_env() or DEMO_HASH_KEY,
+            progress=lambda r: console.print(
+                f"  {r.table:<22} {r.documents} new documents, {r.rows_out} rows, "
+                f"{r.quarantined} quarantined, {r.seconds:.1f} s", highlight=False),
+        )  # fmt: skip
+        daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
+        items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
+    finally:
+        spark.stop()
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for row in truth:
+        expected[(row["marketplace_id"], str(row["date"]))] += row["units_ordered"]
+    ordered: dict[tuple[str, str], int] = defaultdict(int)
+    for item in items:
+        ordered[(item.marketplace_id, str(item.purchase_date))] += item.quantity
+    lines = []
+    for country in MARKETPLACES:
+        market = marketplace(country).marketplace_id
+        days = sorted({str(r.date) for r in daily if r.marketplace_id == market})
+        settled = [d for d in days if _settled(d, country, now)]
+        from_report = {str(r.date): r.units_ordered for r in daily if r.marketplace_id == market}
+        same = sum(from_report[d] == expected[(market, d)] == ordered[(market, d)] for d in settled)
+        lines.append(
+            f"{country}: cleaned sales_traffic_daily and order_items units both match the ground "
+            f"truth on {same} of {len(settled)} settled days"
+        )
+    return results, lines
 
 
 def check_sales_and_traffic(
@@ -71,13 +121,8 @@ def check_sales_and_traffic(
     lines = []
     for country in MARKETPLACES:
         market = marketplace(country)
-        zone = ZoneInfo(market.timezone)
         days = sorted(d for m, d in reported if m == market.marketplace_id)
-        settled = [
-            d for d in days
-            if datetime.fromisoformat(d).replace(tzinfo=zone) + timedelta(days=1) + RESTATEMENT
-            <= now
-        ]  # fmt: skip
+        settled = [d for d in days if _settled(d, country, now)]
         matching = sum(
             reported[(market.marketplace_id, d)] == expected[(market.marketplace_id, d)]
             for d in settled
@@ -123,8 +168,11 @@ def run(lake_uri: str, out: Path, seed: int, scale: float) -> int:
         stats = client.stats()
     manifests = landed_manifests(lake, seller_id)
     checks = check_sales_and_traffic(lake, manifests, truth, settled_as_of)
-    _write_summary(out, lake_uri, result, manifests, checks, stats, time.monotonic() - started)
-    return 1 if result.failures else 0
+    curated, curation_checks = curate(lake, truth, settled_as_of)
+    _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
+                   time.monotonic() - started, curated)  # fmt: skip
+    refused = [r for r in curated if r.rejected or not r.reconciles]
+    return 1 if result.failures or refused else 0
 
 
 def _write_summary(
@@ -135,6 +183,7 @@ def _write_summary(
     checks: list[str],
     stats: dict[str, Any],
     elapsed: float,
+    curated: list[Any],
 ) -> None:
     objects: Counter[str] = Counter(m.dataset for m in manifests)
     size: Counter[str] = Counter()
@@ -158,6 +207,16 @@ def _write_summary(
         table.add_row(*cells)
         lines.append(f"| {' | '.join(cells)} |")
     console.print(table)
+    cleaned = Table("cleaned table", "documents", "rows in", "rows out", "quarantined",
+                    "older versions", "partitions")  # fmt: skip
+    lines += ["", "| cleaned table | documents | rows in | rows out | quarantined | older versions "
+              "| partitions |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in curated:
+        cells = (r.table, str(r.documents), f"{r.rows_in:,}", f"{r.rows_out:,}",
+                 str(r.quarantined), f"{r.superseded:,}", str(r.partitions))  # fmt: skip
+        cleaned.add_row(*cells)
+        lines.append(f"| {' | '.join(cells)} |")
+    console.print(cleaned)
     lines.append("")
     for line in checks:
         console.print(f"[green]check[/green] {line}")
@@ -192,7 +251,9 @@ def _write_summary(
     lines += [
         "",
         "Each object in the lake's raw/ zone is the bytes as received, with a `.manifest.json` "
-        "beside it; `spapi status --lake` shows the ledger.",
+        "beside it; `spapi status --lake` shows the ledger. The cleaned tables are Parquet under "
+        "cleaned/<table>/ (contracts in tables.toml); `spapi curate --lake` brings them up to "
+        "date.",
         "",
     ]
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
