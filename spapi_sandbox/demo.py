@@ -65,12 +65,15 @@ def _settled(day: str, country: str, now: datetime) -> bool:
 
 
 def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list[Any], list[str]]:
-    """Curate raw → cleaned on a local Spark; check the cleaned daily sales and order items
-    against the ground truth on settled days. (table results, check lines)"""
+    """Curate raw → cleaned → aggregated on a local Spark; check the cleaned daily sales and
+    order items against the ground truth on settled days, and the sales_daily mart's units
+    against its cleaned table's. (table results, check lines)"""
     from spapi_toolkit.lake.curate import jobs
+    from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.session import spark_session
 
-    console.print("[bold]curation[/bold] raw → cleaned on a local Spark (the Glue job's code)")
+    console.print("[bold]curation[/bold] raw → cleaned → aggregated on a local Spark (the Glue "
+                  "jobs' code)")  # fmt: skip
     spark = spark_session("spapi-demo")
     spark.sparkContext.setLogLevel("ERROR")
     try:
@@ -80,8 +83,15 @@ def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list
                 f"  {r.table:<22} {r.documents} new documents, {r.rows_out} rows, "
                 f"{r.quarantined} quarantined, {r.seconds:.1f} s", highlight=False),
         )  # fmt: skip
+        cleaned_to_aggregated(spark, lake, progress=lambda m: console.print(
+            f"  {m.mart:<22} {m.changed} changed cleaned partitions, {m.partitions} mart "
+            f"partitions written, {m.seconds:.1f} s", highlight=False))  # fmt: skip
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
+        mart_units, cleaned_units = (
+            spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).first()[0]
+            for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
+        )
     finally:
         spark.stop()
     expected: dict[tuple[str, str], int] = defaultdict(int)
@@ -101,6 +111,8 @@ def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list
             f"{country}: cleaned sales_traffic_daily and order_items units both match the ground "
             f"truth on {same} of {len(settled)} settled days"
         )
+    lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
+                 f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
     return results, lines
 
 

@@ -460,9 +460,14 @@ def curate(
         None, help="cleaned tables, comma-separated (default: every table with a contract)"
     ),
     full_refresh: bool = typer.Option(False, help="rebuild the tables from every document"),
+    marts: bool = typer.Option(
+        True, help="then rebuild the aggregated marts where their cleaned partitions changed"
+    ),
 ) -> None:
-    """Curate the raw zone into the cleaned tables, locally (the Glue job's code, on Spark):
-    only documents that are new or changed since the last run, unless --full-refresh."""
+    """Curate the raw zone into the cleaned tables, then the cleaned tables into the aggregated
+    marts, locally (the Glue jobs' code, on Spark): only documents that are new or changed since
+    the last run, and only mart partitions whose cleaned partitions changed, unless
+    --full-refresh."""
     import importlib.util
     import shutil
 
@@ -496,6 +501,14 @@ def curate(
         jobs.raw_to_cleaned(spark, Lake.from_uri(lake), [t.name for t in chosen],
                             full_refresh=full_refresh, hash_key=jobs.hash_key_from_env(),
                             progress=show)  # fmt: skip
+        if marts:
+            from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
+
+            cleaned_to_aggregated(spark, Lake.from_uri(lake), full_refresh=full_refresh,
+                                  progress=lambda m: err.print(
+                                      f"{m.mart}: {m.changed} changed cleaned partition(s), "
+                                      f"{m.partitions} mart partition(s) written, {m.removed} "
+                                      f"removed ({m.seconds:.1f} s)"))  # fmt: skip
     except (jobs.CurationError, ValueError) as exc:
         _fail(exc)
     finally:

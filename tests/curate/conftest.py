@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.lake.storage import Lake
+
+from ..reconcile import JP
+from ..support import END_DATE
+from .week import FIRST, LAST, curate, ingest
+
 
 @pytest.fixture(scope="session")
 def spark():
@@ -13,6 +20,20 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def curated(spark, tmp_path_factory):
+    """A week of reports in three marketplaces, landed and curated once."""
+    root = tmp_path_factory.mktemp("lake")
+    lake = Lake.from_uri(str(root))
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        ingest(sandbox, lake, FIRST, LAST)
+        seller = sandbox.app.seller
+        truth = seller.truth(FIRST, LAST)
+        titles = {p.asin: p.title(JP) for p in seller.products()}
+    results = curate(spark, lake)
+    return root, lake, results, truth, titles
 
 
 def pytest_collection_modifyitems(items):

@@ -6,60 +6,24 @@ from __future__ import annotations
 
 import shutil
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from spapi_sandbox.server import run_sandbox
-from spapi_toolkit.api.client import SpApiClient
-from spapi_toolkit.clock import ManualClock
-from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, encodings_for
-from spapi_toolkit.ingest.planner import plan
+from spapi_toolkit.ingest.jobs import encodings_for
 from spapi_toolkit.lake.checks import document_shape
-from spapi_toolkit.lake.curate import jobs, publish
+from spapi_toolkit.lake.curate import publish
 from spapi_toolkit.lake.landing import land
 from spapi_toolkit.lake.layout import raw_stem
-from spapi_toolkit.lake.registry import dataset, select
+from spapi_toolkit.lake.registry import dataset
 from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import DE, JP, US, settled
 from ..support import END_DATE
-
-SELLER = "A2SANDBOXSELLER1"
-TODAY = date(2026, 11, 28)
-FIRST, LAST = date(2026, 11, 10), date(2026, 11, 16)  # settled: final numbers
-DATASETS = "orders_by_order_date,orders_by_last_update,sales_traffic_by_asin,merchant_listings"
-KEY = b"test-hmac-key"
-CLOCK = ManualClock(datetime(2026, 11, 28, 7, tzinfo=UTC))
-
-
-def _ingest(sandbox, lake: Lake, first: date, last: date) -> None:
-    client = SpApiClient.from_env(env=sandbox.env)
-    requests = plan(select(DATASETS), SELLER, (US, DE, JP), first, last, TODAY).requests
-    settings = IngestSettings(time_scale=client.time_scale, poll_seconds=0.5)
-    stats = ReportIngestor(client, lake, SELLER, settings).run(requests)
-    assert stats.failed == 0, stats.errors
-
-
-def _curate(spark, lake: Lake, **options) -> dict[str, jobs.TableResult]:
-    results = jobs.raw_to_cleaned(spark, lake, hash_key=KEY, clock=CLOCK, **options)
-    return {r.table: r for r in results}
-
-
-@pytest.fixture(scope="module")
-def curated(spark, tmp_path_factory):
-    """A week of reports in three marketplaces, landed and curated once."""
-    root = tmp_path_factory.mktemp("lake")
-    lake = Lake.from_uri(str(root))
-    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
-        _ingest(sandbox, lake, FIRST, LAST)
-        seller = sandbox.app.seller
-        truth = seller.truth(FIRST, LAST)
-        titles = {p.asin: p.title(JP) for p in seller.products()}
-    results = _curate(spark, lake)
-    return root, lake, results, truth, titles
+from .week import FIRST, LAST, SELLER, curate, ingest
 
 
 def _table(spark, root: Path, name: str):
@@ -117,7 +81,7 @@ def test_personal_data_is_protected_and_japanese_names_read_back(spark, curated)
 def test_a_rerun_reads_nothing_and_changes_nothing(spark, curated):
     root, lake, _, _, _ = curated
     before = _files(root / "cleaned")
-    again = _curate(spark, lake)
+    again = curate(spark, lake)
     assert all(r.documents == 0 and r.partitions == 0 for r in again.values())
     assert _files(root / "cleaned") == before
 
@@ -129,8 +93,8 @@ def test_a_new_day_reads_only_its_documents_and_rewrites_only_its_partitions(spa
     lake = Lake.from_uri(str(root))
     before = _files(root / "cleaned" / "sales_traffic_by_asin")
     with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
-        _ingest(sandbox, lake, date(2026, 11, 17), date(2026, 11, 17))
-    results = _curate(spark, lake, names=["sales_traffic_by_asin"])
+        ingest(sandbox, lake, date(2026, 11, 17), date(2026, 11, 17))
+    results = curate(spark, lake, names=["sales_traffic_by_asin"])
     assert results["sales_traffic_by_asin"].documents == 3  # one day x three marketplaces
     after = _files(root / "cleaned" / "sales_traffic_by_asin")
     assert {k: v for k, v in after.items() if "date=2026-11-17" not in k} == before
@@ -175,7 +139,7 @@ def test_a_bad_row_is_quarantined_with_its_reason_and_new_columns_are_kept(spark
     shutil.copytree(curated[0], root)
     lake = Lake.from_uri(str(root))
     key = _bad_orders(lake, US)
-    result = _curate(spark, lake, names=["order_items"])["order_items"]
+    result = curate(spark, lake, names=["order_items"])["order_items"]
     assert (result.documents, result.rows_in, result.rows_out, result.quarantined) == (1, 2, 1, 1)
     assert result.reconciles and result.quarantine_key
     [bad] = spark.read.json(lake.location(result.quarantine_key)).collect()
@@ -200,11 +164,11 @@ def test_a_crash_while_publishing_leaves_the_table_and_the_state_as_they_were(
 
     monkeypatch.setattr(publish, "_swap", killed)
     with pytest.raises(KeyboardInterrupt):
-        _curate(spark, lake, names=["order_items"])
+        curate(spark, lake, names=["order_items"])
     assert _files(root / "cleaned") == before and state.read_text() == remembered
     assert (root / "_staging").exists()  # what the dead run staged, left behind
     monkeypatch.undo()
-    result = _curate(spark, lake, names=["order_items"])["order_items"]
+    result = curate(spark, lake, names=["order_items"])["order_items"]
     assert (result.documents, result.rows_out) == (1, 1)  # the next run finishes the work
     assert not (root / "_staging").exists()
 

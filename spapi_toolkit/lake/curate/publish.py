@@ -1,15 +1,18 @@
-"""Publishing a staged batch into its cleaned table: merged by key, partition by partition.
+"""Publishing a staged batch into its table: merged by key, partition by partition.
 
 The batch is merged with the rows already published in the partitions it touches (the newest
 row per key wins, by the same rule as staging), written to a staging folder first, and only then
 over those partitions of the table (Spark's dynamic partition overwrite), so a crash before the
 swap leaves the published table as it was and a rerun redoes the batch (and clears what the
 dead run staged). One run at a time per table. ``full_refresh`` replaces the whole table.
+
+The same path publishes the aggregated zone's marts (``zone="aggregated"``, ``merge=False``):
+a mart's batch holds whole rebuilt partitions, which replace the published ones as they are.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from spapi_toolkit.lake.curate.staging import newest
 from spapi_toolkit.lake.storage import Lake
@@ -22,30 +25,44 @@ CLEANED = "cleaned"
 STAGING = "_staging"  # beside the zones, never inside a table's folder
 
 
-def table_key(table: Table) -> str:
-    """The lake folder of a cleaned table."""
-    return f"{CLEANED}/{table.name}"
+class Partitioned(Protocol):
+    """What publishing needs of a contract: a cleaned ``Table`` or a ``Mart``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def partition_by(self) -> tuple[str, ...]: ...
 
 
-def is_published(lake: Lake, table: Table) -> bool:
-    return next(iter(lake.list(table_key(table) + "/")), None) is not None
+def table_key(table: Partitioned, zone: str = CLEANED) -> str:
+    """The lake folder of a table of ``zone``."""
+    return f"{zone}/{table.name}"
+
+
+def is_published(lake: Lake, table: Partitioned, zone: str = CLEANED) -> bool:
+    return next(iter(lake.list(table_key(table, zone) + "/")), None) is not None
 
 
 def publish(
     spark: SparkSession,
     lake: Lake,
-    table: Table,
+    table: Partitioned,
     batch: DataFrame,
     run_id: str,
     *,
     full_refresh: bool = False,
+    zone: str = CLEANED,
+    merge: bool = True,
 ) -> int:
-    """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written."""
+    """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written.
+    ``merge=False``: the batch replaces the partitions it holds, without reading them."""
     from pyspark.sql import functions as F
 
-    target = lake.location(table_key(table))
+    target = lake.location(table_key(table, zone))
     merged = batch
-    if is_published(lake, table) and not full_refresh:
+    if merge and is_published(lake, table, zone) and not full_refresh:
+        assert isinstance(table, Table), "only a cleaned table has a key to merge by"
         touched = batch.select(*table.partition_by).distinct()
         existing = (
             spark.read.schema(batch.schema)
@@ -53,7 +70,7 @@ def publish(
             .join(F.broadcast(touched), on=list(table.partition_by), how="left_semi")
         )
         merged = newest(existing.unionByName(batch), table)
-    scratch = f"{STAGING}/{CLEANED}/{table.name}"
+    scratch = f"{STAGING}/{zone}/{table.name}"
     lake.delete_folder(scratch)  # what a run that died before its swap staged
     staging = lake.location(f"{scratch}/{run_id}")
     merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
@@ -64,7 +81,7 @@ def publish(
     return partitions
 
 
-def _swap(staged: DataFrame, target: str, table: Table, full_refresh: bool) -> None:
+def _swap(staged: DataFrame, target: str, table: Partitioned, full_refresh: bool) -> None:
     """Overwrite the table's partitions that ``staged`` holds (all of them on a full refresh)."""
     (
         staged.write.mode("overwrite")

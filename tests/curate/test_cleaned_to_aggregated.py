@@ -1,0 +1,118 @@
+"""cleaned → aggregated end to end, on the curated sandbox week (conftest's ``curated``): the
+marts equal the seller's truth, orders_daily reconciles with sales_daily, a rerun rebuilds
+nothing, and a changed or vanished cleaned partition rebuilds or removes only its own."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from spapi_toolkit.clock import ManualClock
+from spapi_toolkit.lake.curate import aggregate
+from spapi_toolkit.lake.curate import marts as transforms
+from spapi_toolkit.lake.storage import Lake
+
+from ..reconcile import US
+from .week import FIRST, LAST
+
+CLOCK = ManualClock(datetime(2026, 11, 28, 8, tzinfo=UTC))
+
+
+def _aggregate(spark, lake: Lake, **options) -> dict[str, aggregate.MartResult]:
+    results = aggregate.cleaned_to_aggregated(spark, lake, clock=CLOCK, **options)
+    return {r.mart: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def aggregated(spark, curated, tmp_path_factory):
+    root = tmp_path_factory.mktemp("aggregated") / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    return root, lake, _aggregate(spark, lake), curated[3]
+
+
+def _mart(spark, root: Path, name: str):
+    return spark.read.parquet(str(root / "aggregated" / name))
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}  # fmt: skip
+
+
+def test_sales_daily_equals_the_truth_and_the_cleaned_table(spark, aggregated):
+    root, _, results, truth = aggregated
+    assert results["sales_daily"].partitions == 7 * 3  # a week in three marketplaces
+    rows = _mart(spark, root, "sales_daily").collect()
+    got = {(str(r.date), r.marketplace_id, r.child_asin): (r.units_ordered, r.ordered_product_sales)
+           for r in rows if r.units_ordered}  # fmt: skip
+    expected = {(str(t["date"]), t["marketplace_id"], t["asin"]):
+                (t["units_ordered"], Decimal(str(t["ordered_product_sales"])))
+                for t in truth if t["units_ordered"]}  # fmt: skip
+    assert len(expected) > 100 and got == expected
+    cleaned = spark.read.parquet(str(root / "cleaned" / "sales_traffic_by_asin"))
+    assert len(rows) == cleaned.count()
+    for r in rows:
+        if r.sessions:
+            assert r.unit_session_rate == pytest.approx(r.units_ordered / r.sessions)
+        if r.units_ordered:
+            asp = r.ordered_product_sales / r.units_ordered  # cents rounded half up
+            assert r.average_selling_price == asp.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def test_orders_daily_reconciles_with_sales_daily_on_the_settled_week(spark, aggregated):
+    root, _, results, truth = aggregated
+    orders = _mart(spark, root, "orders_daily")
+    week = orders.where(orders.date.between(FIRST, LAST))
+    units: dict[tuple[str, str, str], int] = {}
+    for r in week.collect():
+        key = (str(r.date), r.marketplace_id, r.asin)
+        units[key] = units.get(key, 0) + r.units
+    expected = {(str(t["date"]), t["marketplace_id"], t["asin"]): t["units_ordered"]
+                for t in truth if t["units_ordered"]}  # fmt: skip
+    assert {k: v for k, v in units.items() if v} == expected
+    differences = transforms.orders_against_sales(week, _mart(spark, root, "sales_daily"))
+    unexplained = differences.where(differences.reasons.contains("unexplained")).collect()
+    assert unexplained == []
+    assert differences.where(differences.units_difference != 0).count() == 0
+    assert results["orders_daily"].rows_out == orders.count() > 0
+
+
+def test_a_rerun_rebuilds_nothing(spark, aggregated):
+    root, lake, _, _ = aggregated
+    before = _files(root / "aggregated")
+    again = _aggregate(spark, lake)
+    assert all((r.changed, r.removed, r.partitions) == (0, 0, 0) for r in again.values())
+    assert _files(root / "aggregated") == before
+
+
+def test_a_rewritten_cleaned_partition_rebuilds_only_its_mart_partition(spark, aggregated,
+                                                                       tmp_path):  # fmt: skip
+    root = tmp_path / "lake"
+    shutil.copytree(aggregated[0], root)
+    lake = Lake.from_uri(str(root))
+    cleaned = root / "cleaned" / "sales_traffic_by_asin"
+    day, gone = f"marketplace_id={US}/date=2026-11-12", f"marketplace_id={US}/date=2026-11-13"
+    rows = spark.read.parquet(str(cleaned)).where(f"marketplace_id = '{US}'")
+    rows = rows.where(rows.date == date(2026, 11, 12))
+    units = sum(r.units_ordered for r in rows.collect())
+    doubled = rows.withColumn("units_ordered", rows.units_ordered * 2).localCheckpoint()
+    doubled.write.mode("overwrite").partitionBy("marketplace_id", "date").parquet(str(cleaned))
+    shutil.rmtree(cleaned / gone)
+    mart = root / "aggregated" / "sales_daily"
+    before = _files(mart)
+
+    result = _aggregate(spark, lake, names=["sales_daily"])["sales_daily"]
+
+    assert (result.changed, result.removed, result.partitions) == (1, 1, 1)
+    after = _files(mart)
+    untouched = {k: v for k, v in before.items() if not k.startswith((day, gone))}
+    assert {k: v for k, v in after.items() if not k.startswith(day)} == untouched
+    assert after.keys() != before.keys()  # the rebuilt partition's files are new ones
+    rebuilt = _mart(spark, root, "sales_daily").where(f"marketplace_id = '{US}'").collect()
+    assert sum(r.units_ordered for r in rebuilt if r.date == date(2026, 11, 12)) == 2 * units
+    assert not [r for r in rebuilt if r.date == date(2026, 11, 13)]
