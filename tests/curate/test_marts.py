@@ -16,14 +16,14 @@ US = "ATVPDKIKX0DER"
 DAY = date(2026, 11, 12)
 
 BY_ASIN = (
-    "marketplace_id string, date date, parent_asin string, child_asin string, currency string,"
+    "seller_id string, marketplace_id string, date date, parent_asin string, child_asin string, currency string,"
     " ordered_product_sales decimal(18,2), ordered_product_sales_b2b decimal(18,2),"
     " units_ordered bigint, units_ordered_b2b bigint, total_order_items bigint,"
     " total_order_items_b2b bigint, page_views bigint, sessions bigint, buy_box_share double,"
     " unit_session_rate double"
 )
 ITEMS = (
-    "marketplace_id string, amazon_order_id string, order_item_id string, purchase_ts timestamp,"
+    "seller_id string, marketplace_id string, amazon_order_id string, order_item_id string, purchase_ts timestamp,"
     " purchase_date date, order_status string, item_status string, fulfillment_channel string,"
     " sku string, asin string, quantity bigint, currency string, item_price decimal(18,2),"
     " item_tax decimal(18,2), item_promotion_discount decimal(18,2), is_business_order boolean"
@@ -31,7 +31,7 @@ ITEMS = (
 
 
 def _asin_row(child, units, sales, sessions, page_views, buy_box, amazon_rate, b2b=(0, "0")):
-    return (US, DAY, "B0PARENT01", child, "USD", Decimal(sales), Decimal(b2b[1]), units, b2b[0],
+    return ("S1", US, DAY, "B0PARENT01", child, "USD", Decimal(sales), Decimal(b2b[1]), units, b2b[0],
             units, b2b[0], page_views, sessions, buy_box, amazon_rate)  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def _item(order, item, status, sku, quantity, price, *, b2b=False, channel="Amaz
     money = None if price is None else Decimal(price)
     tax = None if price is None else Decimal("1.00")
     currency = "USD" if price else None
-    return (US, order, item, ts, day, status, item_status or status, channel, sku, f"B0{sku}",
+    return ("S1", US, order, item, ts, day, status, item_status or status, channel, sku, f"B0{sku}",
             quantity, currency, money, tax, Decimal("0.50"), b2b)  # fmt: skip
 
 
@@ -144,3 +144,10 @@ def test_the_reconciliation_returns_only_the_differences_with_their_known_reason
     assert (got["B0A2"].units_difference, got["B0A2"].revenue_difference) == (0, Decimal("-10.00"))
     assert got["B0A3"].units_difference == -1 and got["B0A3"].cancelled_items == 1
     assert got["B0A5"].orders_units is None and got["B0A5"].units_difference == -1
+
+
+def test_two_sellers_of_one_asin_are_never_mixed(spark):
+    one = _asin_row("B0CHILD001", 2, "20.00", 10, 20, 0.5, 20.0)
+    other = ("S2", *one[1:])
+    rows = transforms.build(mart("sales_daily"), spark.createDataFrame([one, other], BY_ASIN))
+    assert sorted((r.seller_id, r.units_ordered) for r in rows.collect()) == [("S1", 2), ("S2", 2)]

@@ -39,7 +39,7 @@ SPARK_TYPES = {
     "date": "date",
     "bool": "boolean",
 }
-RECONCILIATION = ("marketplace_id", "date", "asin", "orders_units", "sales_units",
+RECONCILIATION = ("seller_id", "marketplace_id", "date", "asin", "orders_units", "sales_units",
                   "units_difference", "orders_revenue", "sales_revenue", "revenue_difference",
                   "pending_units", "cancelled_items", "reasons")  # fmt: skip
 CANCELLED = "Cancelled"
@@ -99,7 +99,7 @@ def sales_daily(by_asin: DataFrame) -> DataFrame:
     weighted = by_asin.withColumn(
         "buy_box_page_views", F.col("buy_box_share") * F.col("page_views")
     )
-    summed = weighted.groupBy("marketplace_id", "date", "child_asin").agg(
+    summed = weighted.groupBy("seller_id", "marketplace_id", "date", "child_asin").agg(
         F.max("parent_asin").alias("parent_asin"), *_sales_sums()
     )
     return _sales_ratios(summed)
@@ -126,7 +126,7 @@ def orders_daily(items: DataFrame) -> DataFrame:
 
     summed = (
         items.withColumnRenamed("purchase_date", "date")
-        .groupBy("marketplace_id", "date", "sku", "asin")
+        .groupBy("seller_id", "marketplace_id", "date", "sku", "asin")
         .agg(
             F.max("currency").alias("currency"),
             F.countDistinct("amazon_order_id").alias("orders"),
@@ -170,10 +170,10 @@ def conform(frame: DataFrame, mart: Mart) -> DataFrame:
 
 
 def orders_against_sales(orders: DataFrame, sales: DataFrame) -> DataFrame:
-    """Where ``orders_daily`` and ``sales_daily`` disagree, per marketplace, day and ASIN, with
-    the known reasons: one row per difference (none when they agree).
+    """Where ``orders_daily`` and ``sales_daily`` disagree, per seller, marketplace, day and
+    ASIN, with the known reasons: one row per difference (none when they agree).
 
-    Columns: marketplace_id, date, asin; units and sales of each side (``orders_units``,
+    Columns: seller_id, marketplace_id, date, asin; units and sales of each side (``orders_units``,
     ``sales_units``, ``orders_revenue``, ``sales_revenue``) and their differences (orders minus
     sales); the orders' ``pending_units`` and ``cancelled_items``; and ``reasons``, the known
     causes that apply, "; "-joined:
@@ -191,13 +191,14 @@ def orders_against_sales(orders: DataFrame, sales: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    by_asin = orders.groupBy("marketplace_id", "date", "asin").agg(
+    by_asin = orders.groupBy("seller_id", "marketplace_id", "date", "asin").agg(
         F.sum("units").alias("orders_units"),
         _money_sum("item_revenue").alias("orders_revenue"),
         F.sum("pending_units").alias("pending_units"),
         F.sum("cancelled_items").alias("cancelled_items"),
     )
     sold = sales.select(
+        "seller_id",
         "marketplace_id",
         "date",
         F.col("child_asin").alias("asin"),
@@ -205,7 +206,9 @@ def orders_against_sales(orders: DataFrame, sales: DataFrame) -> DataFrame:
         F.col("ordered_product_sales").alias("sales_revenue"),
     )
     joined = by_asin.withColumn("_orders", F.lit(True)).join(
-        sold.withColumn("_sales", F.lit(True)), ["marketplace_id", "date", "asin"], "full_outer"
+        sold.withColumn("_sales", F.lit(True)),
+        ["seller_id", "marketplace_id", "date", "asin"],
+        "full_outer",
     )
     zero_money = F.lit(0).cast(MONEY)
     compared = joined.withColumn(
