@@ -16,14 +16,16 @@ US = "ATVPDKIKX0DER"
 DAY = date(2026, 11, 12)
 
 BY_ASIN = (
-    "seller_id string, marketplace_id string, date date, parent_asin string, child_asin string, currency string,"
+    "seller_id string, marketplace_id string, date date, parent_asin string, child_asin string,"
+    " currency string,"
     " ordered_product_sales decimal(18,2), ordered_product_sales_b2b decimal(18,2),"
     " units_ordered bigint, units_ordered_b2b bigint, total_order_items bigint,"
     " total_order_items_b2b bigint, page_views bigint, sessions bigint, buy_box_share double,"
     " unit_session_rate double"
 )
 ITEMS = (
-    "seller_id string, marketplace_id string, amazon_order_id string, order_item_id string, purchase_ts timestamp,"
+    "seller_id string, marketplace_id string, amazon_order_id string, order_item_id string,"
+    " purchase_ts timestamp,"
     " purchase_date date, order_status string, item_status string, fulfillment_channel string,"
     " sku string, asin string, quantity bigint, currency string, item_price decimal(18,2),"
     " item_tax decimal(18,2), item_promotion_discount decimal(18,2), is_business_order boolean"
@@ -31,8 +33,8 @@ ITEMS = (
 
 
 def _asin_row(child, units, sales, sessions, page_views, buy_box, amazon_rate, b2b=(0, "0")):
-    return ("S1", US, DAY, "B0PARENT01", child, "USD", Decimal(sales), Decimal(b2b[1]), units, b2b[0],
-            units, b2b[0], page_views, sessions, buy_box, amazon_rate)  # fmt: skip
+    return ("S1", US, DAY, "B0PARENT01", child, "USD", Decimal(sales), Decimal(b2b[1]), units,
+            b2b[0], units, b2b[0], page_views, sessions, buy_box, amazon_rate)  # fmt: skip
 
 
 def _item(order, item, status, sku, quantity, price, *, b2b=False, channel="Amazon",
