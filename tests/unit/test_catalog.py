@@ -286,6 +286,27 @@ def test_every_contracted_table_is_registered_by_default_and_empty_ones_have_no_
     assert names == set(results)
 
 
+@pytest.mark.aws
+def test_cli_registers_and_prints_the_partition_counts(aws_env):
+    from typer.testing import CliRunner
+
+    from spapi_toolkit.cli import app
+
+    lake = _s3_lake()
+    write_cleaned(lake, "order_items", {(US, DAY1): 1, (US, DAY2): 1, (DE, DAY2): 1})
+    database = f"spapi_{uuid.uuid4().hex[:8]}"
+    args = ["catalog", "register", "--lake", lake.uri, "--database", database]
+
+    out = CliRunner().invoke(app, [*args, "--tables", "order_items"])
+
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.output.splitlines() if "order_items" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:6]]
+    assert cells == ["order_items", "3", "3", "0", "written"]
+    bad = CliRunner().invoke(app, [*args, "--tables", "nope"])
+    assert bad.exit_code == 1 and "unknown table" in bad.output
+
+
 # ---- DuckDB, locally -------------------------------------------------------------------------
 
 
