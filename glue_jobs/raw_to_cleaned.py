@@ -172,6 +172,7 @@ def _glue_spark(args: Arguments):
         return None, None
     from awsglue.context import GlueContext
     from awsglue.job import Job
+
     from spapi_toolkit.lake.curate.session import configure
 
     glue_context = GlueContext(spark_context)
