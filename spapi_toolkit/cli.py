@@ -3,7 +3,8 @@
 ``spapi call <operationId> name=value ...`` calls any SP-API operation and prints the JSON answer
 (like ``aws <service> <operation>``); ``spapi operations`` lists what is callable with its rate
 limit; ``spapi auth url|exchange|check`` runs the website authorization workflow and checks
-credentials; ``spapi sandbox ...`` runs the local SP-API.
+credentials; ``spapi catalog register`` puts the cleaned tables in the Glue Data Catalog;
+``spapi sandbox ...`` runs the local SP-API.
 """
 
 from __future__ import annotations
@@ -526,6 +527,34 @@ def curate(
         print(f"rejected {key}: {why}")
     if rejected:
         raise typer.Exit(1)
+
+
+catalog_app = typer.Typer(help="The Glue Data Catalog of the cleaned tables.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("register")
+def catalog_register(
+    lake: str = typer.Option(..., envvar="SPAPI_LAKE", help="the lake, s3://bucket/prefix"),
+    database: str = typer.Option(..., help="Glue database (created if missing)"),
+    tables: str = typer.Option(
+        None, help="cleaned tables, comma-separated (default: every table with a contract)"
+    ),
+) -> None:
+    """Register the cleaned tables and their partitions in the Glue Data Catalog; a rerun
+    changes only what changed in the contracts or the lake."""
+    from spapi_toolkit.lake.catalog import register
+
+    names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
+    try:
+        results = register(lake, database, names)
+    except SpApiToolkitError as exc:
+        _fail(exc)
+    table = Table("table", "partitions", "added", "removed", "definition", "location")
+    for r in results:
+        table.add_row(r.table, str(r.partitions), str(r.added), str(r.removed),
+                      "written" if r.redefined else "unchanged", r.location)  # fmt: skip
+    Console(width=200).print(table)
 
 
 def _mount_plugins() -> None:

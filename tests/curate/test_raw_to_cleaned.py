@@ -78,6 +78,25 @@ def test_personal_data_is_protected_and_japanese_names_read_back(spark, curated)
     assert any(not name.isascii() for name in japanese)
 
 
+def test_the_catalog_describes_what_curation_wrote(spark, curated):
+    # Glue's columns and the DuckDB views come from the contracts; the files come from Spark.
+    from spapi_toolkit.lake.catalog import duckdb_views, glue_columns, table_columns
+    from spapi_toolkit.lake.tables import table
+
+    root, lake, results, _, _ = curated
+    con = duckdb_views(lake)
+    written_tables = sorted(n for n in results if (root / "cleaned" / n).is_dir())
+    views = con.execute("select view_name from duckdb_views() where not internal").fetchall()
+    assert sorted(v for (v,) in views) == written_tables and "order_items" in written_tables
+    for name in written_tables:
+        columns, partitions = glue_columns(table(name))
+        written = _table(spark, root, name)
+        assert dict(written.dtypes) == {**columns, **partitions}, name
+        described = con.execute(f"describe {name}").fetchall()
+        assert [row[0] for row in described] == [c for c, _, _ in table_columns(table(name))]
+        assert con.execute(f"select count(*) from {name}").fetchone()[0] == written.count()
+
+
 def test_a_rerun_reads_nothing_and_changes_nothing(spark, curated):
     root, lake, _, _, _ = curated
     before = _files(root / "cleaned")

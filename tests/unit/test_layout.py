@@ -20,7 +20,7 @@ from spapi_toolkit.lake.layout import (
 
 LAKE_MODULES = [
     "spapi_toolkit.lake." + m
-    for m in ("layout", "registry", "tables", "storage", "landing", "checks")
+    for m in ("layout", "registry", "tables", "storage", "landing", "checks", "catalog")
 ]
 
 
