@@ -1,26 +1,14 @@
-"""What the Glue tests share: the entry scripts, loaded or run as Glue would run them."""
+"""What the Glue tests share: the entry scripts, run as Glue would run them."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "glue_jobs"
-
-
-def load_script(name: str) -> ModuleType:
-    """A glue_jobs/ script as a module (glue_jobs is not a package; Glue runs the file)."""
-    spec = importlib.util.spec_from_file_location(f"glue_jobs_{name}", SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_script(

@@ -37,7 +37,7 @@ def test_the_package_is_the_scripts_and_one_wheel_of_the_project(package):
     [wheel] = out.glob("*.whl")
     assert wheel.name.startswith("spapi_lake-")
     scripts = sorted(p.name for p in SCRIPTS.glob("*.py"))
-    assert "raw_to_cleaned.py" in scripts
+    assert scripts == ["cleaned_to_aggregated.py", "raw_to_cleaned.py"]
     assert sorted(p.name for p in out.iterdir()) == sorted([wheel.name, *scripts])
     for name in scripts:
         assert (out / name).read_bytes() == (SCRIPTS / name).read_bytes()

@@ -1,23 +1,16 @@
-"""glue_jobs/raw_to_cleaned.py: its arguments, Glue-or-local, the PII key, its exit status."""
+"""The Glue entry scripts (glue_jobs/) and what they share (spapi_toolkit.lake.curate.entry):
+arguments, Glue-or-local, the PII key, exit status, and a local run of each."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 
 import boto3
 import pytest
 
-from .support import SCRIPTS, load_script, run_script
+from spapi_toolkit.lake.curate import entry as job
 
-job = load_script("raw_to_cleaned")
-
-CORE_MISSING = importlib.util.find_spec("spapi_toolkit.lake.curate") is None or (
-    importlib.util.find_spec("spapi_toolkit.lake.curate.jobs") is None
-)
-needs_core = pytest.mark.skipif(
-    CORE_MISSING, reason="spapi_toolkit.lake.curate.jobs (the curation core) is not there yet"
-)
+from .support import run_script
 
 
 def argv(*args: str) -> list[str]:
@@ -137,11 +130,8 @@ def test_the_secret_named_by_the_arguments_is_the_key_and_an_arn_names_its_regio
 
 PROBE = textwrap.dedent(
     """
-    import importlib.util, sys
     from pyspark import SparkConf, SparkContext
-    spec = importlib.util.spec_from_file_location("job", sys.argv[1])
-    job = importlib.util.module_from_spec(spec); sys.modules["job"] = job
-    spec.loader.exec_module(job)
+    from spapi_toolkit.lake.curate import entry as job
     sc = SparkContext(conf=SparkConf().setMaster("local[1]").setAppName("probe"))
     print("glue", job.glue_classes_loadable(sc))
     print("spark", job.glue_classes_loadable(sc, "org.apache.spark.SparkContext"))
@@ -156,7 +146,7 @@ def test_here_the_glue_classes_are_not_loadable_though_a_present_class_is(tmp_pa
     import sys
 
     probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(SCRIPTS / "raw_to_cleaned.py")],
+        [sys.executable, "-c", PROBE],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
@@ -176,17 +166,31 @@ def test_a_job_name_without_glue_stops_with_2_instead_of_running_locally(tmp_pat
     assert list(tmp_path.iterdir()) == []  # nothing was curated
 
 
-# --- end to end, once the curation core is there -------------------------------------------------
+# --- each script, end to end ------------------------------------------------------------------
 
 
-@needs_core
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [(), ("--tables", "order_items", "--full_refresh", "true")])
-def test_a_local_run_on_an_empty_lake_succeeds(tmp_path, options):
+@pytest.mark.parametrize(
+    ("script", "options"),
+    [
+        ("raw_to_cleaned", ()),
+        ("raw_to_cleaned", ("--tables", "order_items", "--full_refresh", "true")),
+        ("cleaned_to_aggregated", ("--tables", "sales_daily")),
+    ],
+)
+def test_a_local_run_on_an_empty_lake_succeeds(tmp_path, script, options):
     lake = tmp_path / "lake"
     lake.mkdir()
-    ran = run_script("raw_to_cleaned", "--lake", str(lake), *options, cwd=tmp_path)
+    ran = run_script(script, "--lake", str(lake), *options, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "on local Spark" in ran.stdout
-    assert "raw_to_cleaned: done," in ran.stdout
+    assert f"{script}: done," in ran.stdout
+
+
+def test_each_script_names_its_own_job_in_its_usage(tmp_path):
+    jobs = (("raw_to_cleaned", "cleaned tables"), ("cleaned_to_aggregated", "marts"))
+    for script, tables in jobs:
+        missing = run_script(script, cwd=tmp_path)
+        assert missing.returncode == 2
+        assert f"usage: {script}.py" in missing.stderr and tables in missing.stderr
