@@ -10,6 +10,11 @@ never a silently null cell. Schemas are explicit: nothing is inferred.
   same encoding and header are read together by position, and columns the contract does not know
   go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash.
 * JSON reports: one document per record (``multiLine``), the contract's ``rows`` array exploded.
+* JSON lines (API snapshots, Data Kiosk): one line per row, as Amazon returned the item.
+
+JSON paths are dotted; a step into an array says which element it takes: ``name[0]`` (by
+position) or ``name[field=value]`` (the first element whose ``field`` reads ``value``), e.g.
+``Offers[MyOffer=true].ListingPrice.Amount``. An element that is not there gives an empty value.
 
 The frame has one string column per contract column that comes from the document or the request,
 plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``document_id``,
@@ -18,6 +23,7 @@ plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``docume
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -104,13 +110,16 @@ def read(
     frames = []
     flat = [d for d in documents if d.format == "tsv"]
     json_docs = [d for d in documents if d.format == "json"]
-    unsupported = sorted({d.format for d in documents} - {"tsv", "json"})
+    lines = [d for d in documents if d.format == "jsonl"]
+    unsupported = sorted({d.format for d in documents} - {"tsv", "json", "jsonl"})
     if unsupported:
         raise SourceError(f"table {table.name}: curation does not read {unsupported} documents yet")
     if flat:
         frames += _read_flat(spark, lake, table, flat, rejected)
     if json_docs:
         frames.append(_read_json(spark, lake, table, json_docs))
+    if lines:
+        frames.append(_read_jsonl(spark, lake, table, lines))
     if not frames:
         return None, rejected
     rows = frames[0]
@@ -224,32 +233,120 @@ def _missing_columns(table: Table, names: tuple[str, ...]) -> list[str]:
     return [name for name in needed if name not in names]
 
 
-# ---- JSON reports ---------------------------------------------------------------------------
+# ---- JSON reports and JSON lines -----------------------------------------------------------
+
+_STEP = re.compile(r"([^.\[\]=]+)(?:\[(?:(\d+)|([^.\[\]=]+)=([^\[\]]+))\])?")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a JSON path: a field, and for an array the element it takes (a position,
+    or the first element whose ``where`` field reads ``equals``)."""
+
+    name: str
+    index: int | None = None
+    where: str | None = None
+    equals: str | None = None
+
+    @property
+    def array(self) -> bool:
+        return self.index is not None or self.where is not None
+
+
+def steps(table: Table, path: str) -> list[Step]:
+    """The steps of a dotted JSON path (the module doc); SourceError names a malformed one."""
+    parsed = []
+    for part in path.split("."):
+        match = _STEP.fullmatch(part)
+        if match is None:
+            raise SourceError(f"table {table.name}: {path!r} is not a JSON path (at {part!r})")
+        name, index, where, equals = match.groups()
+        parsed.append(Step(name, None if index is None else int(index), where, equals))
+    return parsed
+
+
+@dataclass
+class _Node:
+    """A field of the read schema: a string leaf or a struct, either one or an array of them."""
+
+    array: bool = False
+    fields: dict[str, _Node] | None = None  # None: a string leaf
+
+    def child(self, table: Table, name: str, array: bool, leaf: bool) -> _Node:
+        assert self.fields is not None, "a leaf has no fields"
+        node = self.fields.setdefault(name, _Node(array=array, fields=None if leaf else {}))
+        if node.array != array or (node.fields is None) != leaf:
+            raise SourceError(
+                f"table {table.name}: the contract reads {name!r} both as "
+                "an array and not, or both as a value and an object"
+            )
+        return node
+
+
+def _tree(table: Table) -> _Node:
+    """Every path the contract reads (and the fields its array steps compare), as one tree."""
+    root = _Node(fields={})
+    for column in _document_columns(table):
+        node = root
+        *parents, last = steps(table, str(column.source))
+        for step in parents:
+            node = node.child(table, step.name, step.array, leaf=False)
+            if step.where:
+                node.child(table, step.where, array=False, leaf=True)
+        node = node.child(table, last.name, last.array, leaf=not last.where)
+        if last.where:
+            node.child(table, last.where, array=False, leaf=True)
+    return root
+
+
+def _ddl(node: _Node) -> str:
+    if node.fields is None:
+        kind = "string"
+    else:
+        kind = f"struct<{', '.join(f'`{n}`: {_ddl(c)}' for n, c in node.fields.items())}>"
+    return f"array<{kind}>" if node.array else kind
+
+
+def _fields_ddl(node: _Node) -> str:
+    """A struct node's fields as a schema's column list."""
+    assert node.fields is not None
+    return ", ".join(f"`{name}` {_ddl(child)}" for name, child in node.fields.items())
 
 
 def json_schema(table: Table) -> str:
     """The explicit read schema (DDL) of a JSON report: the ``rows`` array of structs holding
     every path the contract reads, all leaves as strings."""
-    tree: dict = {}
-    for column in _document_columns(table):
-        node = tree
-        *parents, leaf = str(column.source).split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = None
     assert table.rows is not None
     first, *rest = table.rows.split(".")
-    schema = f"array<{_struct(tree)}>"
+    schema = f"array<{_ddl(_tree(table))}>"
     for part in reversed(rest):
         schema = f"struct<`{part}`: {schema}>"
     return f"`{first}` {schema}"
 
 
-def _struct(tree: dict) -> str:
-    fields = [
-        f"`{name}`: {'string' if child is None else _struct(child)}" for name, child in tree.items()
-    ]
-    return f"struct<{', '.join(fields)}>"
+def jsonl_schema(table: Table) -> str:
+    """The explicit read schema (DDL) of a JSON-lines document: each line a struct holding
+    every path the contract reads, all leaves as strings."""
+    return _fields_ddl(_tree(table))
+
+
+def _value(row, table: Table, path: str):  # type: ignore[no-untyped-def]
+    """The text at ``path`` inside the struct column ``row`` (None: the frame's own columns)."""
+    from pyspark.sql import functions as F
+
+    value = row
+    for step in steps(table, path):
+        value = F.col(f"`{step.name}`") if value is None else value.getField(step.name)
+        if step.index is not None:
+            value = F.get(value, step.index)
+        elif step.where is not None:
+            value = F.get(F.filter(value, _matches(step.where, str(step.equals))), 0)
+    return value.cast("string")
+
+
+def _matches(field: str, equals: str):  # type: ignore[no-untyped-def]
+    """An array element test: its ``field`` reads ``equals``."""
+    return lambda element: element.getField(field) == equals
 
 
 def _read_json(
@@ -265,7 +362,23 @@ def _read_json(
         .json([lake.location(d.key) for d in documents])
     )
     rows = reports.select(_raw_key(), F.explode(F.col(table.rows)).alias("_row"))
+    row = F.col("_row")
     return rows.select(
         "raw_key",
-        *[F.col(f"_row.{c.source}").cast("string").alias(c.name) for c in _document_columns(table)],
+        *[_value(row, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
+    )
+
+
+def _read_jsonl(
+    spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
+) -> DataFrame:
+    """JSON lines: one row per line (``rows`` is for JSON reports and is not used here)."""
+    items = (
+        spark.read.options(mode="PERMISSIVE", encoding="UTF-8")
+        .schema(jsonl_schema(table))
+        .json([lake.location(d.key) for d in documents])
+    )
+    return items.select(
+        _raw_key(),
+        *[_value(None, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
     )

@@ -1,0 +1,163 @@
+"""raw → cleaned for the JSON-lines datasets (API snapshots, Data Kiosk) and the Brand Analytics
+reports: ingested from the sandbox the way ``make demo`` does (``run_seller``), curated on a
+local Spark, and set against the simulated seller's own numbers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from spapi_sandbox.server import run_sandbox
+from spapi_toolkit.api.client import SpApiClient
+from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
+from spapi_toolkit.lake.registry import select
+from spapi_toolkit.lake.storage import Lake
+
+from ..reconcile import DE, JP, US
+from ..support import END_DATE
+from .test_raw_to_cleaned import SELLER, TODAY, _curate
+
+# merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
+DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
+            "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket")  # fmt: skip
+TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
+          "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket"]  # fmt: skip
+FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
+MARKETS = (US, DE, JP)
+
+
+@pytest.fixture(scope="module")
+def curated(spark, tmp_path_factory):
+    """The datasets landed once for two weeks in three marketplaces, the seller's own numbers
+    kept beside them, and the tables curated once."""
+    root = tmp_path_factory.mktemp("lake")
+    lake = Lake.from_uri(str(root))
+    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
+        client = SpApiClient.from_env(env=sandbox.env)
+        run = run_seller(SellerRun(SELLER, client), lake, select(DATASETS), MARKETS,
+                         FIRST, LAST, TODAY)  # fmt: skip
+        assert not run.failures, run.failures
+        seller = sandbox.app.seller
+        truth = {
+            "sales": seller.truth(FIRST, LAST),
+            "inventory": {mp: seller.inventory(mp) for mp in MARKETS},
+            "products": {p.asin: p for p in seller.products()},
+            "brand_analytics": {
+                (name, mp, week): getattr(seller, name)(mp, week, week + timedelta(days=6))
+                for name in ("search_terms", "repeat_purchase", "market_basket")
+                for mp in MARKETS
+                for week in (date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 15))
+            },
+        }
+    results = _curate(spark, lake, names=TABLES)
+    tables = {name: spark.read.parquet(str(root / "cleaned" / name)).collect() for name in TABLES}
+    return results, tables, truth
+
+
+def test_every_table_reconciles_with_nothing_quarantined_or_refused(curated):
+    results, tables, _ = curated
+    assert set(results) == set(TABLES)
+    for name, result in results.items():
+        assert result.documents > 0 and result.rows_out > 0, result
+        assert result.reconciles, result
+        assert result.quarantined == 0 and not result.rejected, result
+        assert len(tables[name]) == result.rows_out, name
+        assert {r.marketplace_id for r in tables[name]} == set(MARKETS), name
+
+
+def test_inventory_summaries_equal_the_sellers_fba_inventory(curated):
+    _, tables, truth = curated
+    got = {(r.marketplace_id, r.seller_sku): (r.asin, r.fulfillable_quantity, r.reserved_quantity,
+           r.unfulfillable_quantity, r.total_quantity)
+           for r in tables["inventory_summaries"]}  # fmt: skip
+    expected = {(mp, i.sku): (i.asin, i.afn_fulfillable_quantity, i.afn_reserved_quantity,
+                i.afn_unsellable_quantity, i.afn_total_quantity)
+                for mp, rows in truth["inventory"].items() for i in rows}  # fmt: skip
+    assert len(expected) > 10 and got == expected
+    assert {r.snapshot_date for r in tables["inventory_summaries"]} == {TODAY}
+
+
+def test_catalog_items_carry_the_products_titles_brands_and_ranks(curated):
+    _, tables, truth = curated
+    products = truth["products"]
+    rows = tables["catalog_items"]
+    assert rows and all(r.title == products[r.asin].title(r.marketplace_id) for r in rows)
+    assert all(r.brand == products[r.asin].brand for r in rows)
+    assert all(r.sales_rank > 0 and r.classification_rank > 0 for r in rows)
+    assert all(r.classification_rank_id == r.classification_id for r in rows)
+    parents = {r.asin: r.parent_asin for r in rows}
+    assert parents == {a: (None if products[a].parent_asin == a else products[a].parent_asin)
+                       for a in parents}  # fmt: skip
+
+
+def test_item_offers_show_our_price_and_who_has_the_buy_box(curated):
+    _, tables, truth = curated
+    products = truth["products"]
+    rows = tables["item_offers"]
+    assert rows and all(r.our_listing_price == products[r.asin].price(r.marketplace_id)
+                        for r in rows)  # fmt: skip
+    assert all(r.we_win_buy_box == (r.buy_box_seller_id == SELLER) for r in rows)
+    assert {r.we_win_buy_box for r in rows} == {True, False}
+    assert all(r.total_offer_count == (r.fba_offer_count or 0) + (r.mfn_offer_count or 0)
+               for r in rows)  # fmt: skip
+    lowest = [p for r in rows for p in (r.lowest_fba_landed_price, r.lowest_mfn_landed_price) if p]
+    assert lowest and all(isinstance(p, Decimal) for p in lowest)
+    currencies = {(r.marketplace_id, r.currency) for r in rows}
+    assert currencies == {(US, "USD"), (DE, "EUR"), (JP, "JPY")}
+
+
+def test_competitive_summary_threshold_is_the_lowest_landed_price(curated):
+    _, tables, _ = curated
+    rows = tables["competitive_summary"]
+    assert rows and all(r.status_code == 200 for r in rows)
+    landed = {(r.marketplace_id, r.asin): r.lowest_offer_listing_price
+              + r.lowest_offer_shipping_price for r in rows}  # fmt: skip
+    assert all(r.competitive_price_threshold == landed[(r.marketplace_id, r.asin)] for r in rows)
+    assert all(0 <= r.featured_offer_view_share <= 1 for r in rows)
+
+
+def test_data_kiosk_units_and_sales_equal_the_truth_over_the_window(curated):
+    _, tables, truth = curated
+    rows = tables["kiosk_sales_traffic"]
+    assert {(r.start_date, r.end_date) for r in rows} == {(FIRST, LAST)}
+    got = {(r.marketplace_id, r.child_asin): (r.units_ordered, r.ordered_product_sales)
+           for r in rows if r.units_ordered}  # fmt: skip
+    expected: dict[tuple[str, str], list] = defaultdict(lambda: [0, Decimal(0)])
+    for t in truth["sales"]:
+        expected[(t["marketplace_id"], t["asin"])][0] += t["units_ordered"]
+        expected[(t["marketplace_id"], t["asin"])][1] += Decimal(str(t["ordered_product_sales"]))
+    assert len(got) > 20 and got == {k: tuple(v) for k, v in expected.items() if v[0]}
+    assert all(0 <= r.buy_box_share <= 1 for r in rows)
+
+
+def test_brand_analytics_rows_equal_the_sandboxs_reports(curated):
+    _, tables, truth = curated
+    reports = truth["brand_analytics"]
+    terms = {(r.marketplace_id, r.week_start, r.department_name, r.search_term, r.click_share_rank,
+              r.clicked_asin, r.click_share, r.conversion_share)
+             for r in tables["search_terms"]}  # fmt: skip
+    assert terms == {
+        (mp, week, t["departmentName"], t["searchTerm"], t["clickShareRank"], t["clickedAsin"],
+         t["clickShare"], t["conversionShare"])
+        for (name, mp, week), rows in reports.items() if name == "search_terms" for t in rows
+    }  # fmt: skip
+    repeat = {(r.marketplace_id, r.start_date, r.asin): (r.orders, r.unique_customers,
+              r.repeat_customers_share, r.repeat_purchase_revenue)
+              for r in tables["repeat_purchase"]}  # fmt: skip
+    assert repeat == {
+        (mp, week, t["asin"]): (t["orders"], t["uniqueCustomers"], t["repeatCustomersPctTotal"],
+                                Decimal(str(t["repeatPurchaseRevenue"]["amount"])).quantize(
+                                    Decimal("0.01")))
+        for (name, mp, week), rows in reports.items() if name == "repeat_purchase" for t in rows
+    }  # fmt: skip
+    basket = {(r.marketplace_id, r.start_date, r.asin, r.purchased_with_asin):
+              (r.purchased_with_rank, r.combination_share)
+              for r in tables["market_basket"]}  # fmt: skip
+    assert basket == {
+        (mp, week, t["asin"], t["purchasedWithAsin"]): (t["purchasedWithRank"], t["combinationPct"])
+        for (name, mp, week), rows in reports.items() if name == "market_basket" for t in rows
+    }  # fmt: skip
+    assert all(0 <= r.combination_share <= 1 for r in tables["market_basket"])
