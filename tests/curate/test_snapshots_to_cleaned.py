@@ -18,7 +18,7 @@ from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import DE, JP, US
 from ..support import END_DATE
-from .test_raw_to_cleaned import SELLER, TODAY, _curate
+from .week import SELLER, TODAY, curate
 
 # merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
 DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
@@ -52,7 +52,7 @@ def curated(spark, tmp_path_factory):
                 for week in (date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 15))
             },
         }
-    results = _curate(spark, lake, names=TABLES)
+    results = curate(spark, lake, names=TABLES)
     tables = {name: spark.read.parquet(str(root / "cleaned" / name)).collect() for name in TABLES}
     return results, tables, truth
 
