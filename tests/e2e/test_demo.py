@@ -11,6 +11,7 @@ from spapi_sandbox.demo import run
 
 
 @pytest.mark.slow
+@pytest.mark.spark  # the demo curates on a local Spark
 def test_demo_runs_end_to_end_and_again(tmp_path):
     lake, out = str(tmp_path / "lake"), tmp_path / "out"
     assert run(lake, out, seed=42, scale=3600.0) == 0
