@@ -42,7 +42,7 @@ def test_the_marts_section_does_not_become_cleaned_tables():
     ("change", "message"),
     [
         (('doc = "Day"', 'doc = ""'), "needs a doc"),
-        (('"sales_traffic_by_asin"', '"search_terms"'), "not a cleaned table with a contract"),
+        (('"sales_traffic_by_asin"', '"orders"'), "not a cleaned table with a contract"),
         (('key = ["marketplace_id", "date"]', 'key = ["asin"]'), "undeclared columns"),
         (('type = "date"', 'type = "day"'), "is not one of"),
         (
