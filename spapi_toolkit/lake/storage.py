@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
-from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.clock import SYSTEM_CLOCK, Clock, ManualClock
 from spapi_toolkit.errors import SpApiToolkitError
 
 DEFAULT_ROOT = "./lake"
@@ -303,7 +303,9 @@ class LocalLake(Lake):
         return iter(sorted(keys))
 
     def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
-        now = clock.machine_time()
+        # Ages are measured on the clock that stamped the files: the file system's (a network
+        # file system's server, a test run with a moved Python clock), unless a test pins one.
+        now = clock.machine_time() if isinstance(clock, ManualClock) else self._file_time()
         found: Leftovers = []
         for dirpath, _dirs, files in os.walk(self.root):
             for name in sorted(files):
@@ -314,6 +316,12 @@ class LocalLake(Lake):
                 if reason is not None:
                     found.append(Leftover(path.relative_to(self.root).as_posix(), reason))
         return sorted(found, key=lambda leftover: leftover.path)
+
+    def _file_time(self) -> float:
+        """Now, as the file system stamps a file it writes (a probe file, removed at once)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=_TEMP_PREFIX + "clock-") as probe:
+            return os.fstat(probe.fileno()).st_mtime
 
     def remove_leftovers(
         self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
