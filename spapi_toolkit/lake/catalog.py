@@ -3,7 +3,7 @@
 Both are read off the tables' contracts (``tables.toml``), so what Athena, Glue jobs and the
 notebooks see is what curation writes: ``seller_id``, the published columns (``pii = "drop"``
 never appears), the lineage columns and, for tables fed by flat files, ``extra``; partitioned
-hive style by the contract's ``partition_by``. Types come from one mapping, ``GLUE_TYPES``
+hive style by the contract's ``partition_by``. Types come from one mapping, ``tables.STORED_TYPES``
 (contract type -> Hive type, the same names Spark writes and DuckDB accepts).
 
 ``register`` puts a lake's cleaned tables and their partitions into a Glue database with
@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from spapi_toolkit.errors import SpApiToolkitError
-from spapi_toolkit.lake.curate.staging import MONEY
 from spapi_toolkit.lake.layout import CLEANED
 from spapi_toolkit.lake.registry import registry
 from spapi_toolkit.lake.storage import Lake, S3Lake
-from spapi_toolkit.lake.tables import EXTRA, LINEAGE, Table, tables
+from spapi_toolkit.lake.tables import EXTRA, LINEAGE, STORED_TYPES, Table, tables
 
 if TYPE_CHECKING:
     import boto3
@@ -39,18 +38,6 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-# Contract type -> the Hive type of the column in the Glue catalog (and in DuckDB, which reads
-# these names too). The Spark casts of curation (``staging._cast``) produce exactly these.
-GLUE_TYPES = {
-    "string": "string",
-    "int": "bigint",
-    "decimal": MONEY,
-    "fraction": "double",
-    "double": "double",
-    "timestamp": "timestamp",
-    "date": "date",
-    "bool": "boolean",
-}
 # What the comment of a personal-data column says besides its doc (``drop`` is never published).
 PII_NOTES = {
     "hash": "personal data, keyed HMAC-SHA256 hex: for joins, not for reading",
@@ -108,7 +95,7 @@ def table_columns(table: Table) -> list[tuple[str, str, str]]:
         comment = column.doc
         if column.pii in PII_NOTES:
             comment = f"{comment} [{PII_NOTES[column.pii]}]" if comment else PII_NOTES[column.pii]
-        columns.append((column.name, GLUE_TYPES[column.type], comment))
+        columns.append((column.name, STORED_TYPES[column.type], comment))
     columns.extend(LINEAGE_COLUMNS)
     if has_extra(table):
         columns.append(EXTRA_COLUMN)

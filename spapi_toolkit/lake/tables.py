@@ -17,7 +17,20 @@ from importlib import resources
 
 from spapi_toolkit.lake.registry import RegistryError, registry
 
-TYPES = ("string", "int", "decimal", "fraction", "double", "timestamp", "date", "bool")
+MONEY = "decimal(18,2)"
+# Each contract type and the SQL type its values are stored as: Spark's casts, the Parquet files,
+# the Glue catalog and DuckDB all use these names.
+STORED_TYPES = {
+    "string": "string",
+    "int": "bigint",
+    "decimal": MONEY,
+    "fraction": "double",
+    "double": "double",
+    "timestamp": "timestamp",
+    "date": "date",
+    "bool": "boolean",
+}
+TYPES = tuple(STORED_TYPES)
 PII_ACTIONS = ("drop", "hash", "restrict")
 REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date")
 LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")

@@ -36,6 +36,7 @@ from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
+from spapi_toolkit.lake.tables import STORED_TYPES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -144,7 +145,7 @@ def _read_cleaned(
     paths = [f"{base}/{partition}" for partition in partitions]
     rows = spark.read.option("basePath", base).parquet(*paths)
     for name in source.partition_by:
-        kind = transforms.SPARK_TYPES[source.column(name).type]
+        kind = STORED_TYPES[source.column(name).type]
         rows = rows.withColumn(name, F.col(name).cast(kind))
     return rows
 

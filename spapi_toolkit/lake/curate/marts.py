@@ -22,23 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.curate.staging import MONEY
 from spapi_toolkit.lake.marts import Mart
+from spapi_toolkit.lake.tables import MONEY, STORED_TYPES
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
 
-SPARK_TYPES = {
-    "string": "string",
-    "int": "bigint",
-    "decimal": MONEY,
-    "fraction": "double",
-    "double": "double",
-    "timestamp": "timestamp",
-    "date": "date",
-    "bool": "boolean",
-}
 RECONCILIATION = ("seller_id", "marketplace_id", "date", "asin", "orders_units", "sales_units",
                   "units_difference", "orders_revenue", "sales_revenue", "revenue_difference",
                   "pending_units", "cancelled_items", "reasons")  # fmt: skip
@@ -165,7 +155,7 @@ def conform(frame: DataFrame, mart: Mart) -> DataFrame:
     missing = [c.name for c in mart.columns if c.name not in frame.columns]
     if missing:
         raise ValueError(f"mart {mart.name}: the transform does not produce {missing}")
-    return frame.select(*(F.col(c.name).cast(SPARK_TYPES[c.type]).alias(c.name)
+    return frame.select(*(F.col(c.name).cast(STORED_TYPES[c.type]).alias(c.name)
                           for c in mart.columns))  # fmt: skip
 
 

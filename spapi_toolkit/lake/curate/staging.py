@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.tables import EXTRA, LINEAGE, Column, Table
+from spapi_toolkit.lake.tables import EXTRA, LINEAGE, MONEY, Column, Table
 from spapi_toolkit.regions import marketplaces
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
 
-MONEY = "decimal(18,2)"
 TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssXXX"
 REASON = "reason"
 HASH_KEY_SETTING = "SPAPI_PII_HASH_KEY"
