@@ -474,8 +474,10 @@ def curate(
 
     from spapi_toolkit.lake.storage import Lake
 
-    if shutil.which("java") is None:
-        _fail(SpApiToolkitError("curation runs on Spark, which needs Java 17 on PATH"))
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):  # the java Spark starts, as spark-class picks it
+        _fail(SpApiToolkitError("curation runs on Spark, which needs Java 17 (JAVA_HOME or PATH)"))
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.session import spark_session
 
@@ -495,17 +497,18 @@ def curate(
         err.print(f"{result.table}: {result.documents} new document(s), {result.rows_out} rows "
                   f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)")  # fmt: skip
 
+    the_lake = Lake.from_uri(lake)
     with err.status("starting Spark ..."):
         spark = spark_session()
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        jobs.raw_to_cleaned(spark, Lake.from_uri(lake), [t.name for t in chosen],
+        jobs.raw_to_cleaned(spark, the_lake, [t.name for t in chosen],
                             full_refresh=full_refresh, hash_key=jobs.hash_key_from_env(),
                             progress=show)  # fmt: skip
         if marts:
             from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
 
-            cleaned_to_aggregated(spark, Lake.from_uri(lake), full_refresh=full_refresh,
+            cleaned_to_aggregated(spark, the_lake, full_refresh=full_refresh,
                                   progress=lambda m: err.print(
                                       f"{m.mart}: {m.changed} changed cleaned partition(s), "
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
