@@ -1,0 +1,45 @@
+"""The marts' transforms: cleaned DataFrames into aggregated ones (contracts: ``lake/marts.py``).
+
+Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules of issue 8:
+
+- A ratio is rebuilt from its summed parts, never averaged: unit session rate = units ÷
+  sessions, Buy Box share = Buy Box page views ÷ page views (weighted by page views), B2B unit
+  share = B2B units ÷ units, average selling price = sales ÷ units. A zero denominator gives
+  null, not zero or infinity. The parts are mart columns too, so ``rollup`` (or a notebook) can
+  rebuild the ratios at any coarser grain.
+- Money stays in the marketplace's local currency (``currency``); a reporting currency needs a
+  daily FX table and is not built yet.
+- A row's ``date`` follows its mart's declared ``day_boundary``: both marts use the
+  marketplace-local calendar day (Sales & Traffic's request day; the orders' local purchase day,
+  ``order_items.purchase_date``), never the UTC date of a timestamp.
+
+``conform`` gives a transform's result the mart's columns, order and types, so a contract and
+its transform cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
+from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
+from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
+from spapi_toolkit.lake.marts import Mart
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["BUILDERS", "build", "conform", "money_ratio", "money_sum", "orders_against_sales",
+           "orders_daily", "ratio", "rollup", "sales_daily"]  # fmt: skip
+
+BUILDERS: dict[str, Callable[[DataFrame], DataFrame]] = {
+    "sales_daily": sales_daily,
+    "orders_daily": orders_daily,
+}
+
+
+def build(mart: Mart, source: DataFrame) -> DataFrame:
+    """The mart ``mart`` built from its cleaned source table's rows, conformed to its contract."""
+    return conform(BUILDERS[mart.name](source), mart)
