@@ -2,9 +2,10 @@
 
 The contracts are the ``[marts.*]`` sections of ``data/tables.toml`` (the file of the cleaned
 tables, so the two zones have one source of truth; the field notes are above the section). This
-module loads them into ``Mart`` objects and checks them once: a mart built from a table without
-a contract, a key or partition column it does not declare, a column without a doc, or partitions
-that do not map one to one onto its source's fail at load.
+module loads them into ``Mart`` objects and checks them once: a mart built from (or reading) a
+table without a contract, a key or partition column it does not declare, a column without a doc,
+partitions that do not map one to one onto its source's, an unknown period, or a read table not
+partitioned by day fail at load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from spapi_toolkit.lake.registry import RegistryError
 from spapi_toolkit.lake.tables import _SNAKE, TYPES, Table, tables
 
 ZONE = "aggregated"
+PERIODS = {
+    "day": "the source partition's day",
+    "week": "the Sunday the day's week starts (Amazon's Brand Analytics weeks)",
+    "month": "the first day of the day's month",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class Mart:
     key: tuple[str, ...]
     partition_by: tuple[str, ...]
     columns: tuple[MartColumn, ...]
+    period: str = "day"
+    reads: tuple[tuple[str, int], ...] = ()  # (cleaned table, days of history before a period)
 
     @property
     def source(self) -> Table:
@@ -50,6 +58,11 @@ class Mart:
             if column.name == name:
                 return column
         raise KeyError(f"mart {self.name} has no column {name!r}")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every cleaned table the mart reads: ``from_table`` first, then ``reads``."""
+        return (self.from_table, *(name for name, _ in self.reads if name != self.from_table))
 
     def source_partition(self) -> dict[str, str]:
         """The source table's partition columns -> the mart's (one to one, in order)."""
@@ -73,6 +86,7 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             columns=tuple(columns),
             key=tuple(spec.pop("key")),
             partition_by=tuple(spec.pop("partition_by")),
+            reads=tuple(spec.pop("reads", {}).items()),
             **spec,
         )
     except (TypeError, KeyError) as exc:
@@ -98,11 +112,25 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             f"partition_by {list(mart.partition_by)} does not map one to one onto "
             f"{source.name}'s {list(source.partition_by)}"
         )
+    if mart.period not in PERIODS:
+        problems.append(f"period {mart.period!r} is not one of {sorted(PERIODS)}")
+    for read, days in mart.reads:
+        other = known.get(read)
+        if other is None or not other.has_contract:
+            problems.append(f"reads {read!r}: not a cleaned table with a contract")
+        elif not _dated(other):
+            problems.append(f"reads {read!r}: its last partition column is not a date")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            problems.append(f"reads {read!r}: the days of history must be a whole number >= 0")
     if not mart.day_boundary.strip():
         problems.append("day_boundary must say which calendar day a row's date is")
     if problems:
         raise RegistryError(f"{where}: " + "; ".join(problems))
     return mart
+
+
+def _dated(table: Table) -> bool:
+    return bool(table.partition_by) and table.column(table.partition_by[-1]).type == "date"
 
 
 def _load(text: str, known: dict[str, Table] | None = None) -> dict[str, Mart]:

@@ -50,6 +50,9 @@ def test_the_marts_section_does_not_become_cleaned_tables():
             "one to one",
         ),
         (('day_boundary = "the local day"', 'day_boundary = " "'), "day_boundary"),
+        (("key = [", 'period = "year"\nkey = ['), "period 'year' is not one of"),
+        (("key = [", "reads = { orders = 3 }\nkey = ["), "reads 'orders': not a cleaned table"),
+        (("key = [", "reads = { order_items = -1 }\nkey = ["), "whole number >= 0"),
     ],
 )
 def test_a_broken_contract_is_refused_saying_why(change, message):
@@ -61,3 +64,12 @@ def test_a_broken_contract_is_refused_saying_why(change, message):
 def test_an_unknown_mart_names_the_known_ones():
     with pytest.raises(RegistryError, match="sales_daily"):
         contracts.mart("nope")
+
+
+def test_a_mart_reads_its_from_table_first_and_each_read_table_once():
+    text = GOOD.replace("key = [", 'period = "week"\nreads = { order_items = 90, '
+                        'sales_traffic_by_asin = 7 }\nkey = [')  # fmt: skip
+    loaded = contracts._load(text)["m"]
+    assert loaded.period == "week"
+    assert loaded.reads == (("order_items", 90), ("sales_traffic_by_asin", 7))
+    assert loaded.inputs == ("sales_traffic_by_asin", "order_items")

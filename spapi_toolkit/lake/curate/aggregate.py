@@ -1,25 +1,34 @@
-"""The cleaned → aggregated job: each mart rebuilt where its cleaned table changed, and only there.
+"""The cleaned → aggregated job: each mart rebuilt where its inputs changed, and only there.
 
-The incremental rule. A mart is built from one cleaned table, and the contract maps that table's
-partitions one to one onto the mart's (``order_items``' marketplace_id/purchase_date is
-``orders_daily``'s marketplace_id/date), so every mart partition depends on exactly one cleaned
-partition and can be rebuilt from it alone. A cleaned partition is identified by the names of
-its data files: Spark names every file it writes with a fresh id, and publishing a cleaned
-partition rewrites all of its files, so the names change exactly when its rows may have. What a
-mart was last built from (cleaned partition -> its file names) is kept in
-``_state/aggregate/<mart>.json``. A run lists the cleaned table's files, and:
+A mart's partitions (marketplace, period) come from its ``from_table``'s partitions (marketplace,
+day): one to one for a daily mart, several days to one week or month for a weekly or monthly one
+(``period`` in the contract). A mart may also read other cleaned tables, each with a window of
+history (``reads``: table -> days before the period's first day, e.g. 90 days of orders for sales
+velocity). So a mart partition (M, P) depends on:
 
-- rebuilds the mart partitions whose cleaned partition is new or has other file names than
-  recorded, reading only those cleaned partitions, and publishes them through ``publish``'s
-  staging folder with a dynamic partition overwrite (whole partitions replaced, nothing merged);
-- deletes the mart partitions whose cleaned partition is gone;
+- the ``from_table`` partitions of M whose day falls in P, and
+- for each read table, its partitions of M (of every marketplace, for a table not partitioned by
+  marketplace) whose day falls in [first day of P - days, last day of P].
+
+A cleaned partition is identified by the names of its data files: Spark names every file it
+writes with a fresh id, and publishing a cleaned partition rewrites all of its files, so the
+names change exactly when its rows may have. What a mart was last built from (input table ->
+cleaned partition -> its file names) is kept in ``_state/aggregate/<mart>.json``. A run lists
+its input tables' files, and:
+
+- rebuilds the mart partitions that depend on a cleaned partition that is new, rewritten or gone,
+  and still have ``from_table`` rows, reading only the cleaned partitions they depend on, and
+  publishes them through ``publish``'s staging folder with a dynamic partition overwrite (whole
+  partitions replaced, nothing merged);
+- deletes the mart partitions left without ``from_table`` rows (or whose rebuild gives none);
 - leaves the rest untouched: a rerun with nothing changed reads no data and writes nothing.
 
 The state is written only after the mart is published, so a crash leaves the previous state and
 the next run rebuilds the same partitions again (a rebuild is idempotent). ``full_refresh``
-forgets the state and rewrites the whole mart. This needs no timestamps (no clock skew between
-jobs, no reliance on the cleaned job's state format) and costs one listing of the cleaned table.
-One run at a time per mart, as for the cleaned tables.
+forgets the state and rewrites the whole mart, as does a change of the mart's inputs in its
+contract. This needs no timestamps (no clock skew between jobs, no reliance on the cleaned job's
+state format) and costs one listing per input table. One run at a time per mart, as for the
+cleaned tables.
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
@@ -36,7 +46,7 @@ from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
-from spapi_toolkit.lake.tables import STORED_TYPES
+from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -44,6 +54,8 @@ if TYPE_CHECKING:
 STATE = "_state/aggregate"
 
 Partitions = dict[str, list[str]]  # cleaned partition path (c1=v1/c2=v2) -> its data file names
+Inputs = dict[str, Partitions]  # input table -> its partitions
+Target = tuple[str, date]  # a mart partition: marketplace, the period's first day
 
 
 @dataclass
@@ -51,8 +63,8 @@ class MartResult:
     """What one mart's run did."""
 
     mart: str
-    changed: int = 0  # cleaned partitions new or rewritten since the mart's last build
-    removed: int = 0  # cleaned partitions gone: their mart partitions deleted
+    changed: int = 0  # input partitions new, rewritten or gone since the mart's last build
+    removed: int = 0  # mart partitions deleted: left without from_table rows
     rows_out: int = 0
     partitions: int = 0  # mart partitions written
     seconds: float = 0.0
@@ -87,43 +99,53 @@ def aggregate_mart(
     full_refresh: bool = False,
     clock: Clock = SYSTEM_CLOCK,
 ) -> MartResult:
-    """One mart: its changed partitions rebuilt and published, its gone ones deleted, the state
-    then updated."""
+    """One mart: the partitions whose inputs changed rebuilt and published, those left without
+    rows deleted, the state then updated."""
     started = time.perf_counter()
     result = MartResult(contract.name)
-    built = {} if full_refresh else _read_state(lake, contract)
-    current = cleaned_partitions(lake, contract)
-    changed = sorted(p for p, files in current.items() if built.get(p) != files)
-    gone = sorted(set(built) - set(current))
-    result.changed, result.removed = len(changed), len(gone)
-    if changed:
+    built = None if full_refresh else _read_state(lake, contract)
+    current = {name: cleaned_partitions(lake, tables()[name]) for name in contract.inputs}
+    targets = {_target(contract, path) for path in current[contract.from_table]}
+    folder = publishing.table_key(contract, ZONE)
+    if built is None:  # a full refresh, a first build, or inputs the contract no longer names
+        result.changed = sum(len(partitions) for partitions in current.values())
+        lake.delete_folder(folder)
+        rebuild, gone = targets, set()
+    else:
+        changes = {name: _changed(built.get(name, {}), current[name]) for name in contract.inputs}
+        result.changed = sum(len(paths) for paths in changes.values())
+        stale = _affected(contract, changes, targets)
+        rebuild, gone = stale & targets, stale - targets
+    if rebuild:
         run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        rows = transforms.build(contract, _read_cleaned(spark, lake, contract, changed)).persist()
+        frames = _read_inputs(spark, lake, contract, current, rebuild)
+        rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
         try:
             result.rows_out = rows.count()
+            written = {
+                (r[0], r[1]) for r in rows.select(*contract.partition_by).distinct().collect()
+            }
+            gone |= rebuild - written  # rebuilt without rows: nothing may stay published there
             if result.rows_out:
                 result.partitions = publishing.publish(
                     spark, lake, contract, rows, run_id,
-                    full_refresh=full_refresh, zone=ZONE, merge=False,
+                    full_refresh=built is None, zone=ZONE, merge=False,
                 )  # fmt: skip
         finally:
             rows.unpersist()
-    elif full_refresh:
-        lake.delete_folder(publishing.table_key(contract, ZONE))
-    for partition in gone:
-        lake.delete_folder(
-            f"{publishing.table_key(contract, ZONE)}/{_mart_path(contract, partition)}"
-        )
-    if changed or gone or full_refresh:
+    for target in sorted(gone):
+        lake.delete_folder(f"{folder}/{_mart_path(contract, target)}")
+    result.removed = len(gone)
+    if result.changed or built is None:
         _write_state(lake, contract, current, clock)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def cleaned_partitions(lake: Lake, contract: Mart) -> Partitions:
-    """The mart's cleaned source table's partitions, each with its data files' names."""
-    prefix = publishing.table_key(contract.source) + "/"
-    depth = len(contract.source.partition_by)
+def cleaned_partitions(lake: Lake, table: Table) -> Partitions:
+    """A cleaned table's partitions, each with its data files' names."""
+    prefix = publishing.table_key(table) + "/"
+    depth = len(table.partition_by)
     found: Partitions = {}
     for key in lake.list(prefix):
         *folders, name = key[len(prefix) :].split("/")
@@ -133,54 +155,171 @@ def cleaned_partitions(lake: Lake, contract: Mart) -> Partitions:
     return {partition: sorted(files) for partition, files in sorted(found.items())}
 
 
-def _read_cleaned(
-    spark: SparkSession, lake: Lake, contract: Mart, partitions: list[str]
-) -> DataFrame:
-    """The rows of the given partitions of the mart's cleaned table, partition columns typed as
-    the table's contract says (not as Spark would guess from the folder names)."""
+def _changed(built: Partitions, current: Partitions) -> list[str]:
+    """The partitions new, rewritten or gone since ``built``."""
+    return sorted(p for p in set(built) | set(current) if built.get(p) != current.get(p))
+
+
+def _values(path: str) -> dict[str, str]:
+    return dict(folder.split("=", 1) for folder in path.split("/"))
+
+
+def _marketplace_and_day(table: Table, path: str) -> tuple[str | None, date]:
+    """A cleaned partition's marketplace (None when the table has no such partition) and day."""
+    values = _values(path)
+    return values.get("marketplace_id"), date.fromisoformat(values[table.partition_by[-1]])
+
+
+def period_start(day: date, period: str) -> date:
+    """The first day of the mart period (see ``lake.marts.PERIODS``) that ``day`` falls in."""
+    if period == "week":
+        return day - timedelta(days=(day.weekday() + 1) % 7)  # back to Sunday
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_end(first: date, period: str) -> date:
+    """The last day of the mart period starting on ``first``."""
+    if period == "week":
+        return first + timedelta(days=6)
+    if period == "month":
+        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return following - timedelta(days=1)
+    return first
+
+
+def _target(contract: Mart, path: str) -> Target:
+    marketplace, day = _marketplace_and_day(contract.source, path)
+    assert marketplace is not None, "a mart's from_table is partitioned by marketplace"
+    return marketplace, period_start(day, contract.period)
+
+
+def _window(contract: Mart, target: Target, days: int) -> tuple[date, date]:
+    first = target[1]
+    return first - timedelta(days=days), period_end(first, contract.period)
+
+
+def _depends(contract: Mart, target: Target, table: Table, path: str, days: int) -> bool:
+    """Whether mart partition ``target`` reads ``table``'s partition ``path``."""
+    marketplace, day = _marketplace_and_day(table, path)
+    low, high = _window(contract, target, days)
+    return marketplace in (None, target[0]) and low <= day <= high
+
+
+def _windows(contract: Mart) -> dict[str, int]:
+    """Each input table and the days of history a period reads of it (0: the period only)."""
+    return {contract.from_table: 0, **dict(contract.reads)}
+
+
+def _affected(contract: Mart, changes: dict[str, list[str]], targets: set[Target]) -> set[Target]:
+    """The mart partitions that depend on a changed input partition: those of ``targets`` (the
+    partitions with from_table rows), and those whose from_table partitions changed or went."""
+    stale = {_target(contract, path) for path in changes[contract.from_table]}
+    for name, days in _windows(contract).items():
+        table = tables()[name]
+        for path in changes[name]:
+            stale |= {t for t in targets if _depends(contract, t, table, path, days)}
+    return stale
+
+
+def _read_inputs(
+    spark: SparkSession, lake: Lake, contract: Mart, current: Inputs, rebuild: set[Target]
+) -> dict[str, DataFrame]:
+    """Per input table, its rows that the partitions to ``rebuild`` depend on."""
+    return {
+        name: _read_cleaned(
+            spark, lake, tables()[name], needed(contract, name, current[name], rebuild)
+        )
+        for name in contract.inputs
+    }
+
+
+def needed(contract: Mart, name: str, partitions: Iterable[str], rebuild: set[Target]) -> list[str]:
+    """The partitions of input table ``name`` that the mart partitions ``rebuild`` read."""
+    table, days = tables()[name], _windows(contract)[name]
+    spans: dict[str | None, list[tuple[date, date]]] = {}
+    for target in rebuild:
+        spans.setdefault(target[0], []).append(_window(contract, target, days))
+    every = [window for windows in spans.values() for window in windows]
+    chosen = []
+    for path in partitions:
+        marketplace, day = _marketplace_and_day(table, path)
+        windows = spans.get(marketplace, []) if marketplace else every
+        if any(low <= day <= high for low, high in windows):
+            chosen.append(path)
+    return chosen
+
+
+def _only(spark: SparkSession, rows: DataFrame, contract: Mart, keep: set[Target]) -> DataFrame:
+    """``rows`` of the mart partitions ``keep`` (history read for a window builds others too)."""
     from pyspark.sql import functions as F
 
-    source = contract.source
-    base = lake.location(publishing.table_key(source))
-    paths = [f"{base}/{partition}" for partition in partitions]
-    rows = spark.read.option("basePath", base).parquet(*paths)
-    for name in source.partition_by:
-        kind = STORED_TYPES[source.column(name).type]
-        rows = rows.withColumn(name, F.col(name).cast(kind))
+    wanted = spark.createDataFrame(sorted(keep), f"{contract.partition_by[0]} string, "
+                                   f"{contract.partition_by[1]} date")  # fmt: skip
+    return rows.join(F.broadcast(wanted), on=list(contract.partition_by), how="left_semi")
+
+
+def _read_cleaned(
+    spark: SparkSession, lake: Lake, table: Table, partitions: list[str]
+) -> DataFrame:
+    """The rows of the given partitions of a cleaned table, partition columns typed as the
+    table's contract says (not as Spark would guess from the folder names); no partitions give
+    no rows, with the table's published columns."""
+    from pyspark.sql import functions as F
+
+    if not partitions:
+        ddl = ", ".join(f"{c.name} {STORED_TYPES[c.type]}" for c in table.published)
+        return spark.createDataFrame([], f"seller_id string, {ddl}")
+    base = lake.location(publishing.table_key(table))
+    rows = spark.read.option("basePath", base).parquet(*(f"{base}/{p}" for p in partitions))
+    for name in table.partition_by:
+        rows = rows.withColumn(name, F.col(name).cast(STORED_TYPES[table.column(name).type]))
     return rows
 
 
-def _mart_path(contract: Mart, partition: str) -> str:
-    """A cleaned partition's path as the mart's (its partition columns renamed)."""
-    names = contract.source_partition()
-    folders = []
-    for folder in partition.split("/"):
-        column, value = folder.split("=", 1)
-        folders.append(f"{names[column]}={value}")
-    return "/".join(folders)
+def _mart_path(contract: Mart, target: Target) -> str:
+    """A mart partition's folder path."""
+    marketplace, first = target
+    return (
+        f"{contract.partition_by[0]}={marketplace}/{contract.partition_by[1]}={first.isoformat()}"
+    )
 
 
 def _state_key(contract: Mart) -> str:
     return f"{STATE}/{contract.name}.json"
 
 
-def _read_state(lake: Lake, contract: Mart) -> Partitions:
+def _inputs_rule(contract: Mart) -> dict[str, object]:
+    """What decides which cleaned partitions a mart partition reads: when it changes, what was
+    recorded no longer says what the published partitions were built from."""
+    return {"period": contract.period, "windows": _windows(contract)}
+
+
+def _read_state(lake: Lake, contract: Mart) -> Inputs | None:
+    """What the mart was last built from; None when it must be rebuilt whole (never built, or
+    built under another inputs rule)."""
     try:
         payload = json.loads(lake.read_bytes(_state_key(contract)))
     except ObjectNotFound:
-        return {}
-    if payload.get("from_table") != contract.from_table:
-        return {}  # built from another table before: everything is new
-    built: Partitions = payload.get("partitions", {})
-    return built
+        return None
+    if "inputs" not in payload and payload.get("from_table") == contract.from_table:
+        payload = {  # the state format before marts could read several tables
+            "rule": {"period": "day", "windows": {contract.from_table: 0}},
+            "inputs": {contract.from_table: payload.get("partitions", {})},
+        }
+    if payload.get("rule") != _inputs_rule(contract):
+        return None
+    inputs: Inputs = payload["inputs"]
+    return inputs
 
 
-def _write_state(lake: Lake, contract: Mart, partitions: Partitions, clock: Clock) -> None:
+def _write_state(lake: Lake, contract: Mart, inputs: Inputs, clock: Clock) -> None:
     payload = {
         "mart": contract.name,
-        "from_table": contract.from_table,
+        "rule": _inputs_rule(contract),
         "updated_at": clock.now().isoformat(),
-        "partitions": partitions,
+        "inputs": inputs,
     }
     text = json.dumps(payload, sort_keys=True, indent=1) + "\n"
     lake.write_bytes(_state_key(contract), text.encode("utf-8"))

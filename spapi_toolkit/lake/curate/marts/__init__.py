@@ -19,7 +19,7 @@ its transform cannot drift apart silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
@@ -34,12 +34,17 @@ if TYPE_CHECKING:
 __all__ = ["BUILDERS", "build", "conform", "money_ratio", "money_sum", "orders_against_sales",
            "orders_daily", "ratio", "rollup", "sales_daily"]  # fmt: skip
 
-BUILDERS: dict[str, Callable[[DataFrame], DataFrame]] = {
+BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
 }
+"""Each mart's transform: called with its ``from_table``'s rows, and each other table it
+``reads`` as a keyword argument of that table's name."""
 
 
-def build(mart: Mart, source: DataFrame) -> DataFrame:
-    """The mart ``mart`` built from its cleaned source table's rows, conformed to its contract."""
-    return conform(BUILDERS[mart.name](source), mart)
+def build(mart: Mart, source: DataFrame | Mapping[str, DataFrame]) -> DataFrame:
+    """The mart ``mart`` built from its inputs' rows, conformed to its contract. ``source`` is
+    its from_table's rows, or every input table's rows by table name."""
+    frames = source if isinstance(source, Mapping) else {mart.from_table: source}
+    others = {name: frames[name] for name in mart.inputs[1:]}
+    return conform(BUILDERS[mart.name](frames[mart.from_table], **others), mart)
