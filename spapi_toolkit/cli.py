@@ -3,8 +3,8 @@
 ``spapi call <operationId> name=value ...`` calls any SP-API operation and prints the JSON answer
 (like ``aws <service> <operation>``); ``spapi operations`` lists what is callable with its rate
 limit; ``spapi auth url|exchange|check`` runs the website authorization workflow and checks
-credentials; ``spapi catalog register`` puts the cleaned tables in the Glue Data Catalog;
-``spapi sandbox ...`` runs the local SP-API.
+credentials; ``spapi catalog register`` puts the cleaned tables or the marts in the Glue Data
+Catalog; ``spapi sandbox ...`` runs the local SP-API.
 """
 
 from __future__ import annotations
@@ -532,7 +532,9 @@ def curate(
         raise typer.Exit(1)
 
 
-catalog_app = typer.Typer(help="The Glue Data Catalog of the cleaned tables.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The Glue Data Catalog of the cleaned tables and the marts.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 
 
@@ -541,16 +543,19 @@ def catalog_register(
     lake: str = typer.Option(..., envvar="SPAPI_LAKE", help="the lake, s3://bucket/prefix"),
     database: str = typer.Option(..., help="Glue database (created if missing)"),
     tables: str = typer.Option(
-        None, help="cleaned tables, comma-separated (default: every table with a contract)"
+        None, help="tables of the zone, comma-separated (default: every one with a contract)"
+    ),
+    zone: str = typer.Option(
+        "cleaned", help="cleaned (the cleaned tables) or aggregated (the marts): a database each"
     ),
 ) -> None:
-    """Register the cleaned tables and their partitions in the Glue Data Catalog; a rerun
+    """Register one zone's tables and their partitions in the Glue Data Catalog; a rerun
     changes only what changed in the contracts or the lake."""
     from spapi_toolkit.lake.catalog import register
 
     names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
     try:
-        results = register(lake, database, names)
+        results = register(lake, database, names, zone=zone)
     except SpApiToolkitError as exc:
         _fail(exc)
     table = Table("table", "partitions", "added", "removed", "definition", "location")

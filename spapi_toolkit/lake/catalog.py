@@ -1,16 +1,20 @@
-"""The catalog: the cleaned tables as Glue Data Catalog tables on S3, or DuckDB views locally.
+"""The catalog: the cleaned tables and the marts as Glue Data Catalog tables on S3, or DuckDB views
+locally.
 
-Both are read off the tables' contracts (``tables.toml``), so what Athena, Glue jobs and the
-notebooks see is what curation writes: ``seller_id``, the published columns (``pii = "drop"``
-never appears), the lineage columns and, for tables fed by flat files, ``extra``; partitioned
-hive style by the contract's ``partition_by``. Types come from one mapping, ``tables.STORED_TYPES``
-(contract type -> Hive type, the same names Spark writes and DuckDB accepts).
+Both are read off the contracts (``tables.toml``), so what Athena, Glue jobs and the notebooks
+see is what curation writes. A cleaned table has ``seller_id``, the published columns
+(``pii = "drop"`` never appears), the lineage columns and, for tables fed by flat files,
+``extra``; a mart has its contract's columns. Both are partitioned hive style by the contract's
+``partition_by``, and live in one Glue database per zone (``cleaned``, ``aggregated``). Types
+come from one mapping, ``tables.STORED_TYPES`` (contract type -> Hive type, the same names Spark
+writes and DuckDB accepts).
 
-``register`` puts a lake's cleaned tables and their partitions into a Glue database with
+``register`` puts a lake's tables of one zone and their partitions into a Glue database with
 awswrangler (``wr.catalog``), idempotently: a table is rewritten only when its definition changed
 (the definition's digest is kept in the table's parameters), then the catalog's partitions are
 made the ones that exist under the table's folder (missing ones added, vanished ones removed).
-``duckdb_views`` gives a local lake the same tables as views over the same Parquet files.
+``duckdb_views`` gives a local lake the same tables as views over the same Parquet files, in
+one DuckDB schema per zone (``cleaned.order_items``, ``aggregated.sales_daily``).
 
 awswrangler, boto3 and duckdb are imported inside the functions: importing this module needs
 the standard library alone (a Glue job or a Lambda pays for nothing it does not call).
@@ -27,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from spapi_toolkit.errors import SpApiToolkitError
-from spapi_toolkit.lake.layout import CLEANED
+from spapi_toolkit.lake.layout import AGGREGATED, CLEANED
+from spapi_toolkit.lake.marts import Mart, marts
 from spapi_toolkit.lake.registry import registry
 from spapi_toolkit.lake.storage import Lake, S3Lake
 from spapi_toolkit.lake.tables import EXTRA, LINEAGE, STORED_TYPES, Table, tables
@@ -62,6 +67,10 @@ GLUE_COMMENT_LIMIT = 255  # Glue refuses longer column comments
 FINGERPRINT = "spapi_definition_sha256"  # table parameter: digest of what ``register`` wrote
 
 
+Contract = Table | Mart  # a cleaned table's or a mart's
+ZONES = (CLEANED, AGGREGATED)
+
+
 class CatalogError(SpApiToolkitError):
     """The catalog cannot be built as asked (names the lake, table or key and why)."""
 
@@ -84,10 +93,18 @@ def has_extra(table: Table) -> bool:
     return any(registry()[name].format in FLAT_FORMATS for name in table.datasets)
 
 
-def table_columns(table: Table) -> list[tuple[str, str, str]]:
-    """Every column of the cleaned table as (name, Hive type, comment), in the order curation
-    writes them (``staging.protect``): ``seller_id``, the published contract columns, lineage,
-    then ``extra`` for flat-file tables. Partition columns are included, at their place."""
+def zone(contract: Contract) -> str:
+    """The zone a contract's table lives in: ``aggregated`` for a mart, else ``cleaned``."""
+    return AGGREGATED if isinstance(contract, Mart) else CLEANED
+
+
+def table_columns(table: Contract) -> list[tuple[str, str, str]]:
+    """Every column of the table as (name, Hive type, comment), in the order curation writes
+    them. A cleaned table (``staging.protect``): ``seller_id``, the published contract columns,
+    lineage, then ``extra`` for flat-file tables; a mart: its contract's columns. Partition
+    columns are included, at their place."""
+    if isinstance(table, Mart):
+        return _checked(table, [(c.name, STORED_TYPES[c.type], c.doc) for c in table.columns])
     if not table.has_contract:
         raise CatalogError(f"table {table.name} has no contract (no columns) in tables.toml")
     columns = [SELLER]
@@ -99,6 +116,10 @@ def table_columns(table: Table) -> list[tuple[str, str, str]]:
     columns.extend(LINEAGE_COLUMNS)
     if has_extra(table):
         columns.append(EXTRA_COLUMN)
+    return _checked(table, columns)
+
+
+def _checked(table: Contract, columns: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     too_long = [name for name, _, comment in columns if len(comment) > GLUE_COMMENT_LIMIT]
     if too_long:
         raise CatalogError(
@@ -108,14 +129,14 @@ def table_columns(table: Table) -> list[tuple[str, str, str]]:
     return columns
 
 
-def glue_columns(table: Table) -> tuple[dict[str, str], dict[str, str]]:
+def glue_columns(table: Contract) -> tuple[dict[str, str], dict[str, str]]:
     """The table's (columns_types, partitions_types) for ``wr.catalog``: Hive types by column
     name, the partition columns (in ``partition_by`` order) apart from the others.
 
     Parameters
     ----------
     table
-        A cleaned table with a contract (``tables.table(name)``).
+        A cleaned table with a contract (``tables.table(name)``) or a mart.
 
     Returns
     -------
@@ -136,7 +157,7 @@ def glue_columns(table: Table) -> tuple[dict[str, str], dict[str, str]]:
     return columns, partitions
 
 
-def glue_comments(table: Table) -> dict[str, str]:
+def glue_comments(table: Contract) -> dict[str, str]:
     """The column comments (partition columns too): the contract's docs, the PII action of a
     personal-data column noted in brackets, e.g. ``[restricted: personal data, ...]``."""
     return {name: comment for name, _, comment in table_columns(table)}
@@ -147,12 +168,13 @@ def register(
     database: str,
     tables: Sequence[str] | None = None,
     *,
+    zone: str = CLEANED,
     boto3_session: boto3.Session | None = None,
 ) -> list[Registered]:
-    """Register the lake's cleaned tables and their partitions in a Glue database.
+    """Register the lake's tables of one zone and their partitions in a Glue database.
 
     The database is created if missing. Each table becomes (or stays) a Parquet table at
-    ``s3://.../cleaned/<table>/`` with the contract's columns, types, comments, partition keys
+    ``s3://.../<zone>/<table>/`` with the contract's columns, types, comments, partition keys
     and description; it is rewritten only when that definition differs from what the last run
     wrote (a digest in the table parameter ``spapi_definition_sha256``), so a rerun leaves the
     table, and the queries running on it, alone. Then the catalog's partitions are made those
@@ -167,8 +189,10 @@ def register(
     database
         The Glue database name.
     tables
-        Cleaned table names; default every table with a contract. A table that curation has not
-        written yet is registered empty.
+        Table names of the zone; default every table with a contract. A table that curation has
+        not written yet is registered empty.
+    zone
+        ``cleaned`` (the cleaned tables) or ``aggregated`` (the marts): one database per zone.
     boto3_session
         The session for Glue (and for S3 when ``lake`` is a URI); default boto3's.
 
@@ -190,10 +214,10 @@ def register(
             f"only an S3 lake can be registered in the Glue catalog; {the_lake.uri} is a local "
             "folder (query it through duckdb_views)"
         )
-    chosen = _contracted(tables)
+    chosen = contracts(zone, tables)
     wr.catalog.create_database(
         database,
-        description="SP-API lake: cleaned tables (spapi catalog register)",
+        description=f"SP-API lake: {zone} tables (spapi catalog register)",
         exist_ok=True,
         boto3_session=boto3_session,
     )
@@ -219,7 +243,11 @@ def register(
                 partitions_types=partitions_types,
                 compression="snappy",
                 description=table.description,
-                parameters={FINGERPRINT: digest, "spapi_key": ",".join(table.key)},
+                parameters={
+                    FINGERPRINT: digest,
+                    "spapi_key": ",".join(table.key),
+                    "spapi_zone": zone,
+                },
                 columns_comments=comments,
                 mode="overwrite",
                 boto3_session=boto3_session,
@@ -252,7 +280,7 @@ def register(
     return done
 
 
-def partitions(lake: Lake, table: Table) -> dict[tuple[str, ...], str]:
+def partitions(lake: Lake, table: Contract) -> dict[tuple[str, ...], str]:
     """The partitions holding Parquet files under the table's folder: their values (in
     ``partition_by`` order, unescaped) -> their location (``.../name=value/.../``).
 
@@ -281,10 +309,12 @@ def partitions(lake: Lake, table: Table) -> dict[tuple[str, ...], str]:
 def duckdb_views(
     lake: Lake | str, connection: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """One DuckDB view per cleaned table of a local lake, over the same Parquet files.
+    """One DuckDB view per cleaned table and mart of a local lake, over the same Parquet files.
 
-    A view is named like its table and exists only for a table with Parquet files on disk; it
-    selects the columns in the catalog's order (partition columns at their contract place) from
+    A view is named like its table, in the schema of its zone (``cleaned.order_items``,
+    ``aggregated.sales_daily``; the search path holds both, so unqualified names work too), and
+    exists only for a table with Parquet files on disk; it selects the columns in the catalog's
+    order (partition columns at their contract place) from
     ``read_parquet('<lake>/cleaned/<table>/**/*.parquet', hive_partitioning = true)``, the
     partition columns typed by the contract (``hive_types``), not guessed from folder names.
 
@@ -303,7 +333,7 @@ def duckdb_views(
     Examples
     --------
     >>> con = duckdb_views("./lake")  # doctest: +SKIP
-    >>> con.sql("select marketplace_id, sum(quantity) from order_items group by all")
+    >>> con.sql("select marketplace_id, sum(quantity) from cleaned.order_items group by all")
     """
     import duckdb
 
@@ -314,22 +344,26 @@ def duckdb_views(
             "catalog and query it with Athena)"
         )
     con = connection if connection is not None else duckdb.connect()
-    for table in _contracted(None):
-        prefix = _folder(table) + "/"
-        if not any(key.endswith(".parquet") for key in the_lake.list(prefix)):
-            continue
-        con.execute(duckdb_view_sql(table, the_lake.location(_folder(table))))
+    for name in ZONES:
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+        for table in contracts(name):
+            prefix = _folder(table) + "/"
+            if any(key.endswith(".parquet") for key in the_lake.list(prefix)):
+                con.execute(duckdb_view_sql(table, the_lake.location(_folder(table))))
+    con.execute(f"SET search_path = '{','.join(ZONES)}'")
     return con
 
 
-def duckdb_view_sql(table: Table, folder: str) -> str:
-    """The ``CREATE OR REPLACE VIEW`` of ``table`` over the Parquet files under ``folder``."""
+def duckdb_view_sql(table: Contract, folder: str) -> str:
+    """The ``CREATE OR REPLACE VIEW`` of ``table`` (in its zone's schema) over the Parquet files
+    under ``folder``."""
     _, partitions_types = glue_columns(table)
     names = ", ".join(f'"{name}"' for name, _, _ in table_columns(table))
     hive_types = ", ".join(f"'{name}': '{kind}'" for name, kind in partitions_types.items())
     files = _sql_text(f"{folder}/**/*.parquet")
     return (
-        f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {names} FROM read_parquet({files}, '
+        f'CREATE OR REPLACE VIEW "{zone(table)}"."{table.name}" AS SELECT {names} '
+        f"FROM read_parquet({files}, "
         f"hive_partitioning = true, hive_types = {{{hive_types}}})"
     )
 
@@ -338,8 +372,8 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _folder(table: Table) -> str:
-    return f"{CLEANED}/{table.name}"
+def _folder(table: Contract) -> str:
+    return f"{zone(table)}/{table.name}"
 
 
 def _lake(lake: Lake | str, boto3_session: Any) -> Lake:
@@ -349,22 +383,30 @@ def _lake(lake: Lake | str, boto3_session: Any) -> Lake:
     return Lake.from_uri(lake, s3_client=client)
 
 
-def _contracted(names: Iterable[str] | None) -> list[Table]:
-    """The named tables (default: every table with a contract), refusing unknown names and
-    tables without a contract by name."""
-    every = tables()
+def contracts(zone: str = CLEANED, names: Iterable[str] | None = None) -> list[Contract]:
+    """The named tables of ``zone`` (default: every one with a contract), refusing unknown
+    names and tables without a contract by name."""
+    if zone not in ZONES:
+        raise CatalogError(f"unknown zone {zone!r}; the zones are {', '.join(ZONES)}")
+    every: dict[str, Contract] = dict(tables() if zone == CLEANED else marts())
     if names is None:
-        return [t for t in every.values() if t.has_contract]
+        return [t for t in every.values() if not _bare(t)]
     unknown = [n for n in names if n not in every]
     if unknown:
-        raise CatalogError(f"unknown table(s) {unknown}; the contracts have: {', '.join(every)}")
-    bare = [n for n in names if not every[n].has_contract]
+        raise CatalogError(
+            f"unknown {zone} table(s) {unknown}; the contracts have: {', '.join(every)}"
+        )
+    bare = [n for n in names if _bare(every[n])]
     if bare:
         raise CatalogError(f"table(s) {bare} have no contract (columns) in tables.toml yet")
     return [every[n] for n in names]
 
 
-def _digest(table: Table, location: str, *parts: Any) -> str:
+def _bare(table: Contract) -> bool:
+    return isinstance(table, Table) and not table.has_contract
+
+
+def _digest(table: Contract, location: str, *parts: Any) -> str:
     """A digest of everything ``register`` writes into a table's definition."""
     definition = [table.name, table.description, list(table.key), location, *parts]
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()

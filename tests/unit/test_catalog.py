@@ -26,7 +26,9 @@ from spapi_toolkit.lake.catalog import (
     partitions,
     register,
     table_columns,
+    zone,
 )
+from spapi_toolkit.lake.marts import mart, marts
 from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import LINEAGE, table, tables
 
@@ -67,14 +69,20 @@ def _value(name: str, kind: str, i: int):
 
 def write_cleaned(lake: Lake, name: str, rows: dict[tuple[str, str], int]) -> None:
     """A cleaned table as curation writes it: ``rows`` rows in each (marketplace, day)."""
-    contract = table(name)
+    write_table(lake, table(name), rows)
+
+
+def write_table(lake: Lake, contract, rows: dict[tuple[str, str], int]) -> None:
+    """A cleaned table or a mart as curation writes it: ``rows`` rows per (marketplace, day)."""
+    name = contract.name
     columns, _ = glue_columns(contract)
     schema = pa.schema([(c, ARROW[kind]) for c, kind in columns.items()])
     for (marketplace, day), count in rows.items():
         data = {c: [_value(c, kind, i) for i in range(count)] for c, kind in columns.items()}
         buffer = io.BytesIO()
         pq.write_table(pa.table(data, schema=schema), buffer, use_deprecated_int96_timestamps=True)
-        folder = f"cleaned/{name}/marketplace_id={marketplace}/{contract.partition_by[1]}={day}"
+        folder = f"{zone(contract)}/{name}/marketplace_id={marketplace}/"
+        folder += f"{contract.partition_by[1]}={day}"
         lake.write_bytes(
             f"{folder}/part-00000-{uuid.uuid4()}.c000.snappy.parquet", buffer.getvalue()
         )
@@ -235,6 +243,33 @@ def test_register_puts_the_contract_and_the_partitions_in_glue_idempotently(aws_
 
 
 @pytest.mark.aws
+def test_register_puts_the_marts_in_their_own_database_with_their_docs(aws_env):
+    lake = _s3_lake()
+    sales = mart("sales_daily")
+    write_table(lake, sales, {(US, DAY1): 2, (DE, DAY2): 1})
+    database = f"spapi_marts_{uuid.uuid4().hex[:8]}"
+
+    done = register(lake, database, zone="aggregated")
+
+    assert {r.table: r.partitions for r in done} == {
+        m.name: 2 if m.name == "sales_daily" else 0 for m in marts().values()
+    }
+    described, parts = _catalog(database, "sales_daily")
+    assert (
+        described["StorageDescriptor"]["Location"] == lake.location("aggregated/sales_daily") + "/"
+    )
+    columns = {c["Name"]: c for c in described["StorageDescriptor"]["Columns"]}
+    assert columns["unit_session_rate"]["Comment"] == sales.column("unit_session_rate").doc
+    assert columns["ordered_product_sales"]["Type"] == "decimal(18,2)"
+    assert [k["Name"] for k in described["PartitionKeys"]] == ["marketplace_id", "date"]
+    assert [values for values, _ in parts] == [[DE, DAY2], [US, DAY1]]
+    with pytest.raises(CatalogError, match="unknown aggregated table"):
+        register(lake, database, ["order_items"], zone="aggregated")
+    with pytest.raises(CatalogError, match="unknown zone"):
+        register(lake, database, zone="raw")
+
+
+@pytest.mark.aws
 def test_register_follows_the_lake_and_the_contract(aws_env, monkeypatch):
     lake = _s3_lake()
     write_cleaned(lake, "order_items", {(US, DAY1): 1, (DE, DAY2): 1})
@@ -304,7 +339,7 @@ def test_cli_registers_and_prints_the_partition_counts(aws_env):
     cells = [cell.strip() for cell in row.split("│")[1:6]]
     assert cells == ["order_items", "3", "3", "0", "written"]
     bad = CliRunner().invoke(app, [*args, "--tables", "nope"])
-    assert bad.exit_code == 1 and "unknown table" in bad.output
+    assert bad.exit_code == 1 and "unknown cleaned table" in bad.output
 
 
 # ---- DuckDB, locally -------------------------------------------------------------------------
@@ -341,6 +376,23 @@ def test_duckdb_views_read_the_same_files_with_the_contract_types(tmp_path):
     ]
     extras = con.sql("select extra['new-column'] from order_items order by 1").fetchall()
     assert extras == [("v0",), ("v0",), ("v1",)]
+
+
+def test_duckdb_views_give_each_zone_its_schema(tmp_path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    write_cleaned(lake, "order_items", {(US, DAY1): 2})
+    write_table(lake, mart("sales_daily"), {(US, DAY1): 3, (DE, DAY2): 1})
+
+    con = duckdb_views(lake)
+
+    views = con.sql("select schema_name, view_name from duckdb_views() where not internal")
+    assert set(views.fetchall()) == {("cleaned", "order_items"), ("aggregated", "sales_daily")}
+    rows = con.sql("select marketplace_id, date, count(*) from aggregated.sales_daily group by all "
+                   "order by 1").fetchall()  # fmt: skip
+    assert rows == [(DE, date(2026, 11, 4), 1), (US, date(2026, 11, 3), 3)]
+    assert con.sql("select count(*) from order_items").fetchall() == [(2,)]  # on the search path
+    described = con.sql("describe aggregated.sales_daily").fetchall()
+    assert [name for name, *_ in described] == [c.name for c in mart("sales_daily").columns]
 
 
 def test_duckdb_views_pin_partition_types_instead_of_guessing_them(tmp_path):
