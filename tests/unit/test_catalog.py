@@ -7,15 +7,12 @@ tests need neither Java nor Spark.
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
 import boto3
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from spapi_toolkit.lake.catalog import (
@@ -26,22 +23,13 @@ from spapi_toolkit.lake.catalog import (
     partitions,
     register,
     table_columns,
-    zone,
 )
 from spapi_toolkit.lake.marts import mart, marts
 from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import LINEAGE, table, tables
 
-ARROW = {
-    "string": pa.string(),
-    "bigint": pa.int64(),
-    "decimal(18,2)": pa.decimal128(18, 2),
-    "double": pa.float64(),
-    "timestamp": pa.timestamp("us"),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-    "map<string,string>": pa.map_(pa.string(), pa.string()),
-}
+from ..lakefiles import write_rows
+
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 DAY1, DAY2 = "2026-11-03", "2026-11-04"
 
@@ -74,18 +62,12 @@ def write_cleaned(lake: Lake, name: str, rows: dict[tuple[str, str], int]) -> No
 
 def write_table(lake: Lake, contract, rows: dict[tuple[str, str], int]) -> None:
     """A cleaned table or a mart as curation writes it: ``rows`` rows per (marketplace, day)."""
-    name = contract.name
     columns, _ = glue_columns(contract)
-    schema = pa.schema([(c, ARROW[kind]) for c, kind in columns.items()])
     for (marketplace, day), count in rows.items():
-        data = {c: [_value(c, kind, i) for i in range(count)] for c, kind in columns.items()}
-        buffer = io.BytesIO()
-        pq.write_table(pa.table(data, schema=schema), buffer, use_deprecated_int96_timestamps=True)
-        folder = f"{zone(contract)}/{name}/marketplace_id={marketplace}/"
-        folder += f"{contract.partition_by[1]}={day}"
-        lake.write_bytes(
-            f"{folder}/part-00000-{uuid.uuid4()}.c000.snappy.parquet", buffer.getvalue()
-        )
+        where = {"marketplace_id": marketplace, contract.partition_by[1]: day}
+        made = [{**{c: _value(c, kind, i) for c, kind in columns.items()}, **where}
+                for i in range(count)]  # fmt: skip
+        write_rows(lake, contract, made)
 
 
 # ---- the columns, from the contract ------------------------------------------------------

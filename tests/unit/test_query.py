@@ -1,0 +1,214 @@
+"""The query layer: the package's SQL parsed as Athena's, run on DuckDB over Parquet written the
+way curation writes it, and sent to Athena (a moto server) with its parameters bound."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import boto3
+import pytest
+import requests
+
+from spapi_toolkit.lake.catalog import table_columns
+from spapi_toolkit.lake.marts import mart
+from spapi_toolkit.lake.query import QueryError, connect, names
+from spapi_toolkit.lake.query import sql as queries
+from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import table
+
+from ..lakefiles import write_rows
+
+US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
+D1, D2 = date(2026, 11, 3), date(2026, 11, 4)
+PARAMS = {"start": D1, "end": D2, "marketplaces": [US, DE]}
+
+
+def _sales(marketplace, day, asin, units, sales, sessions, page_views, share, currency="USD"):
+    row = {c.name: None for c in mart("sales_daily").columns}
+    row.update(seller_id="A2SELLER", marketplace_id=marketplace, date=day, child_asin=asin,
+               parent_asin="P" + asin, currency=currency, units_ordered=units,
+               ordered_product_sales=Decimal(sales), sessions=sessions, page_views=page_views,
+               buy_box_page_views=share * page_views, buy_box_share=share)  # fmt: skip
+    return row
+
+
+@pytest.fixture
+def lake(tmp_path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    write_rows(lake, mart("sales_daily"), [
+        _sales(US, D1, "B01", 3, "30.00", 10, 20, 1.0),
+        _sales(US, D1, "B02", 1, "5.50", 10, 80, 0.5),  # the day's share: (20 + 40) / 100
+        _sales(US, D2, "B01", 2, "20.00", 4, 5, 0.0),
+        _sales(DE, D1, "B01", 1, "9.99", 0, 0, 0.0, "EUR"),  # no sessions: rates are null
+        _sales(US, date(2026, 11, 5), "B01", 9, "90.00", 9, 9, 1.0),  # outside the range
+    ])  # fmt: skip
+    return lake
+
+
+def test_every_query_parses_as_athena_sql_and_filters_the_marts_on_their_day():
+    assert names(), "the package ships its queries"
+    for name in names():
+        query = queries.load(name)
+        tree = queries.parse(query.text, name)
+        assert query.description, f"{name}: say what it answers in a leading comment"
+        assert queries.partition_gaps(tree) == [], name
+
+
+def test_every_query_runs_on_duckdb_with_rows(lake):
+    con = connect(lake)
+    for name in names():
+        frame = con.query(name, **PARAMS)
+        assert len(frame) > 0, name
+
+
+def test_sales_by_day_rebuilds_the_ratios_from_the_summed_parts(lake):
+    frame = connect(lake).query("sales_by_day", **PARAMS)
+    rows = {(r.marketplace_id, r.date.date() if hasattr(r.date, "date") else r.date): r
+            for r in frame.itertuples()}  # fmt: skip
+    assert set(rows) == {(US, D1), (US, D2), (DE, D1)}
+    day = rows[(US, D1)]
+    assert (day.units_ordered, day.ordered_product_sales) == (4, Decimal("35.50"))
+    assert day.buy_box_share == pytest.approx(0.6)  # weighted by page views, not (1 + 0.5) / 2
+    assert day.unit_session_rate == pytest.approx(4 / 20)
+    assert day.average_selling_price == pytest.approx(35.5 / 4)
+    german = rows[(DE, D1)]
+    assert german.currency == "EUR" and german.unit_session_rate != german.unit_session_rate  # NaN
+
+
+def test_parameters_are_bound_not_formatted(lake):
+    con = connect(lake)
+    sneaky = ["x') OR 1=1 --", US]
+    frame = con.query("sales_by_day", start=D1, end=D1, marketplaces=sneaky)
+    assert set(frame.marketplace_id) == {US}
+    with pytest.raises(QueryError, match=r"missing \['end'\]; unknown \['stop'\]"):
+        con.query("sales_by_day", start=D1, stop=D2, marketplaces=[US])
+    with pytest.raises(QueryError, match="as :name"):
+        con.sql("select * from aggregated.sales_daily where date = ?")
+
+
+def test_bad_sql_and_unknown_queries_say_what_is_wrong(lake):
+    con = connect(lake)
+    with pytest.raises(QueryError, match="not valid Athena"):
+        con.sql("select from where")
+    with pytest.raises(QueryError, match="no query named 'nope'; the package has: sales_by_day"):
+        con.query("nope")
+    with pytest.raises(QueryError, match=r"failed on DuckDB.*no_such_column"):
+        con.sql("select no_such_column from aggregated.sales_daily")
+
+
+def test_a_mart_read_without_its_day_filter_is_caught():
+    def gaps(text):
+        return queries.partition_gaps(queries.parse(text))
+
+    assert gaps("select * from aggregated.sales_daily") == [
+        "aggregated.sales_daily is read without a filter on date"
+    ]
+    assert gaps("select * from aggregated.sales_daily s join aggregated.orders_daily o "
+                "on s.date = o.date where s.date = :d") == [
+        "aggregated.orders_daily is read without a filter on date"
+    ]  # fmt: skip
+    assert gaps("with s as (select * from aggregated.sales_daily where date > :d) "
+                "select * from s") == []  # fmt: skip
+    assert gaps("select * from cleaned.order_items") == []  # cleaned tables are not checked
+
+
+def test_athena_gets_its_databases_and_the_parameters_in_text_order():
+    text = ("with c as (select asin from cleaned.order_items where purchase_date = :late) "
+            "select * from aggregated.sales_daily s join c on c.asin = s.child_asin "
+            "where s.date between :early and :late and s.currency = :currency")  # fmt: skip
+    databases = {"cleaned": "spapi_c", "aggregated": "spapi_a"}
+    params = {"late": D2, "early": D1, "currency": "it's"}
+    sql, values = queries.for_athena(text, params, databases)
+    assert "spapi_c.order_items" in sql and "spapi_a.sales_daily" in sql and ":" not in sql
+    assert sql.count("?") == 4
+    assert values == ["DATE '2026-11-04'", "DATE '2026-11-03'", "DATE '2026-11-04'", "'it''s'"]
+    assert queries.literal([US, 3, None, True]) == f"ARRAY['{US}', 3, NULL, TRUE]"
+    with pytest.raises(QueryError, match="reads the cleaned zone; no Glue database"):
+        queries.for_athena(text, params, {"aggregated": "spapi_a"})
+
+
+def test_connect_chooses_the_engine_from_the_parameters_or_the_environment(lake):
+    assert connect(env={"SPAPI_LAKE": lake.uri}).engine.name == "duckdb"
+    with pytest.raises(QueryError, match="no lake to query"):
+        connect(env={})
+    with pytest.raises(QueryError, match="on S3: query it through Athena"):
+        connect("s3://bucket/lake", env={})
+    with pytest.raises(QueryError, match="needs the Glue databases"):
+        connect(env={"SPAPI_ATHENA_WORKGROUP": "wg"})
+    athena = connect(env={"SPAPI_ATHENA_WORKGROUP": "wg", "SPAPI_GLUE_DATABASE": "c",
+                          "SPAPI_GLUE_AGGREGATED_DATABASE": "a"})  # fmt: skip
+    assert athena.engine.name == "athena"
+    assert athena.engine.databases == {"cleaned": "c", "aggregated": "a"}
+
+
+def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
+    lake.write_bytes("_state/aggregate/sales_daily.json",
+                     json.dumps({"updated_at": "2026-11-28T07:00:00+00:00"}).encode())  # fmt: skip
+    result = {"zone": "aggregated", "table": "sales_daily", "success": False, "evaluated": 12,
+              "checked_at": "2026-11-28T07:01:00+00:00",
+              "failed": [{"expectation": "expect_column_values_to_be_between",
+                          "description": "units_ordered >= 0", "unexpected": 1}]}  # fmt: skip
+    lake.write_bytes("_quality/latest/aggregated/sales_daily.json", json.dumps(result).encode())
+    con = connect(lake)
+
+    listed = con.tables().set_index("table")
+    assert listed.loc["sales_daily", "zone"] == "aggregated"
+    assert bool(listed.loc["sales_daily", "published"]) is True
+    assert bool(listed.loc["order_items", "published"]) is False
+    docs = con.columns("sales_daily").set_index("column")
+    assert (
+        docs.loc["unit_session_rate", "description"]
+        == mart("sales_daily").column("unit_session_rate").doc
+    )
+    order_items = con.columns("order_items")
+    assert list(order_items.column) == [name for name, _, _ in table_columns(table("order_items"))]
+    assert "cpf" not in set(order_items.column)  # pii = "drop": never published
+    assert "restricted" in order_items.set_index("column").loc["ship_city", "description"]
+    with pytest.raises(QueryError, match="no table 'nope'"):
+        con.columns("nope")
+
+    fresh = con.freshness().set_index("marketplace_id")
+    assert fresh.loc[US, "last_day"] == "2026-11-05" and fresh.loc[US, "partitions"] == 3
+    assert fresh.loc[DE, "first_day"] == "2026-11-03"
+    assert fresh.loc[US, "curated_at"] == "2026-11-28T07:00:00+00:00"
+
+    [checked] = con.quality().itertuples()
+    assert (checked.table, checked.success, checked.failed) == ("sales_daily", False, 1)
+    assert checked.failures == "units_ordered >= 0"
+
+
+@pytest.mark.aws
+def test_athena_runs_the_query_in_the_workgroup_with_execution_parameters(aws_env):
+    s3, athena = boto3.client("s3"), boto3.client("athena")
+    s3.create_bucket(Bucket="athena-results")
+    athena.create_work_group(
+        Name="analysts",
+        Configuration={"ResultConfiguration": {"OutputLocation": "s3://athena-results/q/"}},
+    )
+    info = {"CatalogName": "c", "SchemaName": "s", "TableName": "t", "Precision": 0,
+            "Scale": 0, "Nullable": "NULLABLE", "CaseSensitive": False}  # fmt: skip
+    answer = {"results": [{
+        "rows": [{"Data": [{"VarCharValue": "marketplace_id"}, {"VarCharValue": "units"}]},
+                 {"Data": [{"VarCharValue": US}, {"VarCharValue": "4"}]}],
+        "column_info": [{**info, "Name": "marketplace_id", "Label": "marketplace_id",
+                         "Type": "varchar"},
+                        {**info, "Name": "units", "Label": "units", "Type": "bigint"}],
+    }]}  # fmt: skip
+    seeded = requests.post(f"{aws_env}/moto-api/static/athena/query-results", json=answer,
+                           timeout=10)  # fmt: skip
+    assert seeded.status_code == 201
+    con = connect(workgroup="analysts", databases={"cleaned": "spapi_c", "aggregated": "spapi_a"},
+                  env={})  # fmt: skip
+
+    frame = con.sql("select marketplace_id, sum(units_ordered) as units from "
+                    "aggregated.sales_daily where date = :day and marketplace_id = :m group by 1",
+                    day=D1, m=US)  # fmt: skip
+
+    assert frame.to_dict("records") == [{"marketplace_id": US, "units": 4}]
+    [run] = athena.list_query_executions(WorkGroup="analysts")["QueryExecutionIds"]
+    sent = athena.get_query_execution(QueryExecutionId=run)["QueryExecution"]
+    assert "FROM spapi_a.sales_daily WHERE date = ? AND marketplace_id = ?" in sent["Query"]
+    assert sent["ExecutionParameters"] == ["DATE '2026-11-03'", f"'{US}'"]
+    assert sent["WorkGroup"] == "analysts"
