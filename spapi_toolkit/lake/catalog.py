@@ -312,8 +312,9 @@ def duckdb_views(
     """One DuckDB view per cleaned table and mart of a local lake, over the same Parquet files.
 
     A view is named like its table, in the schema of its zone (``cleaned.order_items``,
-    ``aggregated.sales_daily``; the search path holds both, so unqualified names work too), and
-    exists only for a table with Parquet files on disk; it selects the columns in the catalog's
+    ``aggregated.sales_daily``; the search path holds both, so unqualified names work too). A
+    table without Parquet files on disk gets an empty view with its columns, as Athena sees a
+    table registered before curation wrote it. A view selects the columns in the catalog's
     order (partition columns at their contract place) from
     ``read_parquet('<lake>/cleaned/<table>/**/*.parquet', hive_partitioning = true)``, the
     partition columns typed by the contract (``hive_types``), not guessed from folder names.
@@ -350,6 +351,8 @@ def duckdb_views(
             prefix = _folder(table) + "/"
             if any(key.endswith(".parquet") for key in the_lake.list(prefix)):
                 con.execute(duckdb_view_sql(table, the_lake.location(_folder(table))))
+            else:  # as on Athena, where an unwritten table is registered empty
+                con.execute(_empty_view_sql(table))
     con.execute(f"SET search_path = '{','.join(ZONES)}'")
     return con
 
@@ -366,6 +369,20 @@ def duckdb_view_sql(table: Contract, folder: str) -> str:
         f"FROM read_parquet({files}, "
         f"hive_partitioning = true, hive_types = {{{hive_types}}})"
     )
+
+
+def _empty_view_sql(table: Contract) -> str:
+    columns = ", ".join(f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"'
+                        for name, kind, _ in table_columns(table))  # fmt: skip
+    return f'CREATE OR REPLACE VIEW "{zone(table)}"."{table.name}" AS SELECT {columns} WHERE false'
+
+
+def _duckdb_type(hive: str) -> str:
+    """A Hive type as DuckDB writes it (``map<k,v>`` is ``MAP(K, V)``; the rest are the same)."""
+    if hive.startswith("map<") and hive.endswith(">"):
+        key, value = hive[4:-1].split(",", 1)
+        return f"MAP({_duckdb_type(key.strip())}, {_duckdb_type(value.strip())})"
+    return hive.upper()
 
 
 def _sql_text(text: str) -> str:
