@@ -8,25 +8,35 @@ STAMP  := $(VENV)/.installed
 # Where `make package` puts what a Glue job needs.
 GLUE_DIST ?= dist/glue
 
-.PHONY: demo test test-clock install lint typecheck bench check-system package clean
+.PHONY: demo test test-clock install lint typecheck bench check-system package clean lab
 
-# The project with its dev and glue extras: the tests run the curation on a local
-# Spark, as a Glue job does.
+# The project with its dev, glue and notebook extras: the tests run the curation on a
+# local Spark, as a Glue job does, and execute the notebooks. The Jupyter kernel
+# `spapi-lake` (this environment's Python) is registered for the user, so any
+# JupyterLab lists it.
 $(STAMP): pyproject.toml
 	@scripts/check-system python "$(PYTHON)"
 	@test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,glue]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,glue,notebook]'
+	$(BIN)/python -m ipykernel install --user --name spapi-lake --display-name "Python (spapi-lake)" >/dev/null
 	@touch $(STAMP)
-	@echo "installed spapi-lake into $(VENV)"
+	@echo "installed spapi-lake into $(VENV) (Jupyter kernel: spapi-lake)"
 
 install: $(STAMP)
 
 check-system:
 	@scripts/check-system java
 
+# The whole pipeline offline: sandbox seller -> raw -> cleaned -> marts, then the
+# notebooks executed to HTML under reports/.
 demo: check-system install
-	$(BIN)/python -m spapi_sandbox.demo
+	$(BIN)/python -m spapi_sandbox.demo --lake lake --out reports/demo
+	$(BIN)/spapi notebooks --lake lake --out reports
+
+# JupyterLab on the notebooks, reading the demo's lake.
+lab: install
+	SPAPI_LAKE=$(CURDIR)/lake $(BIN)/jupyter lab notebooks/
 
 test: check-system install lint
 	$(BIN)/python -m pytest

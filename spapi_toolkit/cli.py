@@ -565,6 +565,45 @@ def catalog_register(
     Console(width=200).print(table)
 
 
+@app.command("notebooks")
+def run_notebooks(
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE", help="the lake the notebooks read"),
+    folder: str = typer.Option("notebooks", "--notebooks", help="the notebooks' folder"),
+    out: str = typer.Option("reports", help="where the executed notebooks and HTML go"),
+    names: str = typer.Option(None, help="notebooks to run, comma-separated (default: all)"),
+    marketplaces: str = typer.Option(None, help="e.g. US,DE (default: all in the lake)"),
+    start: str = typer.Option(None, "--from", help="first day (default: 30 days before --to)"),
+    end: str = typer.Option(None, "--to", help="last day (default: the lake's last day)"),
+    reporting_currency: str = typer.Option("USD", help="money in one currency besides local"),
+) -> None:
+    """Run the analysis notebooks top to bottom against a lake and export each to HTML (charts
+    embedded: the reports open offline); exits 1 if any notebook fails."""
+    from pathlib import Path
+
+    from spapi_toolkit.analysis import run as runner
+
+    parameters = {"lake": str(Path(lake).resolve()) if "://" not in lake else lake,
+                  "marketplaces": marketplaces.split(",") if marketplaces else None,
+                  "start": start, "end": end, "reporting_currency": reporting_currency}  # fmt: skip
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    table = Table("notebook", "seconds", "figures", "result", "report")
+
+    def show(done: runner.NotebookRun) -> None:
+        err.print(f"{done.name}: {'ok' if done.ok else 'FAILED'} in {done.seconds:.1f} s"
+                  + (f" ({done.error})" if done.error else ""))  # fmt: skip
+        verdict = "ok" if done.ok else f"FAILED: {done.error}"
+        table.add_row(done.name, f"{done.seconds:.1f}", str(done.figures), verdict,
+                      str(done.html or "-"))  # fmt: skip
+
+    try:
+        results = runner.run(Path(folder), Path(out), parameters, names=chosen, progress=show)
+    except FileNotFoundError as exc:
+        _fail(exc)
+    Console(width=200).print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 def _mount_plugins() -> None:
     """Add the subcommands other installed packages offer under the ``spapi.commands`` group.
 

@@ -1,0 +1,154 @@
+"""The scope of an analysis: which lake, marketplaces and days, and how trustworthy the tables are.
+
+Defaults come from the data, never from today's date: without ``end`` the period ends on the
+last day ``sales_daily`` holds for the chosen marketplaces, so a notebook run next year on this
+year's lake shows the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from spapi_toolkit.lake.query import LakeConnection, QueryError, connect
+from spapi_toolkit.regions import marketplace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ANCHOR = "sales_daily"  # the mart whose last day ends the default period
+
+
+class EmptyResult(QueryError):
+    """A query an analysis needs returned no rows (names the query and its parameters)."""
+
+
+@dataclass
+class Scope:
+    """One analysis: a connection, the marketplaces and the days it covers."""
+
+    con: LakeConnection
+    marketplaces: list[str]
+    start: date
+    end: date
+    reporting_currency: str | None = None
+    read: list[str] = field(default_factory=list)  # the tables the analysis said it reads
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters every named query takes: ``start``, ``end``, ``marketplaces``."""
+        return {"start": self.start, "end": self.end, "marketplaces": list(self.marketplaces)}
+
+    def query(self, name: str, **extra: Any) -> pd.DataFrame:
+        """The named query's rows for this scope; ``EmptyResult`` when there are none, so a
+        notebook never draws a chart of nothing."""
+        frame = self.con.query(name, **self.params, **extra)
+        if frame.empty:
+            raise EmptyResult(
+                f"query {name!r} returned no rows for {self.describe()} "
+                f"(extra parameters: {extra or 'none'})"
+            )
+        return frame
+
+    def describe(self) -> str:
+        """The scope in words, e.g. ``US, DE 2026-10-29 to 2026-11-27``."""
+        return f"{', '.join(country(m) for m in self.marketplaces)} {self.start} to {self.end}"
+
+    def status(self, *tables: str) -> str:
+        """Markdown saying, for each table (``zone.table``), how fresh it is and whether it
+        passed its checks; a failed or unchecked table is said plainly."""
+        self.read = list(tables)
+        lines = [f"**Scope:** {self.describe()}"
+                 + (f", reporting currency {self.reporting_currency}" if self.reporting_currency
+                    else "")]  # fmt: skip
+        try:
+            fresh = self.con.freshness()
+            quality = self.con.quality()
+        except QueryError as exc:
+            return "\n\n".join([*lines, f"Freshness and checks unknown: {exc}"])
+        lines += ["", "| table | last day per marketplace | curated at (UTC) | checks |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for qualified in tables:
+            zone, _, name = qualified.partition(".")
+            rows = fresh[(fresh.zone == zone) & (fresh.table == name)]
+            days = ", ".join(f"{country(r.marketplace_id)} {r.last_day}" for r in rows.itertuples()
+                             if r.marketplace_id in self.marketplaces) or "no data"  # fmt: skip
+            curated = rows.curated_at.dropna().max() if len(rows) else None
+            checked = quality[(quality.zone == zone) & (quality.table == name)]
+            if checked.empty:
+                verdict = "not checked yet"
+            elif bool(checked.iloc[0].success):
+                verdict = f"passed ({checked.iloc[0].evaluated} expectations)"
+            else:
+                verdict = f"**FAILED**: {checked.iloc[0].failures}"
+            lines.append(f"| {qualified} | {days} | {curated or '-'} | {verdict} |")
+        failed = [t for t in tables if "**FAILED**" in next(
+            (line for line in lines if line.startswith(f"| {t} |")), "")]  # fmt: skip
+        if failed:
+            lines += ["", f"**Warning:** {', '.join(failed)} failed their checks: the figures "
+                          "below that use them may be wrong."]  # fmt: skip
+        return "\n".join(lines)
+
+
+def country(marketplace_id: str) -> str:
+    """A marketplace's country code for labels (the id itself when unknown)."""
+    try:
+        return marketplace(marketplace_id).country_code
+    except ValueError:
+        return marketplace_id
+
+
+def scope(
+    lake: str | None = None,
+    *,
+    workgroup: str | None = None,
+    databases: Mapping[str, str] | None = None,
+    marketplaces: Sequence[str] | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    days: int = 30,
+    reporting_currency: str | None = None,
+) -> Scope:
+    """The scope of a notebook from its parameters.
+
+    Parameters
+    ----------
+    lake
+        A local lake folder, or ``s3://...`` on AWS (for freshness and checks); default
+        ``$SPAPI_LAKE``.
+    workgroup, databases
+        Athena's workgroup and the Glue databases by zone, to run on AWS (see ``connect``).
+    marketplaces
+        Marketplace ids or country codes; default every marketplace ``sales_daily`` holds.
+    start, end
+        The days covered (ISO dates); default the last ``days`` days ``sales_daily`` holds.
+    reporting_currency
+        The currency to report money in besides the local one, where the marts have it.
+    """
+    con = connect(lake, workgroup=workgroup, databases=databases)
+    chosen = [marketplace(m).marketplace_id for m in marketplaces] if marketplaces else None
+    last: date | None = _date(end)
+    if chosen is None or last is None:
+        fresh = con.freshness()
+        anchor = fresh[fresh.table == ANCHOR]
+        if anchor.empty:
+            raise EmptyResult(f"the lake has no {ANCHOR} yet: curate it first (spapi curate)")
+        if chosen is None:
+            chosen = sorted(anchor.marketplace_id)
+        if last is None:
+            held = anchor[anchor.marketplace_id.isin(chosen)]
+            if held.empty:
+                raise EmptyResult(f"{ANCHOR} has no rows for the marketplaces {chosen}")
+            last = date.fromisoformat(max(held.last_day))
+    first = _date(start) or last - timedelta(days=days - 1)
+    if first > last:
+        raise QueryError(f"the period starts ({first}) after it ends ({last})")
+    return Scope(con, chosen, first, last, reporting_currency)
+
+
+def _date(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)

@@ -1,0 +1,87 @@
+"""The notebooks' helpers: charts refuse to draw nothing, the scope comes from the data (never
+from today's date), and the committed notebooks carry no outputs and a parameters cell."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from spapi_toolkit.analysis import EmptyResult, charts, scope
+from spapi_toolkit.lake.marts import mart
+from spapi_toolkit.lake.storage import Lake
+
+from ..lakefiles import write_rows
+
+matplotlib.use("Agg")
+NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
+US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
+
+
+def test_a_chart_of_nothing_is_refused_by_its_title():
+    empty = pd.DataFrame({"day": [], "units": []})
+    with pytest.raises(charts.EmptyChart, match="'Units per day' has no data"):
+        charts.lines(empty, "day", "units", title="Units per day", xlabel="day", ylabel="units")
+    blank = pd.DataFrame({"day": [1, 2], "units": [None, float("nan")]})
+    with pytest.raises(charts.EmptyChart, match="has no data"):
+        charts.bars(blank, "day", "units", title="Units", xlabel="day", ylabel="units")
+    with pytest.raises(charts.EmptyChart, match=r"no column \['revenue'\]"):
+        charts.bars(blank, "day", "revenue", title="Revenue", xlabel="day", ylabel="USD")
+
+
+def test_charts_are_titled_and_labelled():
+    frame = pd.DataFrame({"day": [1, 2, 1, 2], "units": [3, 4, Decimal("5"), 6],
+                          "market": ["US", "US", "DE", "DE"]})  # fmt: skip
+    figure = charts.lines(frame, "day", "units", by="market", title="Units per day",
+                          xlabel="local day", ylabel="units ordered")  # fmt: skip
+    [axes] = figure.axes
+    assert (axes.get_title(), axes.get_xlabel(), axes.get_ylabel()) == (
+        "Units per day", "local day", "units ordered")  # fmt: skip
+    assert len(axes.get_lines()) == 2
+    bars = charts.bars(frame.head(2), "day", ["units"], horizontal=True, title="t",
+                       xlabel="day", ylabel="units ordered")  # fmt: skip
+    assert bars.axes[0].get_xlabel() == "units ordered"  # the values' axis
+
+
+def _sales(marketplace, day):
+    row = {c.name: None for c in mart("sales_daily").columns}
+    row.update(seller_id="S", marketplace_id=marketplace, date=day, child_asin="B01",
+               currency="USD", units_ordered=1, ordered_product_sales=Decimal("1.00"))  # fmt: skip
+    return row
+
+
+def test_the_default_period_ends_on_the_lakes_last_day_not_today(tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    write_rows(lake, mart("sales_daily"), [_sales(US, date(2025, 3, 30)),
+                                           _sales(US, date(2025, 3, 31)),
+                                           _sales(DE, date(2025, 4, 2))])  # fmt: skip
+    every = scope(str(tmp_path))
+    assert (every.marketplaces, every.start, every.end) == (
+        [DE, US], date(2025, 3, 4), date(2025, 4, 2))  # fmt: skip
+    american = scope(str(tmp_path), marketplaces=["US"], days=7)
+    assert (american.start, american.end) == (date(2025, 3, 25), date(2025, 3, 31))
+    assert american.describe() == "US 2025-03-25 to 2025-03-31"
+    with pytest.raises(EmptyResult, match="returned no rows for US 2024-01-01 to 2024-01-31"):
+        scope(str(tmp_path), marketplaces=["US"], start="2024-01-01", end="2024-01-31").query(
+            "sales_by_day"
+        )
+    with pytest.raises(EmptyResult, match="has no sales_daily yet"):
+        scope(str(tmp_path / "empty"))
+
+
+def test_the_notebooks_are_committed_without_outputs_and_with_parameters():
+    books = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert books, "the notebooks are in notebooks/"
+    for path in books:
+        book = json.loads(path.read_text(encoding="utf-8"))
+        code = [c for c in book["cells"] if c["cell_type"] == "code"]
+        assert all(not c["outputs"] and c["execution_count"] is None for c in code), path.name
+        tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1 and "lake = None" in "".join(tagged[0]["source"]), path.name
+        assert book["metadata"]["kernelspec"]["name"] == "spapi-lake", path.name
+        assert book["cells"][0]["cell_type"] == "markdown", f"{path.name}: say what it answers"
