@@ -80,7 +80,8 @@ def _this_python_as_kernel() -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="spapi-kernel-") as folder:
         spec = Path(folder, "kernels", KERNEL)
         spec.mkdir(parents=True)
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                "--IPKernelApp.log_level=ERROR"]  # fmt: skip
         kernel = {"argv": argv, "display_name": "Python (spapi-lake)", "language": "python"}
         (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
         before = os.environ.get("JUPYTER_PATH")
