@@ -45,7 +45,17 @@ def lake(tmp_path):
         _sales(DE, D1, "B01", 1, "9.99", 0, 0, 0.0, "EUR"),  # no sessions: rates are null
         _sales(US, date(2026, 11, 5), "B01", 9, "90.00", 9, 9, 1.0),  # outside the range
     ])  # fmt: skip
+    write_rows(lake, table("order_items"), [_item(US, D1, "111-1", 2), _item(US, D1, "111-1", 1),
+                                            _item(DE, D2, "302-2", 1)])  # fmt: skip
     return lake
+
+
+def _item(marketplace, day, order, quantity):
+    row = dict.fromkeys(name for name, _, _ in table_columns(table("order_items")))
+    row.update(seller_id="A2SELLER", marketplace_id=marketplace, purchase_date=day,
+               amazon_order_id=order, order_item_id=f"{order}-{quantity}", quantity=quantity,
+               order_status="Shipped", is_business_order=False, extra=[])  # fmt: skip
+    return row
 
 
 def test_every_query_parses_as_athena_sql_and_filters_the_marts_on_their_day():
@@ -144,6 +154,12 @@ def test_connect_chooses_the_engine_from_the_parameters_or_the_environment(lake)
     assert athena.engine.databases == {"cleaned": "c", "aggregated": "a"}
 
 
+def test_orders_count_once_however_many_items_they_hold(lake):
+    frame = connect(lake).query("orders_per_day", **PARAMS).set_index("marketplace_id")
+    assert (frame.loc[US, "orders"], frame.loc[US, "order_items"], frame.loc[US, "units"]) == (
+        1, 2, 3)  # fmt: skip
+
+
 def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
     lake.write_bytes("_state/aggregate/sales_daily.json",
                      json.dumps({"updated_at": "2026-11-28T07:00:00+00:00"}).encode())  # fmt: skip
@@ -157,7 +173,7 @@ def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
     listed = con.tables().set_index("table")
     assert listed.loc["sales_daily", "zone"] == "aggregated"
     assert bool(listed.loc["sales_daily", "published"]) is True
-    assert bool(listed.loc["order_items", "published"]) is False
+    assert bool(listed.loc["listings", "published"]) is False
     docs = con.columns("sales_daily").set_index("column")
     assert (
         docs.loc["unit_session_rate", "description"]
@@ -170,7 +186,8 @@ def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
     with pytest.raises(QueryError, match="no table 'nope'"):
         con.columns("nope")
 
-    fresh = con.freshness().set_index("marketplace_id")
+    fresh = con.freshness()
+    fresh = fresh[fresh.table == "sales_daily"].set_index("marketplace_id")
     assert fresh.loc[US, "last_day"] == "2026-11-05" and fresh.loc[US, "partitions"] == 3
     assert fresh.loc[DE, "first_day"] == "2026-11-03"
     assert fresh.loc[US, "curated_at"] == "2026-11-28T07:00:00+00:00"
