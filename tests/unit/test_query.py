@@ -23,7 +23,6 @@ from ..lakefiles import write_rows
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 D1, D2 = date(2026, 11, 3), date(2026, 11, 4)
 PARAMS = {"start": D1, "end": D2, "marketplaces": [US, DE]}
-EXTRA = {"asin_halves": {"middle": D2}}  # parameters a query takes beyond PARAMS
 
 
 def _sales(marketplace, day, asin, units, sales, sessions, page_views, share, currency="USD"):
@@ -64,13 +63,15 @@ def test_every_query_parses_as_athena_sql_and_filters_the_marts_on_their_day():
         query = queries.load(name)
         tree = queries.parse(query.text, name)
         assert query.description, f"{name}: say what it answers in a leading comment"
+        # one set of parameters for every query: a notebook's scope, a test, the benchmark
+        assert set(queries.parameters(tree)) == set(PARAMS), name
         assert queries.partition_gaps(tree) == [], name
 
 
 def test_every_query_runs_on_duckdb_with_rows(lake):
     con = connect(lake)
     for name in names():
-        frame = con.query(name, **PARAMS, **EXTRA.get(name, {}))
+        frame = con.query(name, **PARAMS)
         assert len(frame) > 0, name
 
 
@@ -152,6 +153,14 @@ def test_connect_chooses_the_engine_from_the_parameters_or_the_environment(lake)
                           "SPAPI_GLUE_AGGREGATED_DATABASE": "a"})  # fmt: skip
     assert athena.engine.name == "athena"
     assert athena.engine.databases == {"cleaned": "c", "aggregated": "a"}
+
+
+def test_the_asin_halves_split_the_period_in_the_middle(lake):
+    frame = connect(lake).query("asin_halves", start=D1, end=date(2026, 11, 5),
+                                marketplaces=[US])  # fmt: skip
+    row = frame.set_index("child_asin").loc["B01"]
+    assert (row.days_first_half, row.days_second_half) == (1, 2)  # Nov 3 | Nov 4, 5
+    assert (row.units_first_half, row.units_second_half) == (3, 11)
 
 
 def test_orders_count_once_however_many_items_they_hold(lake):
