@@ -1,0 +1,36 @@
+"""The curation benchmark (benchmarks/bench_curate.py) at toy size, so the script cannot rot.
+
+A few products in one marketplace, one day of Sales & Traffic by ASIN, then the new day on top:
+landing, the pyarrow floor, both curation steps, the incremental run against the full refresh
+and the checks the script exits on. No figures are checked: speed is the benchmark's to report.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_curate.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_curate", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_runs_and_its_checks_pass(spark, tmp_path, capsys):
+    argv = ["--products", "6", "--marketplaces", "US", "--days", "1", "--workers", "1",
+            "--datasets", "sales_traffic_by_asin", "--lake-dir", str(tmp_path)]  # fmt: skip
+    assert _bench().main(argv, spark=spark) == 0
+    out = capsys.readouterr().out
+    assert "result: all checks passed" in out
+    assert "floor: pyarrow documents -> Parquet" in out
+    incremental = next(line for line in out.splitlines() if line.startswith("incremental "))
+    assert incremental.split()[1] == "1"  # documents read: the new day's one document
+    assert "1 of 2" in incremental  # cleaned partitions: only the new day's
