@@ -87,7 +87,8 @@ def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list
         )  # fmt: skip
         cleaned_to_aggregated(spark, lake, progress=lambda m: console.print(
             f"  {m.mart:<22} {m.changed} changed cleaned partitions, {m.partitions} mart "
-            f"partitions written, {m.seconds:.1f} s", highlight=False))  # fmt: skip
+            f"partitions written, {m.unconverted} rows without an FX rate, {m.seconds:.1f} s",
+            highlight=False))  # fmt: skip
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         mart_units, cleaned_units = (

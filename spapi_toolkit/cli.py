@@ -514,7 +514,8 @@ def curate(
                                   progress=lambda m: err.print(
                                       f"{m.mart}: {m.changed} changed cleaned partition(s), "
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
-                                      f"removed ({m.seconds:.1f} s)"))  # fmt: skip
+                                      f"removed, {m.unconverted} row(s) without an FX rate "
+                                      f"({m.seconds:.1f} s)"))  # fmt: skip
     except (jobs.CurationError, ValueError) as exc:
         _fail(exc)
     finally:

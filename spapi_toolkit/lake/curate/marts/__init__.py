@@ -7,8 +7,8 @@ Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules o
   share = B2B units ÷ units, average selling price = sales ÷ units. A zero denominator gives
   null, not zero or infinity. The parts are mart columns too, so ``rollup`` (or a notebook) can
   rebuild the ratios at any coarser grain.
-- Money stays in the marketplace's local currency (``currency``); a reporting currency needs a
-  daily FX table and is not built yet.
+- Money is in the marketplace's local currency (``currency``) and, in ``_reporting`` columns,
+  in the reporting currency of the daily FX table by the rate-date rule of ``fx.py``.
 - A row's ``date`` follows its mart's declared ``day_boundary``: both marts use the
   marketplace-local calendar day (Sales & Traffic's request day; the orders' local purchase day,
   ``order_items.purchase_date``), never the UTC date of a timestamp.
@@ -44,7 +44,8 @@ BUILDERS: dict[str, Callable[..., DataFrame]] = {
 
 def build(mart: Mart, source: DataFrame | Mapping[str, DataFrame]) -> DataFrame:
     """The mart ``mart`` built from its inputs' rows, conformed to its contract. ``source`` is
-    its from_table's rows, or every input table's rows by table name."""
+    its from_table's rows, or input tables' rows by table name; a read table left out is not
+    passed (the aggregate job passes all; a transform may take one as optional, e.g. FX)."""
     frames = source if isinstance(source, Mapping) else {mart.from_table: source}
-    others = {name: frames[name] for name in mart.inputs[1:]}
+    others = {name: frames[name] for name in mart.inputs[1:] if name in frames}
     return conform(BUILDERS[mart.name](frames[mart.from_table], **others), mart)
