@@ -23,20 +23,32 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.customer_behavior import (
+    customer_behavior,
+    market_basket_pairs,
+    repeat_customers,
+)
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
+from spapi_toolkit.lake.curate.marts.search_terms import search_terms
 from spapi_toolkit.lake.marts import Mart
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "conform", "money_ratio", "money_sum", "orders_against_sales",
-           "orders_daily", "ratio", "rollup", "sales_daily"]  # fmt: skip
+__all__ = ["BUILDERS", "build", "conform", "customer_behavior", "market_basket_pairs",
+           "money_ratio", "money_sum", "orders_against_sales", "orders_daily", "ratio",
+           "repeat_customers", "rollup", "sales_daily", "search_terms"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
+    # issue 8, the reporting currency's helper (marts-c): Brand Analytics and customer marts
+    "search_terms": search_terms,
+    "customer_behavior": customer_behavior,
+    "repeat_customers": repeat_customers,
+    "market_basket_pairs": market_basket_pairs,
 }
 """Each mart's transform: called with its ``from_table``'s rows, and each other table it
 ``reads`` as a keyword argument of that table's name."""
