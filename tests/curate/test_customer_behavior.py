@@ -53,7 +53,7 @@ def test_basket_size_b2b_share_and_states_per_week(spark):
         _item("O5", "1", WEEK + timedelta(days=7), 1, "3.00", "CA"),  # Sunday: the next week
     ]
     rows = transforms.build(mart("customer_behavior"), spark.createDataFrame(items, ITEMS))
-    got = {(r.week_start, r.ship_state): r for r in rows.collect()}
+    got = {(r.date, r.ship_state): r for r in rows.collect()}
     assert set(got) == {(WEEK, "CA"), (WEEK, "(unknown)"), (WEEK + timedelta(days=7), "CA")}
     ca = got[(WEEK, "CA")]
     assert (ca.orders, ca.order_items, ca.units, ca.multi_unit_orders) == (2, 3, 4, 1)

@@ -1,4 +1,4 @@
-"""The search_terms mart: ours against competitors per term on hand-made rows (shares of one
+"""The search_terms_weekly mart: ours against competitors per term on hand-made rows (shares of one
 term add up, unknown own ASINs give null rather than "all competitors"), and on the simulated
 seller's own Brand Analytics week, whose own ASINs are its catalog's."""
 
@@ -28,7 +28,7 @@ def _build(spark, terms, own=None):
     frames = {"search_terms": spark.createDataFrame(terms, TERMS)}
     if own is not None:
         frames["sales_traffic_by_asin"] = spark.createDataFrame(own, SALES)
-    rows = transforms.build(mart("search_terms"), frames).collect()
+    rows = transforms.build(mart("search_terms_weekly"), frames).collect()
     return {r.search_term: r for r in rows}
 
 

@@ -31,7 +31,7 @@ from spapi_toolkit.lake.curate.marts.customer_behavior import (
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
-from spapi_toolkit.lake.curate.marts.search_terms import search_terms
+from spapi_toolkit.lake.curate.marts.search_terms import search_terms_weekly
 from spapi_toolkit.lake.marts import Mart
 
 if TYPE_CHECKING:
@@ -39,13 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILDERS", "build", "conform", "customer_behavior", "market_basket_pairs",
            "money_ratio", "money_sum", "orders_against_sales", "orders_daily", "ratio",
-           "repeat_customers", "rollup", "sales_daily", "search_terms"]  # fmt: skip
+           "repeat_customers", "rollup", "sales_daily", "search_terms_weekly"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
     # issue 8, the reporting currency's helper (marts-c): Brand Analytics and customer marts
-    "search_terms": search_terms,
+    "search_terms_weekly": search_terms_weekly,
     "customer_behavior": customer_behavior,
     "repeat_customers": repeat_customers,
     "market_basket_pairs": market_basket_pairs,

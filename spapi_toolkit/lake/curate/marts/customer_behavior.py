@@ -30,7 +30,8 @@ WEEK = ("seller_id", "marketplace_id", "week_start")
 
 
 def customer_behavior(items: DataFrame, fx_rates: DataFrame | None = None) -> DataFrame:
-    """``customer_behavior`` from cleaned ``order_items``: per week of the local purchase day,
+    """``customer_behavior`` from cleaned ``order_items``: per week of the local purchase day
+    (``date``: its Sunday),
     marketplace, ship-to country and state (upper-cased; ``(unknown)`` when Amazon gives none).
     Cancelled items (order or item status) are left out: a basket is what was bought; pending
     items count (their price comes later). Money converts per purchase day (``fx``), then sums.
@@ -78,7 +79,8 @@ def customer_behavior(items: DataFrame, fx_rates: DataFrame | None = None) -> Da
         F.sum(F.when(F.col("_unconverted"), 1).otherwise(0)).alias("orders_without_fx_rate"),
     )
     return (
-        summed.withColumn("units_per_order", ratio("units", "orders"))
+        summed.withColumnRenamed("week_start", "date")
+        .withColumn("units_per_order", ratio("units", "orders"))
         .withColumn("items_per_order", ratio("order_items", "orders"))
         .withColumn("multi_unit_order_share", ratio("multi_unit_orders", "orders"))
         .withColumn("b2b_order_share", ratio("business_orders", "orders"))
@@ -90,11 +92,14 @@ def customer_behavior(items: DataFrame, fx_rates: DataFrame | None = None) -> Da
     )
 
 
+RATE_DAY = "_rate_day"
+
+
 def _week_end(frame: DataFrame) -> DataFrame:
-    """``date``: the week's last day (Saturday), the day a week's money converts on."""
+    """``_rate_day``: the week's last day (Saturday), the day a week's money converts on."""
     from pyspark.sql import functions as F
 
-    return frame.withColumn("date", F.date_add("week_start", 6))
+    return frame.withColumn(RATE_DAY, F.date_add("week_start", 6))
 
 
 def repeat_customers(repeat: DataFrame, fx_rates: DataFrame | None = None) -> DataFrame:
@@ -107,9 +112,11 @@ def repeat_customers(repeat: DataFrame, fx_rates: DataFrame | None = None) -> Da
         "repeat_customers",
         F.round(F.col("repeat_customers_share") * F.col("unique_customers")).cast("bigint"),
     )
-    converted = with_reporting(rows, fx_rates, ["repeat_purchase_revenue"])
-    return converted.withColumn(
-        "repeat_customer_share", ratio("repeat_customers", "unique_customers")
+    converted = with_reporting(rows, fx_rates, ["repeat_purchase_revenue"], day=RATE_DAY)
+    return (
+        converted.drop(RATE_DAY)
+        .withColumnRenamed("week_start", "date")
+        .withColumn("repeat_customer_share", ratio("repeat_customers", "unique_customers"))
     )
 
 
@@ -159,4 +166,6 @@ def market_basket_pairs(
         "combination_orders",
         F.round(F.col("combination_share") * F.col("asin_orders")).cast("bigint"),
     )
-    return counted.withColumn("combination_order_share", ratio("combination_orders", "asin_orders"))
+    return counted.withColumnRenamed("week_start", "date").withColumn(
+        "combination_order_share", ratio("combination_orders", "asin_orders")
+    )

@@ -1,5 +1,5 @@
-"""``search_terms``: per Brand Analytics week and search term, how the seller's ASINs fare among
-the term's top clicked ASINs, and which competitors take the rest."""
+"""``search_terms_weekly``: per Brand Analytics week and search term, how the seller's ASINs
+fare among the term's top clicked ASINs, and which competitors take the rest."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 KEY = ("seller_id", "marketplace_id", "week_start", "department_name", "search_term")
 
 
-def search_terms(
+def search_terms_weekly(
     terms: DataFrame,
     sales_traffic_by_asin: DataFrame | None = None,
     listings: DataFrame | None = None,
 ) -> DataFrame:
-    """``search_terms`` from cleaned ``search_terms`` (one row per term and clicked ASIN).
+    """``search_terms_weekly`` from cleaned ``search_terms`` (one row per term and clicked ASIN);
+    its ``date`` is the week's Sunday.
 
     Amazon's click and conversion shares are each ASIN's share of the term's clicks (and
     conversions) in the department, so the shares of several ASINs of one term add up: ours and
@@ -89,8 +90,10 @@ def search_terms(
         asins(theirs).alias("competitor_asins"),
         F.max("own_asins_known").alias("own_asins_known"),
     )
-    return summed.withColumn(
-        "our_share_of_top_clicks", ratio("our_click_share", "top_click_share")
-    ).withColumn(
-        "our_share_of_top_conversions", ratio("our_conversion_share", "top_conversion_share")
+    return (
+        summed.withColumnRenamed("week_start", "date")
+        .withColumn("our_share_of_top_clicks", ratio("our_click_share", "top_click_share"))
+        .withColumn(
+            "our_share_of_top_conversions", ratio("our_conversion_share", "top_conversion_share")
+        )
     )
