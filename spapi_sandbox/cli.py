@@ -126,3 +126,18 @@ def truth(
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+@app.command("fx-rates")
+def fx_rates_command(
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD."),
+    seed: int = typer.Option(42, help="Seed of the rates' random walk."),
+) -> None:
+    """Print the sandbox's daily FX file (EUR and JPY into USD, business days) as the CSV
+    ``spapi reference load fx_rates FILE`` loads."""
+    from spapi_sandbox.fx import fx_rates_csv
+
+    first, last = _date_option(start, "--from"), _date_option(end, "--to")
+    assert first is not None and last is not None  # required options
+    sys.stdout.write(fx_rates_csv(first, last, seed).decode("utf-8"))

@@ -3,8 +3,9 @@
 Starts the sandbox (a simulated seller in the US, Germany and Japan) and points an unchanged
 ``SpApiClient`` at it through the same environment variables a deployment uses. Then it ingests
 every dataset of the registry for the seller's last 30 days into a local lake's raw zone
-(reports, Data Kiosk, API snapshots), checks what landed against the seller's ground truth, and
-curates the raw zone into the cleaned tables on a local Spark (the Glue job's code), checks the
+(reports, Data Kiosk, API snapshots), checks what landed against the seller's ground truth, loads
+the sandbox's daily FX file (``spapi reference load fx_rates``'s code), curates the raw zone into
+the cleaned tables and the marts on a local Spark (the Glue jobs' code), checks the
 cleaned tables against the ground truth too, and writes ``reports/demo/summary.md``. The
 sandbox's clocks run an hour per real second, so Amazon's report quotas and processing times pass
 quickly. Run it twice: the second run lands nothing new and curates nothing new.
@@ -19,7 +20,7 @@ import gzip
 import json
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from spapi_toolkit.regions import marketplace
 
 MARKETPLACES = ("US", "DE", "JP")
 RESTATEMENT = timedelta(hours=72)
+FX_LOOKBACK = timedelta(days=7)  # rates before the history, for its first days (the rate-date rule)
 # The demo's PII hashing key when SPAPI_PII_HASH_KEY is unset: fine for a simulated seller,
 # never for real data (a deployment keeps its key in Secrets Manager).
 DEMO_HASH_KEY = b"spapi-lake demo key - not a secret"
@@ -85,7 +87,8 @@ def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list
         )  # fmt: skip
         cleaned_to_aggregated(spark, lake, progress=lambda m: console.print(
             f"  {m.mart:<22} {m.changed} changed cleaned partitions, {m.partitions} mart "
-            f"partitions written, {m.seconds:.1f} s", highlight=False))  # fmt: skip
+            f"partitions written, {m.unconverted} rows without an FX rate, {m.seconds:.1f} s",
+            highlight=False))  # fmt: skip
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         mart_units, cleaned_units = (
@@ -114,6 +117,20 @@ def curate(lake: Lake, truth: list[dict[str, Any]], now: datetime) -> tuple[list
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
                  f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
     return results, lines
+
+
+def load_fx(lake: Lake, out: Path, first: date, last: date, seed: int) -> str:
+    """Write the sandbox's FX file for ``first``..``last`` beside the summary and load it as
+    ``spapi reference load fx_rates`` does (the same file again lands nothing)."""
+    from spapi_sandbox.fx import fx_rates_csv
+    from spapi_toolkit.lake.reference import load_reference
+
+    path = out / "fx_rates.csv"
+    path.write_bytes(fx_rates_csv(first, last, seed))
+    manifest, checked = load_reference(lake, "fx_rates", path)
+    into = checked.details["reporting_currency"]
+    return (f"fx_rates: {checked.rows} daily rates {checked.first} to {checked.last} into {into} "
+            f"loaded from {path} ({manifest.key})")  # fmt: skip
 
 
 def check_sales_and_traffic(
@@ -178,8 +195,10 @@ def run(lake_uri: str, out: Path, seed: int, scale: float) -> int:
         )  # fmt: skip
         truth = seller.truth()
         stats = client.stats()
+        fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
+    fx_line = load_fx(lake, out, fx_first, fx_last, seed)
     manifests = landed_manifests(lake, seller_id)
-    checks = check_sales_and_traffic(lake, manifests, truth, settled_as_of)
+    checks = [fx_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
     curated, curation_checks = curate(lake, truth, settled_as_of)
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip

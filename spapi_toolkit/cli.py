@@ -4,7 +4,8 @@
 (like ``aws <service> <operation>``); ``spapi operations`` lists what is callable with its rate
 limit; ``spapi auth url|exchange|check`` runs the website authorization workflow and checks
 credentials; ``spapi catalog register`` puts the cleaned tables or the marts in the Glue Data
-Catalog; ``spapi sandbox ...`` runs the local SP-API.
+Catalog; ``spapi reference load`` lands a reference file (daily FX rates); ``spapi sandbox ...``
+runs the local SP-API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -512,7 +514,8 @@ def curate(
                                   progress=lambda m: err.print(
                                       f"{m.mart}: {m.changed} changed cleaned partition(s), "
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
-                                      f"removed ({m.seconds:.1f} s)"))  # fmt: skip
+                                      f"removed, {m.unconverted} row(s) without an FX rate "
+                                      f"({m.seconds:.1f} s)"))  # fmt: skip
     except (jobs.CurationError, ValueError) as exc:
         _fail(exc)
     finally:
@@ -530,6 +533,31 @@ def curate(
         print(f"rejected {key}: {why}")
     if rejected:
         raise typer.Exit(1)
+
+
+reference_app = typer.Typer(help="Reference files (e.g. daily FX rates).", no_args_is_help=True)
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("load")
+def reference_load(
+    name: str = typer.Argument(..., help="the reference dataset, e.g. fx_rates"),
+    file: Path = typer.Argument(..., help="the file to load (fx_rates: a CSV, see the README)"),
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
+) -> None:
+    """Check a reference file whole and land it in the raw zone with its manifest; `spapi
+    curate` then curates it into its cleaned table. A malformed file is refused with every
+    problem's line and column, and nothing is written."""
+    from spapi_toolkit.lake.reference import ReferenceFileError, load_reference
+    from spapi_toolkit.lake.storage import Lake
+
+    try:
+        manifest, checked = load_reference(Lake.from_uri(lake), name, file, clock=Clock.from_env())
+    except (ReferenceFileError, SpApiToolkitError, LookupError) as exc:
+        _fail(exc)
+    details = ", ".join(f"{k} {v}" for k, v in checked.details.items())
+    err.print(f"{name}: {checked.rows} rows, {checked.first} to {checked.last} ({details}) "
+              f"landed at {manifest.key}", highlight=False)  # fmt: skip
 
 
 catalog_app = typer.Typer(

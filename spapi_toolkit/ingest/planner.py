@@ -196,6 +196,9 @@ def plan(
     if end > yesterday:
         result.notes.append(f"days after {yesterday} have not ended yet: the range stops there")
     for dataset in datasets:
+        if dataset.source == "file":  # reference data: nothing to ask Amazon for
+            result.notes.append(f"{dataset.name}: a file, loaded with `spapi reference load`")
+            continue
         if dataset.window == "snapshot":
             result.requests += [
                 PlannedRequest(dataset, seller_id, (m,), None, snapshot_date=today)

@@ -62,7 +62,7 @@ EXTRA_COLUMN = (
     "map<string,string>",
     "Flat-file columns the contract does not know yet: header name -> raw text",
 )
-FLAT_FORMATS = ("tsv",)  # the raw formats whose unknown columns curation keeps in ``extra``
+FLAT_FORMATS = ("tsv", "csv")  # the raw formats whose unknown columns curation keeps in ``extra``
 GLUE_COMMENT_LIMIT = 255  # Glue refuses longer column comments
 FINGERPRINT = "spapi_definition_sha256"  # table parameter: digest of what ``register`` wrote
 

@@ -243,7 +243,7 @@ class _FlatFile(_Structure):
         if not line.strip(WHITESPACE):
             self.first_problem = "no header: the first line is blank"
             return
-        names = {name.strip() for name in self.header}
+        names = {name.strip().strip(b'"') for name in self.header}  # CSV may quote names
         missing = [c for c in self.required if c.encode("ascii") not in names]
         if missing:
             shown = b", ".join(self.header[:5])[:120].decode("ascii", "replace")

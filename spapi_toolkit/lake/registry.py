@@ -14,9 +14,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-SOURCES = ("report", "api", "data_kiosk")
-FORMATS = ("json", "tsv", "jsonl")
-WINDOWS = ("day", "range", "week", "snapshot")
+SOURCES = ("report", "api", "data_kiosk", "file")
+FORMATS = ("json", "tsv", "jsonl", "csv")
+WINDOWS = ("day", "range", "week", "snapshot", "none")
 DRIVERS = ("asins", "skus", "none")
 REPORT_SCHEMAS = "data/spapi-models/schemas/reports"
 
@@ -71,6 +71,8 @@ def _check(dataset: Dataset) -> None:
         problems.append(f"window_clock {dataset.window_clock!r} is not date or local")
     if dataset.window == "range" and not dataset.max_days:
         problems.append("a range window needs max_days")
+    if (dataset.source == "file") != (dataset.window == "none"):
+        problems.append('a file dataset (loaded by hand, never requested) has window "none"')
     if dataset.source == "report" and not dataset.report_type:
         problems.append("a report dataset needs report_type")
     if dataset.source == "api":

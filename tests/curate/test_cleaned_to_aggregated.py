@@ -5,15 +5,17 @@ nothing, and a changed or vanished cleaned partition rebuilds or removes only it
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 
+from spapi_sandbox.fx import fx_rates, fx_rates_csv
 from spapi_toolkit.clock import ManualClock
-from spapi_toolkit.lake.curate import aggregate
+from spapi_toolkit.lake.curate import aggregate, jobs
 from spapi_toolkit.lake.curate import marts as transforms
+from spapi_toolkit.lake.reference import load_reference
 from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import US
@@ -29,9 +31,15 @@ def _aggregate(spark, lake: Lake, **options) -> dict[str, aggregate.MartResult]:
 
 @pytest.fixture(scope="module")
 def aggregated(spark, curated, tmp_path_factory):
+    """The curated week with the sandbox's FX file loaded and curated, then aggregated."""
     root = tmp_path_factory.mktemp("aggregated") / "lake"
     shutil.copytree(curated[0], root)
     lake = Lake.from_uri(str(root))
+    fx_file = root.parent / "fx_rates.csv"
+    fx_file.write_bytes(fx_rates_csv(FIRST - timedelta(days=7), LAST))
+    load_reference(lake, "fx_rates", fx_file, clock=CLOCK)
+    [fx_result] = jobs.raw_to_cleaned(spark, lake, ["fx_rates"], clock=CLOCK)
+    assert fx_result.rows_out > 0 and fx_result.reconciles and not fx_result.quarantined
     return root, lake, _aggregate(spark, lake), curated[3]
 
 
@@ -116,3 +124,28 @@ def test_a_rewritten_cleaned_partition_rebuilds_only_its_mart_partition(spark, a
     rebuilt = _mart(spark, root, "sales_daily").where(f"marketplace_id = '{US}'").collect()
     assert sum(r.units_ordered for r in rebuilt if r.date == date(2026, 11, 12)) == 2 * units
     assert not [r for r in rebuilt if r.date == date(2026, 11, 13)]
+
+
+def test_sales_daily_reports_the_truth_in_usd_at_the_sandboxs_rates(spark, aggregated):
+    root, _, results, truth = aggregated
+    rates = {(day, currency): rate for day, currency, rate in fx_rates(FIRST - timedelta(days=7),
+                                                                       LAST)}  # fmt: skip
+    rows = _mart(spark, root, "sales_daily").collect()
+    checked = 0
+    for t in truth:
+        if not t["units_ordered"]:
+            continue
+        [row] = [r for r in rows if (r.date, r.marketplace_id, r.child_asin) ==
+                 (t["date"], t["marketplace_id"], t["asin"])]  # fmt: skip
+        sales = Decimal(str(t["ordered_product_sales"]))
+        if t["currency"] == "USD":
+            rate, day = Decimal(1), t["date"]
+        else:  # the latest business day on or before the day (a weekend uses Friday's)
+            day = max(d for d, c in rates if c == t["currency"] and d <= t["date"])
+            rate = rates[(day, t["currency"])]
+        assert (row.reporting_currency, row.fx_rate_date) == ("USD", day)
+        expected = (sales * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert row.ordered_product_sales_reporting == expected
+        checked += 1
+    assert checked > 100 and {r.currency for r in rows} == {"USD", "EUR", "JPY"}
+    assert results["sales_daily"].unconverted == 0 and results["orders_daily"].unconverted == 0

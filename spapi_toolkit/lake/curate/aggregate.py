@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
+from spapi_toolkit.lake.curate.marts import fx
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
@@ -67,6 +68,7 @@ class MartResult:
     removed: int = 0  # mart partitions deleted: left without from_table rows
     rows_out: int = 0
     partitions: int = 0  # mart partitions written
+    unconverted: int = 0  # rows written with local money but no FX rate (``marts.fx``)
     seconds: float = 0.0
 
 
@@ -122,6 +124,7 @@ def aggregate_mart(
         rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
         try:
             result.rows_out = rows.count()
+            result.unconverted = fx.unconverted(rows)
             written = {
                 (r[0], r[1]) for r in rows.select(*contract.partition_by).distinct().collect()
             }

@@ -8,7 +8,8 @@ never a silently null cell. Schemas are explicit: nothing is inferred.
 
 * Flat files: the header of each document is read on the driver (a few KB), documents with the
   same encoding and header are read together by position, and columns the contract does not know
-  go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash.
+  go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash. Amazon's
+  are tab-separated without quoting; reference files (``csv``) are RFC 4180 CSV (quoted fields).
 * JSON reports: one document per record (``multiLine``), the contract's ``rows`` array exploded.
 * JSON lines (API snapshots, Data Kiosk): one line per row, as Amazon returned the item.
 
@@ -23,6 +24,7 @@ plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``docume
 
 from __future__ import annotations
 
+import csv
 import re
 import zlib
 from dataclasses import dataclass
@@ -45,6 +47,9 @@ JAVA_CHARSETS = {
     "iso-8859-1": "ISO-8859-1",
 }
 HEADER_BYTES = 64 * 1024
+FLAT_FORMATS = ("tsv", "csv")
+_TSV = {"sep": "\t", "quote": "", "escape": ""}  # Amazon's flat files: no quoting
+_CSV = {"sep": ",", "quote": '"', "escape": '"'}  # RFC 4180
 RAW_KEY = r"(raw/.*)$"  # the lake key inside the file URI Spark reports
 
 
@@ -108,10 +113,10 @@ def read(
     the documents that cannot feed the table (raw key -> reason); None when none can."""
     rejected: dict[str, str] = {}
     frames = []
-    flat = [d for d in documents if d.format == "tsv"]
+    flat = [d for d in documents if d.format in FLAT_FORMATS]
     json_docs = [d for d in documents if d.format == "json"]
     lines = [d for d in documents if d.format == "jsonl"]
-    unsupported = sorted({d.format for d in documents} - {"tsv", "json", "jsonl"})
+    unsupported = sorted({d.format for d in documents} - {*FLAT_FORMATS, "json", "jsonl"})
     if unsupported:
         raise SourceError(f"table {table.name}: curation does not read {unsupported} documents yet")
     if flat:
@@ -176,7 +181,10 @@ def header(lake: Lake, document: RawDocument) -> list[str]:
     if head[:2] == b"\x1f\x8b":
         head = zlib.decompressobj(wbits=31).decompress(head, HEADER_BYTES)
     text = head.decode(document.encoding or "utf-8", errors="replace")
-    return text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r").split("\t")
+    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if document.format == "csv":
+        return next(csv.reader([first]), [])
+    return first.split("\t")
 
 
 def _read_flat(
@@ -189,7 +197,7 @@ def _read_flat(
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
-    groups: dict[tuple[str, tuple[str, ...]], list[RawDocument]] = {}
+    groups: dict[tuple[str, str, tuple[str, ...]], list[RawDocument]] = {}
     for document in documents:
         names = tuple(header(lake, document))
         missing = _missing_columns(table, names)
@@ -198,15 +206,15 @@ def _read_flat(
                 f"the header lacks {', '.join(missing)}, which table {table.name} requires"
             )
             continue
-        groups.setdefault((document.encoding or "utf-8", names), []).append(document)
+        key = (document.format, document.encoding or "utf-8", names)
+        groups.setdefault(key, []).append(document)
     known = {c.source for c in _document_columns(table)}
     frames = []
-    for (encoding, names), group in groups.items():
+    for (fmt, encoding, names), group in groups.items():
         schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))])
+        quoting = _CSV if fmt == "csv" else _TSV
         raw = (
-            spark.read.options(
-                sep="\t", header="true", quote="", escape="", encoding=JAVA_CHARSETS[encoding]
-            )
+            spark.read.options(header="true", encoding=JAVA_CHARSETS[encoding], **quoting)
             .schema(schema)
             .csv([lake.location(d.key) for d in group])
         )

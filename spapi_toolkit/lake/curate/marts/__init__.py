@@ -7,8 +7,8 @@ Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules o
   share = B2B units ÷ units, average selling price = sales ÷ units. A zero denominator gives
   null, not zero or infinity. The parts are mart columns too, so ``rollup`` (or a notebook) can
   rebuild the ratios at any coarser grain.
-- Money stays in the marketplace's local currency (``currency``); a reporting currency needs a
-  daily FX table and is not built yet.
+- Money is in the marketplace's local currency (``currency``) and, in ``_reporting`` columns,
+  in the reporting currency of the daily FX table by the rate-date rule of ``fx.py``.
 - A row's ``date`` follows its mart's declared ``day_boundary``: both marts use the
   marketplace-local calendar day (Sales & Traffic's request day; the orders' local purchase day,
   ``order_items.purchase_date``), never the UTC date of a timestamp.
@@ -23,20 +23,32 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.customer_behavior import (
+    customer_behavior,
+    market_basket_pairs,
+    repeat_customers,
+)
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
+from spapi_toolkit.lake.curate.marts.search_terms import search_terms_weekly
 from spapi_toolkit.lake.marts import Mart
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "conform", "money_ratio", "money_sum", "orders_against_sales",
-           "orders_daily", "ratio", "rollup", "sales_daily"]  # fmt: skip
+__all__ = ["BUILDERS", "build", "conform", "customer_behavior", "market_basket_pairs",
+           "money_ratio", "money_sum", "orders_against_sales", "orders_daily", "ratio",
+           "repeat_customers", "rollup", "sales_daily", "search_terms_weekly"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
+    # issue 8, the reporting currency's helper (marts-c): Brand Analytics and customer marts
+    "search_terms_weekly": search_terms_weekly,
+    "customer_behavior": customer_behavior,
+    "repeat_customers": repeat_customers,
+    "market_basket_pairs": market_basket_pairs,
 }
 """Each mart's transform: called with its ``from_table``'s rows, and each other table it
 ``reads`` as a keyword argument of that table's name."""
@@ -44,7 +56,8 @@ BUILDERS: dict[str, Callable[..., DataFrame]] = {
 
 def build(mart: Mart, source: DataFrame | Mapping[str, DataFrame]) -> DataFrame:
     """The mart ``mart`` built from its inputs' rows, conformed to its contract. ``source`` is
-    its from_table's rows, or every input table's rows by table name."""
+    its from_table's rows, or input tables' rows by table name; a read table left out is not
+    passed (the aggregate job passes all; a transform may take one as optional, e.g. FX)."""
     frames = source if isinstance(source, Mapping) else {mart.from_table: source}
-    others = {name: frames[name] for name in mart.inputs[1:]}
+    others = {name: frames[name] for name in mart.inputs[1:] if name in frames}
     return conform(BUILDERS[mart.name](frames[mart.from_table], **others), mart)

@@ -1,10 +1,12 @@
-"""``orders_daily``: order items per marketplace-local purchase day, SKU and ASIN."""
+"""``orders_daily``: order items per marketplace-local purchase day, SKU and ASIN, with money in
+the reporting currency too."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import money_sum, ratio
+from spapi_toolkit.lake.curate.marts.fx import with_reporting
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -12,12 +14,14 @@ if TYPE_CHECKING:
 
 CANCELLED = "Cancelled"
 PENDING = "Pending"
+MONEY_COLUMNS = ("item_revenue", "item_tax", "promotion_discount")
 
 
-def orders_daily(items: DataFrame) -> DataFrame:
+def orders_daily(items: DataFrame, fx_rates: DataFrame | None = None) -> DataFrame:
     """``orders_daily`` from cleaned ``order_items``: per marketplace, local purchase day, SKU
     and ASIN. Cancelled means the order's or the item's status is Cancelled; Pending orders
-    count their units but have no price yet."""
+    count their units but have no price yet. ``fx_rates`` gives the reporting-currency money
+    (``fx.with_reporting``; null without it)."""
     from pyspark.sql import functions as F
 
     cancelled = (F.col("order_status") == CANCELLED) | (F.col("item_status") == CANCELLED)
@@ -46,4 +50,5 @@ def orders_daily(items: DataFrame) -> DataFrame:
             units_where(F.col("fulfillment_channel") == "Merchant").alias("mfn_units"),
         )
     )
-    return summed.withColumn("b2b_unit_share", ratio("units_b2b", "units"))
+    shared = summed.withColumn("b2b_unit_share", ratio("units_b2b", "units"))
+    return with_reporting(shared, fx_rates, MONEY_COLUMNS)

@@ -1,0 +1,214 @@
+"""Reference files into the raw zone: checked whole first, then landed like any SP-API document.
+
+A reference dataset (``source = "file"`` in ``datasets.toml``, e.g. ``fx_rates``) is not asked of
+Amazon: somebody loads a file (``spapi reference load fx_rates rates.csv``). Reference data
+belongs to no seller and no marketplace, so it lands under ``seller_id=reference`` (lower case:
+no Amazon seller id can be it) and ``marketplace_id=all``; ``dt`` is the first day the file
+covers and the object is named by the file's sha256, so loading the same file again lands
+nothing and a corrected file is a new object whose rows win (newest pull) at curation.
+
+The file is checked whole before anything is written (reference files are small): a malformed
+one raises ``ReferenceFileError`` listing every problem with its line and column, and the lake
+is left as it was. Then ``landing.land`` stores it with its manifest and runs the document
+checks every landed object gets; the raw → cleaned job curates it into its table.
+
+FX rates (``fx_rates``): a UTF-8 CSV with a header naming the columns ``rate_date``
+(YYYY-MM-DD), ``currency`` and ``reporting_currency`` (ISO 4217, three capitals, different
+from each other) and ``rate`` (units of reporting_currency per unit of currency, a positive
+decimal with at most 10 decimals), in any order, nothing else; one row per day and currency,
+one reporting currency per file and per lake.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.lake.checks import document_shape
+from spapi_toolkit.lake.landing import Manifest, land
+from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
+from spapi_toolkit.lake.registry import dataset
+from spapi_toolkit.lake.storage import Lake
+
+REFERENCE_SELLER = "reference"
+ALL_MARKETPLACES = "all"
+MAX_PROBLEMS = 20  # listed in one error; the count says how many there were
+FX_COLUMNS = ("rate_date", "currency", "reporting_currency", "rate")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_RATE = re.compile(r"\d+(\.\d{1,10})?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ReferenceFileError(SpApiToolkitError, ValueError):
+    """A reference file cannot be loaded; the message names the file, lines and columns."""
+
+
+@dataclass(frozen=True)
+class ReferenceFile:
+    """What a checked reference file holds: its rows and what the manifest records of it."""
+
+    rows: int
+    first: date  # the first day it covers (the raw key's dt)
+    last: date
+    details: dict[str, str]  # recorded in the manifest's request (e.g. the reporting currency)
+
+
+def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
+    """Check an FX rates file (see the module doc); ``ReferenceFileError`` lists its problems."""
+    problems: list[str] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReferenceFileError(f"{where}: not UTF-8 (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header or header == [""]:
+        raise ReferenceFileError(f"{where}: empty; expected a header {','.join(FX_COLUMNS)}")
+    names = [name.strip() for name in header]
+    missing = [c for c in FX_COLUMNS if c not in names]
+    unknown = [c for c in names if c not in FX_COLUMNS]
+    doubled = sorted({c for c in names if names.count(c) > 1})
+    if missing or unknown or doubled:
+        parts = [f"lacks {missing}" if missing else "", f"has unknown {unknown}" if unknown else "",
+                 f"repeats {doubled}" if doubled else ""]  # fmt: skip
+        raise ReferenceFileError(
+            f"{where} line 1: the header {', '.join(p for p in parts if p)}; "
+            f"expected exactly {', '.join(FX_COLUMNS)} (any order)"
+        )
+    position = {name: i for i, name in enumerate(names)}
+    seen: dict[tuple[date, str, str], int] = {}
+    days: list[date] = []
+    reporting: dict[str, int] = {}  # reporting currency -> first line using it
+    for line, fields in enumerate(reader, start=2):
+        if not any(f.strip() for f in fields):
+            continue  # a blank line (the end of the file)
+        if len(fields) != len(names):
+            problems.append(f"line {line}: {len(fields)} fields, the header has {len(names)}")
+            continue
+        value = {name: fields[i].strip() for name, i in position.items()}
+        row_problems = _fx_row_problems(value)
+        problems += [f"line {line} column {p}" for p in row_problems]
+        if row_problems:
+            continue
+        day = date.fromisoformat(value["rate_date"])
+        key = (day, value["currency"], value["reporting_currency"])
+        if key in seen:
+            problems.append(f"line {line}: {value['currency']} on {day} again (first on line "
+                            f"{seen[key]}): one rate per day and currency")  # fmt: skip
+            continue
+        seen[key] = line
+        days.append(day)
+        reporting.setdefault(value["reporting_currency"], line)
+    if len(reporting) > 1:
+        firsts = ", ".join(f"{c} (line {n})" for c, n in reporting.items())
+        problems.append(f"several reporting currencies: {firsts}; a lake reports in one")
+    if not problems and not days:
+        problems.append("no rates: the file has a header only")
+    if problems:
+        listed = "\n  ".join(problems[:MAX_PROBLEMS])
+        extra = len(problems) - MAX_PROBLEMS
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
+        raise ReferenceFileError(
+            f"{where}: {len(problems)} problem(s), nothing loaded:\n  {listed}{more}"
+        )
+    currencies = sorted({c for _, c, _ in seen})
+    return ReferenceFile(
+        rows=len(days),
+        first=min(days),
+        last=max(days),
+        details={"reporting_currency": next(iter(reporting)), "currencies": ",".join(currencies)},
+    )
+
+
+def _fx_row_problems(value: dict[str, str]) -> list[str]:
+    """What is wrong with one FX row's values, each starting with the column's name."""
+    problems = []
+    day = value["rate_date"]
+    try:
+        if not _DATE.fullmatch(day):
+            raise ValueError
+        date.fromisoformat(day)
+    except ValueError:
+        problems.append(f"rate_date: {day[:40]!r} is not a date (YYYY-MM-DD)")
+    for name in ("currency", "reporting_currency"):
+        if not _CURRENCY.fullmatch(value[name]):
+            problems.append(f"{name}: {value[name][:40]!r} is not an ISO 4217 code (e.g. EUR)")
+    if value["currency"] == value["reporting_currency"] and _CURRENCY.fullmatch(value["currency"]):
+        problems.append("currency: the same as reporting_currency (its rate is 1 by rule)")
+    rate = value["rate"]
+    if not _RATE.fullmatch(rate) or Decimal(rate) == 0:
+        problems.append(
+            f"rate: {rate[:40]!r} is not a positive decimal with at most 10 decimals (e.g. 1.0845)"
+        )
+    return problems
+
+
+CHECKS: dict[str, Callable[[bytes, str], ReferenceFile]] = {"fx_rates": check_fx_rates}
+"""Each reference dataset's file check."""
+
+
+def load_reference(
+    lake: Lake, name: str, path: Path, *, clock: Clock = SYSTEM_CLOCK
+) -> tuple[Manifest, ReferenceFile]:
+    """Check the file at ``path`` as reference dataset ``name`` and land it (the module doc);
+    the manifest (the existing one when this file was loaded before) and what the file holds."""
+    spec = dataset(name)
+    check = CHECKS.get(name)
+    if spec.source != "file" or check is None:
+        files = ", ".join(CHECKS)
+        raise ReferenceFileError(f"{name} is not a reference dataset; these are: {files}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReferenceFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    checked = check(data, str(path))
+    _check_consistent(lake, name, checked, str(path))
+    digest = hashlib.sha256(data).hexdigest()
+    stem = raw_stem(name, REFERENCE_SELLER, ALL_MARKETPLACES, checked.first,
+                    f"{name}-{digest[:16]}")  # fmt: skip
+    request: dict[str, Any] = {
+        "file": path.name,
+        "first_day": checked.first.isoformat(),
+        "last_day": checked.last.isoformat(),
+        **checked.details,
+    }
+    manifest = land(
+        lake, stem, [data], fmt=spec.format, encodings=["utf-8"], shape=document_shape(spec),
+        manifest_fields={"dataset": name, "seller_id": REFERENCE_SELLER, "request": request},
+        now=clock.now(),
+    )  # fmt: skip
+    return manifest, checked
+
+
+def landed_details(lake: Lake, name: str) -> list[Manifest]:
+    """The manifests of the files of reference dataset ``name`` already landed."""
+    keys = set(lake.list(raw_prefix(name, REFERENCE_SELLER)))
+    return [
+        Manifest.from_json(lake.read_bytes(key))
+        for key in sorted(keys)
+        if is_manifest(key) and object_key(key) in keys
+    ]
+
+
+def _check_consistent(lake: Lake, name: str, checked: ReferenceFile, where: str) -> None:
+    """FX: the lake's files all convert into one reporting currency."""
+    wanted = checked.details.get("reporting_currency")
+    if wanted is None:
+        return
+    for manifest in landed_details(lake, name):
+        had = manifest.request.get("reporting_currency")
+        if had and had != wanted:
+            raise ReferenceFileError(
+                f"{where}: converts into {wanted}, but the lake's {name} convert into {had} "
+                f"({manifest.key}); a lake reports in one currency"
+            )
