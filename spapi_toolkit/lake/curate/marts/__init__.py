@@ -9,9 +9,13 @@ Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules o
   rebuild the ratios at any coarser grain.
 - Money stays in the marketplace's local currency (``currency``); a reporting currency needs a
   daily FX table and is not built yet.
-- A row's ``date`` follows its mart's declared ``day_boundary``: both marts use the
-  marketplace-local calendar day (Sales & Traffic's request day; the orders' local purchase day,
-  ``order_items.purchase_date``), never the UTC date of a timestamp.
+- A row's ``date`` follows its mart's declared ``day_boundary``: sales_daily and orders_daily
+  use the marketplace-local calendar day (Sales & Traffic's request day; the orders' local
+  purchase day, ``order_items.purchase_date``), never the UTC date of a timestamp; the snapshot
+  marts (inventory_health, price_competitiveness) the UTC day the snapshot was pulled, their
+  sales windows the complete local days before it; product_performance the calendar month.
+- Every mart's key starts with ``seller_id``: ranks, classes, windows and joins stay within one
+  seller.
 
 ``conform`` gives a transform's result the mart's columns, order and types, so a contract and
 its transform cannot drift apart silently.
@@ -23,7 +27,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.inventory_health import inventory_health
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
+from spapi_toolkit.lake.curate.marts.price_competitiveness import price_competitiveness
+from spapi_toolkit.lake.curate.marts.product_performance import product_performance
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
 from spapi_toolkit.lake.marts import Mart
@@ -31,12 +38,16 @@ from spapi_toolkit.lake.marts import Mart
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "conform", "money_ratio", "money_sum", "orders_against_sales",
-           "orders_daily", "ratio", "rollup", "sales_daily"]  # fmt: skip
+__all__ = ["BUILDERS", "build", "conform", "inventory_health", "money_ratio", "money_sum",
+           "orders_against_sales", "orders_daily", "price_competitiveness", "product_performance",
+           "ratio", "rollup", "sales_daily"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
+    "inventory_health": inventory_health,
+    "price_competitiveness": price_competitiveness,
+    "product_performance": product_performance,
 }
 """Each mart's transform: called with its ``from_table``'s rows, and each other table it
 ``reads`` as a keyword argument of that table's name."""
