@@ -111,21 +111,21 @@ def test_sell_through_counts_reserved_units_not_yet_sold_as_on_hand(spark):
     assert got.sell_through_90d == pytest.approx(80 / 150)
 
 
-@pytest.mark.parametrize(
-    ("fulfillable", "inbound", "units", "risk"),
-    [
-        (13, 0, 30, "high"),  # 30 units in 30 in-stock days: 1 a day, 13 days of supply
-        (10, 3, 30, "high"),  # 13 days with inbound
-        (10, 4, 30, "medium"),  # 14 days with inbound, 10 without
-        (29, 0, 30, "medium"),
-        (30, 0, 30, "low"),
-        (30, 0, 0, "no_sales"),
-    ],
-)
-def test_stock_out_risk_thresholds(spark, fulfillable, inbound, units, risk):
-    orders = [_order("A", _days_before(5), units)] if units else []
-    snapshot = _snapshot("A", fulfillable=fulfillable, inbound_working_quantity=inbound)
-    assert _health(spark, [snapshot], orders)[("S1", "A")].stock_out_risk == risk
+def test_stock_out_risk_thresholds(spark):
+    cases = {  # SKU: fulfillable, inbound, units in 30 in-stock days (units a day), risk
+        "HIGH": (13, 0, 30, "high"),  # 13 days of supply
+        "HIGH_INBOUND": (10, 3, 30, "high"),  # 13 days with inbound
+        "INBOUND_COVERS": (10, 4, 30, "medium"),  # 14 days with inbound, 10 without
+        "MEDIUM": (29, 0, 30, "medium"),
+        "LOW": (30, 0, 30, "low"),
+        "IDLE": (30, 0, 0, "no_sales"),
+    }
+    snapshots = [_snapshot(sku, fulfillable=f, inbound_working_quantity=i)
+                 for sku, (f, i, _, _) in cases.items()]  # fmt: skip
+    orders = [_order(sku, _days_before(5), u) for sku, (_, _, u, _) in cases.items() if u]
+    got = _health(spark, snapshots, orders)
+    assert {sku: got[("S1", sku)].stock_out_risk for sku in cases} == {
+        sku: risk for sku, (_, _, _, risk) in cases.items()}  # fmt: skip
 
 
 def test_two_sellers_with_one_sku_never_mix(spark):
