@@ -9,6 +9,7 @@ from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import JP
 from ..support import END_DATE
+from . import snapshots as snapshot_lake
 from .week import FIRST, LAST, curate, ingest
 
 
@@ -34,6 +35,15 @@ def curated(spark, tmp_path_factory):
         titles = {p.asin: p.title(JP) for p in seller.products()}
     results = curate(spark, lake)
     return root, lake, results, truth, titles
+
+
+@pytest.fixture(scope="session")
+def snapshots(spark, tmp_path_factory):
+    """Two weeks of snapshots, Data Kiosk and Brand Analytics in three marketplaces, landed and
+    curated once (``snapshots.py``): the lake's root, the curation results, every curated
+    table's rows and the seller's own numbers."""
+    root = tmp_path_factory.mktemp("snapshots")
+    return (root, *snapshot_lake.build(spark, root))
 
 
 def pytest_collection_modifyitems(items):

@@ -5,55 +5,20 @@ local Spark, and set against the simulated seller's own numbers."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from spapi_sandbox.server import run_sandbox
-from spapi_toolkit.api.client import SpApiClient
-from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
-from spapi_toolkit.lake.registry import select
-from spapi_toolkit.lake.storage import Lake
-
 from ..reconcile import DE, JP, US
-from ..support import END_DATE
-from .week import SELLER, TODAY, curate
-
-# merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
-DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
-            "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket")  # fmt: skip
-TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
-          "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket"]  # fmt: skip
-FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
-MARKETS = (US, DE, JP)
+from .snapshots import FIRST, LAST, MARKETS, TABLES
+from .week import SELLER, TODAY
 
 
 @pytest.fixture(scope="module")
-def curated(spark, tmp_path_factory):
-    """The datasets landed once for two weeks in three marketplaces, the seller's own numbers
-    kept beside them, and the tables curated once."""
-    root = tmp_path_factory.mktemp("lake")
-    lake = Lake.from_uri(str(root))
-    with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
-        client = SpApiClient.from_env(env=sandbox.env)
-        run = run_seller(SellerRun(SELLER, client), lake, select(DATASETS), MARKETS,
-                         FIRST, LAST, TODAY)  # fmt: skip
-        assert not run.failures, run.failures
-        seller = sandbox.app.seller
-        truth = {
-            "sales": seller.truth(FIRST, LAST),
-            "inventory": {mp: seller.inventory(mp) for mp in MARKETS},
-            "products": {p.asin: p for p in seller.products()},
-            "brand_analytics": {
-                (name, mp, week): getattr(seller, name)(mp, week, week + timedelta(days=6))
-                for name in ("search_terms", "repeat_purchase", "market_basket")
-                for mp in MARKETS
-                for week in (date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 15))
-            },
-        }
-    results = curate(spark, lake, names=TABLES)
-    tables = {name: spark.read.parquet(str(root / "cleaned" / name)).collect() for name in TABLES}
+def curated(snapshots):
+    """conftest's ``snapshots``: the curation results, the curated rows and the seller's own
+    numbers."""
+    _, results, tables, truth = snapshots
     return results, tables, truth
 
 

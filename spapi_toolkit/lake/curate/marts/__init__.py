@@ -7,11 +7,17 @@ Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules o
   share = B2B units ÷ units, average selling price = sales ÷ units. A zero denominator gives
   null, not zero or infinity. The parts are mart columns too, so ``rollup`` (or a notebook) can
   rebuild the ratios at any coarser grain.
-- Money is in the marketplace's local currency (``currency``) and, in ``_reporting`` columns,
-  in the reporting currency of the daily FX table by the rate-date rule of ``fx.py``.
-- A row's ``date`` follows its mart's declared ``day_boundary``: both marts use the
-  marketplace-local calendar day (Sales & Traffic's request day; the orders' local purchase day,
-  ``order_items.purchase_date``), never the UTC date of a timestamp.
+- Money is in the marketplace's local currency (``currency``) and, in ``_reporting`` columns
+  (sales_daily, orders_daily, customer_behavior), in the reporting currency of the daily FX
+  table by the rate-date rule of ``fx.py``.
+- A row's ``date`` follows its mart's declared ``day_boundary``: sales_daily and orders_daily
+  use the marketplace-local calendar day (Sales & Traffic's request day; the orders' local
+  purchase day, ``order_items.purchase_date``), never the UTC date of a timestamp; the snapshot
+  marts (inventory_health, price_competitiveness) the UTC day the snapshot was pulled, their
+  sales windows the complete local days before it; product_performance the calendar month; the
+  weekly marts the Sunday their week starts.
+- Every mart's key starts with ``seller_id``: ranks, classes, windows and joins stay within one
+  seller.
 
 ``conform`` gives a transform's result the mart's columns, order and types, so a contract and
 its transform cannot drift apart silently.
@@ -28,7 +34,10 @@ from spapi_toolkit.lake.curate.marts.customer_behavior import (
     market_basket_pairs,
     repeat_customers,
 )
+from spapi_toolkit.lake.curate.marts.inventory_health import inventory_health
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
+from spapi_toolkit.lake.curate.marts.price_competitiveness import price_competitiveness
+from spapi_toolkit.lake.curate.marts.product_performance import product_performance
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
 from spapi_toolkit.lake.curate.marts.search_terms import search_terms_weekly
@@ -37,14 +46,17 @@ from spapi_toolkit.lake.marts import Mart
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "conform", "customer_behavior", "market_basket_pairs",
-           "money_ratio", "money_sum", "orders_against_sales", "orders_daily", "ratio",
+__all__ = ["BUILDERS", "build", "conform", "customer_behavior", "inventory_health",
+           "market_basket_pairs", "money_ratio", "money_sum", "orders_against_sales",
+           "orders_daily", "price_competitiveness", "product_performance", "ratio",
            "repeat_customers", "rollup", "sales_daily", "search_terms_weekly"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
     "orders_daily": orders_daily,
-    # issue 8, the reporting currency's helper (marts-c): Brand Analytics and customer marts
+    "inventory_health": inventory_health,
+    "price_competitiveness": price_competitiveness,
+    "product_performance": product_performance,
     "search_terms_weekly": search_terms_weekly,
     "customer_behavior": customer_behavior,
     "repeat_customers": repeat_customers,
