@@ -10,6 +10,7 @@ Catch (or SQS redelivery) decide what happens next, and the error's message is r
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date
 from typing import Any
 
@@ -44,19 +45,34 @@ def _day(text: Any) -> date | None:
     return date.fromisoformat(str(text)) if text else None
 
 
+# The state machines' numbers that are deployment parameters: the function's environment.
+SETTINGS = {
+    "seller_concurrency": ("SPAPI_SELLER_CONCURRENCY", 10),
+    "report_concurrency": ("SPAPI_REPORT_CONCURRENCY", 4),
+    "notification_wait_seconds": ("SPAPI_NOTIFICATION_WAIT_SECONDS", 3600),
+}
+
+
 def plan(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"run_id", "profiles"?, "datasets"?, "marketplaces"?, "from"?, "to"?}`` -> the plan
-    (see ``ingest.plan_run``)."""
-    return _safely(
+    """``{"run_id", "input": {"profiles"?, "datasets"?, "marketplaces"?, "from"?, "to"?}}``
+    (the fields may also be at the top) -> the plan (``ingest.plan_run``) and ``settings``:
+    the numbers the state machines read through ``...Path`` fields."""
+    given = {**(event.get("input") or {}), **{k: v for k, v in event.items() if k != "input"}}
+    planned = _safely(
         ingest.plan_run,
         Deployment.from_env(),
-        str(event["run_id"]),
-        profiles=event.get("profiles") or None,
-        datasets=event.get("datasets") or None,
-        marketplaces=event.get("marketplaces") or None,
-        start=_day(event.get("from")),
-        end=_day(event.get("to")),
+        str(given["run_id"]),
+        profiles=given.get("profiles") or None,
+        datasets=given.get("datasets") or None,
+        marketplaces=given.get("marketplaces") or None,
+        start=_day(given.get("from")),
+        end=_day(given.get("to")),
     )
+    planned["settings"] = {
+        name: int(os.environ.get(variable) or default)
+        for name, (variable, default) in SETTINGS.items()
+    }
+    return planned
 
 
 def request_job(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

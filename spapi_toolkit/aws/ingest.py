@@ -131,8 +131,15 @@ def plan_run(
         described["notes"] = planned.notes
         sellers.append(described)
         removed = lake.remove_leftovers(client.clock)
-        log.info("planned %s", seller, extra={"seller_id": seller, "leftovers": len(removed),
-                 **{n: len(g) for n, g in groups.items()}})  # fmt: skip
+        log.info(
+            "planned %s",
+            seller,
+            extra={
+                "seller_id": seller,
+                "leftovers": len(removed),
+                **{n: len(g) for n, g in groups.items()},
+            },
+        )
     return {"run_id": run_id, "sellers": sellers}
 
 
@@ -175,9 +182,13 @@ def job_step(deployment: Deployment, item: Mapping[str, Any], phase: str) -> dic
         request.request_id,
         status,
         advanced.status,
-        extra={"seller_id": request.seller_id, "dataset": request.dataset.name,
-               "request_id": request.request_id, "status": advanced.status},
-    )  # fmt: skip
+        extra={
+            "seller_id": request.seller_id,
+            "dataset": request.dataset.name,
+            "request_id": request.request_id,
+            "status": advanced.status,
+        },
+    )
     return _answer(advanced.status, advanced.wait_seconds, advanced.entry)
 
 
@@ -233,8 +244,11 @@ def complete_task(task_token: str, output: Mapping[str, Any], sfn: Any = None) -
         sfn = _default_sfn()
     try:
         sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
-    except (sfn.exceptions.TaskDoesNotExist, sfn.exceptions.TaskTimedOut,
-            sfn.exceptions.InvalidToken) as exc:  # fmt: skip
+    except (
+        sfn.exceptions.TaskDoesNotExist,
+        sfn.exceptions.TaskTimedOut,
+        sfn.exceptions.InvalidToken,
+    ) as exc:
         log.info("task already settled: %s", type(exc).__name__)
         return False
     return True
@@ -251,8 +265,13 @@ def snapshot(deployment: Deployment, item: Mapping[str, Any]) -> dict[str, Any]:
     request = PlannedRequest.from_dict(item["request"])
     client = deployment.client(str(item["profile"]))
     stats = SnapshotIngestor(client, deployment.lake(), request.seller_id).run([request])
-    status = ("failed" if stats.failed else "landed" if stats.landed or stats.already_landed
-              else "no_data")  # fmt: skip
+    status = (
+        "failed"
+        if stats.failed
+        else "landed"
+        if stats.landed or stats.already_landed
+        else "no_data"
+    )
     return {
         "status": status,
         "items": stats.items,

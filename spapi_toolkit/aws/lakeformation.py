@@ -80,8 +80,11 @@ def apply(
 def _revoke_iam_allowed(lf: Any, resource: Mapping[str, Any]) -> bool:
     """Revoke what IAMAllowedPrincipals holds on ``resource``; whether it held anything."""
     listed = lf.list_permissions(Principal=IAM_ALLOWED_PRINCIPALS, Resource=dict(resource))
-    held = [p for p in listed.get("PrincipalResourcePermissions", [])
-            if p.get("Principal") == IAM_ALLOWED_PRINCIPALS]  # fmt: skip
+    held = [
+        p
+        for p in listed.get("PrincipalResourcePermissions", [])
+        if p.get("Principal") == IAM_ALLOWED_PRINCIPALS
+    ]
     permissions = sorted({perm for p in held for perm in p.get("Permissions", [])})
     if not permissions:
         return False
@@ -133,8 +136,10 @@ def custom_resource(
     }
     body = json.dumps(answer).encode("utf-8")
     request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT",
+        event["ResponseURL"],
+        data=body,
+        method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=30) as response:  # CloudFormation's pre-signed URL
         response.read()

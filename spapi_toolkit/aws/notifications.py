@@ -74,8 +74,12 @@ def consume(
     lake = deployment.lake()
     dedup = LakeDedup(lake)
     sink = EventSink(lake)
-    handler = dispatch({"REPORT_PROCESSING_FINISHED": ReportFinished(lake, sfn),
-                        **dict.fromkeys(EVENT_DATASETS, sink)})  # fmt: skip
+    handler = dispatch(
+        {
+            "REPORT_PROCESSING_FINISHED": ReportFinished(lake, sfn),
+            **dict.fromkeys(EVENT_DATASETS, sink),
+        }
+    )
     failures = []
     counts = {"handled": 0, "duplicates": 0, "failed": 0, "malformed": 0}
     for record in records:
@@ -94,8 +98,11 @@ def consume(
             handler(notification)
         except Exception:
             counts["failed"] += 1
-            log.exception("%s notification %s failed; left for redelivery",
-                          notification.notification_type, notification.notification_id)  # fmt: skip
+            log.exception(
+                "%s notification %s failed; left for redelivery",
+                notification.notification_type,
+                notification.notification_id,
+            )
             failures.append({"itemIdentifier": message_id})
             continue
         dedup.remember(notification.notification_id)

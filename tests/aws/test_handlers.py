@@ -66,24 +66,36 @@ def deployment(aws_env, monkeypatch, request):
         env = sandbox.env
         boto3.client("secretsmanager").create_secret(
             Name=f"{SECRET_PREFIX}{tag}/{PROFILE}",
-            SecretString=json.dumps({
-                "client_id": env["SPAPI_CLIENT_ID"],
-                "client_secret": env["SPAPI_CLIENT_SECRET"],
-                "refresh_token": env["SPAPI_REFRESH_TOKEN"],
-                "selling_partner_id": env["SPAPI_SELLING_PARTNER_ID"],
-                "region": env["SPAPI_REGION"],
-            }),
-        )  # fmt: skip
+            SecretString=json.dumps(
+                {
+                    "client_id": env["SPAPI_CLIENT_ID"],
+                    "client_secret": env["SPAPI_CLIENT_SECRET"],
+                    "refresh_token": env["SPAPI_REFRESH_TOKEN"],
+                    "selling_partner_id": env["SPAPI_SELLING_PARTNER_ID"],
+                    "region": env["SPAPI_REGION"],
+                }
+            ),
+        )
         ssm = boto3.client("ssm")
-        for name, value in {"profiles": PROFILE, "marketplaces": "US", "datasets": DATASETS,
-                            "lookback-days": "2"}.items():  # fmt: skip
+        for name, value in {
+            "profiles": PROFILE,
+            "marketplaces": "US",
+            "datasets": DATASETS,
+            "lookback-days": "2",
+        }.items():
             ssm.put_parameter(Name=PREFIX + name, Value=value, Type="String", Overwrite=True)
         for name, value in env.items():
-            if name not in ("SPAPI_CLIENT_ID", "SPAPI_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN",
-                            "SPAPI_SELLING_PARTNER_ID"):  # fmt: skip
+            if name not in (
+                "SPAPI_CLIENT_ID",
+                "SPAPI_CLIENT_SECRET",
+                "SPAPI_REFRESH_TOKEN",
+                "SPAPI_SELLING_PARTNER_ID",
+            ):
                 monkeypatch.setenv(name, value)
-        lake = (f"s3://{buckets['raw']}/lake,cleaned=s3://{buckets['cleaned']},"
-                f"aggregated=s3://{buckets['aggregated']}")  # fmt: skip
+        lake = (
+            f"s3://{buckets['raw']}/lake,cleaned=s3://{buckets['cleaned']},"
+            f"aggregated=s3://{buckets['aggregated']}"
+        )
         monkeypatch.setenv("SPAPI_LAKE", lake)
         monkeypatch.setenv("SPAPI_SECRET_PREFIX", f"{SECRET_PREFIX}{tag}/")
         monkeypatch.setenv("SPAPI_PARAMETER_PREFIX", PREFIX)
@@ -162,8 +174,13 @@ def test_handlers_land_what_spapi_ingest_lands(deployment, caplog):
 
 def test_a_notification_releases_the_waiting_task(deployment, monkeypatch):
     sandbox, _, lake_uri = deployment
-    event = {"run_id": "run-2", "datasets": "orders_by_order_date", "marketplaces": ["US"],
-             "from": str(FIRST), "to": str(FIRST)}  # fmt: skip
+    event = {
+        "run_id": "run-2",
+        "datasets": "orders_by_order_date",
+        "marketplaces": ["US"],
+        "from": str(FIRST),
+        "to": str(FIRST),
+    }
     planned = handlers.plan(event)
     (item,) = read_plan(planned["sellers"][0]["jobs"])
     answer = handlers.request_job(item)
@@ -189,14 +206,22 @@ def test_a_notification_releases_the_waiting_task(deployment, monkeypatch):
         "notificationType": "REPORT_PROCESSING_FINISHED",
         "payloadVersion": "2020-09-04",
         "eventTime": "2026-11-28T06:00:00.000Z",
-        "payload": {"reportProcessingFinishedNotification": {
-            "sellerId": request.seller_id, "reportId": entry.report_id,
-            "reportType": report["reportType"], "processingStatus": "DONE",
-            "reportDocumentId": report["reportDocumentId"]}},
-        "notificationMetadata": {"applicationId": "app", "subscriptionId": "sub",
-                                 "publishTime": "2026-11-28T06:00:01.000Z",
-                                 "notificationId": "n-1"},
-    }  # fmt: skip
+        "payload": {
+            "reportProcessingFinishedNotification": {
+                "sellerId": request.seller_id,
+                "reportId": entry.report_id,
+                "reportType": report["reportType"],
+                "processingStatus": "DONE",
+                "reportDocumentId": report["reportDocumentId"],
+            }
+        },
+        "notificationMetadata": {
+            "applicationId": "app",
+            "subscriptionId": "sub",
+            "publishTime": "2026-11-28T06:00:01.000Z",
+            "notificationId": "n-1",
+        },
+    }
     records = [
         {"messageId": "m-1", "body": json.dumps(body)},
         {"messageId": "m-2", "body": json.dumps(body)},  # SQS delivers at least once

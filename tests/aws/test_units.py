@@ -32,15 +32,23 @@ def test_a_zoned_lake_puts_each_zone_in_its_bucket(aws_env):
     lake.write_stream("cleaned/t/part.parquet", [b"c", b"leaned"])
     lake.write_bytes("aggregated/m/part.parquet", b"agg")
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket="z-raw")["Contents"]) == [
-        "lake/_state/ledger/x.json", "lake/raw/a.json"]  # fmt: skip
+        "lake/_state/ledger/x.json",
+        "lake/raw/a.json",
+    ]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="z-cleaned")["Contents"]] == [
-        "cleaned/t/part.parquet"]  # fmt: skip
+        "cleaned/t/part.parquet"
+    ]
     assert lake.read_bytes("cleaned/t/part.parquet") == b"cleaned"
     assert lake.location("cleaned/t") == "s3://z-cleaned/cleaned/t"
     assert lake.location("raw/a.json") == "s3://z-raw/lake/raw/a.json"
     assert list(lake.list("")) == sorted(
-        ["_state/ledger/x.json", "aggregated/m/part.parquet", "cleaned/t/part.parquet",
-         "raw/a.json"])  # fmt: skip
+        [
+            "_state/ledger/x.json",
+            "aggregated/m/part.parquet",
+            "cleaned/t/part.parquet",
+            "raw/a.json",
+        ]
+    )
     assert list(lake.list("c")) == ["cleaned/t/part.parquet"]
     lake.move("raw/a.json", "aggregated/a.json")  # across buckets
     assert not lake.exists("raw/a.json") and lake.read_bytes("aggregated/a.json") == b"raw"
@@ -49,9 +57,14 @@ def test_a_zoned_lake_puts_each_zone_in_its_bucket(aws_env):
 
 
 def test_a_plan_item_reads_back_as_the_same_request():
-    requests = plan(select("sales_traffic_by_asin,merchant_listings,orders_by_order_date"),
-                    "A1SELLER", [US, DE], date(2026, 11, 20), date(2026, 11, 26),
-                    date(2026, 11, 28)).requests  # fmt: skip
+    requests = plan(
+        select("sales_traffic_by_asin,merchant_listings,orders_by_order_date"),
+        "A1SELLER",
+        [US, DE],
+        date(2026, 11, 20),
+        date(2026, 11, 26),
+        date(2026, 11, 28),
+    ).requests
     assert any(r.provisional_as_of for r in requests) and any(r.window is None for r in requests)
     for request in requests:
         data = json.loads(json.dumps(request.to_dict()))
@@ -62,11 +75,20 @@ def test_a_plan_item_reads_back_as_the_same_request():
 
 
 def test_log_lines_are_json_without_secrets():
-    line = redact({"client_secret": "s", "event": {"task_token": "t", "refresh": "Atzr|abc"},
-                   "url": "https://d.example/doc?X-Amz-Signature=abc", "n": 3})  # fmt: skip
-    assert line == {"client_secret": REDACTED, "event": {"task_token": REDACTED,
-                    "refresh": REDACTED}, "url": "https://d.example/doc?<query removed>",
-                    "n": 3}  # fmt: skip
+    line = redact(
+        {
+            "client_secret": "s",
+            "event": {"task_token": "t", "refresh": "Atzr|abc"},
+            "url": "https://d.example/doc?X-Amz-Signature=abc",
+            "n": 3,
+        }
+    )
+    assert line == {
+        "client_secret": REDACTED,
+        "event": {"task_token": REDACTED, "refresh": REDACTED},
+        "url": "https://d.example/doc?<query removed>",
+        "n": 3,
+    }
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -75,8 +97,9 @@ def test_log_lines_are_json_without_secrets():
     try:
         raise ValueError("token Atza|secret-access-token refused")
     except ValueError:
-        logger.error("failed for %s", "amzn1.oa2-cs.v1.TOPSECRET", extra={"seller_id": "A1"},
-                     exc_info=True)  # fmt: skip
+        logger.error(
+            "failed for %s", "amzn1.oa2-cs.v1.TOPSECRET", extra={"seller_id": "A1"}, exc_info=True
+        )
     logger.removeHandler(handler)
     record = json.loads(stream.getvalue())
     assert record["seller_id"] == "A1" and record["level"] == "ERROR"
@@ -87,35 +110,60 @@ def test_log_lines_are_json_without_secrets():
 @pytest.mark.aws
 def test_lake_formation_settings_keep_admins_and_revoke_iam_allowed_principals(aws_env):
     lf, glue = boto3.client("lakeformation"), boto3.client("glue")
-    everyone = [{"Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
-                 "Permissions": ["ALL"]}]  # fmt: skip
-    lf.put_data_lake_settings(DataLakeSettings={
-        "DataLakeAdmins": [{"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/old"}],
-        "CreateDatabaseDefaultPermissions": everyone, "CreateTableDefaultPermissions": everyone,
-    })  # fmt: skip
-    glue.create_database(DatabaseInput={"Name": "lf_cleaned", "Description": "d",
-                                        "CreateTableDefaultPermissions": everyone})  # fmt: skip
+    everyone = [
+        {
+            "Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
+            "Permissions": ["ALL"],
+        }
+    ]
+    lf.put_data_lake_settings(
+        DataLakeSettings={
+            "DataLakeAdmins": [
+                {"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/old"}
+            ],
+            "CreateDatabaseDefaultPermissions": everyone,
+            "CreateTableDefaultPermissions": everyone,
+        }
+    )
+    glue.create_database(
+        DatabaseInput={
+            "Name": "lf_cleaned",
+            "Description": "d",
+            "CreateTableDefaultPermissions": everyone,
+        }
+    )
     glue.create_table(DatabaseName="lf_cleaned", TableInput={"Name": "order_items"})
-    for resource in ({"Database": {"Name": "lf_cleaned"}},
-                     {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}}):  # fmt: skip
-        lf.grant_permissions(Principal=everyone[0]["Principal"], Resource=resource,
-                             Permissions=["ALL"])  # fmt: skip
+    for resource in (
+        {"Database": {"Name": "lf_cleaned"}},
+        {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}},
+    ):
+        lf.grant_permissions(
+            Principal=everyone[0]["Principal"], Resource=resource, Permissions=["ALL"]
+        )
     ours = "arn:aws:iam::123456789012:role/deployer"
     done = lakeformation.apply([ours], ["lf_cleaned"], lf=lf, glue=glue)
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
     assert [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]] == [
-        "arn:aws:iam::123456789012:role/old", ours]  # fmt: skip
+        "arn:aws:iam::123456789012:role/old",
+        ours,
+    ]
     assert settings["CreateDatabaseDefaultPermissions"] == []
     assert settings["CreateTableDefaultPermissions"] == []
     assert len(done["revoked"]) == 2
     assert not glue.get_database(Name="lf_cleaned")["Database"].get("CreateTableDefaultPermissions")
-    for resource in ({"Database": {"Name": "lf_cleaned"}},
-                     {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}}):  # fmt: skip
+    for resource in (
+        {"Database": {"Name": "lf_cleaned"}},
+        {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}},
+    ):
         left = lf.list_permissions(Principal=everyone[0]["Principal"], Resource=resource)
-        assert [p for p in left["PrincipalResourcePermissions"]
-                if p["Principal"] == everyone[0]["Principal"]] == []  # fmt: skip
+        assert [
+            p
+            for p in left["PrincipalResourcePermissions"]
+            if p["Principal"] == everyone[0]["Principal"]
+        ] == []
     assert lakeformation.apply([ours], ["lf_cleaned"], lf=lf, glue=glue)["revoked"] == []
     lakeformation.remove([ours], lf=lf)
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
     assert [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]] == [
-        "arn:aws:iam::123456789012:role/old"]  # fmt: skip
+        "arn:aws:iam::123456789012:role/old"
+    ]
