@@ -888,7 +888,6 @@ def glue() -> dict[str, Any]:
             "--enable-metrics": "true",
             "--enable-continuous-cloudwatch-log": "true",
             "--job-language": "python",
-            "--SPAPI_KMS_KEY_ID": arn("LakeKey"),
         }
         if script == "raw_to_cleaned":
             arguments["--pii_hash_key_secret_id"] = ref("PiiHashKeySecret")
