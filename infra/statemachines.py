@@ -158,6 +158,17 @@ SNAPSHOT: dict[str, Any] = {
     "States": {
         "Snapshot": {
             **_invoke("SnapshotFunctionArn", "AfterSnapshot"),
+            # A snapshot of thousands of items can outlast Lambda's 15 minutes at Amazon's rates;
+            # it lands batch by batch and a new invocation skips the batches already landed.
+            "Retry": [
+                *RETRY_STEP,
+                {
+                    "ErrorEquals": ["Sandbox.Timedout"],
+                    "IntervalSeconds": 1,
+                    "MaxAttempts": 20,
+                    "BackoffRate": 1.0,
+                },
+            ],
             "ResultSelector": {"status.$": "$.Payload.status", "error.$": "$.Payload.error"},
         },
         "AfterSnapshot": {

@@ -264,8 +264,13 @@ class JobIngestor:
         data, failed) is not touched. With ``land_when_done`` off a poll that finds the job
         DONE stops at ``done``; the next ``advance`` lands it.
         """
-        entries = self.ledger.entries(self.seller_id)
-        self.kind.start(entries)  # held jobs and the quota history of every entry
+        # What the kind learns from (jobs held, quota history) is per report type: only the
+        # entries of datasets of that type are read, not the seller's whole history.
+        kind = request.dataset
+        related = [d.name for d in registry().values()
+                   if d.source == kind.source and d.report_type == kind.report_type]  # fmt: skip
+        entries = [e for name in related for e in self.ledger.entries(self.seller_id, name)]
+        self.kind.start(entries)
         entry = next((e for e in entries if e.request_id == request.request_id), None)
         if entry is not None and self._settled(entry):
             return Advanced(entry.status, 0.0, entry)
