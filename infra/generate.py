@@ -657,7 +657,15 @@ def state_machines() -> dict[str, Any]:
         {
             "Effect": "Allow",
             "Action": ["states:DescribeExecution", "states:StopExecution"],
-            "Resource": seller_executions,
+            # The seller executions, and the child executions of their Distributed Maps
+            # (execution:<machine>/<map run>:<name>).
+            "Resource": [
+                seller_executions,
+                sub(
+                    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+                    "execution:${AWS::StackName}-seller/*"
+                ),
+            ],
         },
         # startExecution.sync and Distributed Map follow child executions through this rule.
         {
