@@ -59,8 +59,9 @@ typecheck: install
 bench: install
 	$(BIN)/python benchmarks/bench_ratelimit.py
 
-# What a Glue 5.1 job runs: the entry scripts, and the project as one wheel for
-# --additional-python-modules. Only the project's own wheel: Glue 5.1 already has
+# What AWS runs: dist/lambda/ (the Lambda bundle: the project and its dependencies for Lambda's
+# platform, from the package registry) and, for a Glue 5.1 job, the entry scripts and the project
+# as one wheel for --additional-python-modules; infra/ regenerated from the contracts. Only the project's own wheel: Glue 5.1 already has
 # boto3, pandas, pyarrow and PySpark, and pip on Glue fetches the few small
 # dependencies the wheel names.
 package: install
@@ -72,6 +73,9 @@ package: install
 	echo "upload it:  aws s3 cp $(GLUE_DIST)/ s3://BUCKET/PREFIX/ --recursive"; \
 	echo "job script: s3://BUCKET/PREFIX/raw_to_cleaned.py"; \
 	echo "job arg:    --additional-python-modules s3://BUCKET/PREFIX/$$wheel"
+	$(BIN)/python -m spapi_toolkit.aws.deploy package . dist
+	$(BIN)/python infra/generate.py
+	@echo "deploy:     $(BIN)/spapi deploy --stack NAME   (docs/deploy.md)"
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache build dist

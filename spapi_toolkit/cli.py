@@ -632,6 +632,44 @@ def run_notebooks(
         raise typer.Exit(1)
 
 
+@app.command()
+def deploy(
+    stack: str = typer.Option(..., help="the CloudFormation stack to create or update"),
+    bucket: str = typer.Option(
+        None, help="artifact bucket (default <stack>-artifacts-<account>-<region>, created)"
+    ),
+    parameter: list[str] = typer.Option(
+        None, help="a template parameter, NAME=VALUE (e.g. SellerProfiles=main,eu); repeatable"
+    ),
+    admin: list[str] = typer.Option(
+        None, help="a Lake Formation administrator's ARN (default: the caller); repeatable"
+    ),
+    dist: str = typer.Option("dist", help="what `make package` built"),
+    template: str = typer.Option("infra/template.yaml", help="the template (from a checkout)"),
+) -> None:
+    """Upload what `make package` built and create or update the AWS stack; prints the
+    environment the notebooks and `lake.query.connect` read."""
+    from pathlib import Path
+
+    from spapi_toolkit.aws.deploy import DeployError, deploy, environment_lines
+
+    given = {}
+    for item in parameter or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"--parameter {item!r} is not NAME=VALUE")
+        given[name] = value
+    try:
+        values = deploy(stack, dist=Path(dist), template=Path(template), bucket=bucket,
+                        parameters=given, admins=list(admin or []) or None)  # fmt: skip
+    except DeployError as exc:
+        _fail(exc)
+    for key, value in sorted(values.items()):
+        err.print(f"{key}: {value}")
+    for line in environment_lines(values):
+        print(line)
+
+
 def _mount_plugins() -> None:
     """Add the subcommands other installed packages offer under the ``spapi.commands`` group.
 

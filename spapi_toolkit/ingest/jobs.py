@@ -60,6 +60,11 @@ class DownloadFailed(SpApiToolkitError):
     """A document could not be downloaded within the attempts allowed."""
 
 
+class TransientStepError(SpApiToolkitError):
+    """One step (``JobIngestor.advance``) met a transient failure (5xx, connection, token): the
+    caller (a Step Functions Retry) tries the step again later."""
+
+
 TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError, DownloadFailed)
 DOWNLOAD_ATTEMPTS = 3
 # One thread drives every request of a seller, and a call blocks it while it waits for its
@@ -149,6 +154,17 @@ class _Work:
     deadline: float | None = None
     quota_blocked: bool = False  # a report quota holds it back
     step_errors: int = 0  # transient failures of its steps so far
+    last_error: str = ""  # the latest transient failure, for ``advance``
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What one ``JobIngestor.advance`` step left: the entry's status (``new`` when the step
+    wrote nothing) and the real seconds before the next step is worth taking."""
+
+    status: str
+    wait_seconds: float
+    entry: Entry | None
 
 
 class JobIngestor:
@@ -180,6 +196,9 @@ class JobIngestor:
         self.kind = self.kind_type(client, self.clock, self.settings)
         self._finished: dict[str, JobState] = {}  # job id -> a notification's news of it
         self._finished_lock = threading.Lock()
+        # Whether a poll that finds the job DONE lands its document at once (the run loop), or
+        # leaves the entry ``done`` for a separate landing step (``advance`` in a Lambda).
+        self.land_when_done = True
 
     @property
     def source(self) -> str:
@@ -233,6 +252,43 @@ class JobIngestor:
         self._report_progress(0)
         return self.stats
 
+    def advance(self, request: PlannedRequest) -> Advanced:
+        """Take the one next step of ``request`` (create, poll, or download and land) and say
+        where it stands: what the run loop does for every request, one step at a time, for a
+        caller that keeps no state between steps (a Lambda function sequenced by a Step
+        Functions state machine). Everything it knows comes from the ledger, so the same
+        request may be advanced by a different process each time.
+
+        A transient failure (5xx, connection, token) raises ``TransientStepError``; the
+        caller's retry policy decides when to try again. A request already settled (landed, no
+        data, failed) is not touched. With ``land_when_done`` off a poll that finds the job
+        DONE stops at ``done``; the next ``advance`` lands it.
+        """
+        # What the kind learns from (jobs held, quota history) is per report type: only the
+        # entries of datasets of that type are read, not the seller's whole history.
+        kind = request.dataset
+        related = [d.name for d in registry().values()
+                   if d.source == kind.source and d.report_type == kind.report_type]  # fmt: skip
+        entries = [e for name in related for e in self.ledger.entries(self.seller_id, name)]
+        self.kind.start(entries)
+        entry = next((e for e in entries if e.request_id == request.request_id), None)
+        if entry is not None and self._settled(entry):
+            return Advanced(entry.status, 0.0, entry)
+        item = _Work(request, entry)
+        if entry is not None and entry.status == "requested":
+            # The report timeout counts from when the job was sent, not from this step.
+            sent = next((t for t, st, _ in reversed(entry.history) if st == "requested"), None)
+            if sent is not None:
+                timeout = self.settings.real(self.settings.report_timeout)
+                spent = (self.clock.now() - parse_time(sent)).total_seconds()
+                item.deadline = self.clock.monotonic() + timeout - spent
+        self._step(item)
+        if item.last_error and item.entry is not None and not self._settled(item.entry):
+            raise TransientStepError(f"{request.request_id}: {item.last_error}")
+        wait = max(0.0, item.due - self.clock.monotonic()) if item.due else 0.0
+        status = item.entry.status if item.entry is not None else "new"
+        return Advanced(status, wait, item.entry)
+
     def _told(self, item: _Work) -> bool:
         """A notification says this item's job finished: no need to wait for the poll."""
         if item.entry is None or item.entry.status != "requested":
@@ -270,6 +326,7 @@ class JobIngestor:
             # The client's own retries are spent, but the service may recover: try this step
             # again later, a bounded number of times, before giving the request up.
             item.step_errors += 1
+            item.last_error = redact_urls(str(exc)) or type(exc).__name__
             if item.step_errors >= self.settings.max_step_errors:
                 self._fail(item, f"{exc} ({item.step_errors} times)")
             else:
@@ -366,7 +423,8 @@ class JobIngestor:
             state = self.kind.poll(entry.report_id)
         if state.outcome == "done":
             self.ledger.move(entry, "done", state.note, document_id=state.document_id)
-            self._land_when_free(item)
+            if self.land_when_done:
+                self._land_when_free(item)
         elif state.outcome == "no_data":
             self.ledger.move(entry, "no_data", state.note)
             self.stats.no_data += 1

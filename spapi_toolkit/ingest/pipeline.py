@@ -19,7 +19,7 @@ from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.errors import SpApiToolkitError
 from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor, RunStats, redact_urls
 from spapi_toolkit.ingest.kiosk import KioskIngestor
-from spapi_toolkit.ingest.ledger import Ledger, covered_days
+from spapi_toolkit.ingest.ledger import Entry, Ledger, covered_days
 from spapi_toolkit.ingest.planner import plan
 from spapi_toolkit.ingest.snapshots import SnapshotStats, ingest_snapshots
 from spapi_toolkit.lake.registry import Dataset
@@ -164,15 +164,29 @@ class ReportNotices:
         self.land_from_ledger(seller, report_id, status, document)
 
     def land_from_ledger(self, seller: str, report_id: str, status: str, document: Any) -> None:
-        entries = Ledger(self.lake).entries(seller)
-        entry = next((e for e in entries if e.report_id == report_id), None)
+        entry = find_report_entry(Ledger(self.lake), seller, report_id)
         if entry is None or entry.finished or seller not in self.clients:
             self.unknown += entry is None
             return
         ingestor = ReportIngestor(self.clients[seller], self.lake, seller)
-        if status == "DONE" and document:
-            ingestor.ledger.move(entry, "done", "told by REPORT_PROCESSING_FINISHED",
-                                 document_id=document)  # fmt: skip
+        if record_report_notice(ingestor.ledger, entry, status, document) == "done":
             ingestor.land_entry(entry)
-        elif status == "CANCELLED":
-            ingestor.ledger.move(entry, "no_data", "CANCELLED, told by REPORT_PROCESSING_FINISHED")
+
+
+def find_report_entry(ledger: Ledger, seller: str, report_id: str) -> Entry | None:
+    """The ledger entry of ``seller`` that holds report ``report_id``, if any."""
+    return next((e for e in ledger.entries(seller) if e.report_id == report_id), None)
+
+
+def record_report_notice(ledger: Ledger, entry: Entry, status: str, document: Any) -> str:
+    """Write a REPORT_PROCESSING_FINISHED notice into ``entry``: DONE with a document moves it
+    to ``done`` (the document is landed by whoever lands it next), CANCELLED to ``no_data``.
+    A finished entry, or any other status (FATAL is left to the next poll, which retries it),
+    is not touched. Returns the entry's status afterwards."""
+    if entry.finished:
+        return entry.status
+    if status == "DONE" and document:
+        ledger.move(entry, "done", "told by REPORT_PROCESSING_FINISHED", document_id=document)
+    elif status == "CANCELLED":
+        ledger.move(entry, "no_data", "CANCELLED, told by REPORT_PROCESSING_FINISHED")
+    return entry.status

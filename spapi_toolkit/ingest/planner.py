@@ -90,6 +90,48 @@ class PlannedRequest:
         end = datetime.combine(self.window.end, time.max.replace(microsecond=0), tzinfo=zone)
         return start.astimezone(UTC), end.astimezone(UTC)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The request as JSON-ready values (``from_dict`` reads it back): what a Step Functions
+        state machine carries from one Lambda step to the next."""
+        return {
+            "request_id": self.request_id,
+            "dataset": self.dataset.name,
+            "source": self.dataset.source,
+            "seller_id": self.seller_id,
+            "marketplace_ids": list(self.marketplace_ids),
+            "window": [str(self.window.start), str(self.window.end)] if self.window else None,
+            "snapshot_date": str(self.snapshot_date) if self.snapshot_date else None,
+            "provisional_as_of": str(self.provisional_as_of) if self.provisional_as_of else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlannedRequest:
+        """The request ``to_dict`` wrote. Its ``request_id`` must come out the same: a registry
+        changed between planning and this step (other report options) would otherwise land
+        under a different id than the one planned, so that is refused."""
+        from spapi_toolkit.lake.registry import dataset
+
+        def day(text: Any) -> date | None:
+            return date.fromisoformat(text) if text else None
+
+        window = data.get("window")
+        days = Window(*(date.fromisoformat(d) for d in window)) if window else None
+        request = cls(
+            dataset(str(data["dataset"])),
+            str(data["seller_id"]),
+            tuple(str(m) for m in data["marketplace_ids"]),
+            days,
+            snapshot_date=day(data.get("snapshot_date")),
+            provisional_as_of=day(data.get("provisional_as_of")),
+        )
+        planned_id = data.get("request_id")
+        if planned_id is not None and planned_id != request.request_id:
+            raise PlanError(
+                f"request {planned_id} reads back as {request.request_id}: the registry's "
+                f"definition of {request.dataset.name} changed since it was planned"
+            )
+        return request
+
     def report_body(self) -> dict[str, Any]:
         """The createReport body of a report request."""
         body: dict[str, Any] = {

@@ -34,7 +34,7 @@ from spapi_toolkit.errors import SpApiToolkitError
 from spapi_toolkit.lake.layout import AGGREGATED, CLEANED
 from spapi_toolkit.lake.marts import Mart, marts
 from spapi_toolkit.lake.registry import registry
-from spapi_toolkit.lake.storage import Lake, S3Lake
+from spapi_toolkit.lake.storage import Lake, S3Lake, ZonedLake
 from spapi_toolkit.lake.tables import EXTRA, LINEAGE, STORED_TYPES, Table, tables
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def register(
     import awswrangler as wr
 
     the_lake = _lake(lake, boto3_session)
-    if not isinstance(the_lake, S3Lake):
+    if not isinstance(the_lake, S3Lake | ZonedLake):
         raise CatalogError(
             f"only an S3 lake can be registered in the Glue catalog; {the_lake.uri} is a local "
             "folder (query it through duckdb_views)"
@@ -339,7 +339,7 @@ def duckdb_views(
     import duckdb
 
     the_lake = _lake(lake, None)
-    if isinstance(the_lake, S3Lake):
+    if isinstance(the_lake, S3Lake | ZonedLake):
         raise CatalogError(
             f"duckdb_views reads a local lake; {the_lake.uri} is on S3 (register it in the Glue "
             "catalog and query it with Athena)"

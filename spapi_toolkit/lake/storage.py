@@ -46,6 +46,8 @@ _TEMP_PREFIX = ".tmp-"  # local in-progress writes; never listed as keys
 STALE_AFTER = timedelta(days=1)
 # This machine, in local temp names: a pid only says something on the machine that issued it.
 _HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+# Separates a zoned lake's roots in its URI (``ZonedLake``); bucket names have no commas.
+ZONE_SEPARATOR = ","
 _WRITER = re.compile(r"^" + re.escape(_TEMP_PREFIX) + r"(\d+)-([0-9a-f]{8})-")
 
 
@@ -146,6 +148,8 @@ class Lake(ABC):
         with boto3's usual settings, which honour ``AWS_ENDPOINT_URL``).
         """
         uri = uri or DEFAULT_ROOT
+        if ZONE_SEPARATOR in uri:
+            return ZonedLake.from_uri(uri, kms_key_id=kms_key_id, s3_client=s3_client)
         scheme = urlsplit(uri).scheme
         if scheme == "s3":
             return S3Lake(uri, kms_key_id=kms_key_id, s3_client=s3_client)
@@ -519,6 +523,111 @@ class S3Lake(Lake):
                 raise
             removed.append(leftover)
         return removed
+
+
+class ZonedLake(Lake):
+    """A lake whose zones live in different S3 buckets: the keys of a zone (``cleaned/...``,
+    ``aggregated/...``) go to that zone's root, every other key (``raw/``, ``quarantine/``,
+    ``_state/``) to the main root. The AWS deployment keeps raw, cleaned and aggregated data in
+    three buckets (their own lifecycle, versioning and Lake Formation registration); the code
+    above keeps addressing one lake by relative keys.
+
+    Its URI names the roots, comma-separated, the zones' as ``zone=root``:
+    ``s3://raw-bucket/lake,cleaned=s3://cleaned-bucket,aggregated=s3://aggregated-bucket``.
+    A key keeps its full name in its zone's root (``cleaned/order_items/...`` is stored as
+    ``s3://cleaned-bucket/cleaned/order_items/...``), so ``location`` is where Spark, Glue and
+    Athena find it.
+    """
+
+    def __init__(self, main: Lake, zones: dict[str, Lake]) -> None:
+        for zone in zones:
+            validate_key(zone)
+            if "/" in zone:
+                raise LakeError(f"zone {zone!r}: a zone is one key segment (cleaned, aggregated)")
+        self.main = main
+        self.zones = dict(zones)
+        routes = "".join(f"{ZONE_SEPARATOR}{zone}={lake.uri}" for zone, lake in self.zones.items())
+        self.uri = main.uri + routes
+
+    @classmethod
+    def from_uri(  # type: ignore[override]
+        cls, uri: str | None = None, *, kms_key_id: str | None = None, s3_client: Any = None
+    ) -> ZonedLake:
+        """The zoned lake of a URI as the class doc writes it; every root on S3."""
+        main, *routes = (uri or "").split(ZONE_SEPARATOR)
+        zones: dict[str, Lake] = {}
+        for route in routes:
+            zone, sep, root = route.partition("=")
+            if not sep or not root.startswith("s3://") or zone in zones:
+                raise LakeError(
+                    f"lake URI {uri!r}: {route!r} is not zone=s3://bucket[/prefix] (once per zone)"
+                )
+            zones[zone.strip()] = S3Lake(root, kms_key_id=kms_key_id, s3_client=s3_client)
+        if not main.startswith("s3://"):
+            raise LakeError(f"lake URI {uri!r}: a zoned lake's roots are all s3:// URIs")
+        return cls(S3Lake(main, kms_key_id=kms_key_id, s3_client=s3_client), zones)
+
+    def _route(self, key: str) -> Lake:
+        return self.zones.get(validate_key(key).split("/", 1)[0], self.main)
+
+    def _prefix_lakes(self, prefix: str) -> list[Lake]:
+        """The roots that may hold keys starting with ``prefix``."""
+        head, slash, _ = prefix.partition("/")
+        if slash or head in self.zones:
+            return [self.zones.get(head, self.main)]
+        # A partial first segment ("" or "cle"): every root whose zone it may begin.
+        return [self.main, *(lake for zone, lake in self.zones.items() if zone.startswith(head))]
+
+    def exists(self, key: str) -> bool:
+        return self._route(key).exists(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._route(key).read_bytes(key)
+
+    def open(self, key: str) -> BinaryIO:
+        return self._route(key).open(key)
+
+    def write_stream(self, key: str, chunks: Iterable[bytes]) -> WriteResult:
+        return self._route(key).write_stream(key, chunks)
+
+    def write_bytes(self, key: str, data: bytes) -> WriteResult:
+        return self._route(key).write_bytes(key, data)
+
+    def move(self, key: str, new_key: str) -> None:
+        source, target = self._route(key), self._route(new_key)
+        if source is target:
+            source.move(key, new_key)
+            return
+        with source.open(key) as stream:
+            target.write_stream(new_key, iter(lambda: stream.read(PART_SIZE), b""))
+        source.delete(key)
+
+    def delete(self, key: str) -> None:
+        self._route(key).delete(key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        keys: set[str] = set()
+        for lake in self._prefix_lakes(prefix):
+            found = lake.list(prefix)
+            if lake is self.main:  # the main root answers only for keys routed to it
+                found = (k for k in found if self._route(k) is self.main)
+            keys.update(found)
+        return iter(sorted(keys))
+
+    def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
+        lakes = (self.main, *self.zones.values())
+        found = [x for lake in lakes for x in lake.leftovers(clock, max_age)]
+        return sorted(found, key=lambda leftover: (leftover.path, leftover.upload_id or ""))
+
+    def remove_leftovers(
+        self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER
+    ) -> Leftovers:
+        lakes = (self.main, *self.zones.values())
+        return [x for lake in lakes for x in lake.remove_leftovers(clock, max_age)]
+
+    def location(self, key: str = "") -> str:
+        return self._route(key).location(key) if key else self.main.location()
 
 
 _PART_CHECKSUMS = (

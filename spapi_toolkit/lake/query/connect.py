@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from spapi_toolkit.lake.catalog import ZONES, contracts, partitions, table_columns, zone
 from spapi_toolkit.lake.layout import AGGREGATED, CLEANED
 from spapi_toolkit.lake.query.sql import QueryError, load
-from spapi_toolkit.lake.storage import Lake, ObjectNotFound, S3Lake
+from spapi_toolkit.lake.storage import Lake, ObjectNotFound, S3Lake, ZonedLake
 
 if TYPE_CHECKING:
     import boto3
@@ -220,7 +220,7 @@ def connect(
         from spapi_toolkit.lake.query.local import DuckDBEngine
 
         local = chosen if isinstance(chosen, Lake) else Lake.from_uri(chosen)
-        if isinstance(local, S3Lake):
+        if isinstance(local, S3Lake | ZonedLake):
             raise QueryError(
                 f"{local.uri} is on S3: query it through Athena (connect(..., workgroup=...) or "
                 f"{ENV['workgroup']})"
