@@ -111,6 +111,9 @@ def test_every_contract_maps_to_glue_within_its_limits():
         assert len({name for name, _, _ in rows}) == len(rows), contract.name
         dropped = {c.name for c in contract.columns if c.pii == "drop"}
         assert not dropped & {name for name, _, _ in rows}, contract.name
+    for each in marts().values():
+        rows = table_columns(each)  # the marts' docs too
+        assert [name for name, _, _ in rows] == [c.name for c in each.columns], each.name
 
 
 def test_a_table_without_a_contract_or_an_unknown_table_is_refused_by_name(tmp_path):
