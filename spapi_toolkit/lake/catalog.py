@@ -317,7 +317,9 @@ def duckdb_views(
     table registered before curation wrote it. A view selects the columns in the catalog's
     order (partition columns at their contract place) from
     ``read_parquet('<lake>/cleaned/<table>/**/*.parquet', hive_partitioning = true)``, the
-    partition columns typed by the contract (``hive_types``), not guessed from folder names.
+    partition columns typed by the contract (``hive_types``), not guessed from folder names, and
+    columns matched by name (``union_by_name``): files written before a contract gained a column
+    read it as null, as Athena and Spark read them.
 
     Parameters
     ----------
@@ -367,7 +369,7 @@ def duckdb_view_sql(table: Contract, folder: str) -> str:
     return (
         f'CREATE OR REPLACE VIEW "{zone(table)}"."{table.name}" AS SELECT {names} '
         f"FROM read_parquet({files}, "
-        f"hive_partitioning = true, hive_types = {{{hive_types}}})"
+        f"hive_partitioning = true, union_by_name = true, hive_types = {{{hive_types}}})"
     )
 
 

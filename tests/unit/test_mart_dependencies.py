@@ -3,7 +3,7 @@ rebuild reads (the incremental rule of ``lake/curate/aggregate.py``), without Sp
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -97,3 +97,20 @@ def test_a_rebuild_reads_only_the_partitions_in_its_windows():
     orders = [_orders(US, "2026-10-08"), _orders(US, "2026-10-09"), _orders(US, "2026-11-14")]
     assert aggregate.needed(mart, "order_items", orders, week) == orders[1:]  # 30 days back
     assert aggregate.needed(mart, "order_items", orders, set()) == []
+
+
+def test_a_mart_whose_columns_changed_is_rebuilt_whole(tmp_path):
+    from dataclasses import replace
+
+    from spapi_toolkit.clock import ManualClock
+    from spapi_toolkit.lake.marts import MartColumn
+    from spapi_toolkit.lake.storage import Lake
+
+    lake, mart = Lake.from_uri(str(tmp_path)), _mart()
+    inputs = {"fba_inventory": {_snapshot(US, "2026-11-12"): ["part-1.parquet"]},
+              "order_items": {}}  # fmt: skip
+    aggregate._write_state(lake, mart, inputs, ManualClock(datetime(2026, 11, 28, tzinfo=UTC)))
+    assert aggregate._read_state(lake, mart) == inputs
+    grown = replace(mart, columns=(*mart.columns, MartColumn("units", "int", "Units")))
+    assert aggregate._read_state(lake, grown) is None  # its files lack the column: rebuild
+    assert aggregate._read_state(lake, replace(mart, period="week")) is None

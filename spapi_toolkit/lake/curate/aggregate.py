@@ -294,9 +294,11 @@ def _state_key(contract: Mart) -> str:
 
 
 def _inputs_rule(contract: Mart) -> dict[str, object]:
-    """What decides which cleaned partitions a mart partition reads: when it changes, what was
-    recorded no longer says what the published partitions were built from."""
-    return {"period": contract.period, "windows": _windows(contract)}
+    """What decides which cleaned partitions a mart partition reads, and what its rows hold:
+    when it changes (other inputs, another period, a column added or retyped), what was
+    recorded no longer says what the published partitions are, and the mart is rebuilt whole."""
+    columns = [[c.name, c.type] for c in contract.columns]
+    return {"period": contract.period, "windows": _windows(contract), "columns": columns}
 
 
 def _read_state(lake: Lake, contract: Mart) -> Inputs | None:
