@@ -9,6 +9,7 @@ export), so a report reads offline.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.query import QueryError
@@ -34,9 +35,23 @@ def _check(frame: pd.DataFrame, columns: Sequence[str], title: str) -> None:
         raise EmptyChart(f"chart {title!r} has no data to draw")
 
 
+@cache
+def _fonts() -> None:
+    """DejaVu Sans first, then IPAexGothic (matplotlib-fontja) for the CJK glyphs it lacks:
+    Japanese titles, states and search terms are drawn, not shown as empty boxes."""
+    import matplotlib
+
+    try:
+        import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
+    except ImportError:
+        return
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", "IPAexGothic"]
+
+
 def _figure(title: str, xlabel: str, ylabel: str):  # type: ignore[no-untyped-def]
     import matplotlib.pyplot as plt
 
+    _fonts()
     figure, axes = plt.subplots(figsize=(10, 4.5))
     axes.set_title(title)
     axes.set_xlabel(xlabel)

@@ -100,6 +100,14 @@ def country(marketplace_id: str) -> str:
         return marketplace_id
 
 
+def day(value: Any) -> str:
+    """A date, datetime or pandas timestamp as ``YYYY-MM-DD`` for titles and prose (DuckDB
+    hands dates to pandas as midnight timestamps)."""
+    import pandas as pd
+
+    return f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
 def scope(
     lake: str | None = None,
     *,

@@ -1,6 +1,8 @@
 -- Per marketplace and snapshot day: how many ASINs we priced, how many have our offer in the
 -- Buy Box, are the lowest price or sit above Amazon's Competitive Price Threshold, and the price
 -- index to the lowest offer rebuilt from the summed prices (1 = at the lowest).
+-- Snapshots are pulled in the morning (UTC) and show the state as the previous day ended, so
+-- the period's days are the snapshots of the day after each (:start + 1 to :end + 1).
 SELECT
   marketplace_id,
   date,
@@ -15,7 +17,7 @@ SELECT
     AS price_index_to_lowest,
   AVG(total_offer_count) AS offers_per_asin
 FROM aggregated.price_competitiveness
-WHERE date BETWEEN :start AND :end
+WHERE date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
   AND CONTAINS(:marketplaces, marketplace_id)
 GROUP BY marketplace_id, date
 ORDER BY marketplace_id, date

@@ -1,5 +1,7 @@
 -- The Best Sellers Rank of each ASIN per catalog snapshot day in the period, per marketplace
 -- (cleaned catalog_items): lower is better; ranks compare only within one display group.
+-- Snapshots are pulled in the morning (UTC) and show the state as the previous day ended, so
+-- the period's days are the snapshots of the day after each (:start + 1 to :end + 1).
 SELECT
   marketplace_id,
   snapshot_date AS date,
@@ -8,7 +10,7 @@ SELECT
   sales_rank,
   sales_rank_group
 FROM cleaned.catalog_items
-WHERE snapshot_date BETWEEN :start AND :end
+WHERE snapshot_date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
   AND CONTAINS(:marketplaces, marketplace_id)
   AND sales_rank IS NOT NULL
 ORDER BY marketplace_id, asin, snapshot_date
