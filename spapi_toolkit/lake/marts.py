@@ -15,7 +15,17 @@ from functools import cache
 from importlib import resources
 
 from spapi_toolkit.lake.registry import RegistryError
-from spapi_toolkit.lake.tables import _SNAKE, TYPES, Table, tables
+from spapi_toolkit.lake.tables import (
+    _SNAKE,
+    CHECKS,
+    NUMERIC,
+    TYPES,
+    Table,
+    bounds,
+    check_fields,
+    check_types,
+    tables,
+)
 
 ZONE = "aggregated"
 
@@ -27,6 +37,14 @@ class MartColumn:
     name: str
     type: str
     doc: str
+    allowed: tuple[str, ...] = ()  # the check fields, as for the cleaned tables' columns
+    min: float | None = None
+    max: float | None = None
+    signed: bool = False
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The range the suites check (``tables.bounds``)."""
+        return bounds(self.type, self.min, self.max, self.signed)
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,9 @@ class Mart:
     key: tuple[str, ...]
     partition_by: tuple[str, ...]
     columns: tuple[MartColumn, ...]
+    # (mart column, cleaned column): per partition, the mart column's sum equals the cleaned
+    # column's sum over the source partition it was built from (checked by the suites)
+    totals: tuple[tuple[str, str], ...] = ()
 
     @property
     def source(self) -> Table:
@@ -61,18 +82,35 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
     spec = dict(spec)
     columns = []
     for column_name, column_spec in spec.pop("columns", {}).items():
-        unknown = set(column_spec) - {"type", "doc"}
+        # in_window is for cleaned columns (a mart row has no document, hence no request window)
+        unknown = set(column_spec) - ({"type", "doc", *CHECKS} - {"in_window"})
         if unknown:
             raise RegistryError(f"{where} column {column_name!r}: unknown field(s) {unknown}")
+        kind = column_spec.get("type", "")
+        wrong = check_fields(column_spec) + check_types(kind, column_spec)
+        if wrong:
+            raise RegistryError(f"{where} column {column_name!r}: " + "; ".join(wrong))
         columns.append(
-            MartColumn(column_name, column_spec.get("type", ""), column_spec.get("doc", ""))
+            MartColumn(
+                column_name,
+                kind,
+                column_spec.get("doc", ""),
+                allowed=tuple(column_spec.get("allowed", ())),
+                min=column_spec.get("min"),
+                max=column_spec.get("max"),
+                signed=column_spec.get("signed", False) is True,
+            )
         )
+    totals = spec.pop("totals", {})
+    if not isinstance(totals, dict) or not all(isinstance(v, str) for v in totals.values()):
+        raise RegistryError(f"{where}: totals must map mart columns to cleaned column names")
     try:
         mart = Mart(
             name=name,
             columns=tuple(columns),
             key=tuple(spec.pop("key")),
             partition_by=tuple(spec.pop("partition_by")),
+            totals=tuple(totals.items()),
             **spec,
         )
     except (TypeError, KeyError) as exc:
@@ -98,6 +136,15 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             f"partition_by {list(mart.partition_by)} does not map one to one onto "
             f"{source.name}'s {list(source.partition_by)}"
         )
+    types = {c.name: c.type for c in mart.columns}
+    for mine, theirs in mart.totals:
+        if types.get(mine) not in NUMERIC:
+            problems.append(f"totals: {mine!r} is not a numeric column of the mart")
+        if source is not None and source.has_contract:
+            if theirs not in {c.name for c in source.columns}:
+                problems.append(f"totals: {source.name} has no column {theirs!r}")
+            elif source.column(theirs).type not in NUMERIC:
+                problems.append(f"totals: {source.name}.{theirs} is not numeric")
     if not mart.day_boundary.strip():
         problems.append("day_boundary must say which calendar day a row's date is")
     if problems:

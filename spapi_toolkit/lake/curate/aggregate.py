@@ -20,6 +20,11 @@ the next run rebuilds the same partitions again (a rebuild is idempotent). ``ful
 forgets the state and rewrites the whole mart. This needs no timestamps (no clock skew between
 jobs, no reliance on the cleaned job's state format) and costs one listing of the cleaned table.
 One run at a time per mart, as for the cleaned tables.
+
+Quality gate: the rebuilt partitions are validated against the mart's suite before the swap,
+with the contract's ``totals`` compared with the cleaned partitions they were built from. A
+partition that fails is not published and its cleaned partition is not recorded in the state,
+so the next run rebuilds it again; the result lists it with the failed expectations.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
+from spapi_toolkit.lake.quality import suites
+from spapi_toolkit.lake.quality.gate import Failure, Outcome, Validator, with_totals
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import STORED_TYPES
 
@@ -56,6 +63,22 @@ class MartResult:
     rows_out: int = 0
     partitions: int = 0  # mart partitions written
     seconds: float = 0.0
+    blocked: list[str] = field(default_factory=list)  # mart partitions the suite held back
+    failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
+
+    @property
+    def passed(self) -> bool:
+        """The suite passed (or nothing was validated)."""
+        return not self.failures
+
+    def failure_lines(self) -> list[str]:
+        """What failed, for a person: the blocked partitions, then each failed expectation."""
+        if not self.failures:
+            return []
+        head = f"aggregated.{self.mart}: blocked {len(self.blocked)} partition(s): " + ", ".join(
+            self.blocked
+        )
+        return [head, *(f.line(f"aggregated.{self.mart}") for f in self.failures)]
 
 
 def cleaned_to_aggregated(
@@ -68,14 +91,24 @@ def cleaned_to_aggregated(
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[MartResult]:
     """Bring the marts ``names`` (default: every mart) up to date with the cleaned zone (see the
-    module doc); ``progress`` hears each mart's result as it finishes."""
+    module doc), each rebuild gated by its suite; ``progress`` hears each mart's result as it
+    finishes. The run's Data Docs are copied into the lake at the end."""
+    from spapi_toolkit.lake.curate.jobs import new_run_id
+
     chosen = list(marts().values()) if names is None else [mart(name) for name in names]
     results = []
-    for contract in chosen:
-        result = aggregate_mart(spark, lake, contract, full_refresh=full_refresh, clock=clock)
-        results.append(result)
-        if progress is not None:
-            progress(result)
+    validator = Validator(lake, new_run_id(clock), clock)
+    try:
+        for contract in chosen:
+            result = aggregate_mart(
+                spark, lake, contract, full_refresh=full_refresh, clock=clock, validator=validator
+            )
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        validator.publish_docs()
+    finally:
+        validator.close()
     return results
 
 
@@ -86,9 +119,10 @@ def aggregate_mart(
     *,
     full_refresh: bool = False,
     clock: Clock = SYSTEM_CLOCK,
+    validator: Validator | None = None,
 ) -> MartResult:
-    """One mart: its changed partitions rebuilt and published, its gone ones deleted, the state
-    then updated."""
+    """One mart: its changed partitions rebuilt, validated and published, its gone ones
+    deleted, the state then updated (without the partitions the suite held back)."""
     started = time.perf_counter()
     result = MartResult(contract.name)
     built = {} if full_refresh else _read_state(lake, contract)
@@ -96,18 +130,34 @@ def aggregate_mart(
     changed = sorted(p for p, files in current.items() if built.get(p) != files)
     gone = sorted(set(built) - set(current))
     result.changed, result.removed = len(changed), len(gone)
+    held_back: list[str] = []
     if changed:
         run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        rows = transforms.build(contract, _read_cleaned(spark, lake, contract, changed)).persist()
+        cleaned = _read_cleaned(spark, lake, contract, changed)
+        rows = transforms.build(contract, cleaned).persist()
+        checker = Validator(lake, run_id, clock) if validator is None else validator
+        outcomes: list[Outcome] = []
+
+        def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
+            outcome = checker.validate(with_cleaned_totals(staged, contract, cleaned),
+                                       suites.mart_spec(contract))  # fmt: skip
+            outcomes.append(outcome)
+            return outcome.blocked_values
+
         try:
             result.rows_out = rows.count()
             if result.rows_out:
                 result.partitions = publishing.publish(
                     spark, lake, contract, rows, run_id,
-                    full_refresh=full_refresh, zone=ZONE, merge=False,
+                    full_refresh=full_refresh, zone=ZONE, merge=False, gate=gate,
                 )  # fmt: skip
+            for outcome in outcomes:
+                result.failures, result.blocked = outcome.failures, outcome.blocked
+                held_back = [_cleaned_path(contract, p) for p in outcome.blocked]
         finally:
             rows.unpersist()
+            if validator is None:
+                checker.close()
     elif full_refresh:
         lake.delete_folder(publishing.table_key(contract, ZONE))
     for partition in gone:
@@ -115,7 +165,11 @@ def aggregate_mart(
             f"{publishing.table_key(contract, ZONE)}/{_mart_path(contract, partition)}"
         )
     if changed or gone or full_refresh:
-        _write_state(lake, contract, current, clock)
+        recorded = {p: files for p, files in current.items() if p not in held_back}
+        for partition in held_back:  # keep what it was last built from, if anything
+            if partition in built:
+                recorded[partition] = built[partition]
+        _write_state(lake, contract, recorded, clock)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -148,6 +202,23 @@ def _read_cleaned(
         kind = STORED_TYPES[source.column(name).type]
         rows = rows.withColumn(name, F.col(name).cast(kind))
     return rows
+
+
+def with_cleaned_totals(rows: DataFrame, contract: Mart, cleaned: DataFrame) -> DataFrame:
+    """A mart's rows with the columns of its ``totals`` rule (``gate.with_totals``): each total
+    over the mart partition beside the same total over ``cleaned``, its source rows."""
+    return with_totals(rows, suites.mart_spec(contract), cleaned, dict(contract.totals),
+                       contract.source_partition())  # fmt: skip
+
+
+def _cleaned_path(contract: Mart, partition: str) -> str:
+    """A mart partition's path as its cleaned source's (``_mart_path`` reversed)."""
+    names = {mine: theirs for theirs, mine in contract.source_partition().items()}
+    folders = []
+    for folder in partition.split("/"):
+        column, value = folder.split("=", 1)
+        folders.append(f"{names[column]}={value}")
+    return "/".join(folders)
 
 
 def _mart_path(contract: Mart, partition: str) -> str:
