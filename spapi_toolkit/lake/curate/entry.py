@@ -250,7 +250,7 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
         if on_glue:
             raise  # Glue marks the run FAILED with this error
         return 1
-    failed = []
+    failed: list[str] = []
     for result in results:
         lines = result.failure_lines() if hasattr(result, "failure_lines") else []
         failed += lines
