@@ -134,29 +134,30 @@ def with_totals(
 ) -> DataFrame:
     """``frame`` (a mart's rows) with, per partition, each ``totals`` column's sum beside the
     cleaned source's sum (``source``: the cleaned rows of the same partitions; ``names``: the
-    source's partition columns -> the mart's)."""
-    from pyspark.sql import Window
+    source's partition columns -> the mart's). Both sums are computed once and brought to the
+    driver (one row per partition), so GX's several passes over the frame do not recompute
+    them, nor read the cleaned rows again."""
     from pyspark.sql import functions as F
 
     if not totals:
         return frame
     partition = list(spec.partition_by)
-    whole = Window.partitionBy(*partition)
-    out = frame
-    for mine in totals:
-        out = out.withColumn(f"{TOTAL}{mine}", F.sum(mine).over(whole))
+    mine_sums = frame.groupBy(*partition).agg(
+        *(F.sum(mine).alias(f"{TOTAL}{mine}") for mine in totals)
+    )
     renamed = source.select(
         *(F.col(c).alias(m) for c, m in names.items()),
         *(F.col(theirs).alias(f"{CLEANED_TOTAL}{mine}") for mine, theirs in totals.items()),
     )
-    sums = renamed.groupBy(*partition).agg(
+    their_sums = renamed.groupBy(*partition).agg(
         *(F.sum(f"{CLEANED_TOTAL}{mine}").alias(f"{CLEANED_TOTAL}{mine}") for mine in totals)
     )
-    out = out.join(F.broadcast(sums), on=partition, how="left")
+    both = mine_sums.join(their_sums, on=partition, how="left")
     for mine in totals:  # compare as the same type: a mart may store a sum cast otherwise
-        kind = dict(out.dtypes)[f"{TOTAL}{mine}"]
-        out = out.withColumn(f"{CLEANED_TOTAL}{mine}", F.col(f"{CLEANED_TOTAL}{mine}").cast(kind))
-    return out
+        kind = dict(both.dtypes)[f"{TOTAL}{mine}"]
+        both = both.withColumn(f"{CLEANED_TOTAL}{mine}", F.col(f"{CLEANED_TOTAL}{mine}").cast(kind))
+    local = frame.sparkSession.createDataFrame(both.collect(), both.schema)
+    return frame.join(F.broadcast(local), on=partition, how="left")
 
 
 def failing(check: Check) -> SparkColumn | None:
@@ -221,11 +222,9 @@ class Validator:
         from great_expectations.core.run_identifier import RunIdentifier
 
         context = self._gx()
-        suite = (
-            context.suites.add(build(spec))
-            if spec.name not in _names(context.suites)
-            else (context.suites.get(spec.name))
-        )
+        if spec.name in _names(context.suites):  # validated before in this run: built anew
+            context.suites.delete(spec.name)
+        suite = context.suites.add(build(spec))
         asset = context.data_sources.get("spark").add_dataframe_asset(
             name=f"{spec.name}.{len(self.outcomes)}"
         )
