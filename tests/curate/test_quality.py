@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from spapi_toolkit import cli
+from spapi_toolkit.clock import ManualClock
 from spapi_toolkit.ingest.jobs import encodings_for
 from spapi_toolkit.lake.checks import document_shape
 from spapi_toolkit.lake.curate import aggregate
@@ -22,12 +25,13 @@ from spapi_toolkit.lake.registry import dataset
 from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import DE, US
-from .test_cleaned_to_aggregated import CLOCK
-from .week import SELLER, curate
+from .week import KEY, SELLER, curate
 
 # The first test here may build the session's curated week and this module's marts (minutes on
 # a loaded two-core machine), so its timeout is above pyproject's default.
 pytestmark = pytest.mark.timeout(900)
+
+CLOCK = ManualClock(datetime(2026, 11, 28, 8, tzinfo=UTC))
 
 
 def _files(folder: Path) -> dict[str, tuple[int, int, bytes]]:
@@ -47,6 +51,14 @@ def test_every_table_of_the_curated_week_passed_its_suite(curated):
         assert latest["rows"] > 0 and latest["at"].startswith("2026-11-28T07:00")
         assert lake.exists(latest["results_key"])
     assert (root / "_quality/docs/index.html").is_file()
+
+
+def _local_spark(monkeypatch, spark) -> None:  # type: ignore[no-untyped-def]
+    """The CLI runs in this process on the tests' Spark session, which outlives the command."""
+    from spapi_toolkit.lake.curate import session
+
+    monkeypatch.setattr(session, "spark_session", lambda *args, **kwargs: spark)
+    monkeypatch.setattr(spark, "stop", lambda: None)
 
 
 def _orders_with(lake: Lake, marketplace_id: str, day: date, price: str, tag: str) -> str:
@@ -81,13 +93,17 @@ def test_a_bad_batch_is_held_back_and_a_fixed_rerun_publishes(spark, curated, tm
     bad = _orders_with(lake, DE, bad_day, "-5.00", "1")  # money below zero
     good = _orders_with(lake, DE, good_day, "5.00", "2")
 
-    result = curate(spark, lake, names=["order_items"])["order_items"]
+    # Curated by `spapi curate` (the Glue job's code): it must fail, naming what and where.
+    _local_spark(monkeypatch, spark)
+    monkeypatch.setenv("SPAPI_PII_HASH_KEY", KEY.decode())
+    args = ["curate", "--lake", str(root), "--tables", "order_items", "--no-marts"]
+    run = CliRunner().invoke(cli.app, args)
 
-    assert result.blocked == [bad_partition]
-    [failure] = result.failures
-    assert (failure.expectation, failure.columns) == ("expect_column_values_to_be_between",
-                                                      ["item_price"])  # fmt: skip
-    assert failure.partitions == {bad_partition: 1} and failure.unexpected == 1
+    assert run.exit_code == 1, run.output
+    assert "quality gate failed" in run.output
+    assert f"cleaned.order_items: blocked 1 partition(s): {bad_partition}" in run.output
+    assert "expect_column_values_to_be_between failed — item_price >= 0" in run.output
+    assert f"1 row(s) in {bad_partition}: 1 row(s)" in run.output
     assert _files(table / bad_partition) == before  # byte for byte, not even rewritten
     items = spark.read.parquet(str(table))
     assert items.where(items.sku == "SKU-Q").count() == 1  # the good one, published
@@ -95,8 +111,12 @@ def test_a_bad_batch_is_held_back_and_a_fixed_rerun_publishes(spark, curated, tm
     assert good in recorded and bad not in recorded and set(state) <= set(recorded)
     latest = gate.read_latest(lake, "cleaned", "order_items")
     assert latest["success"] is False and latest["blocked"] == [bad_partition]
-    assert latest["failures"][0]["partitions"] == {bad_partition: 1}
-    assert "item_price >= 0" in "\n".join(result.failure_lines())
+    [failure] = latest["failures"]
+    assert (failure["expectation"], failure["columns"]) == (
+        "expect_column_values_to_be_between",
+        ["item_price"],
+    )
+    assert failure["partitions"] == {bad_partition: 1} and failure["unexpected"] == 1
 
     # The fix: say the rule was wrong (a contract allowing negative prices). The held-back
     # document was not recorded, so the next run reads it again and publishes its partition.
@@ -180,13 +200,7 @@ def test_a_mart_partition_whose_totals_disagree_is_held_back_and_rebuilt_next_ru
 def test_spapi_quality_prints_the_table_and_fails_on_a_broken_table(
     spark, with_marts, tmp_path, monkeypatch
 ):
-    from typer.testing import CliRunner
-
-    from spapi_toolkit import cli
-    from spapi_toolkit.lake.curate import session
-
-    monkeypatch.setattr(session, "spark_session", lambda *args, **kwargs: spark)
-    monkeypatch.setattr(spark, "stop", lambda: None)  # the tests' session outlives the command
+    _local_spark(monkeypatch, spark)
     monkeypatch.setenv("SPAPI_CLOCK_OFFSET", "0")
     root = tmp_path / "lake"
     shutil.copytree(with_marts[0], root)

@@ -5,9 +5,10 @@ no row can be blamed for (a missing column) holds back the whole batch."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from spapi_toolkit.clock import ManualClock
 from spapi_toolkit.lake.quality import gate
 from spapi_toolkit.lake.quality.suites import (
     CLEANED_TOTAL,
@@ -19,7 +20,8 @@ from spapi_toolkit.lake.quality.suites import (
 )
 from spapi_toolkit.lake.storage import Lake
 
-from .test_cleaned_to_aggregated import CLOCK
+CLOCK = ManualClock(datetime(2026, 11, 28, 8, tzinfo=UTC))
+
 
 D1, D2, D3 = date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 12)
 SCHEMA = "mp string, d date, k string, status string, price decimal(18,2), share double, n bigint"
