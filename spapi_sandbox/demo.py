@@ -90,7 +90,8 @@ def curate(
         marts = cleaned_to_aggregated(spark, lake, progress=lambda m: console.print(
             f"  {m.mart:<22} {m.changed} changed cleaned partitions, {m.partitions} mart "
             f"partitions written, {_quality(m)}, {m.seconds:.1f} s", highlight=False))  # fmt: skip
-        held = [line for r in [*results, *marts] for line in r.failure_lines()]
+        held = [line for r in results for line in r.failure_lines()]
+        held += [line for m in marts for line in m.failure_lines()]
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         mart_units, cleaned_units = (
