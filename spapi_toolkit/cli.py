@@ -3,9 +3,11 @@
 ``spapi call <operationId> name=value ...`` calls any SP-API operation and prints the JSON answer
 (like ``aws <service> <operation>``); ``spapi operations`` lists what is callable with its rate
 limit; ``spapi auth url|exchange|check`` runs the website authorization workflow and checks
-credentials; ``spapi catalog register`` puts the cleaned tables or the marts in the Glue Data
-Catalog; ``spapi reference load`` lands a reference file (daily FX rates); ``spapi sandbox ...``
-runs the local SP-API.
+credentials; ``spapi curate`` curates the lake (gated by the expectation suites) and
+``spapi quality`` runs the suites on what is published; ``spapi catalog register`` puts the
+cleaned tables or the marts in the Glue Data Catalog; ``spapi reference load`` lands a reference
+file (daily FX rates); ``spapi notebooks`` runs the analyses to HTML; ``spapi sandbox ...`` runs
+the local SP-API.
 """
 
 from __future__ import annotations
@@ -456,6 +458,19 @@ def status(
             print(f"quarantined {record['key']}: {record['reason']}")
 
 
+def _need_spark(what: str) -> None:
+    """Stop with a clear message when Java or PySpark, which ``what`` runs on, is missing."""
+    import importlib.util
+    import shutil
+
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):  # the java Spark starts, as spark-class picks it
+        _fail(SpApiToolkitError(f"{what} runs on Spark, which needs Java 17 (JAVA_HOME or PATH)"))
+    if importlib.util.find_spec("pyspark") is None:
+        _fail(SpApiToolkitError("PySpark is missing: pip install 'spapi-lake[glue]'"))
+
+
 @app.command()
 def curate(
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
@@ -471,20 +486,12 @@ def curate(
     marts, locally (the Glue jobs' code, on Spark): only documents that are new or changed since
     the last run, and only mart partitions whose cleaned partitions changed, unless
     --full-refresh."""
-    import importlib.util
-    import shutil
-
     from spapi_toolkit.lake.storage import Lake
 
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.access(java, os.X_OK):  # the java Spark starts, as spark-class picks it
-        _fail(SpApiToolkitError("curation runs on Spark, which needs Java 17 (JAVA_HOME or PATH)"))
+    _need_spark("curation")
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.session import spark_session
 
-    if importlib.util.find_spec("pyspark") is None:
-        _fail(SpApiToolkitError("PySpark is missing: pip install 'spapi-lake[glue]'"))
     names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
     try:
         chosen = jobs.curatable(names)
@@ -500,6 +507,7 @@ def curate(
                   f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)")  # fmt: skip
 
     the_lake = Lake.from_uri(lake)
+    mart_results: list[Any] = []
     with err.status("starting Spark ..."):
         spark = spark_session()
     spark.sparkContext.setLogLevel("ERROR")
@@ -510,7 +518,7 @@ def curate(
         if marts:
             from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
 
-            cleaned_to_aggregated(spark, the_lake, full_refresh=full_refresh,
+            mart_results = cleaned_to_aggregated(spark, the_lake, full_refresh=full_refresh,
                                   progress=lambda m: err.print(
                                       f"{m.mart}: {m.changed} changed cleaned partition(s), "
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
@@ -531,7 +539,69 @@ def curate(
             print(f"quarantined rows of {r.table}: {r.quarantine_key}")
     for key, why in rejected:
         print(f"rejected {key}: {why}")
-    if rejected:
+    failed = [line for r in [*results, *mart_results] for line in r.failure_lines()]
+    if failed:
+        print(
+            "quality gate failed: these partitions were not published (the published ones "
+            "are unchanged); see _quality/latest/ and _quality/docs/index.html in the lake"
+        )
+        for line in failed:
+            print(f"  {line}")
+    if rejected or failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def quality(
+    lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
+    tables: str = typer.Option(
+        None, help="cleaned tables or marts, comma-separated (default: every one published)"
+    ),
+    write_suites: str = typer.Option(
+        None, help="only write the generated suites as JSON into this folder (expectations/)"
+    ),
+) -> None:
+    """Run the expectation suites on the published cleaned tables and marts, print a table of
+    the results, and write the latest results and the Data Docs into the lake's _quality/;
+    exits 1 when a suite fails. --write-suites FOLDER writes the suites' JSON and stops."""
+    if write_suites:
+        from spapi_toolkit.lake.quality.suites import write_suites as write
+
+        for path in write(write_suites):
+            print(path)
+        return
+    _need_spark("the quality check")
+    from spapi_toolkit.lake.curate.session import spark_session
+    from spapi_toolkit.lake.quality.published import check_published
+    from spapi_toolkit.lake.storage import Lake
+
+    names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
+    the_lake = Lake.from_uri(lake)
+    with err.status("starting Spark ..."):
+        spark = spark_session("spapi-quality")
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        outcomes = check_published(spark, the_lake, names, clock=Clock.from_env(),
+                                   progress=lambda o: err.print(
+                                       f"{o.zone}.{o.table}: {o.evaluated} expectation(s), "
+                                       f"{len(o.failures)} failed"))  # fmt: skip
+    except ValueError as exc:
+        _fail(exc)
+    finally:
+        spark.stop()
+    table = Table("zone", "table", "expectations", "failed", "rows", "status")
+    for o in outcomes:
+        status = "passed" if not o.failures else f"FAILED ({len(o.blocked)} partition(s))"
+        table.add_row(o.zone, o.table, str(o.evaluated), str(len(o.failures)), str(o.rows),
+                      status)  # fmt: skip
+    Console(width=160).print(table)
+    if not outcomes:
+        print("nothing published yet: run spapi curate first")
+    for o in outcomes:
+        for line in o.lines():
+            print(line)
+    print("latest results: _quality/latest/, Data Docs: _quality/docs/index.html in the lake")
+    if any(o.failures for o in outcomes):
         raise typer.Exit(1)
 
 

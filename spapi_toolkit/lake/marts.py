@@ -16,7 +16,17 @@ from functools import cache
 from importlib import resources
 
 from spapi_toolkit.lake.registry import RegistryError
-from spapi_toolkit.lake.tables import _SNAKE, TYPES, Table, tables
+from spapi_toolkit.lake.tables import (
+    _SNAKE,
+    CHECKS,
+    NUMERIC,
+    TYPES,
+    Table,
+    bounds,
+    check_fields,
+    check_types,
+    tables,
+)
 
 ZONE = "aggregated"
 PERIODS = {
@@ -33,6 +43,14 @@ class MartColumn:
     name: str
     type: str
     doc: str
+    allowed: tuple[str, ...] = ()  # the check fields, as for the cleaned tables' columns
+    min: float | None = None
+    max: float | None = None
+    signed: bool = False
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The range the suites check (``tables.bounds``)."""
+        return bounds(self.type, self.min, self.max, self.signed)
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,9 @@ class Mart:
     columns: tuple[MartColumn, ...]
     period: str = "day"
     reads: tuple[tuple[str, int], ...] = ()  # (cleaned table, days of history before a period)
+    # (mart column, cleaned column): per partition, the mart column's sum equals the cleaned
+    # column's sum over the source partition it was built from (checked by the suites)
+    totals: tuple[tuple[str, str], ...] = ()
 
     @property
     def source(self) -> Table:
@@ -74,12 +95,28 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
     spec = dict(spec)
     columns = []
     for column_name, column_spec in spec.pop("columns", {}).items():
-        unknown = set(column_spec) - {"type", "doc"}
+        # in_window is for cleaned columns (a mart row has no document, hence no request window)
+        unknown = set(column_spec) - ({"type", "doc", *CHECKS} - {"in_window"})
         if unknown:
             raise RegistryError(f"{where} column {column_name!r}: unknown field(s) {unknown}")
+        kind = column_spec.get("type", "")
+        wrong = check_fields(column_spec) + check_types(kind, column_spec)
+        if wrong:
+            raise RegistryError(f"{where} column {column_name!r}: " + "; ".join(wrong))
         columns.append(
-            MartColumn(column_name, column_spec.get("type", ""), column_spec.get("doc", ""))
+            MartColumn(
+                column_name,
+                kind,
+                column_spec.get("doc", ""),
+                allowed=tuple(column_spec.get("allowed", ())),
+                min=column_spec.get("min"),
+                max=column_spec.get("max"),
+                signed=column_spec.get("signed", False) is True,
+            )
         )
+    totals = spec.pop("totals", {})
+    if not isinstance(totals, dict) or not all(isinstance(v, str) for v in totals.values()):
+        raise RegistryError(f"{where}: totals must map mart columns to cleaned column names")
     try:
         mart = Mart(
             name=name,
@@ -87,6 +124,7 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             key=tuple(spec.pop("key")),
             partition_by=tuple(spec.pop("partition_by")),
             reads=tuple(spec.pop("reads", {}).items()),
+            totals=tuple(totals.items()),
             **spec,
         )
     except (TypeError, KeyError) as exc:
@@ -122,6 +160,20 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             problems.append(f"reads {read!r}: its last partition column is not a date")
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             problems.append(f"reads {read!r}: the days of history must be a whole number >= 0")
+    types = {c.name: c.type for c in mart.columns}
+    if mart.totals and (mart.period != "day" or mart.from_table in dict(mart.reads)):
+        problems.append(
+            "totals compare one mart partition with one from_table partition: only "
+            "a daily mart that does not read its from_table's history can have them"
+        )
+    for mine, theirs in mart.totals:
+        if types.get(mine) not in NUMERIC:
+            problems.append(f"totals: {mine!r} is not a numeric column of the mart")
+        if source is not None and source.has_contract:
+            if theirs not in {c.name for c in source.columns}:
+                problems.append(f"totals: {source.name} has no column {theirs!r}")
+            elif source.column(theirs).type not in NUMERIC:
+                problems.append(f"totals: {source.name}.{theirs} is not numeric")
     if not mart.day_boundary.strip():
         problems.append("day_boundary must say which calendar day a row's date is")
     if problems:

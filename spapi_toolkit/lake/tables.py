@@ -36,6 +36,60 @@ REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date")
 LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")
 EXTRA = "extra"
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
+# The optional check fields of a column (tables and marts): what the expectation suites check
+# beyond what the type says (see the field notes of tables.toml).
+CHECKS = ("allowed", "min", "max", "signed", "in_window")
+NUMERIC = ("int", "decimal", "fraction", "double")
+
+
+def bounds(
+    kind: str, low: float | None, high: float | None, signed: bool
+) -> tuple[float | None, float | None]:
+    """The range a column of type ``kind`` is checked against: the contract's ``min``/``max``
+    when given, else what the type implies (money at least 0 unless ``signed``, a fraction in
+    [0, 1]); None for no bound on that side."""
+    if kind == "decimal" and low is None and not signed:
+        low = 0
+    if kind == "fraction":
+        low = 0 if low is None else low
+        high = 1 if high is None else high
+    unbounded = (float("-inf"), float("inf"))
+    return (None if low in unbounded else low), (None if high in unbounded else high)
+
+
+def check_fields(spec: dict) -> list[str]:
+    """What is wrong with a column's check fields, on their own (types are checked apart)."""
+    problems = []
+    allowed = spec.get("allowed")
+    if allowed is not None and (
+        not isinstance(allowed, list) or not allowed or not all(isinstance(v, str) for v in allowed)
+    ):
+        problems.append("allowed must be a non-empty list of strings")
+    for name in ("min", "max"):
+        value = spec.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problems.append(f"{name} must be a number")
+    for name in ("signed", "in_window"):
+        if not isinstance(spec.get(name, False), bool):
+            problems.append(f"{name} must be true or false")
+    low, high = spec.get("min"), spec.get("max")
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        problems.append(f"min {low} is above max {high}")
+    return problems
+
+
+def check_types(kind: str, spec: dict) -> list[str]:
+    """Whether the check fields fit the column's type ``kind``."""
+    problems = []
+    if "allowed" in spec and kind != "string":
+        problems.append("allowed is for string columns")
+    if ("min" in spec or "max" in spec) and kind not in NUMERIC:
+        problems.append(f"min and max are for {'/'.join(NUMERIC)} columns")
+    if spec.get("signed") and kind != "decimal":
+        problems.append("signed is for decimal (money) columns")
+    if spec.get("signed") and "min" in spec:
+        problems.append("signed and min contradict each other: give one")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -49,6 +103,15 @@ class Column:
     required: bool = False
     pii: str | None = None
     doc: str = ""
+    allowed: tuple[str, ...] = ()  # the only values it may take (empty: any)
+    min: float | None = None  # bounds checked by the expectation suites (see bounds())
+    max: float | None = None
+    signed: bool = False  # money that may be negative (refunds, adjustments)
+    in_window: bool = False  # a date that must lie inside its document's request window
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The range the suites check (see ``bounds``)."""
+        return bounds(self.type, self.min, self.max, self.signed)
 
     @property
     def from_request(self) -> bool:
@@ -105,9 +168,10 @@ class Table:
 
 def _column(table: str, name: str, spec: dict) -> Column:
     where = f"table {table!r} column {name!r} in tables.toml"
-    unknown = set(spec) - {"from", "local_date_of", "type", "required", "pii", "doc"}
+    unknown = set(spec) - {"from", "local_date_of", "type", "required", "pii", "doc", *CHECKS}
     if unknown:
         raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
+    problems = check_fields(spec)
     column = Column(
         name=name,
         type=spec.get("type", ""),
@@ -116,8 +180,12 @@ def _column(table: str, name: str, spec: dict) -> Column:
         required=bool(spec.get("required", False)),
         pii=spec.get("pii"),
         doc=spec.get("doc", ""),
+        allowed=tuple(spec.get("allowed", ())),
+        min=spec.get("min"),
+        max=spec.get("max"),
+        signed=spec.get("signed", False) is True,
+        in_window=spec.get("in_window", False) is True,
     )
-    problems = []
     if not _SNAKE.fullmatch(name):
         problems.append("the name is not snake_case")
     if column.type not in TYPES:
@@ -128,6 +196,9 @@ def _column(table: str, name: str, spec: dict) -> Column:
         problems.append(f"{column.source!r} is not one of {REQUEST_SOURCES}")
     if column.pii is not None and column.pii not in PII_ACTIONS:
         problems.append(f"pii {column.pii!r} is not one of {PII_ACTIONS}")
+    problems += check_types(column.type, spec)
+    if column.in_window and (column.type != "date" or not column.from_document):
+        problems.append("in_window needs a date read from the document (request dates are in it)")
     if problems:
         raise RegistryError(f"{where}: " + "; ".join(problems))
     return column

@@ -194,3 +194,30 @@ def test_each_script_names_its_own_job_in_its_usage(tmp_path):
         missing = run_script(script, cwd=tmp_path)
         assert missing.returncode == 2
         assert f"usage: {script}.py" in missing.stderr and tables in missing.stderr
+
+
+def test_a_failed_suite_makes_the_job_exit_1_listing_table_partition_and_expectation(
+    tmp_path, monkeypatch, capsys
+):
+    # The job ran (Spark stubbed: the gate itself is tests/curate/test_quality.py's); its
+    # result says a partition was held back, so the job must fail, saying what and where.
+    from spapi_toolkit.lake.curate import session
+    from spapi_toolkit.lake.curate.jobs import TableResult
+    from spapi_toolkit.lake.quality.gate import Failure
+
+    held = "marketplace_id=A1PA6795UKMFR9/purchase_date=2026-11-12"
+    failure = Failure("expect_column_values_to_be_between", "range",
+                      "item_price >= 0 (money is never negative unless the contract says signed)",
+                      ["item_price"], 1, {held: 1})  # fmt: skip
+    result = TableResult("order_items", documents=2, partitions=1, blocked=[held],
+                         failures=[failure])  # fmt: skip
+    monkeypatch.setattr(session, "spark_session", lambda *args, **kwargs: object())
+    gated = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *args: [result])
+    assert job.main(gated, argv("--lake", str(tmp_path))) == 1
+    err = capsys.readouterr().err
+    assert "raw_to_cleaned: quality gate failed:" in err
+    assert f"cleaned.order_items: blocked 1 partition(s): {held}" in err
+    assert "expect_column_values_to_be_between failed — item_price >= 0" in err
+    assert f"1 row(s) in {held}: 1 row(s)" in err
+    passed = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *args: [TableResult("t")])
+    assert job.main(passed, argv("--lake", str(tmp_path))) == 0

@@ -29,6 +29,12 @@ forgets the state and rewrites the whole mart, as does a change of the mart's in
 contract. This needs no timestamps (no clock skew between jobs, no reliance on the cleaned job's
 state format) and costs one listing per input table. One run at a time per mart, as for the
 cleaned tables.
+
+Quality gate: the rebuilt partitions are validated against the mart's suite before the swap,
+with the contract's ``totals`` compared with the from_table rows they were built from. A
+partition that fails is not published (what was published stays) and its from_table partitions
+are not recorded in the state, so the next run rebuilds it again; the result lists it with the
+failed expectations.
 """
 
 from __future__ import annotations
@@ -37,15 +43,17 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate.marts import fx
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
+from spapi_toolkit.lake.quality import suites
+from spapi_toolkit.lake.quality.gate import Failure, Outcome, Validator, with_totals
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
 
@@ -70,6 +78,22 @@ class MartResult:
     partitions: int = 0  # mart partitions written
     unconverted: int = 0  # rows written with local money but no FX rate (``marts.fx``)
     seconds: float = 0.0
+    blocked: list[str] = field(default_factory=list)  # mart partitions the suite held back
+    failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
+
+    @property
+    def passed(self) -> bool:
+        """The suite passed (or nothing was validated)."""
+        return not self.failures
+
+    def failure_lines(self) -> list[str]:
+        """What failed, for a person: the blocked partitions, then each failed expectation."""
+        if not self.failures:
+            return []
+        head = f"aggregated.{self.mart}: blocked {len(self.blocked)} partition(s): " + ", ".join(
+            self.blocked
+        )
+        return [head, *(f.line(f"aggregated.{self.mart}") for f in self.failures)]
 
 
 def cleaned_to_aggregated(
@@ -82,14 +106,24 @@ def cleaned_to_aggregated(
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[MartResult]:
     """Bring the marts ``names`` (default: every mart) up to date with the cleaned zone (see the
-    module doc); ``progress`` hears each mart's result as it finishes."""
+    module doc), each rebuild gated by its suite; ``progress`` hears each mart's result as it
+    finishes. The run's Data Docs are copied into the lake at the end."""
+    from spapi_toolkit.lake.curate.jobs import new_run_id
+
     chosen = list(marts().values()) if names is None else [mart(name) for name in names]
     results = []
-    for contract in chosen:
-        result = aggregate_mart(spark, lake, contract, full_refresh=full_refresh, clock=clock)
-        results.append(result)
-        if progress is not None:
-            progress(result)
+    validator = Validator(lake, new_run_id(clock), clock)
+    try:
+        for contract in chosen:
+            result = aggregate_mart(
+                spark, lake, contract, full_refresh=full_refresh, clock=clock, validator=validator
+            )
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        validator.publish_docs()
+    finally:
+        validator.close()
     return results
 
 
@@ -100,28 +134,38 @@ def aggregate_mart(
     *,
     full_refresh: bool = False,
     clock: Clock = SYSTEM_CLOCK,
+    validator: Validator | None = None,
 ) -> MartResult:
-    """One mart: the partitions whose inputs changed rebuilt and published, those left without
-    rows deleted, the state then updated."""
+    """One mart: the partitions whose inputs changed rebuilt, validated and published, those
+    left without rows deleted, the state then updated (without what the suite held back)."""
     started = time.perf_counter()
     result = MartResult(contract.name)
     built = None if full_refresh else _read_state(lake, contract)
     current = {name: cleaned_partitions(lake, tables()[name]) for name in contract.inputs}
     targets = {_target(contract, path) for path in current[contract.from_table]}
     folder = publishing.table_key(contract, ZONE)
-    if built is None:  # a full refresh, a first build, or inputs the contract no longer names
+    if built is None:  # a full refresh, a first build, or a contract that changed
         result.changed = sum(len(partitions) for partitions in current.values())
-        lake.delete_folder(folder)
-        rebuild, gone = targets, set()
+        rebuild, gone = targets, published_targets(lake, contract) - targets
     else:
         changes = {name: _changed(built.get(name, {}), current[name]) for name in contract.inputs}
         result.changed = sum(len(paths) for paths in changes.values())
         stale = _affected(contract, changes, targets)
         rebuild, gone = stale & targets, stale - targets
+    held_back: set[Target] = set()
     if rebuild:
         run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         frames = _read_inputs(spark, lake, contract, current, rebuild)
         rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
+        checker = Validator(lake, run_id, clock) if validator is None else validator
+        outcomes: list[Outcome] = []
+
+        def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
+            totals = with_cleaned_totals(staged, contract, frames[contract.from_table])
+            outcome = checker.validate(totals, suites.mart_spec(contract))
+            outcomes.append(outcome)
+            return outcome.blocked_values
+
         try:
             result.rows_out = rows.count()
             result.unconverted = fx.unconverted(rows)
@@ -132,17 +176,57 @@ def aggregate_mart(
             if result.rows_out:
                 result.partitions = publishing.publish(
                     spark, lake, contract, rows, run_id,
-                    full_refresh=built is None, zone=ZONE, merge=False,
+                    full_refresh=built is None, zone=ZONE, merge=False, gate=gate,
                 )  # fmt: skip
+            for outcome in outcomes:
+                result.failures, result.blocked = outcome.failures, outcome.blocked
+                held_back = {_parse_target(contract, path) for path in outcome.blocked}
         finally:
             rows.unpersist()
-    for target in sorted(gone):
+            if validator is None:
+                checker.close()
+    for target in sorted(gone - held_back):
         lake.delete_folder(f"{folder}/{_mart_path(contract, target)}")
-    result.removed = len(gone)
+    result.removed = len(gone - held_back)
     if result.changed or built is None:
-        _write_state(lake, contract, current, clock)
+        _write_state(lake, contract, _recorded(contract, current, built, held_back), clock)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _recorded(
+    contract: Mart, current: Inputs, built: Inputs | None, held_back: set[Target]
+) -> Inputs:
+    """What to record as built: the current inputs, except that the from_table partitions of a
+    mart partition the suite held back keep what they were last built from (or nothing), so
+    the next run rebuilds it."""
+    recorded = {name: dict(partitions) for name, partitions in current.items()}
+    before = (built or {}).get(contract.from_table, {})
+    primary = recorded[contract.from_table]
+    for path in list(primary):
+        if _target(contract, path) in held_back:
+            if path in before:
+                primary[path] = before[path]
+            else:
+                del primary[path]
+    return recorded
+
+
+def published_targets(lake: Lake, contract: Mart) -> set[Target]:
+    """The mart partitions that hold files in the lake now."""
+    prefix = publishing.table_key(contract, ZONE) + "/"
+    found = set()
+    for key in lake.list(prefix):
+        *folders, name = key[len(prefix) :].split("/")
+        if len(folders) == len(contract.partition_by) and not name.startswith(("_", ".")):
+            found.add(_parse_target(contract, "/".join(folders)))
+    return found
+
+
+def _parse_target(contract: Mart, path: str) -> Target:
+    """A mart partition's folder path (``marketplace_id=X/date=D``) as a Target."""
+    values = _values(path)
+    return values[contract.partition_by[0]], date.fromisoformat(values[contract.partition_by[1]])
 
 
 def cleaned_partitions(lake: Lake, table: Table) -> Partitions:
@@ -287,6 +371,13 @@ def _mart_path(contract: Mart, target: Target) -> str:
     return (
         f"{contract.partition_by[0]}={marketplace}/{contract.partition_by[1]}={first.isoformat()}"
     )
+
+
+def with_cleaned_totals(rows: DataFrame, contract: Mart, cleaned: DataFrame) -> DataFrame:
+    """A mart's rows with the columns of its ``totals`` rule (``gate.with_totals``): each total
+    over the mart partition beside the same total over ``cleaned``, its from_table's rows."""
+    return with_totals(rows, suites.mart_spec(contract), cleaned, dict(contract.totals),
+                       contract.source_partition())  # fmt: skip
 
 
 def _state_key(contract: Mart) -> str:

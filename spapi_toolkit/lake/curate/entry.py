@@ -32,8 +32,11 @@ job stops (status 2) saying so, rather than quietly run as a local job. Without 
 it runs locally on ``spark_session()`` (local Spark, UTC).
 
 Exit status: 0 done; 1 the job failed (the error on stderr; on Glue the exception is raised
-again so that the run is marked FAILED with it); 2 bad arguments, or ``--JOB_NAME`` without
-Glue's classes.
+again so that the run is marked FAILED with it), or an expectation suite failed: the partitions
+it held back were not published, and each failed expectation is listed on stderr with its
+table, partitions and row counts (on Glue a ``QualityError`` with the same lines marks the run
+FAILED, after the rest was published and the job committed); 2 bad arguments, or
+``--JOB_NAME`` without Glue's classes.
 """
 
 from __future__ import annotations
@@ -85,6 +88,10 @@ def _cleaned_to_aggregated(spark: Any, lake: Lake, names: list[str] | None, full
 
 RAW_TO_CLEANED = GlueJob("raw_to_cleaned", "cleaned tables", _raw_to_cleaned)
 CLEANED_TO_AGGREGATED = GlueJob("cleaned_to_aggregated", "marts", _cleaned_to_aggregated)
+
+
+class QualityError(RuntimeError):
+    """A suite failed: some partitions were held back (the message lists what failed)."""
 
 
 class UsageError(Exception):
@@ -243,9 +250,25 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
         if on_glue:
             raise  # Glue marks the run FAILED with this error
         return 1
+    failed: list[str] = []
     for result in results:
-        print(f"{name}: {result}")
+        lines = result.failure_lines() if hasattr(result, "failure_lines") else []
+        failed += lines
+        print(f"{name}: {result.__class__.__name__}({_summary(result)})")
     print(f"{name}: done, {len(results)} table(s)")
     if glue_job is not None:
         glue_job.commit()
+    if failed:
+        message = "\n".join([f"{name}: quality gate failed:", *failed])
+        print(message, file=sys.stderr)
+        if on_glue:
+            raise QualityError(message)
+        return 1
     return 0
+
+
+def _summary(result: Any) -> str:
+    """A result's fields without the failures' detail (they are listed apart)."""
+    fields = dict(vars(result))
+    fields["failures"] = len(fields.get("failures", []))
+    return ", ".join(f"{key}={value!r}" for key, value in fields.items())

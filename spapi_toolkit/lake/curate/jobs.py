@@ -8,6 +8,13 @@ so a crash mid-run leaves the published table as it was and the next run does th
 
 Counts reconcile per table: rows read = rows published + rows quarantined + older versions
 (rows of the batch that a newer row with the same key replaced).
+
+Quality gate: before the swap, the staged batch is validated against the table's expectation
+suite (``lake/quality``): partitions with failing rows are not published (every partition when
+a failure is table-wide), and the documents whose rows went into them are not recorded in the
+state, so a fixed rerun reads them again. The result lists the blocked partitions and the failed
+expectations; the latest result per table is in ``_quality/latest/cleaned/<table>.json``, the
+run's Data Docs under ``_quality/docs/``.
 """
 
 from __future__ import annotations
@@ -18,16 +25,18 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources, staging
+from spapi_toolkit.lake.quality import suites
+from spapi_toolkit.lake.quality.gate import Failure, Outcome, Validator, with_windows
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import Table, table, tables
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 STATE = "_state/curate"
 QUARANTINE = "quarantine/cleaned"
@@ -51,10 +60,26 @@ class TableResult:
     partitions: int = 0
     seconds: float = 0.0
     quarantine_key: str | None = None
+    blocked: list[str] = field(default_factory=list)  # partitions the suite held back
+    failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
 
     @property
     def reconciles(self) -> bool:
         return self.rows_in == self.rows_out + self.quarantined + self.superseded
+
+    @property
+    def passed(self) -> bool:
+        """The suite passed (or nothing was validated)."""
+        return not self.failures
+
+    def failure_lines(self) -> list[str]:
+        """What failed, for a person: the blocked partitions, then each failed expectation."""
+        if not self.failures:
+            return []
+        head = f"cleaned.{self.table}: blocked {len(self.blocked)} partition(s): " + ", ".join(
+            self.blocked
+        )
+        return [head, *(f.line(f"cleaned.{self.table}") for f in self.failures)]
 
 
 def hash_key_from_env(env: dict[str, str] | None = None) -> bytes | None:
@@ -87,16 +112,28 @@ def raw_to_cleaned(
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[TableResult]:
     """Curate the raw zone into the cleaned tables ``names`` (default: every table with a
-    contract); ``progress`` hears each table's result as it finishes."""
+    contract), each batch gated by its suite; ``progress`` hears each table's result as it
+    finishes. The run's Data Docs are copied into the lake at the end."""
     results = []
-    for contract in curatable(names):
-        result = curate_table(
-            spark, lake, contract, full_refresh=full_refresh, hash_key=hash_key, clock=clock
-        )
-        results.append(result)
-        if progress is not None:
-            progress(result)
+    validator = Validator(lake, new_run_id(clock), clock)
+    try:
+        for contract in curatable(names):
+            result = curate_table(
+                spark, lake, contract, full_refresh=full_refresh, hash_key=hash_key, clock=clock,
+                validator=validator,
+            )  # fmt: skip
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        validator.publish_docs()
+    finally:
+        validator.close()
     return results
+
+
+def new_run_id(clock: Clock) -> str:
+    """A run's id: its time (the injected clock's) and a random suffix."""
+    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 def curate_table(
@@ -107,8 +144,10 @@ def curate_table(
     full_refresh: bool = False,
     hash_key: bytes | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    validator: Validator | None = None,
 ) -> TableResult:
-    """One table: the new documents staged and published, the state then updated."""
+    """One table: the new documents staged, validated and published, the state then updated
+    (without the documents whose rows the suite held back)."""
     started = time.perf_counter()
     result = TableResult(contract.name)
     state = {} if full_refresh else _read_state(lake, contract)
@@ -118,7 +157,20 @@ def curate_table(
         result.seconds = time.perf_counter() - started
         return result
     rows, result.rejected = sources.read(spark, lake, contract, documents)
-    run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run_id = new_run_id(clock)
+    own = validator is None
+    checker = Validator(lake, run_id, clock) if validator is None else validator
+    spec = suites.table_spec(contract)
+    windows = {d.key: d.window for d in documents if d.window is not None}
+    outcomes: list[Outcome] = []
+    held_back: set[str] = set()
+
+    def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
+        frame = with_windows(spark, staged, windows) if spec.needs_windows() else staged
+        outcome = checker.validate(frame, spec)
+        outcomes.append(outcome)
+        return outcome.blocked_values
+
     if rows is not None:
         typed = staging.typed(rows, contract).persist()
         try:
@@ -135,14 +187,33 @@ def curate_table(
                 )
             if result.rows_out:
                 result.partitions = publishing.publish(
-                    spark, lake, contract, batch, run_id, full_refresh=full_refresh
+                    spark, lake, contract, batch, run_id, full_refresh=full_refresh, gate=gate
                 )
+            for outcome in outcomes:
+                result.failures, result.blocked = outcome.failures, outcome.blocked
+                if outcome.blocked_values:
+                    held_back = _documents_in(spark, batch, contract, outcome.blocked_values)
         finally:
             typed.unpersist()
-    done = {d.key: d.sha256 for d in documents}
+            if own:
+                checker.close()
+    done = {d.key: d.sha256 for d in documents if d.key not in held_back}
     _write_state(lake, contract, {**state, **done}, clock)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _documents_in(
+    spark: SparkSession, batch: DataFrame, contract: Table, partitions: list[tuple[Any, ...]]
+) -> set[str]:
+    """The raw keys of the batch's rows that fall in ``partitions`` (values)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    fields = [batch.schema[c] for c in contract.partition_by]
+    held = spark.createDataFrame(partitions, StructType(fields))
+    inside = batch.join(F.broadcast(held), on=list(contract.partition_by), how="left_semi")
+    return {row.raw_key for row in inside.select("raw_key").distinct().collect()}
 
 
 def _state_key(contract: Table) -> str:

@@ -6,13 +6,20 @@ over those partitions of the table (Spark's dynamic partition overwrite), so a c
 swap leaves the published table as it was and a rerun redoes the batch (and clears what the
 dead run staged). One run at a time per table. ``full_refresh`` replaces the whole table.
 
+A ``gate`` (the table's expectation suite, ``lake/quality/gate.py``) sees the staged batch, as
+it would be published, before the swap, and names the partitions that must not be published:
+those are left out of the swap, so their published files stay as they were, byte for byte, and
+the others are published. On a full refresh with partitions held back the swap is a dynamic
+overwrite too (a static one would delete the held-back partitions).
+
 The same path publishes the aggregated zone's marts (``zone="aggregated"``, ``merge=False``):
 a mart's batch holds whole rebuilt partitions, which replace the published ones as they are.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from spapi_toolkit.lake.curate.staging import newest
 from spapi_toolkit.lake.storage import Lake
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
 
 CLEANED = "cleaned"
 STAGING = "_staging"  # beside the zones, never inside a table's folder
+# Sees the staged batch; answers the partitions (values, in partition_by's order) to hold back.
+Gate = Callable[["DataFrame"], Sequence[tuple[Any, ...]]]
 
 
 class Partitioned(Protocol):
@@ -54,10 +63,13 @@ def publish(
     full_refresh: bool = False,
     zone: str = CLEANED,
     merge: bool = True,
+    gate: Gate | None = None,
 ) -> int:
     """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written.
-    ``merge=False``: the batch replaces the partitions it holds, without reading them."""
+    ``merge=False``: the batch replaces the partitions it holds, without reading them.
+    ``gate``: checks the staged batch; the partitions it names are not published."""
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
 
     target = lake.location(table_key(table, zone))
     merged = batch
@@ -75,8 +87,14 @@ def publish(
     staging = lake.location(f"{scratch}/{run_id}")
     merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
     staged = spark.read.schema(batch.schema).parquet(staging)
+    held = list(gate(staged)) if gate is not None else []
+    if held:
+        fields = [staged.schema[c] for c in table.partition_by]
+        blocked = spark.createDataFrame(held, StructType(fields))
+        staged = staged.join(F.broadcast(blocked), on=list(table.partition_by), how="left_anti")
     partitions = staged.select(*table.partition_by).distinct().count()
-    _swap(staged, target, table, full_refresh)
+    if partitions:
+        _swap(staged, target, table, full_refresh and not held)
     lake.delete_folder(scratch)
     return partitions
 

@@ -72,6 +72,7 @@ class RawDocument:
     report_id: str | None
     document_id: str | None
     ingested_at: str
+    window: tuple[str, str] | None = None  # the request's first and last day (request_window)
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, fmt: str) -> RawDocument:
@@ -88,7 +89,36 @@ class RawDocument:
             report_id=manifest.report_id,
             document_id=manifest.document_id,
             ingested_at=manifest.retrieved_at,
+            window=request_window(manifest.request, part["dt"], part["marketplace_id"]),
         )
+
+
+def request_window(request: dict, dt: str, marketplace_id: str) -> tuple[str, str]:
+    """The days a document's request asked for, first and last, read widely: a report asks
+    with UTC times (``dataStartTime``/``dataEndTime``) that some reports mean as marketplace
+    days and others as instants, so each bound is the widest of the date as written and the
+    marketplace-local date; Data Kiosk asks with dates (``data_start``/``data_end``); a snapshot
+    is its day (``dt``). The expectation suites' ``in_window`` rule checks dates against it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from spapi_toolkit.regions import marketplaces
+
+    known = marketplaces().get(marketplace_id)
+    zone = ZoneInfo(known.timezone) if known else None
+
+    def readings(text: str) -> list[str]:
+        days = [text[:10]]
+        if "T" in text and zone is not None:
+            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            days.append(instant.astimezone(zone).date().isoformat())
+        return days
+
+    start = request.get("dataStartTime") or request.get("data_start")
+    end = request.get("dataEndTime") or request.get("data_end")
+    first = min([dt, *readings(start)]) if isinstance(start, str) else dt
+    last = max([dt, *readings(end)]) if isinstance(end, str) else dt
+    return first, last
 
 
 def raw_documents(lake: Lake, table: Table) -> list[RawDocument]:

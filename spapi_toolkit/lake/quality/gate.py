@@ -1,0 +1,349 @@
+"""Running a suite on a batch: one Great Expectations run, failures attributed to partitions.
+
+``Validator`` holds one GX file context in a temporary folder for a whole job run (created on
+first use, so a run that validates nothing never imports GX). ``validate`` runs a table's suite
+once on a Spark DataFrame (GX's Spark datasource with ``persist=False``: GX would otherwise
+cache the frame; no ``spark_config``, which can restart the session) with ``BOOLEAN_ONLY``
+results, the cheapest: GX then computes its metrics in bundled aggregations and collects no
+unexpected rows. Only when expectations fail does one more Spark aggregation run: each failed
+expectation's condition, evaluated per partition, gives which partitions hold failing rows and
+how many. A failure no row can be blamed for (a missing column, a wrong type, an expectation
+that raised) blocks every partition of the batch.
+
+Each validation writes, through the ``Lake`` (local or S3):
+
+- ``_quality/results/<zone>/<table>/<run_id>.json``: GX's full validation result;
+- ``_quality/latest/<zone>/<table>.json``: the compact latest result (``Outcome.latest``):
+  table, zone, run id, time (the injected clock), success, expectations evaluated, rows, blocked
+  partitions and the failed expectations with their rule, description, columns and counts.
+
+``publish_docs`` builds GX's Data Docs of the run's validations in the temporary folder (GX
+cannot write to S3 itself) and copies them under ``_quality/docs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.lake.quality.suites import (
+    CLEANED_TOTAL,
+    TOTAL,
+    WINDOW_END,
+    WINDOW_START,
+    Check,
+    Spec,
+    build,
+)
+from spapi_toolkit.lake.storage import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame, SparkSession
+
+QUALITY = "_quality"
+LATEST = f"{QUALITY}/latest"
+RESULTS = f"{QUALITY}/results"
+DOCS = f"{QUALITY}/docs"
+WHOLE_BATCH = "*"  # the partition a table-wide failure is reported under
+
+
+@dataclass
+class Failure:
+    """One failed expectation: what it checks and where it failed."""
+
+    expectation: str  # GX's expectation type
+    rule: str  # suites' meta.rule: columns, type, not_null, unique_key, allowed, range, ...
+    description: str
+    columns: list[str]
+    unexpected: int | None = None  # failing rows; None when no row can be blamed
+    partitions: dict[str, int] = field(default_factory=dict)  # partition path -> failing rows
+    error: str | None = None  # what GX raised, if it did
+
+    def line(self, table: str) -> str:
+        """One line for a person: table, expectation, description, counts per partition."""
+        where = ", ".join(f"{p}: {n} row(s)" for p, n in sorted(self.partitions.items()))
+        counts = f"{self.unexpected} row(s) in {where}" if self.partitions else "the whole batch"
+        extra = f" ({self.error})" if self.error else ""
+        return f"{table}: {self.expectation} failed — {self.description}: {counts}{extra}"
+
+
+@dataclass
+class Outcome:
+    """One suite run on one batch."""
+
+    zone: str
+    table: str
+    run_id: str
+    at: str  # ISO time from the injected clock
+    success: bool
+    evaluated: int
+    rows: int
+    failures: list[Failure] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # partition paths held back
+    blocked_values: list[tuple[Any, ...]] = field(default_factory=list)  # the same, as values
+    results_key: str | None = None
+    seconds: float = 0.0  # the GX run and, on failure, the attribution
+
+    def latest(self) -> dict[str, Any]:
+        """The compact latest-result document (module doc)."""
+        payload = asdict(self)
+        payload.pop("blocked_values")
+        payload["failed"] = len(self.failures)
+        return payload
+
+    def lines(self) -> list[str]:
+        return [f.line(f"{self.zone}.{self.table}") for f in self.failures]
+
+
+def partition_path(partition_by: tuple[str, ...], values: tuple[Any, ...]) -> str:
+    """``c1=v1/c2=v2`` as Spark names the folders (dates ISO)."""
+    return "/".join(f"{c}={_text(v)}" for c, v in zip(partition_by, values, strict=True))
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def with_windows(spark: SparkSession, frame: DataFrame, windows: dict[str, tuple[str, str]]):
+    """``frame`` with each row's document's request window beside it (``in_window``'s columns;
+    null for rows of documents not in ``windows``, which the check then skips)."""
+    from pyspark.sql import functions as F
+
+    if not windows:
+        return frame.withColumn(WINDOW_START, F.lit(None).cast("date")).withColumn(
+            WINDOW_END, F.lit(None).cast("date")
+        )
+    known = spark.createDataFrame(
+        [(key, date.fromisoformat(a), date.fromisoformat(b)) for key, (a, b) in windows.items()],
+        f"raw_key string, {WINDOW_START} date, {WINDOW_END} date",
+    )
+    return frame.join(F.broadcast(known), on="raw_key", how="left")
+
+
+def with_totals(
+    frame: DataFrame, spec: Spec, source: DataFrame, totals: dict[str, str], names: dict[str, str]
+) -> DataFrame:
+    """``frame`` (a mart's rows) with, per partition, each ``totals`` column's sum beside the
+    cleaned source's sum (``source``: the cleaned rows of the same partitions; ``names``: the
+    source's partition columns -> the mart's). Both sums are computed once and brought to the
+    driver (one row per partition), so GX's several passes over the frame do not recompute
+    them, nor read the cleaned rows again."""
+    from pyspark.sql import functions as F
+
+    if not totals:
+        return frame
+    partition = list(spec.partition_by)
+    mine_sums = frame.groupBy(*partition).agg(
+        *(F.sum(mine).alias(f"{TOTAL}{mine}") for mine in totals)
+    )
+    renamed = source.select(
+        *(F.col(c).alias(m) for c, m in names.items()),
+        *(F.col(theirs).alias(f"{CLEANED_TOTAL}{mine}") for mine, theirs in totals.items()),
+    )
+    their_sums = renamed.groupBy(*partition).agg(
+        *(F.sum(f"{CLEANED_TOTAL}{mine}").alias(f"{CLEANED_TOTAL}{mine}") for mine in totals)
+    )
+    both = mine_sums.join(their_sums, on=partition, how="left")
+    for mine in totals:  # compare as the same type: a mart may store a sum cast otherwise
+        kind = dict(both.dtypes)[f"{TOTAL}{mine}"]
+        both = both.withColumn(f"{CLEANED_TOTAL}{mine}", F.col(f"{CLEANED_TOTAL}{mine}").cast(kind))
+    local = frame.sparkSession.createDataFrame(both.collect(), both.schema)
+    return frame.join(F.broadcast(local), on=partition, how="left")
+
+
+def failing(check: Check) -> SparkColumn | None:
+    """The condition a row fails ``check`` by, as GX evaluates it; None for table-wide checks."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    k = check.kwargs
+    if check.type == "expect_column_values_to_not_be_null":
+        return F.col(k["column"]).isNull()
+    if check.type == "expect_column_values_to_be_in_set":
+        return F.col(k["column"]).isNotNull() & ~F.col(k["column"]).isin(k["value_set"])
+    if check.type == "expect_column_values_to_be_between":
+        value, outside = F.col(k["column"]), F.lit(False)
+        if "min_value" in k:
+            outside = outside | (value < F.lit(k["min_value"]))
+        if "max_value" in k:
+            outside = outside | (value > F.lit(k["max_value"]))
+        return value.isNotNull() & outside
+    if check.type == "expect_compound_columns_to_be_unique":
+        columns = k["column_list"]
+        return F.count(F.lit(1)).over(Window.partitionBy(*columns)) > 1
+    if check.type == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = F.col(k["column_A"]), F.col(k["column_B"])
+        return a.isNotNull() & b.isNotNull() & (a < b if k.get("or_equal") else a <= b)
+    if check.type == "expect_column_pair_values_to_be_equal":
+        a, b = F.col(k["column_A"]), F.col(k["column_B"])
+        return ~a.eqNullSafe(b)
+    return None
+
+
+class Validator:
+    """The suites' runs of one job run (module doc); ``close`` removes its temporary folder."""
+
+    def __init__(self, lake: Lake, run_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.lake = lake
+        self.run_id = run_id
+        self.clock = clock
+        self._folder: str | None = None
+        self._context: Any = None
+        self.outcomes: list[Outcome] = []
+
+    def _gx(self) -> Any:
+        if self._context is None:
+            # No usage statistics leave the machine (a Glue job may have no internet at all).
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self._folder = tempfile.mkdtemp(prefix="spapi-gx-")
+            self._context = gx.get_context(mode="file", project_root_dir=self._folder)
+            # GX's progress bars would fill a job's log and the CLI's output.
+            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._context.variables.save()
+            self._context.data_sources.add_spark(name="spark", persist=False)
+        return self._context
+
+    def validate(self, frame: DataFrame, spec: Spec) -> Outcome:
+        """Run ``spec`` once on ``frame`` (with any ``_check_*`` columns its rules need),
+        attribute the failures to partitions, and store the results (module doc)."""
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        context = self._gx()
+        if spec.name in _names(context.suites):  # validated before in this run: built anew
+            context.suites.delete(spec.name)
+        suite = context.suites.add(build(spec))
+        asset = context.data_sources.get("spark").add_dataframe_asset(
+            name=f"{spec.name}.{len(self.outcomes)}"
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=asset.name,
+                data=asset.add_batch_definition_whole_dataframe("batch"),
+                suite=suite,
+            )
+        )
+        now = self.clock.now()
+        started = time.perf_counter()
+        result = definition.run(
+            batch_parameters={"dataframe": frame},
+            result_format="BOOLEAN_ONLY",
+            run_id=RunIdentifier(run_name=self.run_id, run_time=now),
+        )
+        checks = dict(zip((e.id for e in suite.expectations), spec.checks, strict=True))
+        failed: list[tuple[Check, str | None]] = []
+        for item in result.results:
+            if not item.success:
+                info = item.exception_info or {}
+                error = info.get("exception_message") if info.get("raised_exception") else None
+                failed.append((checks[item.expectation_config.id], error))
+        outcome = Outcome(
+            zone=spec.zone,
+            table=spec.table,
+            run_id=self.run_id,
+            at=now.isoformat(),
+            success=bool(result.success),
+            evaluated=len(result.results),
+            rows=frame.count(),
+        )
+        if failed:
+            self._attribute(frame, spec, failed, outcome)
+        outcome.seconds = round(time.perf_counter() - started, 2)
+        outcome.results_key = f"{RESULTS}/{spec.zone}/{spec.table}/{self.run_id}.json"
+        full = json.dumps(result.to_json_dict(), indent=1, sort_keys=True, default=str)
+        self.lake.write_bytes(outcome.results_key, full.encode("utf-8"))
+        latest = json.dumps(outcome.latest(), indent=1, sort_keys=True) + "\n"
+        self.lake.write_bytes(f"{LATEST}/{spec.zone}/{spec.table}.json", latest.encode("utf-8"))
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _attribute(
+        self,
+        frame: DataFrame,
+        spec: Spec,
+        failed: list[tuple[Check, str | None]],
+        outcome: Outcome,
+    ) -> None:
+        """Fill ``outcome``'s failures and blocked partitions: one aggregation of the failed
+        checks' conditions per partition; every partition when one cannot be attributed."""
+        from pyspark.sql import functions as F
+
+        partition = list(spec.partition_by)
+        conditions = [
+            (check, error, failing(check) if error is None else None) for check, error in failed
+        ]
+        rowwise = [(i, c) for i, (_, _, c) in enumerate(conditions) if c is not None]
+        counts: dict[tuple[Any, ...], dict[int, int]] = {}
+        all_partitions: list[tuple[Any, ...]] = []
+        flags = [F.coalesce(c, F.lit(False)).cast("int").alias(f"_f{i}") for i, c in rowwise]
+        grouped = frame.select(*partition, *flags).groupBy(*partition)
+        sums = [F.sum(f"_f{i}").alias(f"_f{i}") for i, _ in rowwise]
+        for row in grouped.agg(*sums).collect() if sums else grouped.count().collect():
+            values = tuple(row[c] for c in partition)
+            all_partitions.append(values)
+            for i, _ in rowwise:
+                if row[f"_f{i}"]:
+                    counts.setdefault(values, {})[i] = row[f"_f{i}"]
+        whole = False
+        for i, (check, error, condition) in enumerate(conditions):
+            failure = Failure(
+                check.type, check.rule, check.description, list(check.columns), error=error
+            )
+            if condition is None:
+                whole = True
+            else:
+                failure.partitions = {
+                    partition_path(spec.partition_by, v): n[i] for v, n in counts.items() if i in n
+                }
+                failure.unexpected = sum(failure.partitions.values())
+                whole = whole or not failure.partitions  # GX saw what the condition did not
+            outcome.failures.append(failure)
+        blocked = all_partitions if whole else list(counts)
+        outcome.blocked_values = sorted(blocked, key=lambda v: tuple(map(_text, v)))
+        outcome.blocked = [partition_path(spec.partition_by, v) for v in outcome.blocked_values]
+
+    def publish_docs(self) -> str | None:
+        """Build the Data Docs of this run's validations and copy them under ``_quality/docs/``
+        in the lake; the key of their index (None when nothing was validated)."""
+        if self._context is None or self._folder is None:
+            return None
+        self._context.build_data_docs()
+        site = Path(self._folder) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        for path in sorted(site.rglob("*")):
+            if path.is_file():
+                self.lake.write_bytes(
+                    f"{DOCS}/{path.relative_to(site).as_posix()}", path.read_bytes()
+                )
+        return f"{DOCS}/index.html"
+
+    def close(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        self._folder, self._context = None, None
+
+
+def _names(suites: Any) -> set[str]:
+    return {s.name for s in suites.all()}
+
+
+def read_latest(lake: Lake, zone: str, table: str) -> dict[str, Any] | None:
+    """The latest result of ``zone``/``table`` (``Outcome.latest``), or None before any run."""
+    from spapi_toolkit.lake.storage import ObjectNotFound
+
+    try:
+        payload: dict[str, Any] = json.loads(lake.read_bytes(f"{LATEST}/{zone}/{table}.json"))
+    except ObjectNotFound:
+        return None
+    return payload

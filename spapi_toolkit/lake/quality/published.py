@@ -1,0 +1,76 @@
+"""The suites run on demand over what is published (``spapi quality``), gating nothing.
+
+Each published cleaned table and mart is read whole (partition columns typed as its contract
+says) and validated by its suite in one GX run, with the same ``_check_*`` columns the jobs'
+gates add: the request windows from the raw documents' manifests, and a mart's totals from its
+cleaned source table as published. The latest result per table, the full GX results and the
+Data Docs land in the lake's ``_quality/`` as in a job run (``gate``'s module doc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.lake.curate import sources
+from spapi_toolkit.lake.curate.publish import is_published, table_key
+from spapi_toolkit.lake.marts import marts
+from spapi_toolkit.lake.quality.gate import Outcome, Validator, with_totals, with_windows
+from spapi_toolkit.lake.quality.suites import CLEANED, Spec, specs
+from spapi_toolkit.lake.quality.suites import spec as spec_of
+from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import STORED_TYPES, tables
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def read_published(spark: SparkSession, lake: Lake, spec: Spec) -> DataFrame:
+    """The whole published table of ``spec``, its partition columns cast to the contract's
+    types (Spark would guess them from the folder names)."""
+    from pyspark.sql import functions as F
+
+    contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
+    frame = spark.read.parquet(lake.location(table_key(contract, spec.zone)))
+    for name in spec.partition_by:
+        frame = frame.withColumn(name, F.col(name).cast(STORED_TYPES[contract.column(name).type]))
+    return frame
+
+
+def check_published(
+    spark: SparkSession,
+    lake: Lake,
+    names: Sequence[str] | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    progress: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run the suites of ``names`` (tables or marts; default all) on their published tables;
+    tables not published yet are skipped. Writes the results and Data Docs (module doc)."""
+    from spapi_toolkit.lake.curate.jobs import new_run_id
+
+    validator = Validator(lake, new_run_id(clock), clock)
+    outcomes = []
+    try:
+        for spec in specs(list(names) if names else None):
+            contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
+            if not is_published(lake, contract, spec.zone):
+                continue
+            frame = read_published(spark, lake, spec)
+            if spec.needs_windows():
+                documents = sources.raw_documents(lake, tables()[spec.table])
+                windows = {d.key: d.window for d in documents if d.window is not None}
+                frame = with_windows(spark, frame, windows)
+            if spec.totals():
+                mart = marts()[spec.table]
+                source = read_published(spark, lake, spec_of(CLEANED, mart.from_table))
+                frame = with_totals(frame, spec, source, dict(mart.totals), mart.source_partition())
+            outcome = validator.validate(frame, spec)
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+        validator.publish_docs()
+    finally:
+        validator.close()
+    return outcomes
