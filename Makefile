@@ -31,8 +31,7 @@ check-system:
 # The whole pipeline offline: sandbox seller -> raw -> cleaned -> marts, then the
 # notebooks executed to HTML under reports/.
 demo: check-system install
-	$(BIN)/python -m spapi_sandbox.demo --lake lake --out reports/demo
-	$(BIN)/spapi notebooks --lake lake --out reports
+	$(BIN)/python -m spapi_sandbox.demo --lake lake --out reports/demo --notebooks notebooks --reports reports
 
 # JupyterLab on the notebooks, reading the demo's lake.
 lab: install

@@ -10,7 +10,9 @@ cleaned tables against the ground truth too, and writes ``reports/demo/summary.m
 sandbox's clocks run an hour per real second, so Amazon's report quotas and processing times pass
 quickly. Run it twice: the second run lands nothing new and curates nothing new.
 
-The expectations and the notebooks join this demo as their issues land.
+Every batch is checked by its expectation suite before it is published. With ``--notebooks``
+(``make demo``), the analysis notebooks then run against the lake to HTML under ``reports/``;
+the seconds of every stage are printed and added to the summary.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def curate(
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         mart_units, cleaned_units = (
-            spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).first()[0]
+            spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
             for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
         )
     finally:
@@ -177,12 +179,24 @@ def check_sales_and_traffic(
     return lines
 
 
-def run(lake_uri: str, out: Path, seed: int, scale: float) -> int:
+def run(
+    lake_uri: str,
+    out: Path,
+    seed: int,
+    scale: float,
+    *,
+    notebooks: Path | None = None,
+    reports: Path | None = None,
+) -> int:
+    """The demo (see the module doc); with ``notebooks``, the notebooks of that folder then run
+    against the lake into ``reports`` (HTML). Every stage's seconds are printed at the end and
+    added to the summary. 0 when everything landed, reconciled, passed its suites and ran."""
     from spapi_sandbox.server import run_sandbox  # only the demo needs the sandbox
 
     out.mkdir(parents=True, exist_ok=True)
     lake = Lake.from_uri(lake_uri)
     started = time.monotonic()
+    stages: dict[str, float] = {}
     with run_sandbox(seed=seed, scale=scale) as sandbox:
         console.print(f"[bold]sandbox[/bold] serving a simulated seller at {sandbox.url}")
         client = SpApiClient.from_env(env=sandbox.env)
@@ -209,16 +223,57 @@ def run(lake_uri: str, out: Path, seed: int, scale: float) -> int:
         truth = seller.truth()
         stats = client.stats()
         fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
+    stages["ingest: sandbox → raw"] = time.monotonic() - started
+    mark = time.monotonic()
     fx_line = load_fx(lake, out, fx_first, fx_last, seed)
     manifests = landed_manifests(lake, seller_id)
     checks = [fx_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
     curated, curation_checks, held = curate(lake, truth, settled_as_of)
+    stages["curate: raw → cleaned → marts, suites"] = time.monotonic() - mark
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip
     for line in held:  # partitions a suite held back (expectations/README.md)
         console.print(f"[red]quality[/red] {line}", highlight=False)
     refused = [r for r in curated if r.rejected or not r.reconciles]
-    return 1 if result.failures or refused or held else 0
+    failed = bool(result.failures or refused or held)
+    if notebooks is not None:
+        mark = time.monotonic()
+        failed |= not run_notebooks(lake_uri, notebooks, reports or out.parent)
+        stages["notebooks → HTML"] = time.monotonic() - mark
+    _report_stages(out, stages)
+    return 1 if failed else 0
+
+
+def run_notebooks(lake_uri: str, folder: Path, reports: Path) -> bool:
+    """Run the notebooks of ``folder`` against the lake into ``reports`` as ``spapi notebooks``
+    does; whether every one ran."""
+    try:
+        from spapi_toolkit.analysis import run as runner
+    except ImportError as exc:  # the notebook extra is not installed
+        console.print(f"[red]notebooks[/red] skipped: {exc} (pip install '.[notebook]')")
+        return False
+    console.print(f"[bold]notebooks[/bold] {folder}/ → {reports}/ (HTML, charts embedded)")
+    lake = str(Path(lake_uri).resolve()) if "://" not in lake_uri else lake_uri
+
+    def show(done: Any) -> None:
+        verdict = "ok" if done.ok else f"[red]FAILED[/red]: {done.error}"
+        console.print(f"  {done.name:<26} {verdict}, {done.figures} charts, {done.seconds:.1f} s"
+                      f"  {done.html or ''}", highlight=False)  # fmt: skip
+
+    results = runner.run(folder, reports, {"lake": lake}, progress=show)
+    return all(r.ok for r in results)
+
+
+def _report_stages(out: Path, stages: dict[str, float]) -> None:
+    """Each stage's seconds, printed and added to the summary (the budget: issue 9)."""
+    table = Table("stage", "seconds")
+    lines = ["", "| stage | seconds |", "|---|---|"]
+    for stage, seconds in [*stages.items(), ("total", sum(stages.values()))]:
+        table.add_row(stage, f"{seconds:.0f}")
+        lines.append(f"| {stage} | {seconds:.0f} |")
+    console.print(table)
+    with (out / "summary.md").open("a", encoding="utf-8") as summary:
+        summary.write("\n".join(lines) + "\n")
 
 
 def _write_summary(
@@ -258,10 +313,10 @@ def _write_summary(
     lines += ["", "| cleaned table | documents | rows in | rows out | quarantined | older versions "
               "| partitions |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in curated:
-        cells = (r.table, str(r.documents), f"{r.rows_in:,}", f"{r.rows_out:,}",
-                 str(r.quarantined), f"{r.superseded:,}", str(r.partitions))  # fmt: skip
-        cleaned.add_row(*cells)
-        lines.append(f"| {' | '.join(cells)} |")
+        curated_cells = (r.table, str(r.documents), f"{r.rows_in:,}", f"{r.rows_out:,}",
+                         str(r.quarantined), f"{r.superseded:,}", str(r.partitions))  # fmt: skip
+        cleaned.add_row(*curated_cells)
+        lines.append(f"| {' | '.join(curated_cells)} |")
     console.print(cleaned)
     lines.append("")
     for line in checks:
@@ -312,8 +367,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("reports/demo"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=3600.0, help="sandbox clock speed-up")
+    parser.add_argument("--notebooks", type=Path, default=None,
+                        help="then run these notebooks on the lake")  # fmt: skip
+    parser.add_argument("--reports", type=Path, default=Path("reports"),
+                        help="where the notebooks' HTML goes")  # fmt: skip
     args = parser.parse_args()
-    return run(args.lake, args.out, args.seed, args.scale)
+    return run(args.lake, args.out, args.seed, args.scale, notebooks=args.notebooks,
+               reports=args.reports)  # fmt: skip
 
 
 if __name__ == "__main__":

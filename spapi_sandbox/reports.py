@@ -545,7 +545,7 @@ class ReportService:
             return not_found(f"Report document {document_id} not found.")
         # enableContentEncodingUrlHeader=true: a GZIP document's URL answers with
         # Content-Encoding: gzip, so HTTP clients decompress it on the fly.
-        header = call.arg("enableContentEncodingUrlHeader", "false").lower() == "true"
+        header = (call.arg("enableContentEncodingUrlHeader", "false") or "").lower() == "true"
         encoding = "gzip" if header and document.compression == "GZIP" else ""
         body = {
             "reportDocumentId": document_id,

@@ -17,8 +17,8 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 @pytest.mark.slow
 @pytest.mark.spark  # the demo curates on a local Spark
 def test_demo_runs_end_to_end_and_again(tmp_path):
-    lake, out = str(tmp_path / "lake"), tmp_path / "out"
-    assert run(lake, out, seed=42, scale=3600.0) == 0
+    lake, out, reports = str(tmp_path / "lake"), tmp_path / "out", tmp_path / "reports"
+    assert run(lake, out, seed=42, scale=3600.0, notebooks=NOTEBOOKS, reports=reports) == 0
     summary = (out / "summary.md").read_text(encoding="utf-8")
     for country in ("US", "DE", "JP"):
         found = re.search(rf"{country}: .* ground truth on (\d+) of (\d+) settled days", summary)
@@ -27,23 +27,29 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         assert matching == settled >= 25
     assert "| sales_traffic_by_asin | 90 |" in summary  # 30 days x 3 marketplaces
     assert "FAILED" not in summary
-    _notebooks_run_on_the_demo_lake(lake, tmp_path / "reports")
+    for stage in ("ingest: sandbox → raw", "curate: raw → cleaned → marts, suites",
+                  "notebooks → HTML", "total"):  # fmt: skip
+        assert re.search(rf"\| {stage} \| \d+ \|", summary), stage
+    _notebooks_ran(reports)
+    _a_period_without_data_fails(lake, tmp_path / "empty")
     assert run(lake, out, seed=42, scale=3600.0) == 0
     again = (out / "summary.md").read_text(encoding="utf-8")
     assert re.search(r"reports: 0 requested, 0 landed, \d+ already landed", again), again
 
 
-def _notebooks_run_on_the_demo_lake(lake: str, reports: Path) -> None:
-    """Every notebook runs top to bottom on the demo's lake, each with charts that have data
-    (the charts refuse to draw nothing) embedded in its HTML; a period without data fails."""
-    results = notebooks.run(NOTEBOOKS, reports, {"lake": lake})
-    assert [r.name for r in results] == sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    for result in results:
-        assert result.ok, f"{result.name}: {result.error}"
-        assert result.figures >= 1, result.name
-        html = result.html.read_text(encoding="utf-8")
-        assert html.count("data:image/png;base64,") >= result.figures, result.name
-    [empty] = notebooks.run(NOTEBOOKS, reports / "empty", {"lake": lake, "start": "2020-01-01",
-                                                           "end": "2020-01-31"},
+def _notebooks_ran(reports: Path) -> None:
+    """Every notebook ran on the demo's lake to HTML, each with charts (which refuse to draw
+    nothing) embedded as images."""
+    names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert sorted(p.stem for p in reports.glob("*.html")) == names
+    for name in names:
+        html = (reports / f"{name}.html").read_text(encoding="utf-8")
+        assert html.count("data:image/png;base64,") >= 1, name
+        assert "Traceback" not in html and "EmptyResult" not in html, name
+
+
+def _a_period_without_data_fails(lake: str, reports: Path) -> None:
+    [empty] = notebooks.run(NOTEBOOKS, reports, {"lake": lake, "start": "2020-01-01",
+                                                 "end": "2020-01-31"},
                             names=["00_quickstart"])  # fmt: skip
     assert not empty.ok and "EmptyResult" in empty.error and "2020-01-01" in empty.error
