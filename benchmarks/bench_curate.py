@@ -637,7 +637,7 @@ def new_day_check(
         new = day_partitions(zone, markets, day) & after[zone].keys()
         if not new or changed != new:
             failed.append(f"{zone[0]}/{zone[1]}: the incremental run rewrote {sorted(changed)}; "
-                          f"only the new day's partitions may change")  # fmt: skip
+                          f"only the new day's partitions (its period's) may change")  # fmt: skip
         if rows_after_incremental[zone] != rows_after_full[zone]:
             failed.append(f"{zone[0]}/{zone[1]}: {rows_after_incremental[zone]:,} rows after "
                           f"the incremental run, {rows_after_full[zone]:,} after the full "
@@ -651,13 +651,17 @@ def new_day_check(
 
 
 def day_partitions(zone: tuple[str, str], markets: Sequence[str], day: date) -> set[str]:
-    """The partitions of one day of a cleaned table or mart: one per marketplace."""
+    """The partitions that hold one day of a cleaned table or mart: one per marketplace (for a
+    weekly or monthly mart, the partition of the period the day falls in)."""
+    from spapi_toolkit.lake.curate.aggregate import period_start
     from spapi_toolkit.lake.marts import mart
     from spapi_toolkit.lake.tables import table
 
     kind, name = zone
-    market_column, day_column = (mart(name) if kind == "aggregated" else table(name)).partition_by
-    return {f"{market_column}={m}/{day_column}={day}" for m in markets}
+    contract = mart(name) if kind == "aggregated" else table(name)
+    market_column, day_column = contract.partition_by
+    first = period_start(day, contract.period) if kind == "aggregated" else day
+    return {f"{market_column}={m}/{day_column}={first}" for m in markets}
 
 
 def _per_table(landed: Landed) -> str:
