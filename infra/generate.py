@@ -899,6 +899,10 @@ def glue() -> dict[str, Any]:
         }
         if script == "raw_to_cleaned":
             arguments["--pii_hash_key_secret_id"] = ref("PiiHashKeySecret")
+        # the job registers its zone's new partitions, so Athena sees them at once
+        arguments["--catalog_database"] = ref(
+            "CleanedDatabase" if script == "raw_to_cleaned" else "AggregatedDatabase"
+        )
         out[job] = {
             "Type": "AWS::Glue::Job",
             "Properties": {

@@ -221,3 +221,29 @@ def test_a_failed_suite_makes_the_job_exit_1_listing_table_partition_and_expecta
     assert f"1 row(s) in {held}: 1 row(s)" in err
     passed = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *args: [TableResult("t")])
     assert job.main(passed, argv("--lake", str(tmp_path))) == 0
+
+
+def test_the_catalog_database_argument_is_read_and_checked():
+    assert (
+        job.parse_args(argv("--lake", "s3://b/l", "--catalog_database", "db")).catalog_database
+        == "db"
+    )
+    assert job.parse_args(argv("--lake", "s3://b/l")).catalog_database is None
+    with pytest.raises(job.UsageError, match="--catalog_database is empty"):
+        job.parse_args(argv("--lake", "s3://b/l", "--catalog_database", " "))
+
+
+@pytest.mark.spark
+@pytest.mark.aws
+def test_a_job_registers_its_zones_tables_in_the_catalog_database(aws_env, capsys):
+    boto3.client("s3").create_bucket(Bucket="glue-lake")
+    code = job.main(job.CLEANED_TO_AGGREGATED, ["cleaned_to_aggregated.py", "--lake",
+                                                "s3://glue-lake/prod", "--catalog_database",
+                                                "spapi_aggregated"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    glue = boto3.client("glue")
+    listed = {t["Name"] for t in glue.get_tables(DatabaseName="spapi_aggregated")["TableList"]}
+    from spapi_toolkit.lake.marts import marts
+
+    assert listed == set(marts())  # the marts, each in its own zone's database
+    assert "catalog spapi_aggregated.sales_daily: 0 partitions" in capsys.readouterr().out

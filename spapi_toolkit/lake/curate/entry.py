@@ -17,6 +17,10 @@ Arguments, ``--name value`` as Glue passes job arguments, read with awsglue's
     The Secrets Manager secret (name or ARN) holding the key that hashes PII columns (its
     SecretString, UTF-8). Without it the key is ``SPAPI_PII_HASH_KEY`` from the environment
     (local runs); without both, none is passed and the curation decides.
+``--catalog_database``
+    A Glue database: after curating, the job registers its zone's tables and their partitions
+    there (``catalog.register``: the cleaned tables for raw_to_cleaned, the marts for
+    cleaned_to_aggregated), so Athena sees the new partitions at once. Only for an S3 lake.
 
 ``getResolvedOptions`` knows only required arguments, so an optional one is resolved only when
 its flag is in ``argv`` (the recipe of the AWS docs). Locally an unknown ``--flag`` is refused,
@@ -51,7 +55,7 @@ from typing import Any
 from spapi_toolkit.lake.storage import Lake
 
 REQUIRED = ("lake",)
-OPTIONAL = ("tables", "full_refresh", "pii_hash_key_secret_id")
+OPTIONAL = ("tables", "full_refresh", "pii_hash_key_secret_id", "catalog_database")
 GLUE_CONTEXT_CLASS = "com.amazonaws.services.glue.GlueContext"
 HASH_KEY_ENV = "SPAPI_PII_HASH_KEY"
 
@@ -63,12 +67,14 @@ class GlueJob:
     name: str
     tables_are: str  # "cleaned tables" or "marts", for the usage line
     curate: Callable[[Any, Lake, list[str] | None, bool, bytes | None], list[Any]]
+    zone: str = "cleaned"  # whose tables --catalog_database registers
 
     @property
     def usage(self) -> str:
         return (
             f"usage: {self.name}.py --lake S3_URI_OR_FOLDER [--tables T1,T2 ({self.tables_are})]"
             " [--full_refresh true|false] [--pii_hash_key_secret_id NAME_OR_ARN]"
+            " [--catalog_database GLUE_DATABASE]"
         )
 
 
@@ -87,7 +93,9 @@ def _cleaned_to_aggregated(spark: Any, lake: Lake, names: list[str] | None, full
 
 
 RAW_TO_CLEANED = GlueJob("raw_to_cleaned", "cleaned tables", _raw_to_cleaned)
-CLEANED_TO_AGGREGATED = GlueJob("cleaned_to_aggregated", "marts", _cleaned_to_aggregated)
+CLEANED_TO_AGGREGATED = GlueJob(
+    "cleaned_to_aggregated", "marts", _cleaned_to_aggregated, zone="aggregated"
+)
 
 
 class QualityError(RuntimeError):
@@ -106,6 +114,7 @@ class Arguments:
     pii_hash_key_secret_id: str | None
     job_name: str | None  # set: run as a Glue job
     resolved: dict[str, Any]  # everything getResolvedOptions returned, for Glue's Job.init
+    catalog_database: str | None = None
 
 
 def _given(argv: Sequence[str], name: str) -> bool:
@@ -152,7 +161,11 @@ def parse_args(argv: Sequence[str]) -> Arguments:
     secret_id = resolved.get("pii_hash_key_secret_id")
     if secret_id is not None and not secret_id.strip():
         raise UsageError("--pii_hash_key_secret_id is empty")
+    database = resolved.get("catalog_database")
+    if database is not None and not database.strip():
+        raise UsageError("--catalog_database is empty")
     return Arguments(
+        catalog_database=database.strip() if database else None,
         lake=lake,
         tables=tables,
         full_refresh=full_refresh,
@@ -244,6 +257,13 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
             spark, glue_job = spark_session(f"spapi-{name}"), None
         print(f"{name}: lake {args.lake} on {where}", flush=True)
         results = job.curate(spark, lake, args.tables, args.full_refresh, hash_key)
+        if args.catalog_database:
+            from spapi_toolkit.lake.catalog import register
+
+            for done in register(lake, args.catalog_database, zone=job.zone):
+                print(f"{name}: catalog {args.catalog_database}.{done.table}: "
+                      f"{done.partitions} partitions ({done.added} added, {done.removed} "
+                      "removed)", flush=True)  # fmt: skip
     except Exception as exc:
         traceback.print_exc()
         print(f"{name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
