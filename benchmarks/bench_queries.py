@@ -5,9 +5,12 @@ Run:  .venv/bin/python benchmarks/bench_queries.py [--products 2000] [--days 730
       [--marketplaces US,DE,JP] [--repeat 3] [--no-spark] [--lake-dir DIR]
 
 1. A synthetic lake is written once with pyarrow (cached under the temp folder by its size):
-   ``aggregated/sales_daily`` and ``aggregated/orders_daily`` (one row per product, marketplace
-   and day) and ``cleaned/order_items`` (about two items per product and day), hive-partitioned
-   by marketplace and day exactly as curation writes them, columns and types from the contracts.
+   every table the queries read, with the contracts' columns and types, hive-partitioned by
+   marketplace and day (a weekly or monthly mart by its period's first day) exactly as curation
+   writes them: one row per product and partition for the per-ASIN/SKU tables (sales_daily,
+   orders_daily, the snapshot marts, product_performance, ...), two per product for
+   ``order_items``, and a fixed count for the others (ship-to states, search terms); values are
+   random by type (the queries' speed depends on sizes and types, not on the figures).
 2. Every query of ``spapi_toolkit/data/queries/`` runs with the notebooks' default scope (the
    last 30 days, every marketplace): on DuckDB through ``lake.query.connect`` (views, sqlglot
    transpilation, bound parameters), and on a local Spark session through Spark SQL (the same
@@ -33,10 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spapi_toolkit.lake.catalog import Contract, glue_columns, zone  # noqa: E402
-from spapi_toolkit.lake.marts import mart  # noqa: E402
 from spapi_toolkit.lake.query import connect, load, names  # noqa: E402
 from spapi_toolkit.lake.query.sql import parse  # noqa: E402
-from spapi_toolkit.lake.tables import table  # noqa: E402
 from spapi_toolkit.regions import marketplace  # noqa: E402
 
 LAST_DAY = date(2026, 11, 27)  # fixed: the lake is the same whatever day the bench runs
@@ -85,53 +86,113 @@ def _write(root: Path, contract: Contract, columns: dict[str, Any], rows: int) -
                      basename_template="part-{i}.snappy.parquet")  # fmt: skip
 
 
+# Rows per partition of each table the queries read, beyond one per product: ``None`` means one
+# row per product (ASIN or SKU); a number is that many rows (ship-to states, search terms).
+ROWS = {"customer_behavior": 60, "search_terms_weekly": 400, "market_basket_pairs": None,
+        "order_items": "items"}  # fmt: skip
+WORDS = ["dog", "leash", "lotion", "knife", "set", "men", "women", "best", "cheap", "large"]
+
+
+def _queried() -> list[Contract]:
+    """The cleaned tables and marts the package's queries read."""
+    from sqlglot import exp
+
+    from spapi_toolkit.lake.catalog import contracts
+    from spapi_toolkit.lake.query.sql import parse
+
+    read = set()
+    for name in names():
+        read |= {(t.db, t.name) for t in parse(load(name).text).find_all(exp.Table) if t.db}
+    return [c for z in ("cleaned", "aggregated") for c in contracts(z) if (z, c.name) in read]
+
+
+def _days(contract: Contract, days: int) -> list[date]:
+    """The partition days of a table over the history: every day, or every period start."""
+    from spapi_toolkit.lake.curate.aggregate import period_start
+
+    every = [LAST_DAY - timedelta(days=d) for d in range(days)][::-1]
+    period = getattr(contract, "period", "day")
+    return sorted({period_start(d, period) for d in every})
+
+
+def _values(name: str, kind: str, n: int, rng: Any, asins: Any, allowed: Any) -> Any:
+    """``n`` plausible values of one column, from its name and contract type."""
+    import numpy as np
+
+    if allowed:
+        return rng.choice(list(allowed), n)
+    if kind == "string":
+        if "asin" in name:
+            return rng.choice(asins, n)
+        if "sku" in name:
+            return np.char.add("SKU-", rng.choice(asins, n))
+        if name in ("search_term", "department_name", "title"):
+            return np.char.add(rng.choice(WORDS, n), np.char.add(" ", rng.choice(WORDS, n)))
+        if name == "buy_box_winner":
+            return rng.choice(["us", "other", "none"], n)
+        if name == "stock_out_risk":
+            return rng.choice(["out_of_stock", "high", "medium", "low", "no_sales"], n)
+        if name == "abc_class":
+            return rng.choice(["A", "B", "C"], n)
+        return np.char.add(f"{name[:6]}-", rng.integers(0, 50, n).astype(str))
+    if kind == "int":
+        return rng.poisson(8, n)
+    if kind == "decimal":
+        return rng.uniform(1, 200, n).round(2)
+    if kind in ("fraction", "double"):
+        return rng.uniform(0, 1, n)
+    if kind == "bool":
+        return rng.random(n) < 0.5
+    if kind == "timestamp":
+        return np.full(n, np.datetime64(f"{LAST_DAY}T12:00:00"))
+    if kind == "date":
+        return np.full(n, np.datetime64(LAST_DAY))
+    raise ValueError(f"no synthetic values for type {kind}")
+
+
 def build_lake(root: Path, products: int, days: int, markets: list[str]) -> dict[str, int]:
-    """The synthetic lake under ``root``; rows written per table."""
+    """A synthetic lake under ``root`` of every table the queries read (values by contract type,
+    one row per product and partition where the table is per product); rows written per
+    table."""
     import numpy as np
 
     rng = np.random.default_rng(7)
     asins = np.array([f"B{n:09d}" for n in range(products)])
     written = {}
-    day_list = [LAST_DAY - timedelta(days=d) for d in range(days)][::-1]
-    sales_parts, orders_parts, items_parts = [], [], []
-    for market in markets:
-        currency = marketplace(market).currency
-        grid_days = np.repeat(np.array(day_list, dtype="datetime64[D]"), products)
-        grid_asins = np.tile(asins, days)
-        n = len(grid_asins)
-        units = rng.poisson(1.5, n)
-        price = rng.uniform(5, 80, n).round(2)
-        sessions = units * 8 + rng.poisson(5, n)
-        views = sessions + rng.poisson(3, n)
-        share = rng.uniform(0.5, 1.0, n)
-        sales = (units * price).round(2)
-        common = {"seller_id": "A2BENCHSELLER", "marketplace_id": market, "date": grid_days,
-                  "currency": currency}  # fmt: skip
-        sales_parts.append({**common, "child_asin": grid_asins, "parent_asin": grid_asins,
-                            "units_ordered": units, "ordered_product_sales": sales,
-                            "sessions": sessions, "page_views": views,
-                            "buy_box_page_views": share * views,
-                            "buy_box_share": share})  # fmt: skip
-        orders_parts.append({**common, "sku": np.char.add("SKU-", grid_asins), "asin": grid_asins,
-                             "orders": units, "order_items": units, "units": units,
-                             "item_revenue": sales, "pending_units": np.zeros(n, int),
-                             "cancelled_items": np.zeros(n, int)})  # fmt: skip
-        items = 2 * n
-        items_parts.append({"seller_id": "A2BENCHSELLER", "marketplace_id": market,
-                            "purchase_date": np.repeat(grid_days, 2),
-                            "amazon_order_id": np.array([f"{market[:3]}-{i // 3}"
-                                                         for i in range(items)]),
-                            "order_item_id": np.arange(items).astype(str),
-                            "asin": np.repeat(grid_asins, 2), "quantity": rng.poisson(1.2, items),
-                            "order_status": "Shipped", "is_business_order": False})  # fmt: skip
-    tables = ((mart("sales_daily"), sales_parts), (mart("orders_daily"), orders_parts),
-              (table("order_items"), items_parts))  # fmt: skip
-    for contract, parts in tables:
+    for contract in _queried():
+        columns = contract.columns
+        per = ROWS.get(contract.name)
+        rows_each = 2 * products if per == "items" else (per or products)
+        parts = _days(contract, days)
         total = 0
-        for part in parts:
-            rows = len(next(v for v in part.values() if not isinstance(v, str | bool)))
-            _write(root, contract, part, rows)
-            total += rows
+        for market in markets:
+            currency = marketplace(market).currency
+            n = rows_each * len(parts)
+            data: dict[str, Any] = {
+                "seller_id": "A2BENCHSELLER",
+                "marketplace_id": market,
+                contract.partition_by[1]: np.repeat(
+                    np.array(parts, dtype="datetime64[D]"), rows_each
+                ),
+            }
+            for column in columns:
+                if column.name in data:
+                    continue
+                if column.name in ("currency", "reporting_currency"):
+                    data[column.name] = currency if column.name == "currency" else "USD"
+                    continue
+                if per is None and column.name in ("asin", "child_asin"):
+                    data[column.name] = np.tile(asins, len(parts))
+                    continue
+                if per == "items" and column.name == "amazon_order_id":
+                    data[column.name] = np.char.add(
+                        f"{market[:3]}-", (np.arange(n) // 3).astype(str)
+                    )
+                    continue
+                allowed = getattr(column, "allowed", None)
+                data[column.name] = _values(column.name, column.type, n, rng, asins, allowed)
+            _write(root, contract, data, n)
+            total += n
         written[contract.name] = total
     return written
 
