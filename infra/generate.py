@@ -1122,6 +1122,29 @@ def analysts() -> dict[str, Any]:
         {"Effect": "Allow", "Action": "lakeformation:GetDataAccess", "Resource": "*"},
         *bucket_rw("AthenaResultsBucket"),
         key_use(),
+        # The notebooks' freshness and check results (lake.query.connect): partition listings
+        # of the curated buckets (names only: the rows stay behind Lake Formation), and the
+        # curation state and quality results beside the raw zone.
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": [arn("CleanedBucket"), arn("AggregatedBucket")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": arn("RawBucket"),
+            "Condition": {"StringLike": {"s3:prefix": ["lake/_quality/*", "lake/_state/*"]}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [
+                sub("${RawBucket.Arn}/lake/_quality/*"),
+                sub("${RawBucket.Arn}/lake/_state/curate/*"),
+                sub("${RawBucket.Arn}/lake/_state/aggregate/*"),
+            ],
+        },
     ]
     analyst = role("Analyst", "athena.amazonaws.com", statements)
     # Assumed by people of this account (their own IAM policies say who), not by a service.
