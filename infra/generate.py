@@ -454,6 +454,16 @@ def bucket_read(bucket: str, prefix: str = "") -> list[dict[str, Any]]:
     ]
 
 
+def catalog_arns() -> list[dict[str, Any]]:
+    """The Glue Data Catalog, the stack's databases and their tables."""
+    glue = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+    return [
+        sub(f"{glue}:catalog"),
+        sub(f"{glue}:database/${{DatabasePrefix}}_*"),
+        sub(f"{glue}:table/${{DatabasePrefix}}_*/*"),
+    ]
+
+
 def role(name: str, service: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "Type": "AWS::IAM::Role",
@@ -835,17 +845,7 @@ def glue() -> dict[str, Any]:
                 "glue:UpdateTable",
                 "glue:CreateTable",
             ],
-            "Resource": [
-                sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog"),
-                sub(
-                    "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/"
-                    "${DatabasePrefix}_*"
-                ),
-                sub(
-                    "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
-                    "${DatabasePrefix}_*/*"
-                ),
-            ],
+            "Resource": catalog_arns(),
         },
         # Lake Formation vends the data's credentials; GetDataAccess has no resource type.
         {"Effect": "Allow", "Action": "lakeformation:GetDataAccess", "Resource": "*"},
@@ -1107,17 +1107,7 @@ def analysts() -> dict[str, Any]:
                 "glue:GetPartition",
                 "glue:GetPartitions",
             ],
-            "Resource": [
-                sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog"),
-                sub(
-                    "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/"
-                    "${DatabasePrefix}_*"
-                ),
-                sub(
-                    "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
-                    "${DatabasePrefix}_*/*"
-                ),
-            ],
+            "Resource": catalog_arns(),
         },
         {"Effect": "Allow", "Action": "lakeformation:GetDataAccess", "Resource": "*"},
         *bucket_rw("AthenaResultsBucket"),

@@ -53,7 +53,7 @@ from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate.marts import fx
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.quality import suites
-from spapi_toolkit.lake.quality.gate import Failure, Outcome, Validator, with_totals
+from spapi_toolkit.lake.quality.gate import Failure, Gated, Outcome, Validator, with_totals
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
 
@@ -68,7 +68,7 @@ Target = tuple[str, date]  # a mart partition: marketplace, the period's first d
 
 
 @dataclass
-class MartResult:
+class MartResult(Gated):
     """What one mart's run did."""
 
     mart: str
@@ -82,18 +82,8 @@ class MartResult:
     failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
 
     @property
-    def passed(self) -> bool:
-        """The suite passed (or nothing was validated)."""
-        return not self.failures
-
-    def failure_lines(self) -> list[str]:
-        """What failed, for a person: the blocked partitions, then each failed expectation."""
-        if not self.failures:
-            return []
-        head = f"aggregated.{self.mart}: blocked {len(self.blocked)} partition(s): " + ", ".join(
-            self.blocked
-        )
-        return [head, *(f.line(f"aggregated.{self.mart}") for f in self.failures)]
+    def qualified_name(self) -> str:
+        return f"aggregated.{self.mart}"
 
 
 def cleaned_to_aggregated(

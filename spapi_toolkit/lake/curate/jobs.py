@@ -31,7 +31,7 @@ from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources, staging
 from spapi_toolkit.lake.quality import suites
-from spapi_toolkit.lake.quality.gate import Failure, Outcome, Validator, with_windows
+from spapi_toolkit.lake.quality.gate import Failure, Gated, Outcome, Validator, with_windows
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import Table, table, tables
 
@@ -47,7 +47,7 @@ class CurationError(RuntimeError):
 
 
 @dataclass
-class TableResult:
+class TableResult(Gated):
     """What one table's run did."""
 
     table: str
@@ -68,18 +68,8 @@ class TableResult:
         return self.rows_in == self.rows_out + self.quarantined + self.superseded
 
     @property
-    def passed(self) -> bool:
-        """The suite passed (or nothing was validated)."""
-        return not self.failures
-
-    def failure_lines(self) -> list[str]:
-        """What failed, for a person: the blocked partitions, then each failed expectation."""
-        if not self.failures:
-            return []
-        head = f"cleaned.{self.table}: blocked {len(self.blocked)} partition(s): " + ", ".join(
-            self.blocked
-        )
-        return [head, *(f.line(f"cleaned.{self.table}") for f in self.failures)]
+    def qualified_name(self) -> str:
+        return f"cleaned.{self.table}"
 
 
 def hash_key_from_env(env: dict[str, str] | None = None) -> bytes | None:

@@ -76,6 +76,31 @@ class Failure:
         return f"{table}: {self.expectation} failed — {self.description}: {counts}{extra}"
 
 
+class Gated:
+    """What a table's or a mart's run says of its suite (mixed into ``TableResult`` and
+    ``MartResult``, which hold ``blocked`` and ``failures`` and name themselves)."""
+
+    blocked: list[str]
+    failures: list[Failure]
+
+    @property
+    def qualified_name(self) -> str:  # "cleaned.order_items", "aggregated.sales_daily"
+        raise NotImplementedError
+
+    @property
+    def passed(self) -> bool:
+        """The suite passed (or nothing was validated)."""
+        return not self.failures
+
+    def failure_lines(self) -> list[str]:
+        """What failed, for a person: the blocked partitions, then each failed expectation."""
+        if not self.failures:
+            return []
+        name = self.qualified_name
+        head = f"{name}: blocked {len(self.blocked)} partition(s): " + ", ".join(self.blocked)
+        return [head, *(f.line(name) for f in self.failures)]
+
+
 @dataclass
 class Outcome:
     """One suite run on one batch."""
