@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from spapi_toolkit.lake.catalog import table_columns
 from spapi_toolkit.lake.marts import mart
+from spapi_toolkit.lake.quality.gate import Failure, Outcome
 from spapi_toolkit.lake.query import QueryError, connect, names
 from spapi_toolkit.lake.query import sql as queries
 from spapi_toolkit.lake.storage import Lake
@@ -178,10 +179,25 @@ def test_orders_count_once_however_many_items_they_hold(lake):
 def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
     lake.write_bytes("_state/aggregate/sales_daily.json",
                      json.dumps({"updated_at": "2026-11-28T07:00:00+00:00"}).encode())  # fmt: skip
-    result = {"zone": "aggregated", "table": "sales_daily", "success": False, "evaluated": 12,
-              "checked_at": "2026-11-28T07:01:00+00:00",
-              "failed": [{"expectation": "expect_column_values_to_be_between",
-                          "description": "units_ordered >= 0", "unexpected": 1}]}  # fmt: skip
+    failure = Failure(
+        "expect_column_values_to_be_between",
+        "range",
+        "units_ordered >= 0",
+        ["units_ordered"],
+        unexpected=1,
+        partitions={f"marketplace_id={US}": 1},
+    )
+    result = Outcome(
+        "aggregated",
+        "sales_daily",
+        "run-1",
+        "2026-11-28T07:01:00+00:00",
+        False,
+        12,
+        5,
+        [failure],
+        blocked=[f"marketplace_id={US}/date=2026-11-03"],
+    ).latest()
     lake.write_bytes("_quality/latest/aggregated/sales_daily.json", json.dumps(result).encode())
     con = connect(lake)
 
@@ -209,7 +225,9 @@ def test_tables_columns_freshness_and_quality_of_a_local_lake(lake):
 
     [checked] = con.quality().itertuples()
     assert (checked.table, checked.success, checked.failed) == ("sales_daily", False, 1)
-    assert checked.failures == "units_ordered >= 0"
+    assert (checked.evaluated, checked.blocked) == (12, 1)
+    assert checked.checked_at == "2026-11-28T07:01:00+00:00"
+    assert checked.failures == "units_ordered >= 0 (1 rows)"
 
 
 @pytest.mark.aws

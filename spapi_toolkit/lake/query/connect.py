@@ -129,9 +129,10 @@ class LakeConnection:
                                            "last_day", "partitions", "curated_at"])  # fmt: skip
 
     def quality(self) -> pd.DataFrame:
-        """The latest Great Expectations result of each table checked (``_quality/latest/``):
-        zone, table, success, how many expectations were evaluated and failed, when, and the
-        failed ones' descriptions."""
+        """The latest Great Expectations result of each table checked (``_quality/latest/``,
+        written by ``quality.gate``): zone, table, success, how many expectations were evaluated
+        and failed, when, how many partitions were held back, and the failed ones'
+        descriptions."""
         import pandas as pd
 
         lake = self._lake("quality results")
@@ -139,19 +140,20 @@ class LakeConnection:
         for key in sorted(lake.list(QUALITY + "/")):
             if not key.endswith(".json"):
                 continue
-            result = json.loads(lake.read_bytes(key))
-            failed = result.get("failed", [])
+            result = json.loads(lake.read_bytes(key))  # gate.Outcome.latest()
+            failures = result.get("failures", [])
             rows.append({
                 "zone": result.get("zone", key.split("/")[-2]),
                 "table": result.get("table", key.rsplit("/", 1)[-1].removesuffix(".json")),
                 "success": bool(result.get("success")),
                 "evaluated": result.get("evaluated"),
-                "failed": len(failed),
-                "checked_at": result.get("checked_at"),
-                "failures": "; ".join(_describe(f) for f in failed),
+                "failed": result.get("failed", len(failures)),
+                "checked_at": result.get("at"),
+                "blocked": len(result.get("blocked", [])),
+                "failures": "; ".join(_describe(f) for f in failures),
             })  # fmt: skip
         return pd.DataFrame(rows, columns=["zone", "table", "success", "evaluated", "failed",
-                                           "checked_at", "failures"])  # fmt: skip
+                                           "checked_at", "blocked", "failures"])  # fmt: skip
 
     def _published(self, contract: Any) -> bool:
         assert self.lake is not None
@@ -175,7 +177,9 @@ class LakeConnection:
 
 def _describe(failure: Any) -> str:
     if isinstance(failure, Mapping):
-        return str(failure.get("description") or failure.get("expectation") or failure)
+        what = failure.get("description") or failure.get("expectation") or failure
+        count = failure.get("unexpected")
+        return f"{what} ({count} rows)" if count else str(what)
     return str(failure)
 
 
