@@ -16,6 +16,7 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 
 @pytest.mark.slow
 @pytest.mark.spark  # the demo curates on a local Spark
+@pytest.mark.timeout(900)  # ingestion, curation with its suites, five notebooks, then again
 def test_demo_runs_end_to_end_and_again(tmp_path):
     lake, out, reports = str(tmp_path / "lake"), tmp_path / "out", tmp_path / "reports"
     assert run(lake, out, seed=42, scale=3600.0, notebooks=NOTEBOOKS, reports=reports) == 0
