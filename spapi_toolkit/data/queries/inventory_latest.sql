@@ -6,7 +6,7 @@
 WITH latest AS (
   SELECT marketplace_id, MAX(date) AS date
   FROM aggregated.inventory_health
-  WHERE date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+  WHERE date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
     AND CONTAINS(:marketplaces, marketplace_id)
   GROUP BY marketplace_id
 )
@@ -14,6 +14,6 @@ SELECT h.*
 FROM aggregated.inventory_health AS h
 JOIN latest AS l
   ON h.marketplace_id = l.marketplace_id AND h.date = l.date
-WHERE h.date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+WHERE h.date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
   AND CONTAINS(:marketplaces, h.marketplace_id)
 ORDER BY h.marketplace_id, h.days_of_supply, h.sku

@@ -17,7 +17,7 @@ SELECT
     AS price_index_to_lowest,
   AVG(total_offer_count) AS offers_per_asin
 FROM aggregated.price_competitiveness
-WHERE date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+WHERE date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
   AND CONTAINS(:marketplaces, marketplace_id)
 GROUP BY marketplace_id, date
 ORDER BY marketplace_id, date

@@ -6,7 +6,7 @@
 WITH latest AS (
   SELECT marketplace_id, MAX(date) AS date
   FROM aggregated.price_competitiveness
-  WHERE date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+  WHERE date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
     AND CONTAINS(:marketplaces, marketplace_id)
   GROUP BY marketplace_id
 )
@@ -14,6 +14,6 @@ SELECT p.*
 FROM aggregated.price_competitiveness AS p
 JOIN latest AS l
   ON p.marketplace_id = l.marketplace_id AND p.date = l.date
-WHERE p.date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+WHERE p.date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
   AND CONTAINS(:marketplaces, p.marketplace_id)
 ORDER BY p.marketplace_id, p.asin

@@ -10,7 +10,7 @@ SELECT
   sales_rank,
   sales_rank_group
 FROM cleaned.catalog_items
-WHERE snapshot_date BETWEEN DATE_ADD('day', 1, :start) AND DATE_ADD('day', 1, :end)
+WHERE snapshot_date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND CAST(DATE_ADD('day', 1, :end) AS DATE)
   AND CONTAINS(:marketplaces, marketplace_id)
   AND sales_rank IS NOT NULL
 ORDER BY marketplace_id, asin, snapshot_date
