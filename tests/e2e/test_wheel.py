@@ -3,6 +3,7 @@ editable install, not run from the source tree."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -68,13 +69,16 @@ def test_the_wheel_installed_alone_runs_the_cli_registry_and_sandbox(wheel: Path
         ).strip()
     )
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # Nothing of the caller's PYTHONPATH (a source tree there would make pip think the project
+    # is installed already, and skip it).
+    alone = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(
         [python, "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)], check=True,
-        timeout=240,
+        timeout=240, env=alone,
     )  # fmt: skip
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    run = {"cwd": elsewhere, "capture_output": True, "text": True, "timeout": 120}
+    run = {"cwd": elsewhere, "capture_output": True, "text": True, "timeout": 120, "env": alone}
     help_text = subprocess.run([env_dir / "bin" / "spapi", "--help"], **run)
     assert help_text.returncode == 0, help_text.stderr
     assert "ingest" in help_text.stdout

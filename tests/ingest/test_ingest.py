@@ -248,16 +248,23 @@ def _removed(stderr: bytes) -> int:
     return int(found[0]) if found else 0
 
 
-def _kill_at(point: tuple[str, ...], env: dict[str, str], lake: Path) -> tuple[str, bytes]:
+def _kill_at(
+    point: tuple[str, ...], env: dict[str, str], lake: Path, previous: list[str]
+) -> tuple[str, bytes]:
     """Run an ingestion into ``lake`` and SIGKILL it at ``point``; what it was writing when
-    held there (for pause points) and its stderr."""
+    held there (for pause points) and its stderr. ``previous`` are the leftovers the kill
+    before this one left: a ("seconds", s) clock starts once the run has removed them, so a
+    slow start on a loaded machine cannot make the kill land before the clean-up."""
     kind = point[0]
     marker = Path(str(lake) + ".paused")
     marker.unlink(missing_ok=True)
     start = {"entries": _ledger_files(lake), "landed": _landed_files(lake)}.get(kind, 0)
     process = _spawn(env, lake, pause=":".join(point[1:]) if kind == "pause" else "")
-    began, deadline = time.monotonic(), time.monotonic() + 90
+    began: float | None = None
+    deadline = time.monotonic() + 90
     while True:
+        if began is None and not any((lake / f).exists() for f in previous):
+            began = time.monotonic()
         assert process.poll() is None, f"the run ended before {point}: no work was left"
         assert time.monotonic() < deadline, f"the run never reached {point}"
         if kind == "pause" and marker.exists():
@@ -266,7 +273,7 @@ def _kill_at(point: tuple[str, ...], env: dict[str, str], lake: Path) -> tuple[s
             break
         if kind == "landed" and _landed_files(lake) >= start + int(point[1]):
             break
-        if kind == "seconds" and time.monotonic() - began >= float(point[1]):
+        if kind == "seconds" and began and time.monotonic() - began >= float(point[1]):
             break
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
@@ -281,7 +288,8 @@ def test_sigkill_at_many_points_then_resume(tmp_path):
     removed: list[int] = []  # how many leftovers each later run said it removed
     with run_sandbox(end_date=END_DATE, scale=3600) as sandbox:
         for point in KILL_POINTS:
-            held, stderr = _kill_at(point, sandbox.env, interrupted)
+            previous = leftovers[-1] if leftovers else []
+            held, stderr = _kill_at(point, sandbox.env, interrupted, previous)
             removed.append(_removed(stderr))
             left = [f for f in _files(interrupted) if "/.tmp-" in "/" + f]
             if held:  # the write the run was held in is left, as a SIGKILL leaves it
