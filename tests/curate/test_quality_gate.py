@@ -10,14 +10,7 @@ from decimal import Decimal
 
 from spapi_toolkit.clock import ManualClock
 from spapi_toolkit.lake.quality import gate
-from spapi_toolkit.lake.quality.suites import (
-    CLEANED_TOTAL,
-    TOTAL,
-    WINDOW_END,
-    WINDOW_START,
-    Check,
-    Spec,
-)
+from spapi_toolkit.lake.quality.suites import IN_WINDOW, TOTALS, Check, Spec
 from spapi_toolkit.lake.storage import Lake
 
 CLOCK = ManualClock(datetime(2026, 11, 28, 8, tzinfo=UTC))
@@ -43,33 +36,26 @@ def _checks() -> tuple[Check, ...]:
         check("expect_column_values_to_be_between", "range", column="share", min_value=0,
               max_value=1),
         check("expect_compound_columns_to_be_unique", "unique_key", column_list=["mp", "d", "k"]),
-        check("expect_column_pair_values_a_to_be_greater_than_b", "in_window", column_A="d",
-              column_B=WINDOW_START, or_equal=True, ignore_row_if="either_value_is_missing"),
-        check("expect_column_pair_values_a_to_be_greater_than_b", "in_window", column_A=WINDOW_END,
-              column_B="d", or_equal=True, ignore_row_if="either_value_is_missing"),
-        check("expect_column_pair_values_to_be_equal", "totals", column_A=f"{TOTAL}n",
-              column_B=f"{CLEANED_TOTAL}n"),
+        check("expect_column_values_to_be_in_set", "in_window", column=f"{IN_WINDOW}d",
+              value_set=[True]),
+        check("expect_column_values_to_be_in_set", "totals", column=f"{TOTALS}n",
+              value_set=[True]),
     )  # fmt: skip
 
 
-def _frame(spark, rows):  # type: ignore[no-untyped-def]
-    from pyspark.sql import Window
+def _frame(spark, spec, rows):  # type: ignore[no-untyped-def]
+    """The rows with the business rules' columns, as the jobs add them: one document per
+    marketplace, the US one asked for D1-D2 only; cleaned totals that disagree on DE D2."""
     from pyspark.sql import functions as F
 
-    frame = spark.createDataFrame(rows, SCHEMA)
-    windows = {"US": (D1, D2), "DE": (D1, D3)}  # the US documents asked for D1-D2 only
-    known = spark.createDataFrame(
-        [(mp, a, b) for mp, (a, b) in windows.items()],
-        f"mp string, {WINDOW_START} date, {WINDOW_END} date",
-    )
-    frame = frame.join(known, on="mp", how="left")
-    sums = spark.createDataFrame(
+    frame = spark.createDataFrame(rows, SCHEMA).withColumn("raw_key", F.col("mp"))
+    windows = {"US": (D1.isoformat(), D2.isoformat()), "DE": (D1.isoformat(), D3.isoformat())}
+    frame = gate.with_windows(spark, frame, spec, windows)
+    cleaned = spark.createDataFrame(
         [("US", D1, 3), ("US", D2, 1), ("US", D3, 0), ("DE", D1, 1), ("DE", D2, 5), ("DE", D3, 1)],
-        f"mp string, d date, {CLEANED_TOTAL}n bigint",
+        "market string, day date, units bigint",
     )
-    frame = frame.join(sums, on=["mp", "d"], how="left")
-    whole = Window.partitionBy("mp", "d")
-    return frame.withColumn(f"{TOTAL}n", F.sum("n").over(whole))
+    return gate.with_totals(frame, spec, cleaned, {"n": "units"}, {"market": "mp", "day": "d"})
 
 
 def test_each_failed_expectation_is_blamed_on_its_partition_with_its_count(spark, tmp_path):
@@ -89,7 +75,7 @@ def test_each_failed_expectation_is_blamed_on_its_partition_with_its_count(spark
     lake = Lake.from_uri(str(tmp_path))
     validator = gate.Validator(lake, "run-1", CLOCK)
     try:
-        outcome = validator.validate(_frame(spark, rows), spec)
+        outcome = validator.validate(_frame(spark, spec, rows), spec)
         found = {f.description: (f.unexpected, f.partitions) for f in outcome.failures}
         us1, us3 = f"mp=US/d={D1}", f"mp=US/d={D3}"
         de2, de3 = f"mp=DE/d={D2}", f"mp=DE/d={D3}"
@@ -99,8 +85,8 @@ def test_each_failed_expectation_is_blamed_on_its_partition_with_its_count(spark
             "range price": (1, {us1: 1}),
             "range share": (1, {us1: 1}),
             "unique_key": (2, {de3: 2}),
-            "in_window _check_window_end": (1, {us3: 1}),
-            f"totals {TOTAL}n": (2, {de2: 2}),
+            f"in_window {IN_WINDOW}d": (1, {us3: 1}),
+            f"totals {TOTALS}n": (2, {de2: 2}),
         }
         assert len(outcome.failures) == 7 and not outcome.success
         assert outcome.blocked == sorted([us1, us3, de2, de3])

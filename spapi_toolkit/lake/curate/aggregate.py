@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -53,7 +52,15 @@ from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate.marts import fx
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.quality import suites
-from spapi_toolkit.lake.quality.gate import Failure, Gated, Outcome, Validator, with_totals
+from spapi_toolkit.lake.quality.gate import (
+    Failure,
+    Gated,
+    Outcome,
+    Validator,
+    gated_run,
+    new_run_id,
+    with_totals,
+)
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
 
@@ -98,23 +105,14 @@ def cleaned_to_aggregated(
     """Bring the marts ``names`` (default: every mart) up to date with the cleaned zone (see the
     module doc), each rebuild gated by its suite; ``progress`` hears each mart's result as it
     finishes. The run's Data Docs are copied into the lake at the end."""
-    from spapi_toolkit.lake.curate.jobs import new_run_id
-
     chosen = list(marts().values()) if names is None else [mart(name) for name in names]
-    results = []
-    validator = Validator(lake, new_run_id(clock), clock)
-    try:
-        for contract in chosen:
-            result = aggregate_mart(
-                spark, lake, contract, full_refresh=full_refresh, clock=clock, validator=validator
-            )
-            results.append(result)
-            if progress is not None:
-                progress(result)
-        validator.publish_docs()
-    finally:
-        validator.close()
-    return results
+
+    def step(contract: Mart, validator: Validator) -> MartResult:
+        return aggregate_mart(
+            spark, lake, contract, full_refresh=full_refresh, clock=clock, validator=validator
+        )
+
+    return gated_run(lake, clock, chosen, step, progress)
 
 
 def aggregate_mart(
@@ -144,7 +142,7 @@ def aggregate_mart(
         rebuild, gone = stale & targets, stale - targets
     held_back: set[Target] = set()
     if rebuild:
-        run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        run_id = new_run_id(clock)
         frames = _read_inputs(spark, lake, contract, current, rebuild)
         rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
         checker = Validator(lake, run_id, clock) if validator is None else validator
@@ -343,16 +341,10 @@ def _read_cleaned(
     """The rows of the given partitions of a cleaned table, partition columns typed as the
     table's contract says (not as Spark would guess from the folder names); no partitions give
     no rows, with the table's published columns."""
-    from pyspark.sql import functions as F
-
     if not partitions:
         ddl = ", ".join(f"{c.name} {STORED_TYPES[c.type]}" for c in table.published)
         return spark.createDataFrame([], f"seller_id string, {ddl}")
-    base = lake.location(publishing.table_key(table))
-    rows = spark.read.option("basePath", base).parquet(*(f"{base}/{p}" for p in partitions))
-    for name in table.partition_by:
-        rows = rows.withColumn(name, F.col(name).cast(STORED_TYPES[table.column(name).type]))
-    return rows
+    return publishing.read_published(spark, lake, table, partitions=partitions)
 
 
 def _mart_path(contract: Mart, target: Target) -> str:

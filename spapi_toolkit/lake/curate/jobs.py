@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,15 @@ from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources, staging
 from spapi_toolkit.lake.quality import suites
-from spapi_toolkit.lake.quality.gate import Failure, Gated, Outcome, Validator, with_windows
+from spapi_toolkit.lake.quality.gate import (
+    Failure,
+    Gated,
+    Outcome,
+    Validator,
+    gated_run,
+    new_run_id,
+    with_windows,
+)
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import Table, table, tables
 
@@ -104,26 +111,12 @@ def raw_to_cleaned(
     """Curate the raw zone into the cleaned tables ``names`` (default: every table with a
     contract), each batch gated by its suite; ``progress`` hears each table's result as it
     finishes. The run's Data Docs are copied into the lake at the end."""
-    results = []
-    validator = Validator(lake, new_run_id(clock), clock)
-    try:
-        for contract in curatable(names):
-            result = curate_table(
-                spark, lake, contract, full_refresh=full_refresh, hash_key=hash_key, clock=clock,
-                validator=validator,
-            )  # fmt: skip
-            results.append(result)
-            if progress is not None:
-                progress(result)
-        validator.publish_docs()
-    finally:
-        validator.close()
-    return results
 
+    def step(contract: Table, validator: Validator) -> TableResult:
+        return curate_table(spark, lake, contract, full_refresh=full_refresh, hash_key=hash_key,
+                            clock=clock, validator=validator)  # fmt: skip
 
-def new_run_id(clock: Clock) -> str:
-    """A run's id: its time (the injected clock's) and a random suffix."""
-    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return gated_run(lake, clock, curatable(names), step, progress)
 
 
 def curate_table(
@@ -156,7 +149,7 @@ def curate_table(
     held_back: set[str] = set()
 
     def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
-        frame = with_windows(spark, staged, windows) if spec.needs_windows() else staged
+        frame = with_windows(spark, staged, spec, windows) if spec.needs_windows() else staged
         outcome = checker.validate(frame, spec)
         outcomes.append(outcome)
         return outcome.blocked_values

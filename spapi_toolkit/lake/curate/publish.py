@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from spapi_toolkit.lake.curate.staging import newest
+from spapi_toolkit.lake.marts import Mart
 from spapi_toolkit.lake.storage import Lake
-from spapi_toolkit.lake.tables import Table
+from spapi_toolkit.lake.tables import STORED_TYPES, Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -51,6 +52,28 @@ def table_key(table: Partitioned, zone: str = CLEANED) -> str:
 
 def is_published(lake: Lake, table: Partitioned, zone: str = CLEANED) -> bool:
     return next(iter(lake.list(table_key(table, zone) + "/")), None) is not None
+
+
+def read_published(
+    spark: SparkSession,
+    lake: Lake,
+    contract: Table | Mart,
+    zone: str = CLEANED,
+    partitions: Sequence[str] | None = None,
+) -> DataFrame:
+    """The published rows of ``contract``'s table in ``zone`` (only ``partitions``, folder paths
+    like ``marketplace_id=X/date=D``, when given), its partition columns typed as the contract
+    says: Spark would guess their types from the folder names."""
+    from pyspark.sql import functions as F
+
+    base = lake.location(table_key(contract, zone))
+    if partitions is None:
+        rows = spark.read.parquet(base)
+    else:
+        rows = spark.read.option("basePath", base).parquet(*(f"{base}/{p}" for p in partitions))
+    for name in contract.partition_by:
+        rows = rows.withColumn(name, F.col(name).cast(STORED_TYPES[contract.column(name).type]))
+    return rows
 
 
 def publish(

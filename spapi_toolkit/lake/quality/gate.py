@@ -28,21 +28,15 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
-from spapi_toolkit.lake.quality.suites import (
-    CLEANED_TOTAL,
-    TOTAL,
-    WINDOW_END,
-    WINDOW_START,
-    Check,
-    Spec,
-    build,
-)
+from spapi_toolkit.lake.quality.suites import IN_WINDOW, TOTALS, Check, Spec, build
 from spapi_toolkit.lake.storage import Lake
 
 if TYPE_CHECKING:
@@ -54,6 +48,8 @@ LATEST = f"{QUALITY}/latest"
 RESULTS = f"{QUALITY}/results"
 DOCS = f"{QUALITY}/docs"
 WHOLE_BATCH = "*"  # the partition a table-wide failure is reported under
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -138,50 +134,62 @@ def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
-def with_windows(spark: SparkSession, frame: DataFrame, windows: dict[str, tuple[str, str]]):
-    """``frame`` with each row's document's request window beside it (``in_window``'s columns;
-    null for rows of documents not in ``windows``, which the check then skips)."""
+def with_windows(
+    spark: SparkSession, frame: DataFrame, spec: Spec, windows: dict[str, tuple[str, str]]
+) -> DataFrame:
+    """``frame`` with ``spec``'s ``in_window`` columns: per date column, whether it lies inside
+    the request window of the row's document (``windows``: raw key -> first and last day);
+    null for a null date or a document not in ``windows``, which the check then skips."""
     from pyspark.sql import functions as F
 
-    if not windows:
-        return frame.withColumn(WINDOW_START, F.lit(None).cast("date")).withColumn(
-            WINDOW_END, F.lit(None).cast("date")
-        )
+    start, end = "_window_start", "_window_end"
     known = spark.createDataFrame(
         [(key, date.fromisoformat(a), date.fromisoformat(b)) for key, (a, b) in windows.items()],
-        f"raw_key string, {WINDOW_START} date, {WINDOW_END} date",
+        f"raw_key string, {start} date, {end} date",
     )
-    return frame.join(F.broadcast(known), on="raw_key", how="left")
+    framed = frame.join(F.broadcast(known), on="raw_key", how="left")
+    for column in spec.window_columns():
+        framed = framed.withColumn(
+            f"{IN_WINDOW}{column}", F.col(column).between(F.col(start), F.col(end))
+        )
+    return framed.drop(start, end)
 
 
 def with_totals(
     frame: DataFrame, spec: Spec, source: DataFrame, totals: dict[str, str], names: dict[str, str]
 ) -> DataFrame:
-    """``frame`` (a mart's rows) with, per partition, each ``totals`` column's sum beside the
-    cleaned source's sum (``source``: the cleaned rows of the same partitions; ``names``: the
-    source's partition columns -> the mart's). Both sums are computed once and brought to the
-    driver (one row per partition), so GX's several passes over the frame do not recompute
-    them, nor read the cleaned rows again."""
+    """``frame`` (a mart's rows) with, per ``totals`` column, whether its sum over the row's
+    partition equals the cleaned source's sum over the same partition (``source``: the cleaned
+    rows of the same partitions; ``names``: the source's partition columns -> the mart's);
+    null where both sums are null. The sums are compared once per partition on the driver's
+    side of a small join (one row per partition), so GX's pass over the frame recomputes
+    neither, nor reads the cleaned rows again."""
     from pyspark.sql import functions as F
 
     if not totals:
         return frame
     partition = list(spec.partition_by)
     mine_sums = frame.groupBy(*partition).agg(
-        *(F.sum(mine).alias(f"{TOTAL}{mine}") for mine in totals)
+        *(F.sum(mine).alias(f"_mine_{mine}") for mine in totals)
     )
     renamed = source.select(
         *(F.col(c).alias(m) for c, m in names.items()),
-        *(F.col(theirs).alias(f"{CLEANED_TOTAL}{mine}") for mine, theirs in totals.items()),
+        *(F.col(theirs).alias(f"_theirs_{mine}") for mine, theirs in totals.items()),
     )
     their_sums = renamed.groupBy(*partition).agg(
-        *(F.sum(f"{CLEANED_TOTAL}{mine}").alias(f"{CLEANED_TOTAL}{mine}") for mine in totals)
+        *(F.sum(f"_theirs_{mine}").alias(f"_theirs_{mine}") for mine in totals)
     )
     both = mine_sums.join(their_sums, on=partition, how="left")
-    for mine in totals:  # compare as the same type: a mart may store a sum cast otherwise
-        kind = dict(both.dtypes)[f"{TOTAL}{mine}"]
-        both = both.withColumn(f"{CLEANED_TOTAL}{mine}", F.col(f"{CLEANED_TOTAL}{mine}").cast(kind))
-    local = frame.sparkSession.createDataFrame(both.collect(), both.schema)
+    flags = []
+    for mine in totals:  # compared as the same type: a mart may store a sum cast otherwise
+        ours = F.col(f"_mine_{mine}")
+        theirs = F.col(f"_theirs_{mine}").cast(dict(both.dtypes)[f"_mine_{mine}"])
+        agree = F.when(ours.isNull() & theirs.isNull(), F.lit(None)).otherwise(
+            ours.eqNullSafe(theirs)
+        )
+        flags.append(agree.alias(f"{TOTALS}{mine}"))
+    compared = both.select(*partition, *flags)
+    local = frame.sparkSession.createDataFrame(compared.collect(), compared.schema)
     return frame.join(F.broadcast(local), on=partition, how="left")
 
 
@@ -205,12 +213,6 @@ def failing(check: Check) -> SparkColumn | None:
     if check.type == "expect_compound_columns_to_be_unique":
         columns = k["column_list"]
         return F.count(F.lit(1)).over(Window.partitionBy(*columns)) > 1
-    if check.type == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = F.col(k["column_A"]), F.col(k["column_B"])
-        return a.isNotNull() & b.isNotNull() & (a < b if k.get("or_equal") else a <= b)
-    if check.type == "expect_column_pair_values_to_be_equal":
-        a, b = F.col(k["column_A"]), F.col(k["column_B"])
-        return ~a.eqNullSafe(b)
     return None
 
 
@@ -223,6 +225,7 @@ class Validator:
         self.clock = clock
         self._folder: str | None = None
         self._context: Any = None
+        self._suites: set[str] = set()  # in the context (listing them would parse every one)
         self.outcomes: list[Outcome] = []
 
     def _gx(self) -> Any:
@@ -247,9 +250,10 @@ class Validator:
         from great_expectations.core.run_identifier import RunIdentifier
 
         context = self._gx()
-        if spec.name in _names(context.suites):  # validated before in this run: built anew
+        if spec.name in self._suites:  # validated before in this run: built anew
             context.suites.delete(spec.name)
         suite = context.suites.add(build(spec))
+        self._suites.add(spec.name)
         asset = context.data_sources.get("spark").add_dataframe_asset(
             name=f"{spec.name}.{len(self.outcomes)}"
         )
@@ -357,10 +361,36 @@ class Validator:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
         self._folder, self._context = None, None
+        self._suites.clear()
 
 
-def _names(suites: Any) -> set[str]:
-    return {s.name for s in suites.all()}
+def new_run_id(clock: Clock) -> str:
+    """A run's id: its time (the injected clock's) and a random suffix."""
+    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def gated_run(
+    lake: Lake,
+    clock: Clock,
+    items: Iterable[T],
+    step: Callable[[T, Validator], R],
+    progress: Callable[[R], None] | None = None,
+) -> list[R]:
+    """``step`` on each of ``items`` (tables, marts) with one ``Validator`` for the whole run;
+    ``progress`` hears each result as it comes. The run's Data Docs are copied into the lake
+    at the end, and the validator's temporary folder removed whatever happens."""
+    results = []
+    validator = Validator(lake, new_run_id(clock), clock)
+    try:
+        for item in items:
+            result = step(item, validator)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        validator.publish_docs()
+    finally:
+        validator.close()
+    return results
 
 
 def read_latest(lake: Lake, zone: str, table: str) -> dict[str, Any] | None:

@@ -13,29 +13,30 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources
-from spapi_toolkit.lake.curate.publish import is_published, table_key
+from spapi_toolkit.lake.curate.publish import is_published
 from spapi_toolkit.lake.marts import marts
-from spapi_toolkit.lake.quality.gate import Outcome, Validator, with_totals, with_windows
+from spapi_toolkit.lake.quality.gate import (
+    Outcome,
+    Validator,
+    gated_run,
+    with_totals,
+    with_windows,
+)
 from spapi_toolkit.lake.quality.suites import CLEANED, Spec, specs
 from spapi_toolkit.lake.quality.suites import spec as spec_of
 from spapi_toolkit.lake.storage import Lake
-from spapi_toolkit.lake.tables import STORED_TYPES, tables
+from spapi_toolkit.lake.tables import tables
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
 def read_published(spark: SparkSession, lake: Lake, spec: Spec) -> DataFrame:
-    """The whole published table of ``spec``, its partition columns cast to the contract's
-    types (Spark would guess them from the folder names)."""
-    from pyspark.sql import functions as F
-
+    """The whole published table of ``spec`` (``publish.read_published``)."""
     contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
-    frame = spark.read.parquet(lake.location(table_key(contract, spec.zone)))
-    for name in spec.partition_by:
-        frame = frame.withColumn(name, F.col(name).cast(STORED_TYPES[contract.column(name).type]))
-    return frame
+    return publishing.read_published(spark, lake, contract, spec.zone)
 
 
 def check_published(
@@ -48,29 +49,22 @@ def check_published(
 ) -> list[Outcome]:
     """Run the suites of ``names`` (tables or marts; default all) on their published tables;
     tables not published yet are skipped. Writes the results and Data Docs (module doc)."""
-    from spapi_toolkit.lake.curate.jobs import new_run_id
 
-    validator = Validator(lake, new_run_id(clock), clock)
-    outcomes = []
-    try:
-        for spec in specs(list(names) if names else None):
-            contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
-            if not is_published(lake, contract, spec.zone):
-                continue
-            frame = read_published(spark, lake, spec)
-            if spec.needs_windows():
-                documents = sources.raw_documents(lake, tables()[spec.table])
-                windows = {d.key: d.window for d in documents if d.window is not None}
-                frame = with_windows(spark, frame, windows)
-            if spec.totals():
-                mart = marts()[spec.table]
-                source = read_published(spark, lake, spec_of(CLEANED, mart.from_table))
-                frame = with_totals(frame, spec, source, dict(mart.totals), mart.source_partition())
-            outcome = validator.validate(frame, spec)
-            outcomes.append(outcome)
-            if progress is not None:
-                progress(outcome)
-        validator.publish_docs()
-    finally:
-        validator.close()
-    return outcomes
+    def published(spec: Spec) -> bool:
+        contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
+        return is_published(lake, contract, spec.zone)
+
+    def check(spec: Spec, validator: Validator) -> Outcome:
+        frame = read_published(spark, lake, spec)
+        if spec.needs_windows():
+            documents = sources.raw_documents(lake, tables()[spec.table])
+            windows = {d.key: d.window for d in documents if d.window is not None}
+            frame = with_windows(spark, frame, spec, windows)
+        if spec.totals():
+            mart = marts()[spec.table]
+            source = read_published(spark, lake, spec_of(CLEANED, mart.from_table))
+            frame = with_totals(frame, spec, source, dict(mart.totals), mart.source_partition())
+        return validator.validate(frame, spec)
+
+    chosen = [s for s in specs(list(names) if names else None) if published(s)]
+    return gated_run(lake, clock, chosen, check, progress)

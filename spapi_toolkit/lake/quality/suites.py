@@ -13,10 +13,12 @@ What each suite checks, in order:
 - ``allowed`` values; ranges: the contract's ``min``/``max``, else what the type implies
   (money >= 0 unless ``signed``, fractions in [0, 1]; ``tables.bounds``);
 - business rules that need more than the rows: ``in_window`` dates lie inside the request
-  window of their document (columns ``_check_window_start``/``_check_window_end``, set from
-  the manifests beside the rows while validating), and a mart's ``totals`` equal the cleaned
-  totals of the partitions it was built from (``_check_total_<column>`` beside
-  ``_check_cleaned_total_<column>``, per partition). ``gate.prepare`` adds those columns.
+  window of their document (``_check_in_window_<column>``), and a mart's ``totals`` equal the
+  cleaned totals of the partitions it was built from (``_check_totals_<column>``, per
+  partition). ``gate.with_windows`` and ``gate.with_totals`` add those columns while
+  validating, each a boolean (null where the rule does not apply: no window known, no total on
+  either side), so each rule is one column check: GX computes those in one bundled pass,
+  where a check comparing two columns would cost a pass of its own.
 
 Every expectation carries ``meta.rule`` (which of the above) and a ``description`` in words,
 which the failure messages, the latest-result JSON and the Data Docs show.
@@ -38,10 +40,8 @@ if TYPE_CHECKING:
 
 CLEANED = "cleaned"
 ZONES = (CLEANED, AGGREGATED)
-WINDOW_START = "_check_window_start"
-WINDOW_END = "_check_window_end"
-TOTAL = "_check_total_"  # + mart column: its sum over the mart partition
-CLEANED_TOTAL = "_check_cleaned_total_"  # + mart column: the cleaned column's sum, same partition
+IN_WINDOW = "_check_in_window_"  # + column: the date lies inside its document's request window
+TOTALS = "_check_totals_"  # + mart column: its partition sum equals the cleaned one's
 # Contract types -> the Spark type names GX's expect_column_values_to_be_of_type reports.
 SPARK_TYPES = {
     "string": "StringType",
@@ -89,12 +89,27 @@ class Spec:
     def name(self) -> str:
         return f"{self.zone}.{self.table}"
 
+    def window_columns(self) -> list[str]:
+        """The date columns the suite checks against their documents' request windows."""
+        return [_ruled(c, IN_WINDOW) for c in self.checks if c.rule == "in_window"]
+
     def needs_windows(self) -> bool:
-        return any(c.rule == "in_window" for c in self.checks)
+        return bool(self.window_columns())
 
     def totals(self) -> list[str]:
         """The mart columns whose totals the suite compares with the cleaned ones."""
-        return [c.kwargs["column_A"][len(TOTAL) :] for c in self.checks if c.rule == "totals"]
+        return [_ruled(c, TOTALS) for c in self.checks if c.rule == "totals"]
+
+
+def _ruled(check: Check, prefix: str) -> str:
+    """The contract column a business rule's check column (``prefix`` + column) is about."""
+    return str(check.kwargs["column"])[len(prefix) :]
+
+
+def _holds(column: str, rule: str, description: str) -> Check:
+    """A business rule's check: its boolean column is true wherever it applies."""
+    kwargs = {"column": column, "value_set": [True]}
+    return Check("expect_column_values_to_be_in_set", kwargs, rule, description)
 
 
 def spark_type(kind: str) -> str:
@@ -188,29 +203,10 @@ def table_spec(table: Table) -> Spec:
     for column in table.published:
         if column.in_window:
             checks.append(
-                Check(
-                    "expect_column_pair_values_a_to_be_greater_than_b",
-                    {
-                        "column_A": column.name,
-                        "column_B": WINDOW_START,
-                        "or_equal": True,
-                        "ignore_row_if": "either_value_is_missing",
-                    },
+                _holds(
+                    f"{IN_WINDOW}{column.name}",
                     "in_window",
-                    f"{column.name} is not before its document's request window",
-                )
-            )
-            checks.append(
-                Check(
-                    "expect_column_pair_values_a_to_be_greater_than_b",
-                    {
-                        "column_A": WINDOW_END,
-                        "column_B": column.name,
-                        "or_equal": True,
-                        "ignore_row_if": "either_value_is_missing",
-                    },
-                    "in_window",
-                    f"{column.name} is not after its document's request window",
+                    f"{column.name} lies inside its document's request window",
                 )
             )
     return Spec(CLEANED, table.name, table.partition_by, tuple(checks))
@@ -224,13 +220,8 @@ def mart_spec(mart: Mart) -> Spec:
     checks = _common(columns, unique, unique, list(mart.columns))
     for mine, theirs in mart.totals:
         checks.append(
-            Check(
-                "expect_column_pair_values_to_be_equal",
-                {
-                    "column_A": f"{TOTAL}{mine}",
-                    "column_B": f"{CLEANED_TOTAL}{mine}",
-                    "ignore_row_if": "both_values_are_missing",
-                },
+            _holds(
+                f"{TOTALS}{mine}",
                 "totals",
                 f"per partition, the sum of {mine} equals the sum of {mart.from_table}.{theirs}",
             )
@@ -300,16 +291,25 @@ def build(suite: Spec) -> ExpectationSuite:
     )
 
     payload = suite_dict(suite)
-    built = ExpectationSuite(name=payload["name"], id=payload["id"], meta=payload["meta"])
-    for item in payload["expectations"]:
-        configuration = ExpectationConfiguration(
+    configurations = [
+        ExpectationConfiguration(
             type=item["type"],
             kwargs=item["kwargs"],
             meta=item["meta"],
             description=item["description"],
             id=item["id"],
         )
-        built.add_expectation_configuration(configuration)
+        for item in payload["expectations"]
+    ]
+    # All at once: adding them one by one compares each with every one before it (quadratic,
+    # about a second for a 60-check suite). The constructor only logs one it cannot take.
+    built = ExpectationSuite(
+        name=payload["name"], id=payload["id"], meta=payload["meta"], expectations=configurations
+    )
+    if len(built.expectations) != len(configurations):
+        taken = {e.id for e in built.expectations}
+        lost = [c.type for c in configurations if c.id not in taken]
+        raise ValueError(f"suite {suite.name}: Great Expectations refused {lost}")
     return built
 
 
