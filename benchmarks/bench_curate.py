@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/bench_curate.py [--products 2000] [--marketplaces US,DE,JP]
                                                    [--days 1,30,365] [--lake-dir DIR] [--quick]
+                                                   [--datasets A,B] [--marts M,N]
 
 1. The raw zone. For each size, a fresh lake gets what ingestion would land for a seller of
    ``--products`` child ASINs in ``--marketplaces`` over the first N days of its history: the
@@ -172,6 +173,7 @@ class Scope:
     """What is landed and curated: datasets, the cleaned tables they feed, the marts of those."""
 
     datasets: tuple[str, ...]
+    only_marts: tuple[str, ...] | None = None  # of the marts the tables feed, only these
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -181,7 +183,13 @@ class Scope:
     def marts(self) -> tuple[str, ...]:
         from spapi_toolkit.lake.marts import marts
 
-        return tuple(m.name for m in marts().values() if m.from_table in self.tables)
+        fed = tuple(m.name for m in marts().values() if m.from_table in self.tables)
+        if self.only_marts is None:
+            return fed
+        unknown = sorted(set(self.only_marts) - set(fed))
+        if unknown:
+            raise SystemExit(f"--marts: {', '.join(unknown)} not fed by {', '.join(self.tables)}")
+        return tuple(m for m in fed if m in self.only_marts)
 
 
 def run_time(day: date) -> datetime:
@@ -699,12 +707,13 @@ def run(
     workers: int = 1,
     datasets: Sequence[str] = DATASETS,
     warm: bool = False,
+    marts: Sequence[str] | None = None,
 ) -> int:
     """The benchmark (see the module doc); 0 when every check passed, 1 otherwise."""
     marketplace_ids = tuple(marketplace(m).marketplace_id for m in markets)
     sizes = sorted(set(sizes))
     seller = Seller(products, marketplace_ids, max(sizes) + 1)
-    scope = Scope(tuple(datasets))
+    scope = Scope(tuple(datasets), None if marts is None else tuple(marts))
     print(f"seller: {products} products in {', '.join(markets)}; history from {HISTORY_START}; "
           f"datasets {', '.join(scope.datasets)} -> tables {', '.join(scope.tables)} -> marts "
           f"{', '.join(scope.marts)}; lake {lake_dir}")  # fmt: skip
@@ -759,6 +768,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
                         help="processes landing the raw zone, one per marketplace")  # fmt: skip
     parser.add_argument("--datasets", default=",".join(DATASETS),
                         help=f"datasets to land and curate ({','.join(DATASETS)})")  # fmt: skip
+    parser.add_argument("--marts", help="only these of the marts the tables feed (all)")
     parser.add_argument("--no-warm-up", action="store_true",
                         help="measure on a cold JVM: no toy run first")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
@@ -772,7 +782,9 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     try:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
         warm = spark is None and not args.no_warm_up
-        return run(args.products, markets, sizes, lake_dir, spark, args.workers, datasets, warm)
+        marts = [m.strip() for m in args.marts.split(",") if m.strip()] if args.marts else None
+        return run(args.products, markets, sizes, lake_dir, spark, args.workers, datasets, warm,
+                   marts)  # fmt: skip
     finally:
         if not args.keep and args.lake_dir is None:
             shutil.rmtree(lake_dir, ignore_errors=True)
