@@ -143,9 +143,9 @@ def aggregate_mart(
     held_back: set[Target] = set()
     if rebuild:
         run_id = new_run_id(clock)
+        checker = Validator(lake, run_id, clock) if validator is None else validator
         frames = _read_inputs(spark, lake, contract, current, rebuild)
         rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
-        checker = Validator(lake, run_id, clock) if validator is None else validator
         outcomes: list[Outcome] = []
 
         def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
@@ -154,6 +154,7 @@ def aggregate_mart(
             outcomes.append(outcome)
             return outcome.blocked_values
 
+        checker.warm()  # GX imports while Spark builds the mart
         try:
             result.rows_out = rows.count()
             result.unconverted = fx.unconverted(rows)

@@ -139,10 +139,10 @@ def curate_table(
     if not documents:
         result.seconds = time.perf_counter() - started
         return result
-    rows, result.rejected = sources.read(spark, lake, contract, documents)
     run_id = new_run_id(clock)
     own = validator is None
     checker = Validator(lake, run_id, clock) if validator is None else validator
+    rows, result.rejected = sources.read(spark, lake, contract, documents)
     spec = suites.table_spec(contract)
     windows = {d.key: d.window for d in documents if d.window is not None}
     outcomes: list[Outcome] = []
@@ -155,6 +155,7 @@ def curate_table(
         return outcome.blocked_values
 
     if rows is not None:
+        checker.warm()  # GX imports while Spark stages the batch
         typed = staging.typed(rows, contract).persist()
         try:
             good, bad = staging.split(typed)

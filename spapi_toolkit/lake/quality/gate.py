@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -226,12 +228,20 @@ class Validator:
         self._folder: str | None = None
         self._context: Any = None
         self._suites: set[str] = set()  # in the context (listing them would parse every one)
+        self._warming: threading.Thread | None = None
         self.outcomes: list[Outcome] = []
+
+    def warm(self) -> None:
+        """Start importing Great Expectations in the background (it takes seconds), for a job
+        that knows it will validate, while Spark reads and stages its first batch. A run that
+        validates nothing never calls this and never imports GX."""
+        if self._warming is None and "great_expectations" not in sys.modules:
+            self._warming = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+            self._warming.start()
 
     def _gx(self) -> Any:
         if self._context is None:
-            # No usage statistics leave the machine (a Glue job may have no internet at all).
-            os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+            _import_gx()  # waits for warm()'s import, if one is under way
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -358,10 +368,19 @@ class Validator:
         return f"{DOCS}/index.html"
 
     def close(self) -> None:
+        if self._warming is not None:  # never leave an import half done at exit
+            self._warming.join()
+            self._warming = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
         self._folder, self._context = None, None
         self._suites.clear()
+
+
+def _import_gx() -> None:
+    # No usage statistics leave the machine (a Glue job may have no internet at all).
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations  # noqa: F401
 
 
 def new_run_id(clock: Clock) -> str:
