@@ -5,13 +5,16 @@ numbers kept beside them: what the snapshot curation tests and the snapshot mart
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from spapi_sandbox.server import run_sandbox
 from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
+from spapi_toolkit.ingest.snapshots import read_jsonl
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import is_manifest, raw_partition, raw_prefix
 from spapi_toolkit.lake.registry import select
 from spapi_toolkit.lake.storage import Lake
 
@@ -21,9 +24,12 @@ from .week import SELLER, TODAY, curate
 
 # merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
 DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
-            "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket")  # fmt: skip
+            "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket,orders_api,"
+            "listings_items")  # fmt: skip
 TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
-          "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket"]  # fmt: skip
+          "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket", "orders",
+          "listings_items"]  # fmt: skip
+SERVED = ("orders_api", "listings_items")  # datasets whose landed items the tests read back
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
 MARKETS = (US, DE, JP)
 
@@ -48,7 +54,37 @@ def build(spark, root: Path) -> tuple[dict, dict[str, list], dict[str, Any]]:
                 for mp in MARKETS
                 for week in (date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 15))
             },
+            # Every order item purchased from a month before the window to its end (orders
+            # updated in the window were bought up to the refund lookback before it), by order.
+            "order_items": _by_order(
+                item
+                for mp in MARKETS
+                for item in seller.order_items(
+                    mp, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 17, tzinfo=UTC)
+                )
+            ),
+            "served": {name: served(lake, name) for name in SERVED},
         }
     results = curate(spark, lake, names=TABLES)
     tables = {name: spark.read.parquet(str(root / "cleaned" / name)).collect() for name in TABLES}
     return results, tables, truth
+
+
+def served(lake: Lake, name: str) -> list[tuple[str, str, dict]]:
+    """What the sandbox served for dataset ``name``, as landed: (marketplace, dt, item) for
+    every line of every landed document."""
+    found = []
+    for key in sorted(lake.list(raw_prefix(name))):
+        if is_manifest(key):
+            manifest = Manifest.from_json(lake.read_bytes(key))
+            part = raw_partition(manifest.key)
+            for item in read_jsonl(lake, manifest.key):
+                found.append((part["marketplace_id"], part["dt"], item))
+    return found
+
+
+def _by_order(items) -> dict[str, list]:
+    orders: dict[str, list] = {}
+    for item in items:
+        orders.setdefault(item.amazon_order_id, []).append(item)
+    return orders

@@ -18,6 +18,11 @@ from spapi_toolkit.lake.storage import Lake
 
 from .week import FIRST, LAST, SELLER, TODAY
 
+# Run alone, the first test builds both session lakes (the curated week and the snapshots, which
+# land orders and listings too): about five minutes on a loaded two-core machine, so its timeout
+# is above pyproject's default.
+pytestmark = pytest.mark.timeout(900)
+
 NAMES = ["inventory_health", "price_competitiveness", "product_performance"]
 CLOCK = ManualClock(datetime(2026, 11, 28, 9, tzinfo=UTC))
 NOVEMBER = date(2026, 11, 1)

@@ -74,3 +74,72 @@ def test_json_lines_are_read_one_row_per_line_with_array_steps(spark, tmp_path):
         "raw_key": key, "asin": "B2", "count": None, "first_rank": None, "our_price": None,
         "our_fba": None, "parent": None, "missing": None,
     }  # fmt: skip
+
+
+ORDERS = Table(
+    name="orders_test",
+    description="test",
+    key=("id",),
+    partition_by=(),
+    columns=(
+        Column("id", "string", "id"),
+        Column("lines", "int", "count(items[*])"),
+        Column("units", "int", "sum(items[*].qty)"),
+        Column("paid", "decimal", "sum(items[*].price.amount)"),
+        Column("prime", "bool", "has(programs[*], PRIME)"),
+        Column("gift", "bool", "has(items[*].flags.gift, yes)"),
+        Column("worst", "string", "issues[level=ERROR].level | issues[level=WARNING].level"),
+        Column("issues", "int", "count(issues[*])"),
+    ),
+)
+
+
+def test_array_functions_widen_a_counted_array_to_what_other_paths_read():
+    assert jsonl_schema(ORDERS) == (
+        "`id` string, `items` array<struct<`qty`: string, `price`: struct<`amount`: string>, "
+        "`flags`: struct<`gift`: string>>>, `programs` array<string>, "
+        "`issues` array<struct<`level`: string>>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("items[*].qty", r"reads every element \(\[\*\]\) outside count, sum, has"),
+        ("count(items[*].qty)", r"must end at its \[\*\] step"),
+        ("sum(items[0].qty)", r"needs one \[\*\] step"),
+        ("sum(items[*].parts[*].qty)", r"needs one \[\*\] step"),
+        ("has(programs[*])", r"needs has\(path, value\)"),
+    ],
+)
+def test_array_functions_are_checked(source, message):
+    bad = Table("bad", "test", ("a",), (), (Column("a", "string", source),))
+    with pytest.raises(SourceError, match=message):
+        jsonl_schema(bad)
+
+
+def test_array_functions_count_sum_and_look_for_values_and_alternatives_fall_back(spark, tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    key = "raw/source=spapi/dataset=orders_api/x.jsonl.gz"
+    lines = [
+        {"id": "A", "programs": ["PRIME", "AMAZON_BUSINESS"],
+         "items": [{"qty": 2, "price": {"amount": "10.50"}, "flags": {"gift": "yes"}},
+                   {"qty": 3, "price": {"amount": "0.25"}}],
+         "issues": [{"level": "WARNING"}, {"level": "ERROR"}]},
+        {"id": "B", "items": [{"qty": 1}], "issues": [{"level": "WARNING"}]},
+        {"id": "C", "items": [], "programs": [], "issues": []},
+        {"id": "D", "items": [{"qty": "two"}, {"qty": 1}]},
+    ]  # fmt: skip
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    lake.write_bytes(key, gzip.compress(text.encode()))
+    document = RawDocument(key, "orders_api", "jsonl", "S", "M", "2026-11-28", "utf-8", "0",
+                           None, None, "2026-11-28T06:00:00+00:00")  # fmt: skip
+    rows = {r.id: r.asDict() for r in _read_jsonl(spark, lake, ORDERS, [document]).collect()}
+    columns = ("lines", "units", "paid", "prime", "gift", "worst", "issues")
+    got = {name: tuple(row[c] for c in columns) for name, row in rows.items()}
+    assert got == {
+        "A": ("2", "5", "10.75", "true", "true", "ERROR", "2"),
+        "B": ("1", "1", None, "false", "false", "WARNING", "1"),
+        "C": ("0", None, None, "false", "false", None, "0"),
+        "D": ("2", "two", None, "false", "false", None, "0"),  # staging quarantines "two"
+    }

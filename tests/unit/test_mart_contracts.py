@@ -42,7 +42,7 @@ def test_the_marts_section_does_not_become_cleaned_tables():
     ("change", "message"),
     [
         (('doc = "Day"', 'doc = ""'), "needs a doc"),
-        (('"sales_traffic_by_asin"', '"orders"'), "not a cleaned table with a contract"),
+        (('"sales_traffic_by_asin"', '"no_such_table"'), "not a cleaned table with a contract"),
         (('key = ["marketplace_id", "date"]', 'key = ["asin"]'), "undeclared columns"),
         (('type = "date"', 'type = "day"'), "is not one of"),
         (
@@ -51,7 +51,7 @@ def test_the_marts_section_does_not_become_cleaned_tables():
         ),
         (('day_boundary = "the local day"', 'day_boundary = " "'), "day_boundary"),
         (("key = [", 'period = "year"\nkey = ['), "period 'year' is not one of"),
-        (("key = [", "reads = { orders = 3 }\nkey = ["), "reads 'orders': not a cleaned table"),
+        (("key = [", "reads = { no_such_table = 3 }\nkey = ["), "reads 'no_such_table': not a"),
         (("key = [", "reads = { order_items = -1 }\nkey = ["), "whole number >= 0"),
     ],
 )

@@ -16,6 +16,11 @@ never a silently null cell. Schemas are explicit: nothing is inferred.
 JSON paths are dotted; a step into an array says which element it takes: ``name[0]`` (by
 position) or ``name[field=value]`` (the first element whose ``field`` reads ``value``), e.g.
 ``Offers[MyOffer=true].ListingPrice.Amount``. An element that is not there gives an empty value.
+Some values are about a whole array, not one element (an order's units are the sum over its
+items): ``count(P)``, ``sum(P)`` and ``has(P, value)`` read every element of the one ``name[*]``
+step of their path ``P`` (``count(issues[*])``, ``sum(orderItems[*].quantityOrdered)``,
+``has(programs[*], PRIME)``); an array Amazon leaves out counts as empty (count 0, has false,
+sum empty). ``A | B`` reads ``A``, else ``B`` when ``A`` is empty.
 
 The frame has one string column per contract column that comes from the document or the request,
 plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``document_id``,
@@ -27,6 +32,7 @@ from __future__ import annotations
 import csv
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -273,22 +279,37 @@ def _missing_columns(table: Table, names: tuple[str, ...]) -> list[str]:
 
 # ---- JSON reports and JSON lines -----------------------------------------------------------
 
-_STEP = re.compile(r"([^.\[\]=]+)(?:\[(?:(\d+)|([^.\[\]=]+)=([^\[\]]+))\])?")
+_STEP = re.compile(r"([^.\[\]=]+)(?:\[(?:(\d+)|(\*)|([^.\[\]=]+)=([^\[\]]+))\])?")
+_FUNCTION = re.compile(r"(count|sum|has)\((.*)\)")
+FUNCTIONS = ("count", "sum", "has")
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_SUM_TYPE = "decimal(38,6)"
 
 
 @dataclass(frozen=True)
 class Step:
     """One step of a JSON path: a field, and for an array the element it takes (a position,
-    or the first element whose ``where`` field reads ``equals``)."""
+    or the first element whose ``where`` field reads ``equals``), or every element."""
 
     name: str
     index: int | None = None
     where: str | None = None
     equals: str | None = None
+    every: bool = False
 
     @property
     def array(self) -> bool:
-        return self.index is not None or self.where is not None
+        return self.index is not None or self.where is not None or self.every
+
+
+@dataclass(frozen=True)
+class Term:
+    """One way a column's value is read: a path, or a function of the array a path reaches
+    (``count``, ``sum``, ``has`` with the value it looks for)."""
+
+    path: tuple[Step, ...]
+    function: str | None = None
+    argument: str | None = None
 
 
 def steps(table: Table, path: str) -> list[Step]:
@@ -298,22 +319,64 @@ def steps(table: Table, path: str) -> list[Step]:
         match = _STEP.fullmatch(part)
         if match is None:
             raise SourceError(f"table {table.name}: {path!r} is not a JSON path (at {part!r})")
-        name, index, where, equals = match.groups()
-        parsed.append(Step(name, None if index is None else int(index), where, equals))
+        name, index, every, where, equals = match.groups()
+        index_value = None if index is None else int(index)
+        parsed.append(Step(name, index_value, where, equals, every=every is not None))
     return parsed
+
+
+def terms(table: Table, source: str) -> list[Term]:
+    """The alternatives of a column's ``from`` (the module doc), each checked: ``[*]`` once,
+    inside a function only, and ending the path of a ``count``."""
+    found = []
+    for text in (part.strip() for part in source.split(" | ")):
+        function, argument = None, None
+        call = _FUNCTION.fullmatch(text)
+        if call is not None:
+            function, inner = call.groups()
+            if function == "has":
+                inner, _, argument = inner.partition(",")
+                argument = argument.strip()
+                if not argument:
+                    raise SourceError(f"table {table.name}: {text!r} needs has(path, value)")
+            text = inner.strip()
+        path = tuple(steps(table, text))
+        spread = [i for i, step in enumerate(path) if step.every]
+        if function is None and spread:
+            raise SourceError(
+                f"table {table.name}: {text!r} reads every element ([*]) outside "
+                f"{', '.join(FUNCTIONS)}"
+            )
+        if function is not None and len(spread) != 1:
+            raise SourceError(f"table {table.name}: {function}({text}) needs one [*] step")
+        if function == "count" and spread != [len(path) - 1]:
+            raise SourceError(f"table {table.name}: count({text}) must end at its [*] step")
+        found.append(Term(path, function, argument))
+    return found
 
 
 @dataclass
 class _Node:
-    """A field of the read schema: a string leaf or a struct, either one or an array of them."""
+    """A field of the read schema: a string leaf or a struct, either one or an array of them.
+    A ``loose`` leaf is an array only counted: it becomes a struct if another path reads into
+    its elements."""
 
     array: bool = False
     fields: dict[str, _Node] | None = None  # None: a string leaf
+    loose: bool = False
 
-    def child(self, table: Table, name: str, array: bool, leaf: bool) -> _Node:
+    def child(self, table: Table, name: str, array: bool, leaf: bool | None) -> _Node:
+        """The field ``name``, made if new; ``leaf`` None: either a leaf or a struct."""
         assert self.fields is not None, "a leaf has no fields"
-        node = self.fields.setdefault(name, _Node(array=array, fields=None if leaf else {}))
-        if node.array != array or (node.fields is None) != leaf:
+        node = self.fields.get(name)
+        if node is None:
+            node = _Node(array=array, fields=None if leaf in (True, None) else {})
+            node.loose = leaf is None
+            self.fields[name] = node
+            return node
+        if node.loose and leaf is not None:
+            node.loose, node.fields = False, None if leaf else {}
+        if node.array != array or (leaf is not None and (node.fields is None) != leaf):
             raise SourceError(
                 f"table {table.name}: the contract reads {name!r} both as "
                 "an array and not, or both as a value and an object"
@@ -325,15 +388,18 @@ def _tree(table: Table) -> _Node:
     """Every path the contract reads (and the fields its array steps compare), as one tree."""
     root = _Node(fields={})
     for column in _document_columns(table):
-        node = root
-        *parents, last = steps(table, str(column.source))
-        for step in parents:
-            node = node.child(table, step.name, step.array, leaf=False)
-            if step.where:
-                node.child(table, step.where, array=False, leaf=True)
-        node = node.child(table, last.name, last.array, leaf=not last.where)
-        if last.where:
-            node.child(table, last.where, array=False, leaf=True)
+        for term in terms(table, str(column.source)):
+            node = root
+            *parents, last = term.path
+            for step in parents:
+                node = node.child(table, step.name, step.array, leaf=False)
+                if step.where:
+                    node.child(table, step.where, array=False, leaf=True)
+            counted = term.function == "count"
+            leaf = None if counted else not last.where
+            node = node.child(table, last.name, last.array, leaf=leaf)
+            if last.where:
+                node.child(table, last.where, array=False, leaf=True)
     return root
 
 
@@ -368,18 +434,67 @@ def jsonl_schema(table: Table) -> str:
     return _fields_ddl(_tree(table))
 
 
-def _value(row, table: Table, path: str):  # type: ignore[no-untyped-def]
-    """The text at ``path`` inside the struct column ``row`` (None: the frame's own columns)."""
+def _value(row, table: Table, source: str):  # type: ignore[no-untyped-def]
+    """The text ``source`` reads inside the struct column ``row`` (None: the frame's own
+    columns): its first alternative that is not empty."""
     from pyspark.sql import functions as F
 
-    value = row
-    for step in steps(table, path):
+    values = [_term(row, term) for term in terms(table, source)]
+    return values[0] if len(values) == 1 else F.coalesce(*values)
+
+
+def _term(row, term: Term):  # type: ignore[no-untyped-def]
+    """One alternative's text: the path's value, or its function of the path's elements."""
+    from pyspark.sql import functions as F
+
+    value = _walk(row, term.path)
+    if term.function == "count":
+        return F.when(value.isNull(), F.lit(0)).otherwise(F.size(value)).cast("string")
+    if term.function == "has":
+        wanted = F.lit(term.argument)
+        found = F.exists(value, lambda v: F.coalesce(v.cast("string") == wanted, F.lit(False)))
+        return F.coalesce(found, F.lit(False)).cast("string")
+    if term.function == "sum":
+        return _sum(value)
+    return value.cast("string")
+
+
+def _walk(value, path: Sequence[Step]):  # type: ignore[no-untyped-def]
+    """The value at ``path`` from ``value`` (None: the frame's columns); after a ``[*]`` step,
+    the array of each element's value."""
+    from pyspark.sql import functions as F
+
+    for position, step in enumerate(path):
         value = F.col(f"`{step.name}`") if value is None else value.getField(step.name)
+        if step.every:
+            rest = path[position + 1 :]
+            return F.transform(value, _walker(rest)) if rest else value
         if step.index is not None:
             value = F.get(value, step.index)
         elif step.where is not None:
             value = F.get(F.filter(value, _matches(step.where, str(step.equals))), 0)
-    return value.cast("string")
+    return value
+
+
+def _walker(path: Sequence[Step]):  # type: ignore[no-untyped-def]
+    """``_walk`` of ``path`` as a function of one array element (a Spark lambda)."""
+    return lambda element: _walk(element, path)
+
+
+def _sum(values):  # type: ignore[no-untyped-def]
+    """The sum of an array's numbers as plain text (``3``, ``12.5``); empty when no element
+    has a value; the first element that is not a number, as it reads, when one is not (so
+    staging quarantines the row instead of summing what it could)."""
+    from pyspark.sql import functions as F
+
+    texts = F.transform(values, lambda v: F.trim(v.cast("string")))
+    present = F.filter(texts, lambda v: v.isNotNull() & (v != F.lit("")))
+    unfit = F.filter(present, lambda v: ~v.rlike(_NUMBER))
+    total = F.aggregate(
+        present, F.lit(0).cast(_SUM_TYPE), lambda acc, v: acc + v.cast(_SUM_TYPE)
+    ).cast("string")
+    plain = F.regexp_replace(F.regexp_replace(total, r"(\.\d*?)0+$", "$1"), r"\.$", "")
+    return F.when(F.size(unfit) > 0, F.get(unfit, 0)).when(F.size(present) > 0, plain)
 
 
 def _matches(field: str, equals: str):  # type: ignore[no-untyped-def]
