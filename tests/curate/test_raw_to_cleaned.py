@@ -134,14 +134,15 @@ def _bad_orders(lake: Lake, marketplace_id: str) -> str:
         "quantity",
         "currency",
         "item-price",
+        "ship-postal-code",
         "new-column",
     ]
     rows = [["999-0000000-0000001", "91", "2026-11-12T10:00:00+00:00",
              "2026-11-12T11:00:00+00:00", "Shipped", "SKU-X", "B0NEW00001", "1", "USD", "5.00",
-             "hello"],
+             "10001", "hello"],
             ["999-0000000-0000002", "92", "2026-11-12T10:00:00+00:00",
              "2026-11-12T11:00:00+00:00", "Shipped", "SKU-X", "B0NEW00001", "two", "USD", "5.00",
-             "world"]]  # fmt: skip
+             "94105", "world"]]  # fmt: skip
     text = "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
     stem = raw_stem(spec.name, SELLER, marketplace_id, date(2026, 11, 12), "injected-bad-batch")
     manifest = land(lake, stem, [text.encode()], fmt="tsv",
@@ -165,6 +166,11 @@ def test_a_bad_row_is_quarantined_with_its_reason_and_new_columns_are_kept(spark
     items = _table(spark, root, "order_items")
     [good] = items.where(items.amazon_order_id == "999-0000000-0000001").collect()
     assert good.extra == {"new-column": "hello"} and good.raw_key == key
+    # Personal data is no plainer in the quarantine than in the table: the same keyed hash.
+    assert len(good.ship_postal_code) == 64 and "10001" not in good.ship_postal_code
+    assert bad.row.quantity == "two" and len(bad.row.ship_postal_code) == 64
+    text = "".join(p.read_text() for p in (root / result.quarantine_key).rglob("*.json"))
+    assert "94105" not in text and "two" in text
 
 
 def test_a_crash_while_publishing_leaves_the_table_and_the_state_as_they_were(

@@ -166,7 +166,7 @@ def curate_table(
             result.superseded = result.rows_in - result.rows_out - result.quarantined
             if result.quarantined:
                 result.quarantine_key = f"{QUARANTINE}/{contract.name}/run={run_id}"
-                staging.quarantine_rows(bad, contract).write.json(
+                staging.quarantine_rows(bad, contract, hash_key).write.json(
                     lake.location(result.quarantine_key)
                 )
             if result.rows_out:

@@ -131,12 +131,7 @@ def protect(rows: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
     """Apply the contract's PII actions and keep only the published columns, in order."""
     from pyspark.sql import functions as F
 
-    hashed = [c.name for c in table.columns if c.pii == "hash"]
-    if hashed and not hash_key:
-        raise StagingError(
-            f"table {table.name} hashes {', '.join(hashed)}: set {HASH_KEY_SETTING} (locally) "
-            "or the job's --pii_hash_key_secret_id (on Glue) to the HMAC key"
-        )
+    hashed = _hashed(table, hash_key)
     out = rows
     for name in hashed:
         assert hash_key is not None
@@ -144,6 +139,17 @@ def protect(rows: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
     extra = [EXTRA] if EXTRA in rows.columns else []
     keep = ["seller_id", *(c.name for c in table.published), *LINEAGE, *extra]
     return out.select(*keep)
+
+
+def _hashed(table: Table, hash_key: bytes | None) -> list[str]:
+    """The table's ``hash`` columns; an error naming the setting when there is no key."""
+    hashed = [c.name for c in table.columns if c.pii == "hash"]
+    if hashed and not hash_key:
+        raise StagingError(
+            f"table {table.name} hashes {', '.join(hashed)}: set {HASH_KEY_SETTING} (locally) "
+            "or the job's --pii_hash_key_secret_id (on Glue) to the HMAC key"
+        )
+    return hashed
 
 
 def hmac_sha256(value: SparkColumn, key: bytes) -> SparkColumn:
@@ -174,16 +180,24 @@ def newest(rows: DataFrame, table: Table) -> DataFrame:
     return ranked.where(F.col("_rank") == 1).drop("_rank")
 
 
-def quarantine_rows(bad: DataFrame, table: Table) -> DataFrame:
-    """Quarantined rows as they were read (raw text per column; ``drop`` columns left out),
-    with the reason and the lineage to find the document."""
+def quarantine_rows(bad: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
+    """Quarantined rows as they were read (raw text per column), with the reason and the
+    lineage to find the document. Personal data is treated as in the cleaned table: ``drop``
+    columns are left out, ``hash`` columns hold the keyed hash of their raw text, never the
+    text (the quarantine is in the lake too)."""
     from pyspark.sql import functions as F
+
+    hashed = set(_hashed(table, hash_key))
+
+    def text(name: str) -> SparkColumn:
+        column = F.col(f"_raw_{name}")
+        return hmac_sha256(column, hash_key) if name in hashed and hash_key else column
 
     raw = [
         x
         for c in table.columns
         if c.source is not None and c.pii != "drop"
-        for x in (F.lit(c.name), F.col(f"_raw_{c.name}"))
+        for x in (F.lit(c.name), text(c.name))
     ]
     return bad.select(
         F.lit(table.name).alias("table"),
