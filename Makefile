@@ -37,15 +37,20 @@ demo: check-system install
 lab: install
 	SPAPI_LAKE=$(CURDIR)/lake $(BIN)/jupyter lab notebooks/
 
+# Two workers (this project's machines have two cores, and much of the suite waits on servers
+# and subprocesses); tests/conftest.py keeps each module, and all of tests/curate, on one worker.
+# A plain `pytest` runs everything in one process.
+XDIST := -n 2 --dist loadgroup
+
 test: check-system install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # The suite again with the wall clock a year ahead and a year back (time-machine), without the
 # Spark tests: time-machine moves Python's clock, not the JVM's, so it would test only their
 # Python side, which reads time through the injected clock (tests/unit/test_clock.py scans the
 # code for anything else), and they are the slowest tests.
 test-clock: check-system install
-	scripts/test-shifted-clock +365 -365 -- -m "not spark"
+	scripts/test-shifted-clock +365 -365 -- -m "not spark" $(XDIST)
 
 lint: install
 	$(BIN)/ruff check .

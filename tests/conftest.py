@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,16 @@ def _no_ambient_spapi_settings(monkeypatch, tmp_path):
         if name.startswith("SPAPI_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SPAPI_CREDENTIALS_FILE", str(tmp_path / "no-such-credentials"))
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    """Under xdist (``make test`` runs ``-n 2 --dist loadgroup``) a module's tests run on one
+    worker, so its module-scoped fixtures are built once; the curation tests share session
+    fixtures (one Spark session, the curated sandbox lakes) and all run on one worker."""
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(TESTS)
+        group = "curate" if module.parts[0] == "curate" else module.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
