@@ -3,7 +3,9 @@
 A ``source = "data_kiosk"`` dataset names a Data Kiosk schema; for
 ``analytics_salesAndTraffic_2024_04_24`` each planned window of each marketplace becomes one
 ``salesAndTrafficByAsin`` query (child ASINs, every field of the bundled schema selected), whose
-document is one JSON object per ASIN with the window's totals.
+document is one JSON object per ASIN with the window's totals. Those are sums over the whole
+window, so the registry plans one day per query (``window = "day"``: startDate = endDate), the
+only window whose totals are a day's.
 
 The life of a query is a report's: create, poll until DONE / CANCELLED / FATAL, download the
 document, land it. ``KioskJobs`` is therefore a job kind (``kinds.py``) run by the one job

@@ -302,12 +302,18 @@ def estimate(requests: Sequence[PlannedRequest], time_scale: float = 1.0) -> Est
     """How many requests, and the least time the usage plans and report quotas allow.
 
     Quota-limited report types dominate: Sales & Traffic allows 4 requests an hour and 96 a day
-    per seller, so a year of daily per-ASIN reports is a multi-day backfill. ``time_scale``
-    is the service's clock speed (the sandbox's), as elsewhere.
+    per seller, so a year of daily per-ASIN reports is a multi-day backfill. Data Kiosk has no
+    quota but createQuery's rate limit (about one a minute): a year of one-day queries takes
+    about six hours per marketplace. ``time_scale`` is the service's clock speed (the
+    sandbox's), as elsewhere.
     """
+    limits = official_limits()
     reports = [r for r in requests if r.dataset.source == "report"]
-    create = official_limits()["reports_2021-06-30.createReport"]
+    create = limits["reports_2021-06-30.createReport"]
     seconds = max(0.0, (len(reports) - create.burst) / create.rate)
+    queries = sum(1 for r in requests if r.dataset.source == "data_kiosk")
+    create_query = limits["dataKiosk_2023-11-15.createQuery"]
+    seconds = max(seconds, (queries - create_query.burst) / create_query.rate)
     quota_limited = 0
     by_type: dict[tuple[str, str], int] = {}
     for request in reports:

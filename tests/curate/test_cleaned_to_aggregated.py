@@ -149,3 +149,44 @@ def test_sales_daily_reports_the_truth_in_usd_at_the_sandboxs_rates(spark, aggre
         checked += 1
     assert checked > 100 and {r.currency for r in rows} == {"USD", "EUR", "JPY"}
     assert results["sales_daily"].unconverted == 0 and results["orders_daily"].unconverted == 0
+
+
+def test_sales_daily_takes_data_kiosks_shipped_and_refunded_units_of_each_day(
+    spark, curated, snapshots, tmp_path_factory
+):
+    """Data Kiosk is asked one day per query: its shipped units and sales and refunded units fill
+    sales_daily's columns of that day, equal to the cleaned kiosk rows of the day (the week's
+    Sales & Traffic of Nov 10-16 beside the snapshot lake's Data Kiosk days of Nov 2-15). Data
+    Kiosk landing after the mart was built rebuilds the partitions of its days, only those."""
+    root = tmp_path_factory.mktemp("kiosk_days") / "lake"
+    shutil.copytree(curated[0] / "cleaned" / "sales_traffic_by_asin",
+                    root / "cleaned" / "sales_traffic_by_asin")  # fmt: skip
+    lake = Lake.from_uri(str(root))
+    first = _aggregate(spark, lake, names=["sales_daily"])["sales_daily"]
+    assert first.partitions == 7 * 3
+    before = _mart(spark, root, "sales_daily").collect()
+    assert all(r.units_shipped is None and r.units_refunded is None for r in before)
+
+    shutil.copytree(snapshots[0] / "cleaned" / "kiosk_sales_traffic",
+                    root / "cleaned" / "kiosk_sales_traffic")  # fmt: skip
+    result = _aggregate(spark, lake, names=["sales_daily"])["sales_daily"]
+
+    kiosk_rows = spark.read.parquet(str(root / "cleaned" / "kiosk_sales_traffic")).collect()
+    assert kiosk_rows and all(r.start_date == r.end_date for r in kiosk_rows)
+    kiosk = {(r.marketplace_id, r.start_date, r.child_asin):
+             (r.units_shipped, r.shipped_product_sales, r.units_refunded)
+             for r in kiosk_rows if FIRST <= r.start_date <= LAST}  # fmt: skip
+    assert {d for _, d, _ in kiosk} == {FIRST + timedelta(days=n) for n in range(6)}  # to Nov 15
+    assert result.partitions == 6 * 3  # the days Data Kiosk has; Nov 16 is left as it was
+    rows = _mart(spark, root, "sales_daily").collect()
+    got = {(r.marketplace_id, r.date, r.child_asin):
+           (r.units_shipped, r.shipped_product_sales, r.units_refunded) for r in rows}  # fmt: skip
+    assert {k: v for k, v in got.items() if k[1] != LAST} == kiosk
+    assert all(v == (None, None, None) for k, v in got.items() if k[1] == LAST)
+    assert sum(v[0] for v in kiosk.values()) > 0 and sum(v[2] for v in kiosk.values()) > 0
+    for r in rows:
+        if r.units_refunded is not None and r.units_ordered:
+            assert r.refund_rate == pytest.approx(r.units_refunded / r.units_ordered)
+    # the Sales & Traffic columns are those of the first build
+    assert {(r.marketplace_id, r.date, r.child_asin, r.units_ordered) for r in rows} == {
+        (r.marketplace_id, r.date, r.child_asin, r.units_ordered) for r in before}  # fmt: skip

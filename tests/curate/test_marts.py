@@ -4,7 +4,7 @@ and the reconciliation of orders_daily against sales_daily."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -54,6 +54,33 @@ def test_sales_daily_rebuilds_the_unit_session_rate_instead_of_taking_amazons(sp
     assert got.average_selling_price == Decimal("10.00")
     assert (got.units_ordered_b2b, got.ordered_product_sales_b2b) == (1, Decimal("12.00"))
     assert got.currency == "USD" and got.parent_asin == "B0PARENT01"
+
+
+KIOSK = (
+    "seller_id string, marketplace_id string, start_date date, end_date date, parent_asin string,"
+    " child_asin string, currency string, units_shipped bigint,"
+    " shipped_product_sales decimal(18,2), units_refunded bigint"
+)
+
+
+def test_sales_daily_takes_data_kiosks_one_day_windows_and_leaves_longer_ones_out(spark):
+    rows = [_asin_row("B0CHILD001", 4, "40.00", 8, 10, 1.0, 0.5)]
+    week = (DAY - timedelta(days=3), DAY + timedelta(days=3))
+    kiosk = [
+        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 3, Decimal("30.00"), 1),
+        ("S1", US, *week, "B0PARENT01", "B0CHILD001", "USD", 70, Decimal("700.00"), 9),
+        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD002", "USD", 1, Decimal("5.00"), 0),
+    ]  # fmt: skip
+    frames = {"sales_traffic_by_asin": spark.createDataFrame(rows, BY_ASIN),
+              "kiosk_sales_traffic": spark.createDataFrame(kiosk, KIOSK)}  # fmt: skip
+    got = {r.child_asin: r for r in transforms.build(mart("sales_daily"), frames).collect()}
+    one = got["B0CHILD001"]  # the day's window only: the week's sums cannot be split per day
+    assert (one.units_shipped, one.shipped_product_sales, one.units_refunded) == (
+        3, Decimal("30.00"), 1)  # fmt: skip
+    assert one.refund_rate == pytest.approx(1 / 4) and one.units_ordered == 4
+    only_kiosk = got["B0CHILD002"]  # named by Data Kiosk only that day: its own row
+    assert (only_kiosk.units_shipped, only_kiosk.units_ordered) == (1, None)
+    assert (only_kiosk.currency, only_kiosk.parent_asin) == ("USD", "B0PARENT01")
 
 
 def test_rolled_up_ratios_are_rebuilt_from_summed_parts_not_averaged(spark):

@@ -8,8 +8,7 @@ import hashlib
 import hmac
 import json
 import shutil
-from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -96,18 +95,29 @@ def test_competitive_summary_threshold_is_the_lowest_landed_price(curated):
     assert all(0 <= r.featured_offer_view_share <= 1 for r in rows)
 
 
-def test_data_kiosk_units_and_sales_equal_the_truth_over_the_window(curated):
+def test_data_kiosk_units_and_sales_equal_the_truth_of_each_day(curated):
+    """One query per marketplace and day (salesAndTrafficByAsin sums its whole window): every
+    window is one day of the range, and each (marketplace, ASIN, day) is that day's truth."""
     _, tables, truth = curated
     rows = tables["kiosk_sales_traffic"]
-    assert {(r.start_date, r.end_date) for r in rows} == {(FIRST, LAST)}
-    got = {(r.marketplace_id, r.child_asin): (r.units_ordered, r.ordered_product_sales)
-           for r in rows if r.units_ordered}  # fmt: skip
-    expected: dict[tuple[str, str], list] = defaultdict(lambda: [0, Decimal(0)])
-    for t in truth["sales"]:
-        expected[(t["marketplace_id"], t["asin"])][0] += t["units_ordered"]
-        expected[(t["marketplace_id"], t["asin"])][1] += Decimal(str(t["ordered_product_sales"]))
-    assert len(got) > 20 and got == {k: tuple(v) for k, v in expected.items() if v[0]}
+    days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+    assert {(r.marketplace_id, r.start_date, r.end_date) for r in rows} == {
+        (mp, d, d) for mp in MARKETS for d in days}  # fmt: skip
+    got = {(r.marketplace_id, r.child_asin, r.start_date): (
+           r.units_ordered, r.ordered_product_sales, r.units_shipped, r.shipped_product_sales,
+           r.units_refunded) for r in rows}  # fmt: skip
+    # an ASIN is in a day's document when it had sessions or order items that day
+    expected = {(t["marketplace_id"], t["asin"], t["date"]): (
+                t["units_ordered"], _cents(t["ordered_product_sales"]), t["units_shipped"],
+                _cents(t["shipped_product_sales"]), t["units_refunded"])
+                for t in truth["sales"] if t["sessions"] or t["total_order_items"]}  # fmt: skip
+    assert len(got) > 100 and got == expected
+    assert sum(v[2] for v in got.values()) > 0 and sum(v[4] for v in got.values()) > 0
     assert all(0 <= r.buy_box_share <= 1 for r in rows)
+
+
+def _cents(amount) -> Decimal:
+    return Decimal(str(amount)).quantize(Decimal("0.01"))
 
 
 def test_brand_analytics_rows_equal_the_sandboxs_reports(curated):

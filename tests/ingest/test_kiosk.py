@@ -1,11 +1,11 @@
-"""Data Kiosk against the local sandbox: sales and traffic by ASIN per window lands as JSON lines
-and reconciles with the simulated seller's ground truth on settled days; a rerun lands nothing,
-a window without data is recorded as no data, and an interrupted run finds its query again."""
+"""Data Kiosk against the local sandbox: sales and traffic by ASIN, one day per query, lands as
+JSON lines and reconciles with the simulated seller's ground truth of that day on settled days; a
+rerun lands nothing, a day without data is recorded as no data, and an interrupted run finds its
+query again."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -30,6 +30,9 @@ from ..support import END_DATE
 from .test_snapshots import MARKETPLACES, SCALE, scaled_client
 
 KIOSK = dataset("kiosk_sales_traffic")
+# Data Kiosk's counts of a day, and the seller's truth columns they equal
+FIELDS = ("unitsOrdered", "unitsShipped", "unitsRefunded")
+TRUTH = ("units_ordered", "units_shipped", "units_refunded")
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +78,11 @@ def manifests(lake: Lake) -> list[Manifest]:
 def test_query_follows_the_bundled_schema() -> None:
     types = schema_types("analytics_salesAndTraffic_2024_04_24")
     assert "unitsOrdered" in types["ByAsinSales"]
-    window = Window(date(2026, 11, 1), date(2026, 11, 7))
-    request = PlannedRequest(KIOSK, "S", ("ATVPDKIKX0DER",), window)
+    day = date(2026, 11, 1)
+    (request,) = plan([KIOSK], "S", ["ATVPDKIKX0DER"], day, day, date(2026, 11, 28)).requests
     query = kiosk_query(request)
-    assert 'salesAndTrafficByAsin(startDate: "2026-11-01", endDate: "2026-11-07"' in query
+    # one day per query: Data Kiosk sums the window, so only a one-day window is a day's numbers
+    assert 'salesAndTrafficByAsin(startDate: "2026-11-01", endDate: "2026-11-01"' in query
     assert 'aggregateBy: CHILD, marketplaceIds: ["ATVPDKIKX0DER"]' in query
     assert "unitsOrdered" in query and "orderedProductSales { amount currencyCode }" in query
     assert query.count("{") == query.count("}")
@@ -89,7 +93,8 @@ def test_query_follows_the_bundled_schema() -> None:
 def test_every_window_lands(world) -> None:
     stats = world["stats"]
     assert stats.errors == [] and stats.failed == 0
-    assert stats.landed == len(world["plan"].requests) == stats.planned
+    assert stats.landed == len(world["plan"].requests) == stats.planned == 14 * len(MARKETPLACES)
+    assert all(r.window and r.window.start == r.window.end for r in world["plan"].requests)
     for manifest in manifests(world["lake"]):
         assert manifest.key.endswith(".jsonl")
         assert manifest.report_id  # the query id
@@ -102,21 +107,23 @@ def test_every_window_lands(world) -> None:
         assert entry.history[0][1] == "requesting"
 
 
-def test_settled_windows_reconcile_with_the_truth(world) -> None:
+def test_settled_days_reconcile_with_the_truth(world) -> None:
     seller, lake = world["seller"], world["lake"]
     settled = [r for r in world["plan"].requests if r.provisional_as_of is None]
-    assert settled
+    assert len(settled) >= 7 * len(MARKETPLACES)
     for request in settled:
         assert request.window is not None
+        day = request.window.start
         (manifest,) = [m for m in manifests(lake) if f"/{request.request_id}." in m.key]
         rows = read_jsonl(lake, manifest.key)
-        landed = {r["childAsin"]: r["sales"]["unitsOrdered"] for r in rows}
-        assert all(r["startDate"] == str(request.window.start) for r in rows)
-        expected: Counter[str] = Counter()
-        for row in seller.truth(request.window.start, request.window.end):
-            if row["marketplace_id"] == request.marketplace_ids[0]:
-                expected[row["asin"]] += row["units_ordered"]
-        assert {a: u for a, u in landed.items() if u} == {a: u for a, u in expected.items() if u}
+        assert all(r["startDate"] == r["endDate"] == str(day) for r in rows)
+        landed = {r["childAsin"]: tuple(r["sales"][field] for field in FIELDS) for r in rows}
+        # an ASIN is listed on a day it had sessions or order items, as in the Sales & Traffic
+        # report (a shipment or refund alone does not list it)
+        expected = {t["asin"]: tuple(t[name] for name in TRUTH) for t in seller.truth(day, day)
+                    if t["marketplace_id"] == request.marketplace_ids[0]
+                    and (t["sessions"] or t["total_order_items"])}  # fmt: skip
+        assert landed == expected
 
 
 def test_rerun_lands_nothing_new(world) -> None:
@@ -136,13 +143,11 @@ def test_rerun_lands_nothing_new(world) -> None:
     assert world["sandbox"].app.calls == calls
 
 
-def test_window_without_data_is_no_data(world, tmp_path) -> None:
+def test_day_without_data_is_no_data(world, tmp_path) -> None:
     seller = world["seller"]
     lake = Lake.from_uri(str(tmp_path / "lake"))
-    start = seller.config.start_date - timedelta(days=60)
-    request = PlannedRequest(
-        KIOSK, world["seller_id"], (MARKETPLACES[0],), Window(start, start + timedelta(days=6))
-    )
+    day = seller.config.start_date - timedelta(days=60)
+    request = PlannedRequest(KIOSK, world["seller_id"], (MARKETPLACES[0],), Window(day, day))
     stats = ingest_kiosk(
         world["client"], lake, world["seller_id"], [request], poll_seconds=1, time_scale=SCALE
     )

@@ -76,6 +76,16 @@ def test_sales_traffic_by_asin_is_one_day_per_request():
     assert len(got) == 14 and all(start == end for start, end in got)
 
 
+def test_data_kiosk_is_one_day_per_query():
+    """salesAndTrafficByAsin sums its whole window: only a one-day window gives a day's numbers."""
+    got = windows("kiosk_sales_traffic", date(2026, 11, 1), date(2026, 11, 27), (US, DE))
+    assert len(got) == 27 * 2 and all(start == end for start, end in got)
+    provisional = plan([dataset("kiosk_sales_traffic")], "S1", [US], date(2026, 11, 20),
+                       date(2026, 11, 27), TODAY).requests  # fmt: skip
+    assert [r.window.start for r in provisional if r.provisional_as_of] == [
+        date(2026, 11, d) for d in (24, 25, 26, 27)]  # fmt: skip
+
+
 def test_brand_analytics_weeks_run_sunday_to_saturday_and_must_have_ended():
     got = windows("search_terms", date(2026, 11, 4), date(2026, 11, 27))
     assert got == [(date(2026, 11, 1), date(2026, 11, 7)), (date(2026, 11, 8), date(2026, 11, 14)),
@@ -127,6 +137,11 @@ def test_estimate_says_how_long_the_quota_makes_a_backfill():
     assert guess.quota_limited == 365
     assert guess.seconds >= 3 * 24 * 3600  # 96 a day: nearly four days
     assert "365 requests" in guess.describe()
+    queries = plan([dataset("kiosk_sales_traffic")], "S1", [US], TODAY - timedelta(days=365),
+                   TODAY - timedelta(days=1), TODAY).requests  # fmt: skip
+    kiosk = estimate(queries)
+    assert (kiosk.requests, kiosk.report_requests) == (365, 0)
+    assert 5 * 3600 < kiosk.seconds < 7 * 3600  # createQuery: about one a minute after a burst
 
 
 def test_days_already_final_are_left_out_of_range_requests():

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import boto3
+import pandas as pd
 import pytest
 import requests
 from sqlglot import exp
@@ -48,7 +49,24 @@ def lake(tmp_path):
     ])  # fmt: skip
     write_rows(lake, table("order_items"), [_item(US, D1, "111-1", 2), _item(US, D1, "111-1", 1),
                                             _item(DE, D2, "302-2", 1)])  # fmt: skip
+    write_rows(lake, table("kiosk_sales_traffic"), [
+        _kiosk(US, D1, D1, "B01", 4, 1, "40.00"),
+        _kiosk(US, D2, D2, "B01", 6, 2, "60.00"),
+        _kiosk(US, D2, D2, "B02", 0, 1, "0.00"),  # a refund without orders: no rate
+        _kiosk(DE, D1, D1, "B01", 2, 0, "19.98", "EUR"),
+        _kiosk(US, D1, date(2026, 11, 9), "B01", 99, 50, "990.00"),  # a week: not split per day
+        _kiosk(US, date(2026, 11, 5), date(2026, 11, 5), "B01", 9, 9, "90.00"),  # after the end
+    ])  # fmt: skip
     return lake
+
+
+def _kiosk(marketplace, start, end, asin, ordered, refunded, sales, currency="USD"):
+    row = dict.fromkeys(name for name, _, _ in table_columns(table("kiosk_sales_traffic")))
+    row.update(seller_id="A2SELLER", marketplace_id=marketplace, start_date=start, end_date=end,
+               child_asin=asin, parent_asin="P" + asin, currency=currency,
+               units_ordered=ordered, units_refunded=refunded,
+               ordered_product_sales=Decimal(sales))  # fmt: skip
+    return row
 
 
 def _item(marketplace, day, order, quantity):
@@ -72,7 +90,8 @@ def test_every_query_parses_as_athena_sql_and_filters_the_marts_on_their_day():
 
 def test_every_query_runs_on_duckdb_with_rows_where_the_lake_has_its_tables(lake):
     con = connect(lake)
-    written = {("aggregated", "sales_daily"), ("cleaned", "order_items")}
+    written = {("aggregated", "sales_daily"), ("cleaned", "order_items"),
+               ("cleaned", "kiosk_sales_traffic")}  # fmt: skip
     for name in names():
         frame = con.query(name, **PARAMS)
         assert len(frame.columns) > 0, name
@@ -168,6 +187,23 @@ def test_the_asin_halves_split_the_period_in_the_middle(lake):
     row = frame.set_index("child_asin").loc["B01"]
     assert (row.days_first_half, row.days_second_half) == (1, 2)  # Nov 3 | Nov 4, 5
     assert (row.units_first_half, row.units_second_half) == (3, 11)
+
+
+def test_refunds_sum_the_one_day_windows_of_the_period_and_rebuild_the_rate(lake):
+    frame = connect(lake).query("refunds_by_asin", **PARAMS)
+    rows = {(r.marketplace_id, r.child_asin): r for r in frame.itertuples()}
+    assert set(rows) == {(US, "B01"), (US, "B02"), (DE, "B01")}
+    b01 = rows[(US, "B01")]  # Nov 3 and 4; the week from Nov 3 and Nov 5 are left out
+    assert (b01.units_ordered, b01.units_refunded) == (10, 3)
+    assert b01.ordered_product_sales == Decimal("100.00")
+    assert b01.refund_rate == pytest.approx(0.3)  # 3 / 10, not the mean of 1/4 and 2/6
+    assert b01.refunded_sales_estimate == pytest.approx(30.0)  # 3 units at 100.00 / 10
+    assert (str(b01.first_day)[:10], str(b01.last_day)[:10]) == (str(D1), str(D2))
+    b02 = rows[(US, "B02")]
+    assert b02.units_refunded == 1 and pd.isna(b02.refund_rate)
+    assert pd.isna(b02.refunded_sales_estimate)
+    german = rows[(DE, "B01")]
+    assert (german.currency, german.refund_rate) == ("EUR", 0.0)
 
 
 def test_orders_count_once_however_many_items_they_hold(lake):
