@@ -503,8 +503,10 @@ def curate(
 
     def show(result: jobs.TableResult) -> None:
         results.append(result)
+        rebuilt = " (its contract changed: rebuilt from raw)" if result.reshaped else ""
         err.print(f"{result.table}: {result.documents} new document(s), {result.rows_out} rows "
-                  f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)")  # fmt: skip
+                  f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)"
+                  f"{rebuilt}")  # fmt: skip
 
     the_lake = Lake.from_uri(lake)
     mart_results: list[Any] = []

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from spapi_toolkit.lake.registry import RegistryError, registry
 
@@ -156,6 +157,21 @@ class Table:
         """Columns without which a row is quarantined: the key and those marked required."""
         marked = [c.name for c in self.columns if c.required and c.name not in self.key]
         return (*self.key, *marked)
+
+    def shape(self) -> dict[str, Any]:
+        """What decides the stored rows: the key, the newest rule, the partitions and each
+        column's name, type, source and PII action. Docs and checks are left out: changing
+        them changes no row. The curation state records it, so a table whose shape changed is
+        rebuilt from raw rather than left with files of two shapes."""
+        return {
+            "key": list(self.key),
+            "newest": self.newest,
+            "partition_by": list(self.partition_by),
+            "rows": self.rows,
+            "columns": [
+                [c.name, c.type, c.source, c.local_date_of, c.required, c.pii] for c in self.columns
+            ],
+        }
 
     def raw_key_columns(self) -> tuple[str, ...]:
         """The raw columns (flat files) the key comes from: a document without them is bad."""

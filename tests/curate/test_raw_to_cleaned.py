@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,15 +16,16 @@ import pytest
 from spapi_sandbox.server import run_sandbox
 from spapi_toolkit.ingest.jobs import encodings_for
 from spapi_toolkit.lake.checks import document_shape
-from spapi_toolkit.lake.curate import publish
+from spapi_toolkit.lake.curate import jobs, publish, sources
 from spapi_toolkit.lake.landing import land
 from spapi_toolkit.lake.layout import raw_stem
 from spapi_toolkit.lake.registry import dataset
 from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import Column, table
 
 from ..reconcile import DE, JP, US, settled
 from ..support import END_DATE
-from .week import FIRST, LAST, SELLER, curate, ingest
+from .week import CLOCK, FIRST, KEY, LAST, SELLER, curate, ingest
 
 
 def _table(spark, root: Path, name: str):
@@ -204,3 +206,24 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
         for p in folder.rglob("*")
         if p.is_file()
     }
+
+
+def test_a_contract_that_gains_a_column_rebuilds_its_table_from_raw(spark, curated, tmp_path):
+    """A column added to the contract gets its values from raw for every row (no old file keeps
+    the old shape); a contract change that changes no row (a doc) rebuilds nothing."""
+    root = tmp_path / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    before = table("listings")
+    grown = replace(before, columns=(*before.columns, Column("sku_text", "string", "seller-sku")))
+    documents = len(sources.raw_documents(lake, before))
+    result = jobs.curate_table(spark, lake, grown, hash_key=KEY, clock=CLOCK)
+    assert result.reshaped and result.documents == documents > 0 and result.passed
+    rows = _table(spark, root, "listings").collect()
+    assert rows and all(r.sku_text == r.seller_sku for r in rows)
+    files = list((root / "cleaned/listings").rglob("*.parquet"))
+    assert all("sku_text" in spark.read.parquet(str(f)).columns for f in files)
+    again = jobs.curate_table(spark, lake, grown, hash_key=KEY, clock=CLOCK)
+    assert (again.reshaped, again.documents) == (False, 0)
+    reworded = replace(grown, columns=tuple(replace(c, doc="other words") for c in grown.columns))
+    assert jobs.curate_table(spark, lake, reworded, hash_key=KEY, clock=CLOCK).documents == 0

@@ -4,7 +4,10 @@
 new when its raw key has not been curated before or its sha256 changed. What a table has
 curated is kept in ``_state/curate/<table>.json``, written only after its batch was published,
 so a crash mid-run leaves the published table as it was and the next run does the batch again.
-``full_refresh`` forgets the state and rebuilds the table from every document.
+``full_refresh`` forgets the state and rebuilds the table from every document. So does a change
+of the table's contract that changes its rows (a column added, retyped or read from elsewhere,
+another key or PII action: ``Table.shape``, recorded in the state): the new column gets its
+values from raw for every row, and no table is left with files of two shapes.
 
 Counts reconcile per table: rows read = rows published + rows quarantined + older versions
 (rows of the batch that a newer row with the same key replaced).
@@ -67,6 +70,7 @@ class TableResult(Gated):
     partitions: int = 0
     seconds: float = 0.0
     quarantine_key: str | None = None
+    reshaped: bool = False  # the contract's shape changed: the table was rebuilt from raw
     blocked: list[str] = field(default_factory=list)  # partitions the suite held back
     failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
 
@@ -134,6 +138,8 @@ def curate_table(
     started = time.perf_counter()
     result = TableResult(contract.name)
     state = {} if full_refresh else _read_state(lake, contract)
+    if state is None:  # curated under another shape of the contract: rebuilt from raw
+        result.reshaped, full_refresh, state = True, True, {}
     documents = [d for d in sources.raw_documents(lake, contract) if state.get(d.key) != d.sha256]
     result.documents = len(documents)
     if not documents:
@@ -204,11 +210,16 @@ def _state_key(contract: Table) -> str:
     return f"{STATE}/{contract.name}.json"
 
 
-def _read_state(lake: Lake, contract: Table) -> dict[str, str]:
+def _read_state(lake: Lake, contract: Table) -> dict[str, str] | None:
+    """The documents the table holds (raw key -> sha256); None when they were curated under
+    another shape of the contract (``Table.shape``; a state without one is from before the
+    shape was recorded), so none of its files can be kept."""
     try:
         payload = json.loads(lake.read_bytes(_state_key(contract)))
     except ObjectNotFound:
         return {}
+    if payload.get("shape") != contract.shape():
+        return None
     documents: dict[str, str] = payload.get("documents", {})
     return documents
 
@@ -217,6 +228,7 @@ def _write_state(lake: Lake, contract: Table, documents: dict[str, str], clock: 
     payload = {
         "table": contract.name,
         "updated_at": clock.now().isoformat(),
+        "shape": contract.shape(),
         "documents": documents,
     }
     text = json.dumps(payload, sort_keys=True, indent=1) + "\n"
