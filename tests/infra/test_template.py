@@ -276,10 +276,17 @@ def test_the_generated_files_are_up_to_date():
         )
 
 
+# cfn-lint's Lambda runtime rules compare the runtime's deprecation dates with today's date, so
+# they pass or fail by the day the suite runs (python3.11: deprecated 2027-06-30 in its table).
+# The runtime follows the project's Python (Glue 5.1's 3.11); docs/deploy.md says when it ends.
+DATED_RULES = ("E2531", "E2533", "W2531")
+
+
 def test_cfn_lint_finds_nothing():
     files = [str(INFRA / "template.yaml")]
     cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
-    done = subprocess.run([cfn_lint, *files], capture_output=True, text=True, timeout=240)
+    done = subprocess.run([cfn_lint, "--ignore-checks", *DATED_RULES, "--", *files],
+                          capture_output=True, text=True, timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
 
 
