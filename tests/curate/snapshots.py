@@ -29,7 +29,7 @@ DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_sum
 TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
           "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket", "orders",
           "listings_items"]  # fmt: skip
-SERVED = ("orders_api", "listings_items")  # datasets whose landed items the tests read back
+SERVED = ("orders_api", "listings_items", "item_offers")  # landed items the tests read back
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
 MARKETS = (US, DE, JP)
 
