@@ -82,6 +82,20 @@ class Faults:
         with self._lock:
             return Counter(self._fired)
 
+    def roll_for(self, kind: str, key: str) -> bool:
+        """True when the fault ``kind`` fires for ``key`` (e.g. a request and its attempt): one
+        draw per key from the seed, whatever the order in which keys come (which depends on
+        threads and timing), so the same request fails the same way in every run."""
+        rate = getattr(self, kind)
+        if rate <= 0:
+            return False
+        digest = hashlib.sha256(f"{self.seed}:{kind}:{key}".encode()).digest()
+        hit = int.from_bytes(digest[:8], "big") / 2**64 < rate
+        if hit:
+            with self._lock:
+                self._fired[kind] += 1
+        return hit
+
     def roll(self, kind: str) -> bool:
         """True when the fault ``kind`` (a field name) fires this time."""
         rate = getattr(self, kind)

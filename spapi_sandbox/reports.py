@@ -218,18 +218,23 @@ class JobQueue:
         produce: Callable[[float], tuple[bytes, str]],
         spec: dict[str, Any],
     ) -> Job:
-        """Queue a job created at ``now``; the fault dice decide now whether it ends FATAL."""
-        job = Job(
-            job_id=job_id,
-            seller_id=seller_id,
-            created=now,
-            starts=now + self.queue_seconds,
-            finishes=now + self.queue_seconds + self.processing_seconds,
-            produce=produce,
-            spec=spec,
-            fatal=self.faults.roll("fatal_report"),
-        )
+        """Queue a job created at ``now``; the fault dice decide now whether it ends FATAL, one
+        draw per request and attempt (its n-th identical spec), so which reports fail does not
+        depend on the order threads create them in."""
+        request = json.dumps([seller_id, spec], sort_keys=True, default=str)
         with self._lock:
+            attempt = sum(1 for j in self.jobs.values()
+                          if j.seller_id == seller_id and j.spec == spec)  # fmt: skip
+            job = Job(
+                job_id=job_id,
+                seller_id=seller_id,
+                created=now,
+                starts=now + self.queue_seconds,
+                finishes=now + self.queue_seconds + self.processing_seconds,
+                produce=produce,
+                spec=spec,
+                fatal=self.faults.roll_for("fatal_report", f"{request}#{attempt}"),
+            )
             self.jobs[job.job_id] = job
         return job
 
