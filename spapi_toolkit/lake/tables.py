@@ -159,10 +159,11 @@ class Table:
         return (*self.key, *marked)
 
     def shape(self) -> dict[str, Any]:
-        """What decides the stored rows: the key, the newest rule, the partitions and each
-        column's name, type, source and PII action. Docs and checks are left out: changing
-        them changes no row. The curation state records it, so a table whose shape changed is
-        rebuilt from raw rather than left with files of two shapes."""
+        """What decides the stored rows: the key, the newest rule, the rows path, the partitions
+        and each column's name, type, source (or local date), required flag and PII action.
+        Docs and checks are left out: changing them changes no row. The curation state
+        records it, so a table whose shape changed is rebuilt from raw rather than left with
+        files of two shapes."""
         return {
             "key": list(self.key),
             "newest": self.newest,

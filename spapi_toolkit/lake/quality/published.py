@@ -16,7 +16,7 @@ from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources
 from spapi_toolkit.lake.curate.publish import is_published
-from spapi_toolkit.lake.marts import marts
+from spapi_toolkit.lake.marts import Mart, marts
 from spapi_toolkit.lake.quality.gate import (
     Outcome,
     Validator,
@@ -27,16 +27,20 @@ from spapi_toolkit.lake.quality.gate import (
 from spapi_toolkit.lake.quality.suites import CLEANED, Spec, specs
 from spapi_toolkit.lake.quality.suites import spec as spec_of
 from spapi_toolkit.lake.storage import Lake
-from spapi_toolkit.lake.tables import tables
+from spapi_toolkit.lake.tables import Table, tables
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+def _contract(spec: Spec) -> Table | Mart:
+    """The contract ``spec`` was generated from: a cleaned table's or a mart's."""
+    return tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
+
+
 def read_published(spark: SparkSession, lake: Lake, spec: Spec) -> DataFrame:
     """The whole published table of ``spec`` (``publish.read_published``)."""
-    contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
-    return publishing.read_published(spark, lake, contract, spec.zone)
+    return publishing.read_published(spark, lake, _contract(spec), spec.zone)
 
 
 def check_published(
@@ -50,10 +54,6 @@ def check_published(
     """Run the suites of ``names`` (tables or marts; default all) on their published tables;
     tables not published yet are skipped. Writes the results and Data Docs (module doc)."""
 
-    def published(spec: Spec) -> bool:
-        contract = tables()[spec.table] if spec.zone == CLEANED else marts()[spec.table]
-        return is_published(lake, contract, spec.zone)
-
     def check(spec: Spec, validator: Validator) -> Outcome:
         frame = read_published(spark, lake, spec)
         if spec.needs_windows():
@@ -66,5 +66,6 @@ def check_published(
             frame = with_totals(frame, spec, source, dict(mart.totals), mart.source_partition())
         return validator.validate(frame, spec)
 
-    chosen = [s for s in specs(list(names) if names else None) if published(s)]
+    chosen = [s for s in specs(list(names) if names else None)
+              if is_published(lake, _contract(s), s.zone)]  # fmt: skip
     return gated_run(lake, clock, chosen, check, progress)
