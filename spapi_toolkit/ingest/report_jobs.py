@@ -102,15 +102,18 @@ class ReportJobs:
         again when the listing predates ``fresh_after`` (a request sent since may be in it)."""
         listed_at = self._listed_at.get(report_type)
         if listed_at is None or (fresh_after is not None and listed_at < fresh_after):
-            self._listed_at[report_type] = self.clock.now()
+            started = self.clock.now()
             # Not scaled: a sandbox's clock starts where ours does and runs faster, not slower.
-            since = self.clock.now() - self.settings.reuse_window
+            since = started - self.settings.reuse_window
             reports: list[dict[str, Any]] = []
             for page in self.client.paginate(
                 "getReports", reportTypes=[report_type], createdSince=since, pageSize=100
             ):
                 reports.extend(page.get("reports", []))
+            # Recorded only once listed: a listing that failed (the job is tried again later)
+            # must be asked again, not read from a cache it never reached.
             self._listing[report_type] = reports
+            self._listed_at[report_type] = started
         return self._listing[report_type]
 
     def find_existing(self, request: PlannedRequest, entry: Entry | None) -> str | None:

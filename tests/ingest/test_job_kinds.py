@@ -138,3 +138,22 @@ def test_query_answers_and_notices():
     jobs = KioskJobs(None, None, IngestSettings())  # type: ignore[arg-type]
     assert jobs.notice("Q1", "DONE", "D1") == JobState("done", "DONE", "D1")
     assert jobs.notice("Q1", "ODD", None) is None  # left to the poll, which records it
+
+
+def test_a_failed_report_listing_is_asked_again():
+    """A getReports listing that failed (the job is tried later) is not remembered as made."""
+
+    class FlakyClient:
+        calls = 0
+
+        def paginate(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+            self.calls += 1
+            if self.calls == 1:
+                raise SpApiToolkitError("getReports failed with HTTP 403")
+            yield {"reports": [{"reportId": "R1"}]}
+
+    clock = ManualClock(datetime(2026, 11, 28, 12, tzinfo=UTC))
+    jobs = ReportJobs(FlakyClient(), clock, IngestSettings())  # type: ignore[arg-type]
+    with pytest.raises(SpApiToolkitError, match="403"):
+        jobs._recent_reports("GET_MERCHANT_LISTINGS_ALL_DATA")
+    assert jobs._recent_reports("GET_MERCHANT_LISTINGS_ALL_DATA") == [{"reportId": "R1"}]
