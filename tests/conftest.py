@@ -94,10 +94,12 @@ def _no_ambient_spapi_settings(monkeypatch, tmp_path):
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     """Under xdist (``make test`` runs ``-n 2 --dist loadgroup``) a module's tests run on one
-    worker, so its module-scoped fixtures are built once; the curation tests share session
-    fixtures (one Spark session, the curated sandbox lakes) and all run on one worker."""
+    worker, so its module-scoped fixtures are built once (two `make package` runs at once
+    delete each other's files); the curation tests share session fixtures (one Spark session,
+    the curated sandbox lakes) and all run on one worker. tests/unit/test_groups.py checks it."""
     for item in items:
         module = Path(str(item.fspath)).resolve().relative_to(TESTS)
         group = "curate" if module.parts[0] == "curate" else module.as_posix()
