@@ -444,9 +444,10 @@ def _order_window(
     return "last_update", parse_time(updated_after or ""), end
 
 
-def _as_seen(call: Call, items: list[OrderItem]) -> list[OrderItem]:
-    """The items as they are at the sandbox's current time (later changes not yet made)."""
-    now = _now_dt(call)
+def _as_seen(call: Call, items: list[OrderItem], now: datetime | None = None) -> list[OrderItem]:
+    """The items as they are at ``now`` (the sandbox's current time unless given): later
+    changes not yet made."""
+    now = now or _now_dt(call)
     return [seen for seen in (item.as_of(now) for item in items) if seen is not None]
 
 
@@ -485,16 +486,25 @@ def _order_listing(
 
 
 def _orders_in_window(call: Call, state: dict[str, Any]) -> list[list[OrderItem]]:
-    """The orders (each a list of its items) of an order listing's window, as seen at its first
-    page."""
+    """The orders (each a list of all its items) of an order listing's window, as seen at its
+    first page. By last update, an order is in the window when its newest change is, as Amazon
+    filters on the order's ``LastUpdateDate``: it comes whole, with the items that changed
+    earlier, and not again in an earlier window."""
     start, end = parse_time(state["start"]), parse_time(state["end"])
     items: list[OrderItem] = []
     now = parse_time(state["as_of"]) if "as_of" in state else _now_dt(call)
+    end = min(end, now)
     for marketplace_id in state["marketplaces"]:
-        items.extend(
-            call.seller.order_items(marketplace_id, start, min(end, now), by=state["by"], as_of=now)
-        )
-    return _group(items)
+        items.extend(call.seller.order_items(marketplace_id, start, end, by=state["by"], as_of=now))
+    orders = _group(items)
+    if state["by"] != "last_update":
+        return orders  # an order's items share its purchase date: each order is whole
+    whole = []
+    for changed in orders:
+        order = _as_seen(call, _OrderIndex.lookup(call.seller, changed[0].amazon_order_id), now)
+        if start <= max(i.last_updated_date for i in order) <= end:
+            whole.append(order)
+    return whole
 
 
 def _order_2026(items: list[OrderItem], included: set[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -654,6 +655,33 @@ def test_faults_count_what_fired():
     throttled = sum(faults.roll("throttle") for _ in range(200))
     assert faults.roll("reset") is False
     assert 0 < throttled < 200 and faults.fired == {"throttle": throttled}
+
+
+def test_orders_by_last_update_come_whole_and_in_one_window_only():
+    """Amazon lists an order under the window of its newest change, with every item: an item
+    that changed earlier is not left behind in an earlier window's version."""
+    from spapi_toolkit.api.client import SpApiClient
+
+    # One-day windows: the few orders whose items change on different days straddle them.
+    windows = [f"2026-11-{day:02}T00:00:00Z" for day in range(1, 27)]
+    with (
+        run_sandbox(end_date=END_DATE, scale=600) as sb,
+        SpApiClient.from_env(env=sb.env) as client,
+    ):
+        seen: dict[str, set[str]] = {}
+        for after, before in itertools.pairwise(windows):
+            window = {"lastUpdatedAfter": after, "lastUpdatedBefore": before}
+            for page in client.paginate("searchOrders", maxResultsPerPage=100, **window):
+                for order in page["orders"]:
+                    assert after <= order["lastUpdatedTime"] <= before, order["orderId"]
+                    assert order["orderId"] not in seen, f"{order['orderId']} listed twice"
+                    seen[order["orderId"]] = {i["orderItemId"] for i in order["orderItems"]}
+        assert len(seen) > 50
+        several = [order_id for order_id, items in seen.items() if len(items) > 1]
+        assert several, "no order with more than one item to check"
+        for order_id in several[:20]:
+            whole = client.call("getOrder", orderId=order_id)["order"]["orderItems"]
+            assert seen[order_id] == {i["orderItemId"] for i in whole}, order_id
 
 
 # --------------------------------------------------------------------------------------------
