@@ -15,6 +15,7 @@ import hashlib
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 # The short names accepted by ``--faults`` (``429=0.1,500=0.05``) and the field each one sets.
@@ -86,27 +87,29 @@ class Faults:
         """True when the fault ``kind`` fires for ``key`` (e.g. a request and its attempt): one
         draw per key from the seed, whatever the order in which keys come (which depends on
         threads and timing), so the same request fails the same way in every run."""
-        rate = getattr(self, kind)
-        if rate <= 0:
-            return False
         digest = hashlib.sha256(f"{self.seed}:{kind}:{key}".encode()).digest()
-        hit = int.from_bytes(digest[:8], "big") / 2**64 < rate
-        if hit:
-            with self._lock:
-                self._fired[kind] += 1
-        return hit
+        return self._fires(kind, lambda: int.from_bytes(digest[:8], "big") / 2**64)
 
     def roll(self, kind: str) -> bool:
-        """True when the fault ``kind`` (a field name) fires this time."""
+        """True when the fault ``kind`` (a field name) fires this time: the next draw of the
+        kind's own seeded stream."""
+        return self._fires(kind, lambda: self._stream(kind).random())
+
+    def _fires(self, kind: str, draw: Callable[[], float]) -> bool:
+        """Whether ``kind`` fires on ``draw`` (uniform in [0, 1)), counted when it does; a kind
+        whose rate is 0 never draws."""
         rate = getattr(self, kind)
         if rate <= 0:
             return False
         with self._lock:
-            stream = self._streams.get(kind)
-            if stream is None:
-                digest = hashlib.sha256(f"{self.seed}:{kind}".encode()).digest()
-                stream = self._streams[kind] = random.Random(int.from_bytes(digest[:8], "big"))
-            hit = stream.random() < rate
+            hit = draw() < rate
             if hit:
                 self._fired[kind] += 1
             return hit
+
+    def _stream(self, kind: str) -> random.Random:
+        stream = self._streams.get(kind)
+        if stream is None:
+            digest = hashlib.sha256(f"{self.seed}:{kind}".encode()).digest()
+            stream = self._streams[kind] = random.Random(int.from_bytes(digest[:8], "big"))
+        return stream

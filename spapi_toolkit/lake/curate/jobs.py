@@ -150,7 +150,7 @@ def curate_table(
     checker = Validator(lake, run_id, clock) if validator is None else validator
     rows, result.rejected = sources.read(spark, lake, contract, documents)
     spec = suites.table_spec(contract)
-    windows = {d.key: d.window for d in documents if d.window is not None}
+    windows = sources.windows(documents)
     outcomes: list[Outcome] = []
     held_back: set[str] = set()
 

@@ -127,6 +127,12 @@ def request_window(request: dict, dt: str, marketplace_id: str) -> tuple[str, st
     return first, last
 
 
+def windows(documents: Sequence[RawDocument]) -> dict[str, tuple[str, str]]:
+    """Each document's request window (first and last day) by raw key, for the gate's
+    ``in_window`` checks; snapshots, which have none, are left out."""
+    return {d.key: d.window for d in documents if d.window is not None}
+
+
 def raw_documents(lake: Lake, table: Table) -> list[RawDocument]:
     """Every landed document of the datasets that feed ``table``, oldest pull first."""
     from spapi_toolkit.lake.registry import dataset

@@ -58,8 +58,7 @@ def check_published(
         frame = read_published(spark, lake, spec)
         if spec.needs_windows():
             documents = sources.raw_documents(lake, tables()[spec.table])
-            windows = {d.key: d.window for d in documents if d.window is not None}
-            frame = with_windows(spark, frame, spec, windows)
+            frame = with_windows(spark, frame, spec, sources.windows(documents))
         if spec.totals():
             mart = marts()[spec.table]
             source = read_published(spark, lake, spec_of(CLEANED, mart.from_table))
