@@ -97,7 +97,7 @@ class IngestSettings:
 class RunStats:
     planned: int = 0
     already_landed: int = 0
-    requested: int = 0
+    requested: int = 0  # create calls sent: a FATAL report asked for again counts again
     reused: int = 0
     recovered: int = 0  # in-flight requests of an interrupted run, found again
     landed: int = 0
