@@ -83,6 +83,22 @@ def test_sales_daily_takes_data_kiosks_one_day_windows_and_leaves_longer_ones_ou
     assert (only_kiosk.currency, only_kiosk.parent_asin) == ("USD", "B0PARENT01")
 
 
+def test_a_day_refunding_more_units_than_it_sold_has_a_refund_rate_above_1_and_passes(spark):
+    # Refunds come from earlier orders, so a quiet day can refund more than it sells (a demo run
+    # blocked such a day while the suite capped the rate at 1).
+    from spapi_toolkit.lake.quality import suites
+
+    rows = [_asin_row("B0CHILD001", 1, "10.00", 2, 5, 1.0, 0.5)]
+    kiosk = [("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 1, Decimal("10.00"), 2)]
+    frames = {"sales_traffic_by_asin": spark.createDataFrame(rows, BY_ASIN),
+              "kiosk_sales_traffic": spark.createDataFrame(kiosk, KIOSK)}  # fmt: skip
+    [got] = transforms.build(mart("sales_daily"), frames).collect()
+    assert got.refund_rate == 2.0  # 2 units refunded / 1 ordered
+    checks = suites.spec("aggregated", "sales_daily").checks
+    [bound] = [c.kwargs for c in checks if c.rule == "range" and c.columns == ("refund_rate",)]
+    assert bound == {"column": "refund_rate", "min_value": 0}
+
+
 def test_rolled_up_ratios_are_rebuilt_from_summed_parts_not_averaged(spark):
     rows = [
         _asin_row("B0CHILD001", 1, "10.00", 1, 10, 1.0, 1.0),
