@@ -187,17 +187,20 @@ def run(
     *,
     notebooks: Path | None = None,
     reports: Path | None = None,
+    end_date: date | None = None,
 ) -> int:
     """The demo (see the module doc); with ``notebooks``, the notebooks of that folder then run
     against the lake into ``reports`` (HTML). Every stage's seconds are printed at the end and
-    added to the summary. 0 when everything landed, reconciled, passed its suites and ran."""
+    added to the summary. 0 when everything landed, reconciled, passed its suites and ran.
+    ``end_date`` pins the seller's last day (default yesterday, UTC), and with it every byte
+    the sandbox serves."""
     from spapi_sandbox.server import run_sandbox  # only the demo needs the sandbox
 
     out.mkdir(parents=True, exist_ok=True)
     lake = Lake.from_uri(lake_uri)
     started = time.monotonic()
     stages: dict[str, float] = {}
-    with run_sandbox(seed=seed, scale=scale) as sandbox:
+    with run_sandbox(seed=seed, scale=scale, end_date=end_date) as sandbox:
         console.print(f"[bold]sandbox[/bold] serving a simulated seller at {sandbox.url}")
         client = SpApiClient.from_env(env=sandbox.env)
         seller_id = sandbox.env["SPAPI_SELLING_PARTNER_ID"]
@@ -371,9 +374,11 @@ def main() -> int:
                         help="then run these notebooks on the lake")  # fmt: skip
     parser.add_argument("--reports", type=Path, default=Path("reports"),
                         help="where the notebooks' HTML goes")  # fmt: skip
+    parser.add_argument("--end-date", type=date.fromisoformat, default=None,
+                        help="the seller's last day, YYYY-MM-DD (default: yesterday)")  # fmt: skip
     args = parser.parse_args()
     return run(args.lake, args.out, args.seed, args.scale, notebooks=args.notebooks,
-               reports=args.reports)  # fmt: skip
+               reports=args.reports, end_date=args.end_date)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import pytest
 from spapi_sandbox.demo import run
 from spapi_toolkit.analysis import run as notebooks
 
+from ..support import END_DATE
+
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 
 
@@ -19,7 +21,8 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 @pytest.mark.timeout(900)  # ingestion, curation with its suites, five notebooks, then again
 def test_demo_runs_end_to_end_and_again(tmp_path):
     lake, out, reports = str(tmp_path / "lake"), tmp_path / "out", tmp_path / "reports"
-    assert run(lake, out, seed=42, scale=3600.0, notebooks=NOTEBOOKS, reports=reports) == 0
+    assert run(lake, out, seed=42, scale=3600.0, notebooks=NOTEBOOKS, reports=reports,
+               end_date=END_DATE) == 0  # fmt: skip
     summary = (out / "summary.md").read_text(encoding="utf-8")
     for country in ("US", "DE", "JP"):
         found = re.search(rf"{country}: .* ground truth on (\d+) of (\d+) settled days", summary)
@@ -33,7 +36,7 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         assert re.search(rf"\| {stage} \| \d+ \|", summary), stage
     _notebooks_ran(reports)
     _a_period_without_data_fails(lake, tmp_path / "empty")
-    assert run(lake, out, seed=42, scale=3600.0) == 0
+    assert run(lake, out, seed=42, scale=3600.0, end_date=END_DATE) == 0
     again = (out / "summary.md").read_text(encoding="utf-8")
     assert re.search(r"reports: 0 requested, 0 landed, \d+ already landed", again), again
 
