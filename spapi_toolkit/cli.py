@@ -490,7 +490,7 @@ def curate(
 
     _need_spark("curation")
     from spapi_toolkit.lake.curate import jobs
-    from spapi_toolkit.lake.curate.session import spark_session
+    from spapi_toolkit.lake.curate.session import StorageUnreachable, reach, spark_session
 
     names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
     try:
@@ -514,6 +514,7 @@ def curate(
         spark = spark_session()
     spark.sparkContext.setLogLevel("ERROR")
     try:
+        reach(spark, the_lake)
         jobs.raw_to_cleaned(spark, the_lake, [t.name for t in chosen],
                             full_refresh=full_refresh, hash_key=jobs.hash_key_from_env(),
                             progress=show)  # fmt: skip
@@ -526,7 +527,7 @@ def curate(
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
                                       f"removed, {m.unconverted} row(s) without an FX rate "
                                       f"({m.seconds:.1f} s)"))  # fmt: skip
-    except (jobs.CurationError, ValueError) as exc:
+    except (jobs.CurationError, StorageUnreachable, ValueError) as exc:
         _fail(exc)
     finally:
         spark.stop()

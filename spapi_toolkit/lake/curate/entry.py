@@ -39,8 +39,9 @@ Exit status: 0 done; 1 the job failed (the error on stderr; on Glue the exceptio
 again so that the run is marked FAILED with it), or an expectation suite failed: the partitions
 it held back were not published, and each failed expectation is listed on stderr with its
 table, partitions and row counts (on Glue a ``QualityError`` with the same lines marks the run
-FAILED, after the rest was published and the job committed); 2 bad arguments, or
-``--JOB_NAME`` without Glue's classes.
+FAILED, after the rest was published and the job committed); 2 bad arguments,
+``--JOB_NAME`` without Glue's classes, or a local Spark that cannot reach the lake (``s3://``
+needs hadoop-aws, which PySpark from PyPI lacks; ``session.reach`` says so).
 """
 
 from __future__ import annotations
@@ -178,12 +179,9 @@ def parse_args(argv: Sequence[str]) -> Arguments:
 def glue_classes_loadable(spark_context: Any, class_name: str = GLUE_CONTEXT_CLASS) -> bool:
     """Whether the Spark JVM behind ``spark_context`` can load ``class_name`` (py4j gives a
     JavaClass for a class it finds, a JavaPackage for any name it does not)."""
-    from py4j.java_gateway import JavaClass
+    from spapi_toolkit.lake.curate.session import loadable
 
-    target: Any = spark_context._jvm
-    for part in class_name.split("."):
-        target = getattr(target, part)
-    return isinstance(target, JavaClass)
+    return loadable(spark_context._jvm, class_name)
 
 
 def pii_hash_key(args: Arguments, environ: Mapping[str, str] = os.environ) -> bytes | None:
@@ -252,9 +250,19 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
                 )
                 return 2
         else:
-            from spapi_toolkit.lake.curate.session import spark_session
+            from spapi_toolkit.lake.curate.session import (
+                StorageUnreachable,
+                reach,
+                spark_session,
+            )
 
             spark, glue_job = spark_session(f"spapi-{name}"), None
+            try:
+                reach(spark, lake)
+            except StorageUnreachable as exc:
+                spark.stop()
+                print(f"{name}: {exc}", file=sys.stderr)
+                return 2
         print(f"{name}: lake {args.lake} on {where}", flush=True)
         results = job.curate(spark, lake, args.tables, args.full_refresh, hash_key)
         if args.catalog_database:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, RAW
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from spapi_toolkit.lake.storage import Lake
+
+S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.3.4"  # the Hadoop of PySpark 3.5's jars
 
 # What curation relies on, whoever made the session: UTC everywhere (timestamps are stored in
 # UTC and local dates are derived explicitly), and a partitioned write replaces only the
@@ -48,3 +56,51 @@ def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSessio
     for name, value in SETTINGS.items():
         builder = builder.config(name, value)
     return configure(builder.getOrCreate())
+
+
+class StorageUnreachable(RuntimeError):
+    """This Spark has no file system for a lake location (the message says what to add)."""
+
+
+def reach(spark: SparkSession, lake: Lake) -> None:
+    """Make sure a local Spark can read and write every root of ``lake`` before a job starts,
+    so a missing piece is one clear error instead of a Java stack trace halfway through a table.
+
+    PySpark from PyPI has no S3 file system: ``s3://`` works only with hadoop-aws (S3A) on the
+    classpath, and then it is mapped to S3A here. Not for Glue's session, whose ``s3://`` is
+    its own (EMRFS)."""
+    context = spark.sparkContext
+    jvm, conf = context._jvm, context._jsc.hadoopConfiguration()
+    assert jvm is not None
+    locations = dict.fromkeys(lake.location(zone) for zone in (RAW, CLEANED, AGGREGATED))
+    for location in locations:
+        scheme = urlsplit(location).scheme
+        if len(scheme) <= 1 or scheme == "file":  # a local path (or a Windows drive letter)
+            continue
+        if scheme == "s3" and conf.get("fs.s3.impl") is None and loadable(jvm, S3A):
+            conf.set("fs.s3.impl", S3A)
+        try:
+            jvm.org.apache.hadoop.fs.Path(location).getFileSystem(conf)
+        except Exception as exc:  # py4j's Py4JJavaError: "No FileSystem for scheme ..."
+            java = getattr(exc, "java_exception", None)
+            why = java.getMessage() if java is not None else str(exc)
+            hint = (
+                f" PySpark from PyPI ships without hadoop-aws: run the job on AWS Glue, or give "
+                f"the local Spark {HADOOP_AWS} and its AWS SDK bundle (for example "
+                f"PYSPARK_SUBMIT_ARGS='--packages {HADOOP_AWS} pyspark-shell'), or curate a "
+                "local copy of the lake."
+                if scheme == "s3"
+                else ""
+            )
+            raise StorageUnreachable(f"this Spark cannot reach {location}: {why}.{hint}") from None
+
+
+def loadable(jvm: object, class_name: str) -> bool:
+    """Whether the JVM ``jvm`` (a py4j view) can load ``class_name``: py4j gives a JavaClass
+    for a class it finds, a JavaPackage for any name it does not."""
+    from py4j.java_gateway import JavaClass
+
+    target = jvm
+    for part in class_name.split("."):
+        target = getattr(target, part)
+    return isinstance(target, JavaClass)
