@@ -16,6 +16,7 @@ roles, functions, Glue jobs, Athena) is below, one function per concern.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -1240,9 +1241,16 @@ def render() -> dict[Path, str]:
 
 
 def main() -> None:
+    """Write the files that changed, each whole (a temp file renamed over it): `make package`
+    runs this while tests may be reading them."""
     ASL_DIR.mkdir(exist_ok=True)
     for path, text in render().items():
-        path.write_text(text, encoding="utf-8")
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            print(f"unchanged {path.relative_to(HERE.parent)}")
+            continue
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
         print(f"wrote {path.relative_to(HERE.parent)}")
 
 

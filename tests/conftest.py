@@ -94,13 +94,23 @@ def _no_ambient_spapi_settings(monkeypatch, tmp_path):
 TESTS = Path(__file__).resolve().parent
 
 
+# Modules that share one worker with others beyond their own module (see below).
+SHARED_GROUPS = {
+    # Both build the project wheel, in setuptools' build/ of the source tree: two builds at
+    # once fail ("File exists: build/bdist.linux-x86_64/wheel/...", a clean-clone run).
+    "e2e/test_wheel.py": "project-wheel",
+    "glue/test_package.py": "project-wheel",
+}
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     """Under xdist (``make test`` runs ``-n 2 --dist loadgroup``) a module's tests run on one
     worker, so its module-scoped fixtures are built once (two `make package` runs at once
     delete each other's files); the curation tests share session fixtures (one Spark session,
-    the curated sandbox lakes) and all run on one worker. tests/unit/test_groups.py checks it."""
+    the curated sandbox lakes) and all run on one worker, as do the ``SHARED_GROUPS``.
+    tests/unit/test_groups.py checks it."""
     for item in items:
-        module = Path(str(item.fspath)).resolve().relative_to(TESTS)
-        group = "curate" if module.parts[0] == "curate" else module.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+        module = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
+        group = "curate" if module.startswith("curate/") else module
+        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, group)))

@@ -4,6 +4,7 @@ this silently with pytest-xdist 3.8; a run here shows every test carrying its gr
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -29,3 +30,33 @@ def test_every_test_runs_in_its_modules_group():
         assert group == module.removeprefix("tests/"), f"{node} is not in its module's group"
         workers.setdefault(module, set()).add(worker)
     assert all(len(w) == 1 for w in workers.values()), workers
+
+
+RECORD_GROUPS = """
+import json, sys, pytest
+
+class Record:
+    groups = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            marks = {m.args[0] for m in item.iter_markers("xdist_group")}
+            self.groups.setdefault(item.nodeid.split("::")[0], set()).update(marks)
+
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]],
+                   plugins=[Record()])
+print(json.dumps({module: sorted(g) for module, g in Record.groups.items()}))
+sys.exit(code)
+"""
+
+
+def test_the_modules_that_build_the_project_wheel_share_one_group():
+    # Both build in the source tree's build/ folder; on two workers at once one build fails.
+    modules = ["tests/e2e/test_wheel.py", "tests/glue/test_package.py"]
+    run = subprocess.run([sys.executable, "-c", RECORD_GROUPS, *modules], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    groups = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(groups) == modules
+    assert groups[modules[0]] == groups[modules[1]] == ["project-wheel"], groups
