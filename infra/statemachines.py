@@ -27,6 +27,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Where the Distributed Maps write their results, a lake key prefix (the template substitutes
+# ``${MapResultsPrefix}``: its place in the raw bucket).
+MAP_RESULTS_PREFIX = "_state/map-results"
 LAMBDA_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -182,16 +185,17 @@ SNAPSHOT: dict[str, Any] = {
 }
 
 
-def _distributed(plan: str, processor: dict[str, Any], concurrency: Any, nxt: str | None) -> dict:
+def _distributed(plan: str, processor: dict[str, Any], concurrency: Any, nxt: str) -> dict:
     """A Distributed Map over one plan file (``$.seller.<plan>``: ``{Bucket, Key, count}``),
-    its results written to the lake (a backfill's results exceed a state's payload limit).
+    its results written to the lake (a backfill's results exceed a state's payload limit); its
+    output is the map run's ARN, which ``_count`` follows with the run's item counts.
     ``concurrency`` is a number or the path of one in the input (the plan's settings)."""
     limit = (
         {"MaxConcurrencyPath": concurrency}
         if isinstance(concurrency, str)
         else {"MaxConcurrency": concurrency}
     )
-    state: dict[str, Any] = {
+    return {
         "Type": "Map",
         "ItemSelector": {
             "profile.$": "$$.Map.Item.Value.profile",
@@ -208,14 +212,15 @@ def _distributed(plan: str, processor: dict[str, Any], concurrency: Any, nxt: st
             **processor,
         },
         **limit,
-        # Every item's outcome is in the ledger and the results; one failed request must not
-        # stop the seller's others.
+        # One failed request must not stop the seller's others: every item runs, then the
+        # run's failed items are counted (``_count``) and fail the seller (``Verdict``).
         "ToleratedFailurePercentage": 100,
         "ResultWriter": {
             "Resource": "arn:aws:states:::s3:putObject",
-            "Parameters": {"Bucket": "${RawBucket}", "Prefix": "_state/map-results"},
+            "Parameters": {"Bucket": "${RawBucket}", "Prefix": "${MapResultsPrefix}"},
         },
-        "ResultPath": None,
+        "ResultSelector": {"MapRunArn.$": "$.MapRunArn"},
+        "ResultPath": f"$.runs.{plan}",
         "Retry": [
             {
                 "ErrorEquals": ["States.ItemReaderFailed", "States.ResultWriterFailed"],
@@ -227,22 +232,57 @@ def _distributed(plan: str, processor: dict[str, Any], concurrency: Any, nxt: st
         "Catch": [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "SellerFailed"}
         ],
+        "Next": nxt,
     }
+
+
+def _count(plan: str, result_path: str | None, nxt: str | None) -> dict[str, Any]:
+    """How many items of a plan's map run failed: ``{"failed", "total"}`` at ``result_path``
+    (``None``: the state's whole output)."""
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:sfn:describeMapRun",
+        "Parameters": {"MapRunArn.$": f"$.runs.{plan}.MapRunArn"},
+        "ResultSelector": {"failed.$": "$.ItemCounts.Failed", "total.$": "$.ItemCounts.Total"},
+        "Retry": [
+            {
+                "ErrorEquals": ["Sfn.SfnException", "States.TaskFailed"],
+                "IntervalSeconds": 5,
+                "MaxAttempts": 3,
+                "BackoffRate": 2.0,
+            }
+        ],
+        "Catch": [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "SellerFailed"}
+        ],
+    }
+    if result_path:
+        state["ResultPath"] = result_path
     state.update({"Next": nxt} if nxt else {"End": True})
     return state
 
 
 def _branch(name: str, plan: str, concurrency: Any) -> dict[str, Any]:
+    """One branch of the seller's jobs: its map, then its counts (the branch's output)."""
     failed = {"Type": "Fail", "Error": "SellerFailed", "Cause": f"the {plan} map failed"}
     return {
         "StartAt": name,
-        "States": {name: _distributed(plan, JOB, concurrency, None), "SellerFailed": failed},
+        "States": {
+            name: _distributed(plan, JOB, concurrency, f"Count{name}"),
+            f"Count{name}": _count(plan, None, None),
+            "SellerFailed": failed,
+        },
     }
+
+
+def _any_failed(*paths: str) -> dict[str, Any]:
+    return {"Or": [{"Variable": path, "NumericGreaterThan": 0} for path in paths]}
 
 
 SELLER: dict[str, Any] = {
     "Comment": "One seller's planned requests: quota-limited reports one at a time, other jobs "
-    "side by side, then API snapshots. Input: {seller, settings}.",
+    "side by side, then API snapshots; the seller fails when any request failed (after all "
+    "ran). Input: {seller, settings}.",
     "StartAt": "Jobs",
     "States": {
         "Jobs": {
@@ -251,15 +291,34 @@ SELLER: dict[str, Any] = {
                 _branch("QuotaLimitedReports", "quota_jobs", 1),
                 _branch("OtherJobs", "jobs", "$.settings.report_concurrency"),
             ],
-            "ResultPath": None,
+            "ResultPath": "$.jobs",  # [{failed, total} of the quota jobs, of the others]
             "Retry": [{"ErrorEquals": ["States.BranchFailed"], "MaxAttempts": 0}],
             "Catch": [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "SellerFailed"}
             ],
             "Next": "Snapshots",
         },
-        "Snapshots": _distributed("snapshots", SNAPSHOT, 1, "Done"),
+        "Snapshots": _distributed("snapshots", SNAPSHOT, 1, "CountSnapshots"),
+        "CountSnapshots": _count("snapshots", "$.snapshot_counts", "Verdict"),
+        "Verdict": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    **_any_failed(
+                        "$.jobs[0].failed", "$.jobs[1].failed", "$.snapshot_counts.failed"
+                    ),
+                    "Next": "RequestsFailed",
+                }
+            ],
+            "Default": "Done",
+        },
         "Done": {"Type": "Succeed"},
+        "RequestsFailed": {
+            "Type": "Fail",
+            "Error": "RequestsFailed",
+            "Cause": "some of the seller's requests failed after every request ran: the map "
+            "runs' failed items, and each request's ledger entry, say which and why",
+        },
         "SellerFailed": {
             "Type": "Fail",
             "Error": "SellerFailed",
@@ -269,7 +328,8 @@ SELLER: dict[str, Any] = {
 }
 
 INGEST: dict[str, Any] = {
-    "Comment": "A scheduled (or manual) ingestion run: plan, every seller, then curation. "
+    "Comment": "A scheduled (or manual) ingestion run: plan, every seller, then curation, "
+    "awaited; the run fails when planning, a seller or the curation failed. "
     "Input (all optional): profiles, datasets, marketplaces, from, to.",
     "StartAt": "Plan",
     "States": {
@@ -324,7 +384,8 @@ INGEST: dict[str, Any] = {
                                 "BackoffRate": 2.0,
                             }
                         ],
-                        # One seller's failure (its execution shows why) leaves the others be.
+                        # One seller's failure (its execution shows why) leaves the others be;
+                        # the run fails at the end (Verdict).
                         "Catch": [
                             {
                                 "ErrorEquals": ["States.ALL"],
@@ -332,17 +393,19 @@ INGEST: dict[str, Any] = {
                                 "Next": "SellerFailed",
                             }
                         ],
-                        "End": True,
+                        "Next": "SellerSucceeded",
                     },
-                    "SellerFailed": {"Type": "Pass", "Result": {"failed": True}, "End": True},
+                    "SellerSucceeded": {"Type": "Pass", "Result": False, "End": True},
+                    "SellerFailed": {"Type": "Pass", "Result": True, "End": True},
                 },
             },
-            "ResultPath": None,
+            "ResultPath": "$.seller_failed",  # one boolean per seller
             "Next": "Curate",
         },
+        # What landed is curated even when a seller failed; the run waits for the job's end.
         "Curate": {
             "Type": "Task",
-            "Resource": "arn:aws:states:::glue:startJobRun",
+            "Resource": "arn:aws:states:::glue:startJobRun.sync",
             "Parameters": {"JobName": "${RawToCleanedJobName}"},
             "ResultPath": None,
             "Retry": [
@@ -361,14 +424,42 @@ INGEST: dict[str, Any] = {
                 {
                     "ErrorEquals": ["Glue.ConcurrentRunsExceededException"],
                     "ResultPath": None,
-                    "Next": "Done",
+                    "Next": "Verdict",
                 },
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RunFailed"},
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.failure",
+                    "Next": "CurationFailed",
+                },
             ],
-            "Next": "Done",
+            "Next": "Verdict",
+        },
+        "Verdict": {
+            "Type": "Pass",
+            "Parameters": {"any.$": "States.ArrayContains($.seller_failed, true)"},
+            "ResultPath": "$.sellers_failed",
+            "Next": "AnySellerFailed",
+        },
+        "AnySellerFailed": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.sellers_failed.any", "BooleanEquals": True, "Next": "SellersFailed"}
+            ],
+            "Default": "Done",
         },
         "Done": {"Type": "Succeed"},
-        "RunFailed": {"Type": "Fail", "Error": "RunFailed", "Cause": "planning or curation failed"},
+        "SellersFailed": {
+            "Type": "Fail",
+            "Error": "SellersFailed",
+            "Cause": "one or more sellers failed (their seller executions say why); what "
+            "landed was curated",
+        },
+        "CurationFailed": {
+            "Type": "Fail",
+            "Error": "CurationFailed",
+            "Cause": "the curation job failed or held partitions back (its run says why)",
+        },
+        "RunFailed": {"Type": "Fail", "Error": "RunFailed", "Cause": "planning failed"},
     },
 }
 
