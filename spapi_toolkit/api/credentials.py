@@ -194,14 +194,26 @@ def load_secret(secret_id: str, region: str | None = None) -> Credentials:
     return Credentials.from_mapping(values, source)
 
 
-def save_secret(secret_id: str, credentials: Credentials, region: str | None = None) -> None:
-    """Store credentials in Secrets Manager, creating the secret if it does not exist yet."""
+def save_secret(
+    secret_id: str,
+    credentials: Credentials,
+    region: str | None = None,
+    kms_key_id: str | None = None,
+) -> None:
+    """Store credentials in Secrets Manager, creating the secret if it does not exist yet.
+
+    ``kms_key_id`` (an id, ARN or ``alias/...``) encrypts a secret this call creates; on AWS
+    the stack's raw key (``alias/<stack>-raw``), which its functions may use and analysts may
+    not. Without it a new secret is under the account's ``aws/secretsmanager`` key, which any
+    principal allowed to read the secret can use. An existing secret keeps its key.
+    """
     client = _secrets_client(region)
     payload = json.dumps(credentials.to_mapping(), sort_keys=True)
     try:
         client.put_secret_value(SecretId=secret_id, SecretString=payload)
     except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=secret_id, SecretString=payload)
+        extra = {"KmsKeyId": kms_key_id} if kms_key_id else {}
+        client.create_secret(Name=secret_id, SecretString=payload, **extra)
 
 
 # --------------------------------------------------------------------------------------------

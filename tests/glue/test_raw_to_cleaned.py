@@ -4,6 +4,7 @@ arguments, Glue-or-local, the PII key, exit status, and a local run of each."""
 from __future__ import annotations
 
 import textwrap
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -267,3 +268,77 @@ def test_a_job_registers_its_zones_tables_in_the_catalog_database(aws_env, capsy
 
     assert listed == set(marts())  # the marts, each in its own zone's database
     assert "catalog spapi_aggregated.sales_daily: 0 partitions" in capsys.readouterr().out
+
+
+# --- the metrics an alarm watches ----------------------------------------------------------------
+
+
+@pytest.mark.aws
+def test_the_job_publishes_held_back_partitions_and_quarantined_rows(
+    aws_env, tmp_path, monkeypatch
+):
+    """The stack alarms on PartitionsHeldBack per job name: a run that held two partitions
+    back publishes 2, and a clean one 0 (so the alarm sees data, not silence)."""
+    from spapi_toolkit.lake.curate import session
+    from spapi_toolkit.lake.curate.jobs import TableResult
+    from spapi_toolkit.lake.quality.gate import Failure
+
+    monkeypatch.setattr(session, "spark_session", lambda *args, **kwargs: object())
+    monkeypatch.setattr(session, "reach", lambda spark, lake: None)
+    failure = Failure("expect_column_values_to_not_be_null", "required", "id is set", ["id"], 1,
+                      {"m=A/d=1": 1})  # fmt: skip
+    held = TableResult("orders", quarantined=3, blocked=["m=A/d=1", "m=A/d=2"], failures=[failure])
+    failing = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *args: [held])
+    args = ("--lake", str(tmp_path), "--metrics_namespace", "SpapiLakeTest")
+    assert job.main(failing, argv(*args)) == 1
+    clean = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *a: [TableResult("orders")])
+    assert job.main(clean, argv(*args)) == 0
+    cloudwatch = boto3.client("cloudwatch")
+    sums = {}
+    for metric in ("PartitionsHeldBack", "RowsQuarantined"):
+        data = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "m",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "SpapiLakeTest",
+                            "MetricName": metric,
+                            "Dimensions": [{"Name": "JobName", "Value": "raw_to_cleaned"}],
+                        },
+                        "Period": 60,
+                        "Stat": "SampleCount",
+                    },
+                    "ReturnData": True,
+                },
+                {
+                    "Id": "s",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "SpapiLakeTest",
+                            "MetricName": metric,
+                            "Dimensions": [{"Name": "JobName", "Value": "raw_to_cleaned"}],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                },
+            ],
+            StartTime=datetime(2000, 1, 1, tzinfo=UTC),
+            EndTime=datetime(2100, 1, 1, tzinfo=UTC),
+        )
+        results = {r["Id"]: sum(r["Values"]) for r in data["MetricDataResults"]}
+        sums[metric] = (results["m"], results["s"])
+    assert sums == {"PartitionsHeldBack": (2, 2), "RowsQuarantined": (2, 3)}
+
+
+def test_a_metric_that_cannot_be_published_fails_nothing(capsys):
+    from spapi_toolkit.lake.curate.jobs import TableResult
+
+    class Down:
+        def put_metric_data(self, **kwargs):
+            raise ConnectionError("no route to monitoring")
+
+    values = job.publish_metrics("N", "job-x", [TableResult("t", blocked=["p"])], Down())
+    assert values == {"PartitionsHeldBack": 1, "RowsQuarantined": 0}
+    assert "job-x: metrics not published to N: ConnectionError" in capsys.readouterr().err

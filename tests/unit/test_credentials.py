@@ -82,6 +82,17 @@ def test_secrets_manager_round_trip(aws_env):
 
 
 @pytest.mark.aws
+def test_a_new_secret_is_made_under_the_key_named(aws_env):
+    """On AWS the sellers' secrets are under the stack's raw key, which analysts cannot use."""
+    key = boto3.client("kms").create_key(Description="raw")["KeyMetadata"]["Arn"]
+    creds = Credentials("app", Secret("TOPSECRET-s"), Secret("Atzr|r"), selling_partner_id="A1")
+    save_secret("spapi/seller-k", creds, kms_key_id=key)
+    save_secret("spapi/seller-k", creds, kms_key_id=key)  # an update keeps the secret and key
+    described = boto3.client("secretsmanager").describe_secret(SecretId="spapi/seller-k")
+    assert described["KmsKeyId"] == key
+
+
+@pytest.mark.aws
 def test_secrets_manager_errors_are_clear_and_secret_free(aws_env):
     with pytest.raises(ConfigurationError, match=r"cannot read .*missing: ResourceNotFound"):
         load_secret("spapi/missing")

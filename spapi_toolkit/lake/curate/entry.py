@@ -21,6 +21,12 @@ Arguments, ``--name value`` as Glue passes job arguments, read with awsglue's
     A Glue database: after curating, the job registers its zone's tables and their partitions
     there (``catalog.register``: the cleaned tables for raw_to_cleaned, the marts for
     cleaned_to_aggregated), so Athena sees the new partitions at once. Only for an S3 lake.
+``--metrics_namespace``
+    A CloudWatch namespace: after curating, the job publishes ``PartitionsHeldBack`` (what the
+    quality gate kept from publishing) and ``RowsQuarantined``, with the dimension ``JobName``
+    (the Glue job's name, or the script's locally), so an alarm can watch them. A metric that
+    cannot be published is reported on stderr and fails nothing: a held-back partition fails
+    the run anyway.
 
 ``getResolvedOptions`` knows only required arguments, so an optional one is resolved only when
 its flag is in ``argv`` (the recipe of the AWS docs). Locally an unknown ``--flag`` is refused,
@@ -56,7 +62,13 @@ from typing import Any
 from spapi_toolkit.lake.storage import Lake
 
 REQUIRED = ("lake",)
-OPTIONAL = ("tables", "full_refresh", "pii_hash_key_secret_id", "catalog_database")
+OPTIONAL = (
+    "tables",
+    "full_refresh",
+    "pii_hash_key_secret_id",
+    "catalog_database",
+    "metrics_namespace",
+)
 GLUE_CONTEXT_CLASS = "com.amazonaws.services.glue.GlueContext"
 HASH_KEY_ENV = "SPAPI_PII_HASH_KEY"
 
@@ -75,7 +87,7 @@ class GlueJob:
         return (
             f"usage: {self.name}.py --lake S3_URI_OR_FOLDER [--tables T1,T2 ({self.tables_are})]"
             " [--full_refresh true|false] [--pii_hash_key_secret_id NAME_OR_ARN]"
-            " [--catalog_database GLUE_DATABASE]"
+            " [--catalog_database GLUE_DATABASE] [--metrics_namespace CLOUDWATCH_NAMESPACE]"
         )
 
 
@@ -116,6 +128,7 @@ class Arguments:
     job_name: str | None  # set: run as a Glue job
     resolved: dict[str, Any]  # everything getResolvedOptions returned, for Glue's Job.init
     catalog_database: str | None = None
+    metrics_namespace: str | None = None
 
 
 def _given(argv: Sequence[str], name: str) -> bool:
@@ -165,8 +178,12 @@ def parse_args(argv: Sequence[str]) -> Arguments:
     database = resolved.get("catalog_database")
     if database is not None and not database.strip():
         raise UsageError("--catalog_database is empty")
+    namespace = resolved.get("metrics_namespace")
+    if namespace is not None and not namespace.strip():
+        raise UsageError("--metrics_namespace is empty")
     return Arguments(
         catalog_database=database.strip() if database else None,
+        metrics_namespace=namespace.strip() if namespace else None,
         lake=lake,
         tables=tables,
         full_refresh=full_refresh,
@@ -278,6 +295,8 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
         if on_glue:
             raise  # Glue marks the run FAILED with this error
         return 1
+    if args.metrics_namespace:
+        publish_metrics(args.metrics_namespace, args.job_name or name, results)
     failed: list[str] = []
     for result in results:
         lines = result.failure_lines() if hasattr(result, "failure_lines") else []
@@ -293,6 +312,38 @@ def main(job: GlueJob, argv: Sequence[str] | None = None) -> int:
             raise QualityError(message)
         return 1
     return 0
+
+
+def publish_metrics(
+    namespace: str, job_name: str, results: Sequence[Any], cloudwatch: Any = None
+) -> dict[str, int]:
+    """Publish what the run held back and quarantined to CloudWatch (module doc); returns the
+    values published."""
+    values = {
+        "PartitionsHeldBack": sum(len(getattr(r, "blocked", [])) for r in results),
+        "RowsQuarantined": sum(getattr(r, "quarantined", 0) for r in results),
+    }
+    try:
+        if cloudwatch is None:
+            import boto3
+
+            cloudwatch = boto3.client("cloudwatch")
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "JobName", "Value": job_name}],
+                    "Value": value,
+                    "Unit": "Count",
+                }
+                for metric, value in values.items()
+            ],
+        )
+    except Exception as exc:  # the run's own outcome matters more than its metrics
+        print(f"{job_name}: metrics not published to {namespace}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)  # fmt: skip
+    return values
 
 
 def _summary(result: Any) -> str:
