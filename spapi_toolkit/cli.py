@@ -157,6 +157,11 @@ def auth_exchange(
     profile: str = typer.Option(None, help="profile holding the app's client id and secret"),
     store_profile: str = typer.Option(None, help="save the refresh token in this profile"),
     store_secret: str = typer.Option(None, help="save it in this Secrets Manager secret"),
+    kms_key_id: str = typer.Option(
+        None,
+        help="the KMS key a new --store-secret secret is made under "
+        "(on AWS: the stack's alias/<stack>-raw)",
+    ),
     redirect_uri: str = typer.Option(None),
 ) -> None:
     """Verify the state, trade the authorization code for a refresh token at once, store it."""
@@ -181,7 +186,7 @@ def auth_exchange(
         if selling_partner_id:
             stored = replace(stored, selling_partner_id=selling_partner_id)
         if store_secret:
-            save_secret(store_secret, stored)
+            save_secret(store_secret, stored, kms_key_id=kms_key_id)
             print(f"refresh token stored in Secrets Manager secret {store_secret}")
         else:
             path = save_profile(store_profile or profile or selling_partner_id or "default", stored)
@@ -664,6 +669,63 @@ def catalog_register(
         table.add_row(r.table, str(r.partitions), str(r.added), str(r.removed),
                       "written" if r.redefined else "unchanged", r.location)  # fmt: skip
     Console(width=200).print(table)
+
+
+@app.command()
+def forget(
+    seller: str = typer.Option(..., "--seller", help="the selling partner id to forget"),
+    lake: str = typer.Option(
+        ..., envvar="SPAPI_LAKE", help="folder, s3://bucket/prefix or the zoned AWS lake URI"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would go; change nothing"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask before deleting"),
+    kms_key_id: str = typer.Option(None, envvar="SPAPI_KMS_KEY_ID", help="SSE-KMS key for S3"),
+    catalog_database: list[str] = typer.Option(
+        None,
+        help="ZONE=DATABASE (cleaned=..., aggregated=...): drop the Glue partitions the seller's "
+        "rows alone filled; repeatable",
+    ),
+    keep_versions: bool = typer.Option(
+        False, help="on S3, leave older object versions to the bucket's lifecycle"
+    ),
+) -> None:
+    """Remove one seller's data from every zone of the lake and from its state: raw documents
+    and manifests, quarantine, the cleaned tables' and the marts' rows, curation state, ledger,
+    plans and task tokens. Stop the seller's ingestion first."""
+    from spapi_toolkit.lake.forget import drop_catalog_partitions, forget_seller
+    from spapi_toolkit.lake.storage import Lake
+
+    databases: dict[str, str] = {}
+    for item in catalog_database or []:
+        zone, sep, name = item.partition("=")
+        if not sep or zone not in ("cleaned", "aggregated") or not name:
+            raise typer.BadParameter(f"--catalog-database {item!r} is not cleaned=NAME or "
+                                     "aggregated=NAME")  # fmt: skip
+        databases[zone] = name
+    clock = Clock.from_env()
+    try:
+        the_lake = Lake.from_uri(lake, kms_key_id=kms_key_id)
+        planned = forget_seller(the_lake, seller, dry_run=True, purge_versions=not keep_versions,
+                                clock=clock)  # fmt: skip
+        if dry_run:
+            for key in planned.deleted:
+                print(f"delete  {key}")
+            for key, rows in planned.rewritten.items():
+                print(f"rewrite {key} (-{rows})")
+            for line in planned.lines():
+                err.print(line, highlight=False, markup=False)
+            return
+        for line in planned.lines():
+            err.print(line, highlight=False, markup=False)
+        if not yes and not typer.confirm(f"Delete seller {seller}'s data for good?"):
+            raise typer.Exit(1)
+        done = forget_seller(the_lake, seller, purge_versions=not keep_versions, clock=clock)
+        if databases:
+            drop_catalog_partitions(done, databases)
+    except SpApiToolkitError as exc:  # ForgetError too
+        _fail(exc)
+    for line in done.lines():
+        print(line)
 
 
 @app.command("notebooks")

@@ -84,7 +84,12 @@ def lake_formation_settings_grants() -> list[dict[str, Any]]:
         },
         {
             "Effect": "Allow",
-            "Action": ["glue:GetDatabase", "glue:UpdateDatabase", "glue:GetTables"],
+            "Action": [
+                "glue:GetDatabase",
+                "glue:UpdateDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+            ],
             "Resource": catalog_arns(),
         },
         # What it changed, to restore exactly that when the stack is deleted.
@@ -118,7 +123,6 @@ def lake_formation() -> dict[str, Any]:
         "DependsOn": tables,
         "Properties": {
             "ServiceToken": arn("LakeFormationSettingsFunction"),
-            "StackName": ref("AWS::StackName"),
             # Added to the account's administrators (none replaced); removed on delete.
             "Admins": {
                 "Fn::Split": [

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -107,63 +109,159 @@ def test_log_lines_are_json_without_secrets():
     assert record["exception"]["type"] == "ValueError"
 
 
+OLD = "arn:aws:iam::123456789012:role/old"  # an administrator before the stack
+SHARED = "arn:aws:iam::123456789012:role/shared"  # one too, and listed by the stack
+OURS = "arn:aws:iam::123456789012:role/deployer"
+OURS2 = "arn:aws:iam::123456789012:role/deployer2"
+EVERYONE = [{"Principal": lakeformation.IAM_ALLOWED_PRINCIPALS, "Permissions": ["ALL"]}]
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/lf-stack/0a1b2c3d"
+
+
+@pytest.fixture
+def lake_formation_account(aws_env):
+    """The account's Lake Formation settings, put back after the test (one moto server)."""
+    lf = boto3.client("lakeformation")
+    kept = lf.get_data_lake_settings()["DataLakeSettings"]
+    yield lf
+    lf.put_data_lake_settings(DataLakeSettings=kept)
+
+
+@pytest.fixture
+def cloudformation():
+    """A stand-in for CloudFormation's pre-signed ResponseURL: the answers PUT to it."""
+    answers: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self):
+            answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/response?X-Amz-Signature=s", answers
+    server.shutdown()
+    server.server_close()
+
+
+def _request(url: str, kind: str, admins: list[str], databases: list[str]) -> dict:
+    event = {"RequestType": kind, "ResponseURL": url, "StackId": STACK_ID, "RequestId": kind,
+             "LogicalResourceId": "LakeFormationSettings",
+             "ResourceProperties": {"ServiceToken": "arn:fn", "Admins": admins,
+                                    "Databases": databases}}  # fmt: skip
+    if kind != "Create":
+        event["PhysicalResourceId"] = "lf-settings-LakeFormationSettings"
+    return event
+
+
+def _admins(lf) -> list[str]:
+    settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    return [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]]
+
+
+def _iam_allowed(lf, resource: dict) -> list[dict]:
+    listed = lf.list_permissions(Principal=lakeformation.IAM_ALLOWED_PRINCIPALS, Resource=resource)
+    return [
+        {k: sorted(p.get(k) or []) for k in ("Permissions", "PermissionsWithGrantOption")}
+        for p in listed["PrincipalResourcePermissions"]
+        if p["Principal"] == lakeformation.IAM_ALLOWED_PRINCIPALS
+    ]
+
+
+def _account(lf, admins: list[str]) -> dict:
+    """The account's settings before the stack: its admins, both defaults granting everyone."""
+    settings = {"DataLakeAdmins": [{"DataLakePrincipalIdentifier": a} for a in admins],
+                "CreateDatabaseDefaultPermissions": EVERYONE,
+                "CreateTableDefaultPermissions": EVERYONE}  # fmt: skip
+    lf.put_data_lake_settings(DataLakeSettings=settings)
+    return lf.get_data_lake_settings()["DataLakeSettings"]
+
+
+def _database(glue, lf, name: str) -> list[dict]:
+    """A database granting everyone, as one created under the account's defaults; its
+    resources (the database, one table) with IAMAllowedPrincipals' grants on them."""
+    glue.create_database(DatabaseInput={"Name": name, "Description": "d",
+                                        "CreateTableDefaultPermissions": EVERYONE})  # fmt: skip
+    glue.create_table(DatabaseName=name, TableInput={"Name": "order_items"})
+    resources = [{"Database": {"Name": name}},
+                 {"Table": {"DatabaseName": name, "Name": "order_items"}}]  # fmt: skip
+    for resource, grantable in zip(resources, ([], ["SELECT"]), strict=True):
+        lf.grant_permissions(Principal=lakeformation.IAM_ALLOWED_PRINCIPALS, Resource=resource,
+                             Permissions=["ALL"], PermissionsWithGrantOption=grantable)  # fmt: skip
+    return resources
+
+
 @pytest.mark.aws
-def test_lake_formation_settings_keep_admins_and_revoke_iam_allowed_principals(aws_env):
-    lf, glue = boto3.client("lakeformation"), boto3.client("glue")
-    everyone = [
-        {
-            "Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
-            "Permissions": ["ALL"],
-        }
-    ]
-    lf.put_data_lake_settings(
-        DataLakeSettings={
-            "DataLakeAdmins": [
-                {"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/old"}
-            ],
-            "CreateDatabaseDefaultPermissions": everyone,
-            "CreateTableDefaultPermissions": everyone,
-        }
-    )
-    glue.create_database(
-        DatabaseInput={
-            "Name": "lf_cleaned",
-            "Description": "d",
-            "CreateTableDefaultPermissions": everyone,
-        }
-    )
-    glue.create_table(DatabaseName="lf_cleaned", TableInput={"Name": "order_items"})
-    for resource in (
-        {"Database": {"Name": "lf_cleaned"}},
-        {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}},
-    ):
-        lf.grant_permissions(
-            Principal=everyone[0]["Principal"], Resource=resource, Permissions=["ALL"]
-        )
-    ours = "arn:aws:iam::123456789012:role/deployer"
-    done = lakeformation.apply([ours], ["lf_cleaned"], lf=lf, glue=glue)
+def test_lake_formation_settings_change_only_what_the_stack_owns_and_undo_it(
+    lake_formation_account, cloudformation
+):
+    url, answers = cloudformation
+    lf, glue, ssm = boto3.client("lakeformation"), boto3.client("glue"), boto3.client("ssm")
+    account = _account(lf, [OLD, SHARED])
+    resources = _database(glue, lf, "lf_cleaned")
+    before = {json.dumps(r): _iam_allowed(lf, r) for r in resources}
+    assert all(before.values())
+    record = "/lf-stack/lake-formation/LakeFormationSettings"
+
+    lakeformation.custom_resource(_request(url, "Create", [SHARED, OURS], ["lf_cleaned"]), None)
+    assert answers[-1]["Status"] == "SUCCESS", answers[-1]
+    assert answers[-1]["PhysicalResourceId"] == "lf-settings-LakeFormationSettings"
+    assert answers[-1]["Data"] == {"Record": record, "AdminsAdded": OURS, "Revoked": "2"}
+    assert _admins(lf) == [OLD, SHARED, OURS]
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
-    assert [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]] == [
-        "arn:aws:iam::123456789012:role/old",
-        ours,
-    ]
-    assert settings["CreateDatabaseDefaultPermissions"] == []
-    assert settings["CreateTableDefaultPermissions"] == []
-    assert len(done["revoked"]) == 2
+    for name in ("CreateDatabaseDefaultPermissions", "CreateTableDefaultPermissions"):
+        assert settings[name] == account[name] == EVERYONE  # the account's: untouched
     assert not glue.get_database(Name="lf_cleaned")["Database"].get("CreateTableDefaultPermissions")
-    for resource in (
-        {"Database": {"Name": "lf_cleaned"}},
-        {"Table": {"DatabaseName": "lf_cleaned", "Name": "order_items"}},
-    ):
-        left = lf.list_permissions(Principal=everyone[0]["Principal"], Resource=resource)
-        assert [
-            p
-            for p in left["PrincipalResourcePermissions"]
-            if p["Principal"] == everyone[0]["Principal"]
-        ] == []
-    assert lakeformation.apply([ours], ["lf_cleaned"], lf=lf, glue=glue)["revoked"] == []
-    lakeformation.remove([ours], lf=lf)
+    assert all(_iam_allowed(lf, r) == [] for r in resources)
+    saved = json.loads(ssm.get_parameter(Name=record)["Parameter"]["Value"])
+    assert saved["admins_added"] == [OURS] and len(saved["revoked"]) == 2
+    assert saved["table_defaults"] == {"lf_cleaned": EVERYONE}
+
+    # Update: the stack's own admin OURS replaced by OURS2; SHARED listed still, OLD never.
+    lakeformation.custom_resource(_request(url, "Update", [SHARED, OURS2], ["lf_cleaned"]), None)
+    assert answers[-1]["Status"] == "SUCCESS", answers[-1]
+    assert _admins(lf) == [OLD, SHARED, OURS2]
+
+    lakeformation.custom_resource(_request(url, "Delete", [SHARED, OURS2], ["lf_cleaned"]), None)
+    assert answers[-1]["Status"] == "SUCCESS", answers[-1]
+    assert _admins(lf) == [OLD, SHARED]  # both administrators from before the stack stay
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
-    assert [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]] == [
-        "arn:aws:iam::123456789012:role/old"
+    assert settings["CreateTableDefaultPermissions"] == EVERYONE
+    assert settings["CreateDatabaseDefaultPermissions"] == EVERYONE
+    assert glue.get_database(Name="lf_cleaned")["Database"]["CreateTableDefaultPermissions"] == (
+        EVERYONE
+    )
+    assert {json.dumps(r): _iam_allowed(lf, r) for r in resources} == before  # restored
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=record)
+    # A second Delete (CloudFormation retries) finds no record and changes nothing.
+    lakeformation.custom_resource(_request(url, "Delete", [SHARED, OURS2], ["lf_cleaned"]), None)
+    assert answers[-1]["Status"] == "SUCCESS" and _admins(lf) == [OLD, SHARED]
+
+
+@pytest.mark.aws
+def test_a_failed_create_is_undone_by_the_delete_that_follows(
+    lake_formation_account, cloudformation
+):
+    url, answers = cloudformation
+    lf, glue = boto3.client("lakeformation"), boto3.client("glue")
+    _account(lf, [OLD])
+    resources = _database(glue, lf, "lf_partial")
+    event = _request(url, "Create", [OURS], ["lf_partial", "lf_missing"])
+    lakeformation.custom_resource(event, None)
+    assert answers[-1]["Status"] == "FAILED" and "lf_missing" in answers[-1]["Reason"]
+    assert _admins(lf) == [OLD, OURS] and _iam_allowed(lf, resources[0]) == []
+    # The stack deleted the table already: only what still exists gets its grants back.
+    glue.delete_table(DatabaseName="lf_partial", Name="order_items")
+    lakeformation.custom_resource({**event, "RequestType": "Delete",
+                                   "PhysicalResourceId": "lf-settings-LakeFormationSettings"},
+                                  None)  # fmt: skip
+    assert answers[-1]["Status"] == "SUCCESS", answers[-1]
+    assert _admins(lf) == [OLD]
+    assert _iam_allowed(lf, resources[0]) == [
+        {"Permissions": ["ALL"], "PermissionsWithGrantOption": []}
     ]
