@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from spapi_toolkit.lake.catalog import contracts, table_columns
+from spapi_toolkit.lake.catalog import contracts, database_description, table_columns
+from spapi_toolkit.lake.curate.publish import STAGING
 from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, QUARANTINE, RAW, STATE
+from spapi_toolkit.lake.quality.gate import QUALITY
 
 from .common import (
     LAKE_KEY,
@@ -38,16 +40,17 @@ DATABASES = {CLEANED: "CleanedDatabase", AGGREGATED: "AggregatedDatabase"}
 # The namespace of the metrics the jobs publish (``--metrics_namespace``): partitions the
 # quality gate held back and rows quarantined, per job (monitoring alarms on the first).
 METRICS_NAMESPACE = "SpapiLake"
-# What the jobs read of the lake, and what they write: the curated zones, the curation's state
-# and quality results, the quarantine.
+# What the jobs read of the lake, and what they write: the curated zones, their scratch space
+# (publish.STAGING), the curation's state, quality results and quarantine.
 READS = (f"{RAW}/",)
 WRITES = (
     f"{CLEANED}/",
     f"{AGGREGATED}/",
+    f"{STAGING}/",
     f"{STATE}/curate/",
     f"{STATE}/aggregate/",
     f"{QUARANTINE}/",
-    "_quality/",
+    f"{QUALITY}/",
 )
 JOBS = {"RawToCleanedJob": "raw_to_cleaned", "CleanedToAggregatedJob": "cleaned_to_aggregated"}
 
@@ -96,7 +99,7 @@ def tables() -> dict[str, Any]:
                 "CatalogId": ref("AWS::AccountId"),
                 "DatabaseInput": {
                     "Name": sub("${DatabasePrefix}_%s" % zone),
-                    "Description": f"SP-API lake: the {zone} tables",
+                    "Description": database_description(zone),
                     "CreateTableDefaultPermissions": [],
                 },
             },

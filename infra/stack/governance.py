@@ -13,6 +13,7 @@ from typing import Any
 
 from spapi_toolkit.lake.catalog import contracts, has_extra
 from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, STATE
+from spapi_toolkit.lake.quality.gate import QUALITY
 from spapi_toolkit.lake.tables import Table
 
 from .common import (
@@ -34,7 +35,7 @@ from .curation import DATABASES, table_id
 ANALYST_EXCLUDED_PII = ("hash", "restrict")
 # What the analysts' notebooks read beside the tables (lake.query.connect): the quality results
 # and the curation's state (when each table and mart was last built).
-ANALYST_READS = ("_quality/", f"{STATE}/curate/", f"{STATE}/aggregate/")
+ANALYST_READS = (f"{QUALITY}/", f"{STATE}/curate/", f"{STATE}/aggregate/")
 
 
 def pii_columns(table: Table) -> list[str]:

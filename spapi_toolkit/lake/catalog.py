@@ -129,6 +129,13 @@ def _checked(table: Contract, columns: list[tuple[str, str, str]]) -> list[tuple
     return columns
 
 
+def database_description(zone: str) -> str:
+    """A zone's Glue database description, as the stack and ``register`` both write it (an
+    existing database whose description differs would be updated, and an update rewrites the
+    database's Lake Formation defaults)."""
+    return f"SP-API lake: the {zone} tables"
+
+
 def glue_columns(table: Contract) -> tuple[dict[str, str], dict[str, str]]:
     """The table's (columns_types, partitions_types) for ``wr.catalog``: Hive types by column
     name, the partition columns (in ``partition_by`` order) apart from the others.
@@ -217,7 +224,8 @@ def register(
     chosen = contracts(zone, tables)
     wr.catalog.create_database(
         database,
-        description=f"SP-API lake: {zone} tables (spapi catalog register)",
+        # The stack's database has the same description, so this never updates it.
+        description=database_description(zone),
         exist_ok=True,
         boto3_session=boto3_session,
     )
