@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Linters whose pins conflict with the project's (checkov pins boto3 1.35): a venv of their own.
+TOOLS  := $(VENV)/tools
+TOOLS_STAMP := $(TOOLS)/.installed
 # Where `make package` puts what a Glue job needs.
 GLUE_DIST ?= dist/glue
 
@@ -23,7 +26,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "installed spapi-lake into $(VENV) (Jupyter kernel: spapi-lake)"
 
-install: $(STAMP)
+# The `tools` dependency group of pyproject.toml (pip >= 25.1 reads it), without the project.
+$(TOOLS_STAMP): pyproject.toml
+	@test -x $(TOOLS)/bin/python || "$(PYTHON)" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(TOOLS)/bin/python -m pip install --quiet --group tools
+	@touch $(TOOLS_STAMP)
+
+install: $(STAMP) $(TOOLS_STAMP)
 
 check-system:
 	@scripts/check-system java
@@ -56,6 +66,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/cfn-lint --ignore-checks E2531 E2533 W2531 -- infra/template.yaml
+	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 
 typecheck: install
 	$(BIN)/mypy
