@@ -43,7 +43,7 @@ from spapi_toolkit.ingest.ledger import Ledger, covered_days
 from spapi_toolkit.ingest.planner import PlannedRequest, plan
 from spapi_toolkit.ingest.snapshots import SnapshotIngestor
 from spapi_toolkit.lake.registry import select
-from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.storage import Lake, ZonedLake
 from spapi_toolkit.regions import marketplace
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,11 @@ def plan_run(
             described[name] = {"count": len(items), **_s3_location(lake, key)}
         described["notes"] = planned.notes
         sellers.append(described)
-        removed = lake.remove_leftovers(client.clock)
+        # Only the raw root's leftovers (a killed landing's uploads and temp objects): the
+        # functions own that root; the curated buckets are Glue's, and their lifecycle aborts
+        # stale uploads.
+        raw_root = lake.main if isinstance(lake, ZonedLake) else lake
+        removed = raw_root.remove_leftovers(client.clock)
         log.info(
             "planned %s",
             seller,
