@@ -322,11 +322,6 @@ def state_machine_statements() -> list[dict[str, Any]]:
         # The Distributed Maps read the plan files and write their results.
         {
             "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": arn("RawBucket"),
-        },
-        {
-            "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": lake_objects(PLANS_PREFIX + "/"),
         },
