@@ -76,19 +76,13 @@ bench: install
 	$(BIN)/python benchmarks/bench_ratelimit.py
 
 # What AWS runs: dist/lambda/ (the Lambda bundle: the project and its dependencies for Lambda's
-# platform, from the package registry) and, for a Glue 5.1 job, the entry scripts and the project
-# as one wheel for --additional-python-modules; infra/ regenerated from the contracts. Only the project's own wheel: Glue 5.1 already has
-# boto3, pandas, pyarrow and PySpark, and pip on Glue fetches the few small
-# dependencies the wheel names.
+# platform, from the package registry); dist/glue/, what a Glue 5.1 job installs: the entry
+# scripts, the project wheel, and a zip of the wheels of everything the jobs import that Glue 5.1
+# does not provide, at this environment's versions, for --python-modules-installer-option
+# --no-index (spapi_toolkit/aws/glue_package.py; glue_jobs/README.md); infra/ regenerated from
+# the contracts.
 package: install
-	rm -rf $(GLUE_DIST)
-	$(BIN)/python -m pip wheel --quiet --no-deps . -w $(GLUE_DIST)
-	cp glue_jobs/*.py $(GLUE_DIST)/
-	@wheel=$$(cd $(GLUE_DIST) && ls spapi_lake-*.whl); \
-	echo "built $(GLUE_DIST)/: $$(cd $(GLUE_DIST) && ls | tr '\n' ' ')"; \
-	echo "upload it:  aws s3 cp $(GLUE_DIST)/ s3://BUCKET/PREFIX/ --recursive"; \
-	echo "job script: s3://BUCKET/PREFIX/raw_to_cleaned.py"; \
-	echo "job arg:    --additional-python-modules s3://BUCKET/PREFIX/$$wheel"
+	$(BIN)/python -m spapi_toolkit.aws.glue_package . $(GLUE_DIST)
 	$(BIN)/python -m spapi_toolkit.aws.deploy package . dist
 	$(BIN)/python infra/generate.py
 	@echo "deploy:     $(BIN)/spapi deploy --stack NAME   (docs/deploy.md)"

@@ -100,6 +100,9 @@ SHARED_GROUPS = {
     # once fail ("File exists: build/bdist.linux-x86_64/wheel/...", a clean-clone run).
     "e2e/test_wheel.py": "project-wheel",
     "glue/test_package.py": "project-wheel",
+    # Installs the `make package` of glue/conftest.py's session fixture: on the same worker as
+    # test_package.py it is built once, not twice at once.
+    "glue/test_clean_install.py": "project-wheel",
 }
 
 

@@ -58,6 +58,11 @@ JOBS = {"RawToCleanedJob": "raw_to_cleaned", "CleanedToAggregatedJob": "cleaned_
 def parameters() -> dict[str, Any]:
     return {
         "GlueWheelKey": {"Type": "String", "Description": "Key of the project wheel"},
+        "GlueDependenciesKey": {
+            "Type": "String",
+            "Description": "Key of the zip of the wheels the jobs import that Glue 5.1 lacks "
+            "(spapi-lake-glue-deps.gluewheels.zip, make package)",
+        },
         "GlueScriptsPrefix": {
             "Type": "String",
             "Description": "Prefix of the Glue entry scripts, ending in /",
@@ -287,8 +292,16 @@ def jobs() -> dict[str, Any]:
 
 
 def python_modules() -> dict[str, Any]:
-    """The job arguments that install the project for the jobs (``make package``)."""
-    return {"--additional-python-modules": sub("s3://${ArtifactBucket}/${GlueWheelKey}")}
+    """The job arguments that install the project for the jobs (``make package``,
+    ``aws.glue_package``): the zip of every wheel the jobs import that Glue 5.1 does not
+    provide, and the project wheel, installed without an index (no PyPI at run time, so a job
+    in a private VPC needs only an S3 endpoint)."""
+    return {
+        "--additional-python-modules": sub(
+            "s3://${ArtifactBucket}/${GlueDependenciesKey},s3://${ArtifactBucket}/${GlueWheelKey}"
+        ),
+        "--python-modules-installer-option": "--no-index",
+    }
 
 
 def resources() -> dict[str, Any]:

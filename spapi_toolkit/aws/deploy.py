@@ -2,17 +2,18 @@
 
 ``build_lambda_bundle`` makes ``dist/lambda/spapi-lake-lambda.zip``: the project wheel and its
 dependencies installed for Lambda's platform (manylinux x86_64, CPython 3.11; ijson's C
-backend included). ``make package`` also builds ``dist/glue/`` (the Glue entry scripts and the
-wheel). ``deploy`` then:
+backend included). ``make package`` also builds ``dist/glue/`` (``glue_package``: the Glue entry
+scripts, the wheel, and the zip of the wheels the jobs need besides Glue's own). ``deploy`` then:
 
 1. creates the artifact bucket if needed (SSE-KMS with the account's S3 key, public access
-   blocked, TLS only) and uploads the bundle, the scripts, the wheel and the template under
-   content-addressed keys (``<sha256 prefix>/<name>``), so a changed file is a new key and
-   CloudFormation updates the functions and jobs that use it, and an unchanged one is not
-   uploaded again;
-2. creates or updates the stack through a change set (``CAPABILITY_NAMED_IAM`` for the roles,
-   ``CAPABILITY_AUTO_EXPAND`` for ``AWS::LanguageExtensions``), with the artifact keys, the
-   caller as a Lake Formation administrator, and the user's ``--parameter`` values;
+   blocked, TLS only) and uploads the bundle, the scripts, the wheel, the Glue dependencies' zip
+   and the template under content-addressed keys (``<sha256 prefix>/<name>``), so a changed
+   file is a new key and CloudFormation updates the functions and jobs that use it, and an
+   unchanged one is not uploaded again;
+2. creates or updates the stack through a change set (``CAPABILITY_NAMED_IAM`` for the roles;
+   the template uses no transform), with the artifact keys (each only
+   if the template declares its parameter), the caller as a Lake Formation administrator, and
+   the user's ``--parameter`` values;
 3. returns the stack's outputs, which ``spapi deploy`` prints as the environment the
    notebooks and ``lake.query.connect`` read (``SPAPI_LAKE``, ``SPAPI_ATHENA_WORKGROUP``, ...).
 """
@@ -26,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 LAMBDA_ZIP = "spapi-lake-lambda.zip"
+GLUE_DEPS_ZIP = "spapi-lake-glue-deps.gluewheels.zip"  # glue_package.DEPS_ZIP
 LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
                    "--python-version", "3.11", "--only-binary=:all:"]  # fmt: skip
 # Stack outputs -> the environment variables that name them (README "Configuration").
@@ -59,6 +61,7 @@ class Artifacts:
     wheel_key: str
     scripts_prefix: str
     template_url: str
+    glue_deps_key: str = ""  # the zip of wheels the Glue jobs install with the project wheel
 
 
 def build_lambda_bundle(project: Path, dist: Path) -> Path:
@@ -132,14 +135,17 @@ def upload_artifacts(
     glue = dist / "glue"
     wheels = sorted(glue.glob("spapi_lake-*.whl"))
     scripts = sorted(glue.glob("*.py"))
+    deps = glue / GLUE_DEPS_ZIP
     missing = [str(p) for p in (bundle, template) if not p.is_file()]
-    if not wheels or not scripts:
-        missing.append(f"{glue}/ (the wheel and the entry scripts)")
+    if not wheels or not scripts or not deps.is_file():
+        missing.append(f"{glue}/ (the wheel, the dependencies' zip and the entry scripts)")
     if missing:
         raise DeployError(f"not built: {', '.join(missing)}; run `make package` first")
     lambda_key = _upload(s3, bucket, bundle, f"lambda/{_digest(bundle)}/{LAMBDA_ZIP}")
     wheel = wheels[-1]
     wheel_key = _upload(s3, bucket, wheel, f"glue/{_digest(wheel)}/{wheel.name}")
+    # Its own key: it changes only with the dependencies, not with every change of the project.
+    deps_key = _upload(s3, bucket, deps, f"glue/{_digest(deps)}/{deps.name}")
     # The scripts go together under one prefix named by all of them (the jobs take a prefix).
     together = hashlib.sha256(b"".join(p.read_bytes() for p in scripts)).hexdigest()[:16]
     prefix = f"glue/scripts-{together}/"
@@ -147,7 +153,7 @@ def upload_artifacts(
         _upload(s3, bucket, script, prefix + script.name)
     template_key = _upload(s3, bucket, template, f"templates/{_digest(template)}/{template.name}")
     url = f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
-    return Artifacts(bucket, lambda_key, wheel_key, prefix, url)
+    return Artifacts(bucket, lambda_key, wheel_key, prefix, url, deps_key)
 
 
 def caller_principal(sts: Any) -> str:
@@ -162,18 +168,35 @@ def caller_principal(sts: Any) -> str:
 
 
 def stack_parameters(
-    artifacts: Artifacts, admins: list[str], given: Mapping[str, str]
+    artifacts: Artifacts,
+    admins: list[str],
+    given: Mapping[str, str],
+    declared: Collection[str] | None = None,
 ) -> list[dict[str, str]]:
-    """The stack's parameters: the artifacts' keys, the administrators, then ``given``."""
-    values = {
+    """The stack's parameters: the artifacts' keys, the administrators, then ``given``.
+
+    ``declared`` (the template's parameters, when known) drops those of ours the template does
+    not declare, as CloudFormation refuses an unknown parameter: a template from before
+    ``GlueDependenciesKey`` still deploys. ``given`` is passed as it is."""
+    ours = {
         "ArtifactBucket": artifacts.bucket,
         "LambdaCodeKey": artifacts.lambda_key,
         "GlueWheelKey": artifacts.wheel_key,
+        "GlueDependenciesKey": artifacts.glue_deps_key,
         "GlueScriptsPrefix": artifacts.scripts_prefix,
         "DataLakeAdminArns": ",".join(admins),
+    }
+    values = {
+        **{k: v for k, v in ours.items() if declared is None or k in declared},
         **given,
     }
     return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+def template_parameters(cloudformation: Any, template_url: str) -> set[str]:
+    """The parameter names the template at ``template_url`` declares."""
+    summary = cloudformation.get_template_summary(TemplateURL=template_url)
+    return {p["ParameterKey"] for p in summary.get("Parameters", [])}
 
 
 def deploy_stack(
@@ -191,7 +214,7 @@ def deploy_stack(
     cloudformation.create_change_set(
         StackName=stack, ChangeSetName=name, ChangeSetType=kind, TemplateURL=template_url,
         Parameters=parameters,
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )  # fmt: skip
     try:
         cloudformation.get_waiter("change_set_create_complete").wait(
@@ -246,8 +269,10 @@ def deploy(
     ensure_bucket(s3, bucket, region)
     artifacts = upload_artifacts(s3, bucket, dist, template, region)
     chosen = admins or [caller_principal(sts)]
-    values = stack_parameters(artifacts, chosen, parameters or {})
-    return deploy_stack(session.client("cloudformation"), stack, artifacts.template_url, values)
+    cloudformation = session.client("cloudformation")
+    declared = template_parameters(cloudformation, artifacts.template_url)
+    values = stack_parameters(artifacts, chosen, parameters or {}, declared)
+    return deploy_stack(cloudformation, stack, artifacts.template_url, values)
 
 
 def main(argv: list[str] | None = None) -> int:

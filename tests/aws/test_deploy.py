@@ -13,7 +13,7 @@ import boto3
 import pytest
 import yaml
 
-from spapi_toolkit.aws import deploy
+from spapi_toolkit.aws import deploy, glue_package
 
 pytestmark = pytest.mark.aws
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def dist(tmp_path):
-    """What `make package` leaves: the Lambda zip, the wheel and the Glue entry scripts."""
+    """What `make package` leaves: the Lambda zip, the wheel, the Glue dependencies' zip and
+    the Glue entry scripts."""
     (tmp_path / "lambda").mkdir()
     with zipfile.ZipFile(tmp_path / "lambda" / deploy.LAMBDA_ZIP, "w") as archive:
         archive.writestr("spapi_toolkit/__init__.py", "")
     glue = tmp_path / "glue"
     glue.mkdir()
     (glue / "spapi_lake-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (glue / deploy.GLUE_DEPS_ZIP).write_bytes(b"zip of wheels")
+    (glue / glue_package.MANIFEST).write_text("# what the zip carries\n")
     for script in sorted((ROOT / "glue_jobs").glob("*.py")):
         (glue / script.name).write_bytes(script.read_bytes())
     return tmp_path
@@ -50,7 +53,11 @@ def test_artifacts_upload_once_under_content_keys(aws_env, dist):
     template = ROOT / "infra" / "template.yaml"
     first = deploy.upload_artifacts(s3, "deploy-artifacts", dist, template)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="deploy-artifacts")["Contents"]}
-    assert first.lambda_key in keys and first.wheel_key in keys
+    assert first.lambda_key in keys and first.wheel_key in keys and first.glue_deps_key in keys
+    assert first.glue_deps_key.startswith("glue/")
+    assert first.glue_deps_key.endswith("/spapi-lake-glue-deps.gluewheels.zip")
+    deps_bytes = s3.get_object(Bucket="deploy-artifacts", Key=first.glue_deps_key)["Body"].read()
+    assert deps_bytes == b"zip of wheels"
     assert {
         first.scripts_prefix + "raw_to_cleaned.py",
         first.scripts_prefix + "cleaned_to_aggregated.py",
@@ -64,6 +71,26 @@ def test_artifacts_upload_once_under_content_keys(aws_env, dist):
     changed = deploy.upload_artifacts(s3, "deploy-artifacts", dist, template)
     assert changed.scripts_prefix != first.scripts_prefix
     assert changed.lambda_key == first.lambda_key
+    # A new project wheel is a new key for it alone: the dependencies' zip keeps its key.
+    (dist / "glue" / "spapi_lake-0.1.0-py3-none-any.whl").write_bytes(b"wheel, changed")
+    rebuilt = deploy.upload_artifacts(s3, "deploy-artifacts", dist, template)
+    assert rebuilt.wheel_key != changed.wheel_key
+    assert rebuilt.glue_deps_key == first.glue_deps_key
+    (dist / "glue" / deploy.GLUE_DEPS_ZIP).write_bytes(b"zip of other wheels")
+    new_deps = deploy.upload_artifacts(s3, "deploy-artifacts", dist, template)
+    assert new_deps.glue_deps_key != first.glue_deps_key
+    assert new_deps.wheel_key == rebuilt.wheel_key
+
+
+def test_the_glue_dependencies_zip_is_needed_and_named_as_glue_package_names_it(aws_env, dist):
+    assert deploy.GLUE_DEPS_ZIP == glue_package.DEPS_ZIP
+    # Glue takes a zip of wheels only by this suffix.
+    assert deploy.GLUE_DEPS_ZIP.endswith(".gluewheels.zip")
+    s3 = boto3.client("s3")
+    deploy.ensure_bucket(s3, "deploy-nodeps", "us-east-1")
+    (dist / "glue" / deploy.GLUE_DEPS_ZIP).unlink()
+    with pytest.raises(deploy.DeployError, match=r"dependencies' zip.*make package"):
+        deploy.upload_artifacts(s3, "deploy-nodeps", dist, ROOT / "infra" / "template.yaml")
 
 
 def test_missing_builds_are_named(aws_env, tmp_path):
@@ -76,11 +103,33 @@ def test_missing_builds_are_named(aws_env, tmp_path):
 def test_parameters_name_every_required_template_parameter():
     template = yaml.safe_load((ROOT / "infra" / "template.yaml").read_text())
     required = {k for k, v in template["Parameters"].items() if "Default" not in v}
-    artifacts = deploy.Artifacts("b", "lambda/x.zip", "glue/w.whl", "glue/s/", "https://u")
-    given = deploy.stack_parameters(artifacts, ["arn:aws:iam::1:role/a"], {"Marketplaces": "DE"})
+    artifacts = deploy.Artifacts("b", "lambda/x.zip", "glue/w.whl", "glue/s/", "https://u",
+                                 "glue/d/deps.gluewheels.zip")  # fmt: skip
+    declared = set(template["Parameters"])
+    given = deploy.stack_parameters(
+        artifacts, ["arn:aws:iam::1:role/a"], {"Marketplaces": "DE"}, declared
+    )
     names = {p["ParameterKey"] for p in given}
-    assert required <= names and names <= set(template["Parameters"])
+    assert required <= names and names <= declared
     assert {"ParameterKey": "Marketplaces", "ParameterValue": "DE"} in given
+
+
+def test_the_glue_dependencies_key_goes_to_a_template_that_declares_it():
+    artifacts = deploy.Artifacts("b", "lambda/x.zip", "glue/w.whl", "glue/s/", "https://u",
+                                 "glue/d/deps.gluewheels.zip")  # fmt: skip
+    admins = ["arn:aws:iam::1:role/a"]
+
+    def values(declared):
+        return {p["ParameterKey"]: p["ParameterValue"]
+                for p in deploy.stack_parameters(artifacts, admins, {}, declared)}  # fmt: skip
+
+    newer = values({"ArtifactBucket", "GlueWheelKey", "GlueDependenciesKey", "GlueScriptsPrefix"})
+    assert newer == {"ArtifactBucket": "b", "GlueWheelKey": "glue/w.whl",
+                     "GlueDependenciesKey": "glue/d/deps.gluewheels.zip",
+                     "GlueScriptsPrefix": "glue/s/"}  # fmt: skip
+    older = values({"ArtifactBucket", "GlueWheelKey", "GlueScriptsPrefix"})
+    assert "GlueDependenciesKey" not in older and older["GlueWheelKey"] == "glue/w.whl"
+    assert values(None)["GlueDependenciesKey"] == "glue/d/deps.gluewheels.zip"
 
 
 def test_an_assumed_role_deploys_as_its_role():
@@ -117,6 +166,7 @@ def test_the_stack_step_creates_then_updates(aws_env):
         return f"https://deploy-templates.s3.us-east-1.amazonaws.com/{value}.json"
 
     ssm = boto3.client("ssm")
+    assert deploy.template_parameters(cfn, url("wg-0")) == {"Marketplaces"}
     deploy.deploy_stack(
         cfn,
         "spapi-test-stack",

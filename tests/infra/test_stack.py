@@ -284,6 +284,7 @@ def created(moto_server) -> Iterator[Stack]:
             "ArtifactBucket": ARTIFACTS,
             "LambdaCodeKey": code_key,
             "GlueWheelKey": "glue/0123456789abcdef/spapi_lake-0.1.0-py3-none-any.whl",
+            "GlueDependenciesKey": "glue/0123456789abcdef/spapi-lake-glue-deps.gluewheels.zip",
             "GlueScriptsPrefix": "glue/scripts-0123456789abcdef/",
             "DataLakeAdminArns": ADMIN,
             "SellerProfiles": "main",
@@ -305,7 +306,7 @@ def created(moto_server) -> Iterator[Stack]:
             StackName=STACK,
             TemplateURL=f"https://{ARTIFACTS}.s3.amazonaws.com/{template_key}",
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
         stack = Stack(moto_server, template, parameters)
         stack.bundle = bundle  # type: ignore[attr-defined]
