@@ -37,6 +37,18 @@ from .common import (
 
 SPAPI_ACCOUNT = "437568002678"  # Amazon's SP-API account: sends notifications to the queue
 SELLER_SECRETS = account_arn("secretsmanager", "secret:${AWS::StackName}/seller/*")
+# Step Functions delivers its logs through CloudWatch Logs' vended-log API, whose actions take
+# no resource ("*" only).
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
 # The lake's key prefixes the functions read and write: the raw zone and the ingestion state
 # (ledger, plans, task tokens, notification markers).
 INGESTION_PREFIXES = ("raw/", "_state/")
@@ -341,20 +353,7 @@ def state_machine_statements() -> list[dict[str, Any]]:
         key_use(LAKE_KEY),
         # Execution logs (errors only): Step Functions delivers them through CloudWatch Logs'
         # vended-log API, whose actions take no resource.
-        {
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogDelivery",
-                "logs:GetLogDelivery",
-                "logs:UpdateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:DescribeResourcePolicies",
-                "logs:DescribeLogGroups",
-            ],
-            "Resource": "*",
-        },
+        {"Effect": "Allow", "Action": list(LOG_DELIVERY_ACTIONS), "Resource": "*"},
     ]
 
 

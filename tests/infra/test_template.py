@@ -26,6 +26,7 @@ sys.path.insert(0, str(INFRA))
 
 import generate  # noqa: E402
 from stack.common import LAKE_ROOT  # noqa: E402
+from stack.ingestion import LOG_DELIVERY_ACTIONS  # noqa: E402
 from stack.storage import personal_data_datasets  # noqa: E402
 
 TEMPLATE = yaml.safe_load((INFRA / "template.yaml").read_text())
@@ -39,15 +40,7 @@ NO_RESOURCE_TYPE = {
     "lakeformation:RevokePermissions",
     "lakeformation:GrantPermissions",
     "states:SendTaskSuccess",
-    # Step Functions' log delivery (CloudWatch Logs' vended-log API).
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
+    *LOG_DELIVERY_ACTIONS,
     "cloudwatch:PutMetricData",
 }
 
