@@ -1,5 +1,6 @@
-"""Reading JSON-lines documents: the read schema built from the contract's paths, and array
-steps that take an element by position or by a field's value."""
+"""Reading documents: JSON lines (the read schema built from the contract's paths, and array
+steps that take an element by position or by a field's value) and flat files (a row that does
+not fit its header is quarantined, never padded)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import json
 
 import pytest
 
+from spapi_toolkit.lake.curate import staging
 from spapi_toolkit.lake.curate.sources import (
     RawDocument,
     SourceError,
+    _read_flat,
     _read_jsonl,
     jsonl_schema,
 )
 from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import Column, Table
+
+LINEAGE_VALUES = {"seller_id": "S", "report_id": "R", "document_id": "D",
+                  "ingested_at": "2026-11-28T06:00:00+00:00"}  # fmt: skip
 
 OFFERS = Table(
     name="offers_test",
@@ -143,3 +149,56 @@ def test_array_functions_count_sum_and_look_for_values_and_alternatives_fall_bac
         "C": ("0", None, None, "false", "false", None, "0"),
         "D": ("2", "two", None, "false", "false", None, "0"),  # staging quarantines "two"
     }
+
+
+FLAT = Table(
+    name="flat_test",
+    description="test",
+    key=("sku",),
+    partition_by=(),
+    columns=(
+        Column("sku", "string", "sku"),
+        Column("price", "decimal", "price"),
+        Column("city", "string", "city"),
+    ),
+)
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv"])
+def test_a_flat_row_with_more_or_fewer_fields_than_its_header_is_quarantined(spark, tmp_path, fmt):
+    """A row cut short after landing (or with a field too many) would be padded with nulls (or
+    cut) by Spark and pass the contract, its missing cells being optional: it is quarantined with
+    the reason, and the well-formed rows of the same file go on."""
+    sep = "\t" if fmt == "tsv" else ","
+    lines = [
+        ["sku", "price", "city", "note"],
+        ["A", "1.50", "Seattle", "ok"],
+        ["B", "2.00"],  # cut after price
+        ["C", "3.00", "Kyoto", "x", "one too many"],
+        ["D", "4.00", "", ""],
+    ]
+    lake = Lake.from_uri(str(tmp_path))
+    key = f"raw/source=spapi/dataset=flat/x.{fmt}"
+    lake.write_bytes(key, ("\n".join(sep.join(line) for line in lines) + "\n").encode())
+    document = RawDocument(key, "flat", fmt, "S", "M", "2026-11-28", "utf-8", "0", None, None,
+                           "2026-11-28T06:00:00+00:00")  # fmt: skip
+    from pyspark.sql import functions as F
+
+    (frame,) = _read_flat(spark, lake, FLAT, [document], {})
+    frame = frame.withColumns(
+        {name: F.lit(value) for name, value in LINEAGE_VALUES.items() if name != "raw_key"}
+    )
+    clean, bad = staging.stage(frame, FLAT, b"k")
+    assert sorted(r.sku for r in clean.collect()) == ["A", "D"]
+    reasons = {r.sku: r.reason for r in bad.collect()}
+    if fmt == "tsv":
+        assert reasons == {
+            "B": "the row has 2 fields, its header 4",
+            "C": "the row has 5 fields, its header 4",
+        }
+    else:
+        assert reasons == {
+            "B": "the row's fields do not match its header's 4",
+            "C": "the row's fields do not match its header's 4",
+        }
+    assert all(r.raw_key == key for r in bad.collect())

@@ -107,3 +107,20 @@ def test_json_reports_sources_become_an_explicit_schema():
     schema = json_schema(table("sales_traffic_by_asin"))
     assert schema.startswith("`salesAndTrafficByAsin` array<struct<")
     assert "`orderedProductSales`: struct<`currencyCode`: string, `amount`: string>" in schema
+
+
+def test_rows_tying_on_every_ordering_column_have_one_winner_whatever_their_order(spark):
+    """Same seller, key, last update, pull and raw key: the order they are read in must not
+    choose the published row (the content decides, so reruns publish the same one)."""
+    tied = [
+        _order(order_status="Shipped", item_price="19.98"),
+        _order(order_status="Shipped", item_price=None),  # a row cut short, say
+        _order(order_status="Pending", item_price="19.98"),
+    ]
+    winners = set()
+    for rows in (tied, tied[::-1], [tied[1], tied[0], tied[2]]):
+        frame = _frame(spark, rows).coalesce(1)
+        clean, _ = staging.stage(frame, ORDERS, b"k")
+        ((winner,),) = [(tuple(r.asDict().items()),) for r in clean.collect()]
+        winners.add(winner)
+    assert len(winners) == 1, winners

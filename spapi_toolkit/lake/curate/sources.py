@@ -55,6 +55,11 @@ JAVA_CHARSETS = {
 HEADER_BYTES = 64 * 1024
 FLAT_FORMATS = ("tsv", "csv")
 _TSV = {"sep": "\t", "quote": "", "escape": ""}  # Amazon's flat files: no quoting
+# A flat-file row whose fields do not match its header's: the reason it cannot be used (staging
+# quarantines the row with it); null on a well-formed row. Spark pads a short row with nulls and
+# cuts a long one, so without this a truncated row would pass the contract.
+MALFORMED = "_malformed"
+_CORRUPT = "_corrupt"  # Spark's corrupt-record column: the line of a row it could not fit
 _CSV = {"sep": ",", "quote": '"', "escape": '"'}  # RFC 4180
 RAW_KEY = r"(raw/.*)$"  # the lake key inside the file URI Spark reports
 
@@ -253,13 +258,28 @@ def _read_flat(
     known = {c.source for c in _document_columns(table)}
     frames = []
     for (fmt, encoding, names), group in groups.items():
-        schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))])
+        fields = [StructField(f"_c{i}", StringType()) for i in range(len(names))]
+        schema = StructType([*fields, StructField(_CORRUPT, StringType())])
         quoting = _CSV if fmt == "csv" else _TSV
         raw = (
-            spark.read.options(header="true", encoding=JAVA_CHARSETS[encoding], **quoting)
+            spark.read.options(
+                header="true",
+                encoding=JAVA_CHARSETS[encoding],
+                mode="PERMISSIVE",
+                columnNameOfCorruptRecord=_CORRUPT,
+                **quoting,
+            )
             .schema(schema)
             .csv([lake.location(d.key) for d in group])
         )
+        # The count of a TSV row's fields (never its text: it may hold personal data).
+        counted = (
+            F.concat(F.lit("the row has "), F.size(F.split(F.col(_CORRUPT), "\t")).cast("string"),
+                     F.lit(f" fields, its header {len(names)}"))
+            if fmt == "tsv"
+            else F.lit(f"the row's fields do not match its header's {len(names)}")
+        )  # fmt: skip
+        malformed = F.when(F.col(_CORRUPT).isNotNull(), counted).alias(MALFORMED)
         position = {name: i for i, name in enumerate(names)}
         selected = [
             (F.col(f"_c{position[c.source]}") if c.source in position else F.lit(None))
@@ -273,7 +293,7 @@ def _read_flat(
             if extras
             else F.create_map().cast("map<string,string>")
         )
-        frames.append(raw.select(_raw_key(), *selected, extra.alias(EXTRA)))
+        frames.append(raw.select(_raw_key(), *selected, extra.alias(EXTRA), malformed))
     return frames
 
 

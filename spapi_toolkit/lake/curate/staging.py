@@ -10,7 +10,11 @@ run the same on Glue and locally. The order matters and is ``stage``'s:
 3. ``protect``: personal data per the contract: ``drop`` removed, ``hash`` replaced by a keyed
    HMAC-SHA256 (hex), ``restrict`` kept (Lake Formation keeps analysts from it).
 4. ``newest``: one row per seller and key: the greatest ``newest`` column wins, then the latest
-   pull, then the raw key (a total order, so reruns choose the same row).
+   pull, then the raw key, then the row's content hash: a total order even when two rows tie
+   on every business column, so the same inputs publish the same row whatever the run order.
+
+A flat-file row whose fields do not match its header (``sources.MALFORMED``) is quarantined in
+step 1 with that reason, never padded with nulls.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from spapi_toolkit.lake.curate.sources import MALFORMED
 from spapi_toolkit.lake.tables import EXTRA, LINEAGE, MONEY, Column, Table
 from spapi_toolkit.regions import marketplaces
 
@@ -57,8 +62,12 @@ def typed(rows: DataFrame, table: Table) -> DataFrame:
         if column.local_date_of:
             out = out.withColumn(column.name, _local_date(column.local_date_of))
     problems = [_problem(column, table) for column in sourced]
+    if MALFORMED in rows.columns:  # flat files: a row that does not fit its header
+        problems.insert(0, F.col(MALFORMED))
     reasons = F.array_compact(F.array(*problems)) if problems else F.array()
     out = out.withColumn(REASON, F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons)))
+    if MALFORMED in rows.columns:
+        out = out.drop(MALFORMED)
     out = out.withColumn("ingested_at", F.to_timestamp("ingested_at", TIMESTAMP_FORMAT))
     return out
 
@@ -172,9 +181,17 @@ def newest(rows: DataFrame, table: Table) -> DataFrame:
     """One row per seller and key: the newest by the contract's rule (module doc, step 4)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+    from pyspark.sql.types import MapType
 
     order = [F.col(table.newest).desc_nulls_last()] if table.newest else []
     order += [F.col("ingested_at").desc_nulls_last(), F.col("raw_key").desc()]
+    # Last, the row's content: rows tying on all of the above still have one winner. (xxhash64
+    # is cheap; Spark hashes no maps, so a map column is hashed as its JSON.)
+    maps = {f.name for f in rows.schema.fields if isinstance(f.dataType, MapType)}
+    content = F.xxhash64(
+        *[F.to_json(F.col(c)) if c in maps else F.col(c) for c in sorted(rows.columns)]
+    )
+    order.append(content.desc())
     window = Window.partitionBy("seller_id", *table.key).orderBy(*order)
     ranked = rows.withColumn("_rank", F.row_number().over(window))
     return ranked.where(F.col("_rank") == 1).drop("_rank")
