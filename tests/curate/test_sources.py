@@ -74,11 +74,11 @@ def test_json_lines_are_read_one_row_per_line_with_array_steps(spark, tmp_path):
     rows = {r.asin: r.asDict() for r in _read_jsonl(spark, lake, OFFERS, [document]).collect()}
     assert rows["B1"] == {
         "raw_key": key, "asin": "B1", "count": "2", "first_rank": "7", "our_price": "10.25",
-        "our_fba": "false", "parent": "P1", "missing": None,
+        "our_fba": "false", "parent": "P1", "missing": None, "_malformed": None,
     }  # fmt: skip
     assert rows["B2"] == {
         "raw_key": key, "asin": "B2", "count": None, "first_rank": None, "our_price": None,
-        "our_fba": None, "parent": None, "missing": None,
+        "our_fba": None, "parent": None, "missing": None, "_malformed": None,
     }  # fmt: skip
 
 
@@ -202,3 +202,35 @@ def test_a_flat_row_with_more_or_fewer_fields_than_its_header_is_quarantined(spa
             "C": "the row's fields do not match its header's 4",
         }
     assert all(r.raw_key == key for r in bad.collect())
+
+
+def test_a_json_line_that_is_not_json_or_not_of_the_read_shape_is_quarantined(spark, tmp_path):
+    """A line cut short, or whose value has another shape than the paths read (a text where
+    an object is read), would be read as nulls: it is quarantined, the other lines go on."""
+    from pyspark.sql import functions as F
+
+    table = Table("lines_test", "test", ("asin",), (), (
+        Column("asin", "string", "body.ASIN"), Column("count", "int", "body.Summary.Count"),
+    ))  # fmt: skip
+    lines = [
+        '{"body": {"ASIN": "B1", "Summary": {"Count": 2}}}',
+        '{"body": {"ASIN": "B2", "Summ',  # cut short
+        '{"body": {"ASIN": "B3", "Summary": "none"}}',  # a text where an object is read
+        '{"body": {"ASIN": "B4"}}',
+    ]
+    lake = Lake.from_uri(str(tmp_path))
+    key = "raw/source=spapi/dataset=lines/x.jsonl"
+    lake.write_bytes(key, ("\n".join(lines) + "\n").encode())
+    document = RawDocument(key, "lines", "jsonl", "S", "M", "2026-11-28", "utf-8", "0", None,
+                           None, "2026-11-28T06:00:00+00:00")  # fmt: skip
+    frame = _read_jsonl(spark, lake, table, [document]).withColumns(
+        {name: F.lit(value) for name, value in LINEAGE_VALUES.items()}
+    )
+    clean, bad = staging.stage(frame, table, b"k")
+    assert sorted(r.asin for r in clean.collect()) == ["B1", "B4"]
+    reasons = sorted(r.reason for r in bad.collect())
+    # The cut line's asin is lost with it (Spark keeps no field of a line it cannot parse).
+    assert reasons == [
+        "the line is not JSON of the shape the contract reads",
+        "the line is not JSON of the shape the contract reads; asin is missing",
+    ]

@@ -551,13 +551,21 @@ def _read_json(
 def _read_jsonl(
     spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
 ) -> DataFrame:
-    """JSON lines: one row per line (``rows`` is for JSON reports and is not used here)."""
+    """JSON lines: one row per line (``rows`` is for JSON reports and is not used here). A line
+    that is not JSON, or whose values do not have the shape the contract's paths read (an object
+    where a list is read), is ``MALFORMED``: staging quarantines it instead of reading nulls."""
+    from pyspark.sql import functions as F
+
     items = (
-        spark.read.options(mode="PERMISSIVE", encoding="UTF-8")
-        .schema(jsonl_schema(table))
+        spark.read.options(mode="PERMISSIVE", encoding="UTF-8", columnNameOfCorruptRecord=_CORRUPT)
+        .schema(f"{jsonl_schema(table)}, `{_CORRUPT}` string")
         .json([lake.location(d.key) for d in documents])
+    )
+    malformed = F.when(
+        F.col(_CORRUPT).isNotNull(), F.lit("the line is not JSON of the shape the contract reads")
     )
     return items.select(
         _raw_key(),
         *[_value(None, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
+        malformed.alias(MALFORMED),
     )
