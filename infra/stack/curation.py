@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from spapi_toolkit.aws.glue_package import job_arguments
 from spapi_toolkit.lake.catalog import contracts, database_description, table_columns
+from spapi_toolkit.lake.curate.aggregate import STATE as AGGREGATE_STATE
+from spapi_toolkit.lake.curate.jobs import STATE as CURATE_STATE
 from spapi_toolkit.lake.curate.publish import STAGING
-from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, QUARANTINE, RAW, STATE
+from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, QUARANTINE, RAW
 from spapi_toolkit.lake.quality.gate import QUALITY
 
 from .common import (
@@ -47,8 +50,8 @@ WRITES = (
     f"{CLEANED}/",
     f"{AGGREGATED}/",
     f"{STAGING}/",
-    f"{STATE}/curate/",
-    f"{STATE}/aggregate/",
+    f"{CURATE_STATE}/",
+    f"{AGGREGATE_STATE}/",
     f"{QUARANTINE}/",
     f"{QUALITY}/",
 )
@@ -296,12 +299,10 @@ def python_modules() -> dict[str, Any]:
     ``aws.glue_package``): the zip of every wheel the jobs import that Glue 5.1 does not
     provide, and the project wheel, installed without an index (no PyPI at run time, so a job
     in a private VPC needs only an S3 endpoint)."""
-    return {
-        "--additional-python-modules": sub(
-            "s3://${ArtifactBucket}/${GlueDependenciesKey},s3://${ArtifactBucket}/${GlueWheelKey}"
-        ),
-        "--python-modules-installer-option": "--no-index",
-    }
+    arguments = job_arguments(
+        "s3://${ArtifactBucket}/${GlueDependenciesKey}", "s3://${ArtifactBucket}/${GlueWheelKey}"
+    )
+    return {name: sub(value) if "${" in value else value for name, value in arguments.items()}
 
 
 def resources() -> dict[str, Any]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from spapi_toolkit.lake.catalog import contracts, has_extra
-from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, STATE
+from spapi_toolkit.lake.curate.aggregate import STATE as AGGREGATE_STATE
+from spapi_toolkit.lake.curate.jobs import STATE as CURATE_STATE
+from spapi_toolkit.lake.layout import AGGREGATED, CLEANED
 from spapi_toolkit.lake.quality.gate import QUALITY
 from spapi_toolkit.lake.tables import Table
 
@@ -25,6 +27,7 @@ from .common import (
     key_use,
     lake_objects,
     lake_path,
+    logical,
     ref,
     role,
     sub,
@@ -35,7 +38,7 @@ from .curation import DATABASES, table_id
 ANALYST_EXCLUDED_PII = ("hash", "restrict")
 # What the analysts' notebooks read beside the tables (lake.query.connect): the quality results
 # and the curation's state (when each table and mart was last built).
-ANALYST_READS = (f"{QUALITY}/", f"{STATE}/curate/", f"{STATE}/aggregate/")
+ANALYST_READS = (f"{QUALITY}/", f"{CURATE_STATE}/", f"{AGGREGATE_STATE}/")
 
 
 def pii_columns(table: Table) -> list[str]:
@@ -205,7 +208,7 @@ def lake_formation() -> dict[str, Any]:
     for table in contracts(CLEANED):
         assert isinstance(table, Table)
         grant(
-            f"AnalystCleaned{table_id(CLEANED, table.name).removeprefix('CleanedTable')}",
+            f"AnalystCleaned{logical(table.name)}",
             "AnalystRole",
             {
                 "TableWithColumns": {

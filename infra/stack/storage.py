@@ -22,11 +22,6 @@ BUCKETS = {
     "AggregatedBucket": "aggregated",
     "AthenaResultsBucket": "athena-results",
 }
-# Who encrypts with which key by default. The raw bucket's default is the lake key: what the
-# curation writes beside the raw zone (its state, quality results, quarantine) is read by
-# analysts' notebooks; the raw documents, ledger and plans are written with the raw key named
-# explicitly (the functions' SPAPI_KMS_KEY_ID).
-BUCKET_KEYS = {name: LAKE_KEY for name in BUCKETS}
 
 
 def personal_data_datasets() -> list[str]:
@@ -192,7 +187,12 @@ def buckets() -> dict[str, Any]:
                     {
                         "ServerSideEncryptionByDefault": {
                             "SSEAlgorithm": "aws:kms",
-                            "KMSMasterKeyID": arn(BUCKET_KEYS[name]),
+                            # Every bucket's default is the lake key, the raw one's too:
+                            # what curation writes beside the raw zone (its state, quality
+                            # results, quarantine) is read by analysts' notebooks. The raw
+                            # documents, ledger and plans are written with the raw key named
+                            # explicitly (the functions' SPAPI_KMS_KEY_ID).
+                            "KMSMasterKeyID": arn(LAKE_KEY),
                         },
                         "BucketKeyEnabled": True,
                     }

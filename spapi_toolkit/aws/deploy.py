@@ -35,7 +35,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 LAMBDA_ZIP = "spapi-lake-lambda.zip"
-GLUE_DEPS_ZIP = "spapi-lake-glue-deps.gluewheels.zip"  # glue_package.DEPS_ZIP
+# The zip of wheels glue_package builds into dist/glue/ (AWS's suffix: .gluewheels.zip).
+GLUE_DEPS_ZIP = "spapi-lake-glue-deps.gluewheels.zip"
 LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
                    "--python-version", "3.11", "--only-binary=:all:"]  # fmt: skip
 # Stack outputs -> the environment variables that name them (README "Configuration").

@@ -52,10 +52,12 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from spapi_toolkit.aws.deploy import GLUE_DEPS_ZIP
+
 PROJECT = "spapi-lake"
 PACKAGE = "spapi_toolkit"
 SCRIPTS = ("raw_to_cleaned.py", "cleaned_to_aggregated.py")
-DEPS_ZIP = "spapi-lake-glue-deps.gluewheels.zip"
+DEPS_ZIP = GLUE_DEPS_ZIP
 MANIFEST = "glue-dependencies.md"
 # A fixed date for every zip entry: the same wheels make the same zip (and the same S3 key).
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -398,10 +400,12 @@ def manifest(plan: Plan, runtime: GlueRuntime, wheel: str, deps_zip: Path) -> st
     return "\n".join(lines) + "\n"
 
 
-def job_arguments(prefix: str, wheel: str) -> dict[str, str]:
-    """The Glue job arguments that install the package uploaded under ``prefix``."""
+def job_arguments(deps_zip: str, wheel: str) -> dict[str, str]:
+    """The Glue job arguments that install the dependencies' zip and the project wheel at
+    these S3 URIs, with no index (the zip is pip's only source). The template's jobs get them
+    too (``infra/stack/curation.py``)."""
     return {
-        "--additional-python-modules": f"{prefix}{DEPS_ZIP},{prefix}{wheel}",
+        "--additional-python-modules": f"{deps_zip},{wheel}",
         "--python-modules-installer-option": "--no-index",
     }
 
@@ -459,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({built.manifest.name} says what and why)")  # fmt: skip
     print(f"upload it:  aws s3 cp {out}/ s3://BUCKET/PREFIX/ --recursive")
     print("job script: s3://BUCKET/PREFIX/raw_to_cleaned.py (or cleaned_to_aggregated.py)")
-    for key, value in job_arguments("s3://BUCKET/PREFIX/", built.wheel.name).items():
+    prefix = "s3://BUCKET/PREFIX/"
+    for key, value in job_arguments(prefix + DEPS_ZIP, prefix + built.wheel.name).items():
         print(f"job arg:    {key} {value}")
     return 0
 

@@ -52,6 +52,9 @@ from urllib.parse import unquote
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.errors import SpApiToolkitError
+from spapi_toolkit.lake.curate.aggregate import STATE as AGGREGATE_STATE_PREFIX
+from spapi_toolkit.lake.curate.jobs import STATE as CURATE_STATE_PREFIX
+from spapi_toolkit.lake.curate.publish import STAGING
 from spapi_toolkit.lake.layout import (
     AGGREGATED,
     CLEANED,
@@ -65,9 +68,8 @@ from spapi_toolkit.lake.storage import Lake, S3Lake, ZonedLake
 
 REFERENCE_SELLER = "reference"  # reference files (fx_rates): nobody's data (lake/reference.py)
 SELLER_COLUMN = "seller_id"
-STAGING = "_staging"
-CURATE_STATE = "_state/curate/"
-AGGREGATE_STATE = "_state/aggregate/"
+CURATE_STATE = f"{CURATE_STATE_PREFIX}/"
+AGGREGATE_STATE = f"{AGGREGATE_STATE_PREFIX}/"
 CLEANED_QUARANTINE = f"{QUARANTINE}/{CLEANED}/"
 # Where the objects keyed by a seller are, by report zone (the first match wins).
 KEYED_ZONES = (
