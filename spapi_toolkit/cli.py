@@ -679,7 +679,12 @@ def forget(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go; change nothing"),
     yes: bool = typer.Option(False, "--yes", help="do not ask before deleting"),
-    kms_key_id: str = typer.Option(None, envvar="SPAPI_KMS_KEY_ID", help="SSE-KMS key for S3"),
+    # Not SPAPI_KMS_KEY_ID: on AWS that is the raw key (what ingestion writes), and the files
+    # forget rewrites (curated rows, curation state, quarantined rows) are under each bucket's
+    # default, the lake key, which Lake Formation and the analysts read with.
+    kms_key_id: str = typer.Option(
+        None, help="SSE-KMS key of rewritten S3 objects (default: each bucket's own)"
+    ),
     catalog_database: list[str] = typer.Option(
         None,
         help="ZONE=DATABASE (cleaned=..., aggregated=...): drop the Glue partitions the seller's "
