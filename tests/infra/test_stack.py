@@ -291,6 +291,9 @@ def created(moto_server) -> Iterator[Stack]:
             "Marketplaces": "US",
             "Datasets": DATASETS,
             "LookbackDays": "2",
+            # Databases of its own: the moto server is the session's, and other modules make
+            # the default prefix's databases.
+            "DatabasePrefix": "stacktest",
         }
         template = yaml.safe_load(TEMPLATE.read_text())
         required = {n for n, p in template["Parameters"].items() if "Default" not in p}
