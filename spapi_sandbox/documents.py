@@ -364,6 +364,47 @@ class SalesAndTraffic:
     total: Tally
 
 
+def on_detail_pages(t: Tally) -> bool:
+    """Whether the Reports API's ``salesAndTrafficByAsin`` lists a key: it had sessions or
+    order items in the window. A key with only shipments or refunds is left out: Amazon's
+    by-ASIN rows have nowhere to show it (no source states the omission in so many words;
+    these are the grounds).
+
+    The report's by-ASIN part is Seller Central's "Detail Page Sales and Traffic" business
+    report: detail-page traffic and items ordered. Its ``SalesByAsin`` has no shipped or
+    refunded field (``unitsRefunded``, ``refundRate``, ``unitsShipped``,
+    ``shippedProductSales`` and ``ordersShipped`` are in ``SalesByDate`` only; Amazon's model
+    schemas/reports/sellerSalesAndTrafficReport.json, bundled in
+    ``spapi_toolkit/data/spapi-models``), so such a row could only be all zeros. Amazon's help
+    counts refunds in the Business Reports *by date*, by refund date ("Why do my numbers seem
+    different across the various seller reports?", quoted in
+    https://www.tool4seller.com/blog/why-do-my-numbers-seem-different-across-the-various-seller-reports.html).
+    The by-ASIN rows sellers report are ones with traffic or an order: at CHILD granularity
+    rows with traffic and no order appear
+    (https://github.com/amzn/selling-partner-api-docs/issues/2441), and at SKU granularity
+    only rows with orders (Openbridge's "Known Issues",
+    https://docs.openbridge.com/en/articles/6303562-amazon-sales-and-traffic-business-report).
+    Such keys' shipments and refunds are in ``salesAndTrafficByDate`` (summed over the ASINs)
+    and, per ASIN, in Data Kiosk's ``salesAndTrafficByAsin`` (``has_activity``).
+    """
+    return bool(t.sessions or t.total_order_items)
+
+
+def has_activity(t: Tally) -> bool:
+    """Whether Data Kiosk's ``salesAndTrafficByAsin`` lists a key: any traffic, order item,
+    shipment or refund in the window, i.e. every key of ``SimulatedSeller.truth()``.
+
+    Unlike the report, Data Kiosk's ``ByAsinSales`` (analytics_salesAndTraffic_2024_04_24,
+    Amazon's schemas/data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql, bundled in
+    ``spapi_toolkit/data/spapi-models``) has ``unitsShipped``, ``shippedProductSales``,
+    ``ordersShipped``, ``unitsRefunded`` and ``refundRate`` per ASIN, all non-null: a shipment
+    or a refund alone is data of the ASIN there, and the dataset returns the ASINs "with
+    available data" (its wording for ``salesAndTrafficTrends``). Such a row shows the shipped
+    and refunded figures with zero ordered units, order items and sessions.
+    """
+    return not t.is_empty
+
+
 def sales_and_traffic(
     seller: SimulatedSeller,
     marketplace_id: str,
@@ -372,8 +413,11 @@ def sales_and_traffic(
     date_granularity: str,
     asin_granularity: str,
     as_of: datetime | None,
+    listed: Callable[[Tally], bool] = on_detail_pages,
 ) -> SalesAndTraffic:
-    """Aggregate the day views of ``[start, end]`` (already clipped to the history)."""
+    """Aggregate the day views of ``[start, end]`` (already clipped to the history); ``by_asin``
+    keeps the keys ``listed`` accepts (the report's by default, ``has_activity`` for Data
+    Kiosk)."""
     currency = currency_of(marketplace_id)
     by_period: dict[date, PeriodTotals] = {}
     by_asin: dict[tuple[str, ...], Tally] = {}
@@ -385,7 +429,7 @@ def sales_and_traffic(
         by_period.setdefault(first, PeriodTotals(Tally(currency))).add(view)
         tally_by_asin(view, key, by_asin)
         tally_day(view, total)
-    by_asin = {k: t for k, t in by_asin.items() if t.sessions or t.total_order_items}
+    by_asin = {k: t for k, t in by_asin.items() if listed(t)}
     return SalesAndTraffic(by_period, by_asin, total)
 
 
@@ -935,7 +979,9 @@ def _kiosk_by_asin(
     granularity: str,
     as_of: datetime | None,
 ) -> Iterator[dict[str, Any]]:
-    figures = sales_and_traffic(seller, mp, first, last, "DAY", granularity, as_of)
+    figures = sales_and_traffic(
+        seller, mp, first, last, "DAY", granularity, as_of, listed=has_activity
+    )
     for key, t in sorted(figures.by_asin.items()):
         ids = dict(zip(ASIN_KEYS[granularity], key, strict=True))
         sales = {

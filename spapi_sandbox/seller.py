@@ -24,6 +24,9 @@ Reconciliation rules (what ``truth()`` means, and what the reports show):
   before promotion discounts, without tax or shipping), order items the number of lines;
 - ``units_refunded`` counts refunded units by the local day of the refund;
 - ``units_shipped``/``shipped_product_sales`` count items by the local day of shipment;
+- an ASIN with only shipments or refunds on a day is a ``truth()`` row with zero ordered units
+  and sessions: Data Kiosk's by-ASIN rows show it, the Sales & Traffic report's by-ASIN rows
+  leave it out (they have no shipped or refunded fields) and count it in the by-date totals;
 - traffic (sessions, page views, Buy Box) is generated per ASIN and day; the Buy Box
   percentage is ``buy_box_page_views / page_views`` (B2B: of the business page views, at the
   same Buy Box share), never above 100, also on scaled-down provisional days;
@@ -970,6 +973,9 @@ class SimulatedSeller:
         rules are the module docstring's; Sales & Traffic reports requested 72 hours or more
         after a day show exactly these numbers, and the all-orders report's rows of that local
         day (cancelled ones excluded) sum to ``units_ordered`` and ``ordered_product_sales``.
+        Data Kiosk's ``salesAndTrafficByAsin`` of a one-day window lists every row of the day;
+        the report's ``salesAndTrafficByAsin`` only those with sessions or order items, as
+        Amazon's does (``documents.on_detail_pages`` gives the reasons and sources).
         """
         start = max(start or self.config.start_date, self.config.start_date)
         end = min(end or self.config.end_date, self.config.end_date)

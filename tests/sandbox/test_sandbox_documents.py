@@ -4,6 +4,7 @@ exactly with the seller's ground truth."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -207,16 +208,30 @@ def test_sales_and_traffic_by_date_reconciles_with_truth(seller):
         assert traffic["pageViews"] == expected["page_views"]
 
 
+def _shipments_or_refunds_only(row: dict) -> bool:
+    """A truth row whose ASIN only shipped or had refunds that day: no sessions, no order."""
+    return not (row["sessions"] or row["total_order_items"]) and bool(
+        row["units_shipped"] or row["units_refunded"]
+    )
+
+
 def test_sales_and_traffic_by_asin_for_one_day_equals_truth(seller):
-    day = date(2026, 11, 20)
+    """Every truth key of the day is a by-ASIN row, except the ASINs with only shipments or
+    refunds: Amazon's by-ASIN rows have no shipped or refunded fields and leave them out
+    (``documents.on_detail_pages`` has the sources); their units are in the by-date totals."""
+    day = date(2026, 11, 16)  # two JP ASINs only shipped that day
     doc = _st(seller, JP, day, day, asinGranularity="CHILD")
-    truth = {
-        r["asin"]: r
-        for r in seller.truth(day, day)
-        if r["marketplace_id"] == JP and (r["sessions"] or r["total_order_items"])
-    }
+    truth = {r["asin"]: r for r in seller.truth(day, day) if r["marketplace_id"] == JP}
     rows = {r["childAsin"]: r for r in doc["salesAndTrafficByAsin"]}
-    assert rows.keys() == truth.keys()
+    left_out = truth.keys() - rows.keys()
+    assert rows.keys() <= truth.keys() and len(left_out) == 2
+    assert all(_shipments_or_refunds_only(truth[asin]) for asin in left_out)
+    assert not any(_shipments_or_refunds_only(truth[asin]) for asin in rows)
+    [by_date] = doc["salesAndTrafficByDate"]
+    assert by_date["salesByDate"]["unitsShipped"] == sum(t["units_shipped"] for t in truth.values())
+    assert by_date["salesByDate"]["unitsRefunded"] == sum(
+        t["units_refunded"] for t in truth.values()
+    )
     for asin, row in rows.items():
         expected = truth[asin]
         assert row["parentAsin"] == expected["parent_asin"]
@@ -469,6 +484,84 @@ def test_data_kiosk_by_asin_matches_truth(seller):
     for line in lines:
         assert set(line) == {"childAsin", "parentAsin", "sales"}
         assert line["sales"]["unitsOrdered"] == truth[line["childAsin"]]["units_ordered"]
+
+
+KIOSK_DAY_BY_ASIN = """
+query {
+  analytics_salesAndTraffic_2024_04_24 {
+    salesAndTrafficByAsin(startDate: "%(day)s", endDate: "%(day)s", aggregateBy: CHILD,
+                          marketplaceIds: ["%(mp)s"]) {
+      startDate endDate marketplaceId childAsin parentAsin
+      sales { unitsOrdered totalOrderItems orderedProductSales { amount currencyCode }
+              unitsShipped shippedProductSales { amount currencyCode } ordersShipped
+              unitsRefunded refundRate }
+      traffic { sessions pageViews }
+    }
+  }
+}"""
+
+
+def _graphql_fields(type_name: str) -> set[str]:
+    """The field names of one type of the bundled Data Kiosk Sales and Traffic schema."""
+    text = (
+        resources.files("spapi_toolkit")
+        .joinpath(
+            "data/spapi-models/schemas/data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql"
+        )
+        .read_text("utf-8")
+    )
+    body = text.split(f"type {type_name} {{", 1)[1].split("\n}", 1)[0]
+    return set(re.findall(r"^  (\w+)(?:\(|: \[?\w+!?\]?!?(?: @|$))", body, re.M))
+
+
+def test_data_kiosk_by_asin_of_each_day_lists_every_truth_key(seller):
+    """One-day Data Kiosk by-ASIN documents hold every truth row of their day, those of ASINs
+    with only shipments or refunds too (with zero ordered units and sessions), with the
+    truth's shipped and refunded figures; their fields are the schema's."""
+    fields = {name: _graphql_fields(name) for name in ("SalesAndTrafficByAsin", "ByAsinSales",
+                                                       "ByAsinTraffic")}  # fmt: skip
+    checked, only = 0, defaultdict(int)
+    for mp, currency in ((DE, "EUR"), (JP, "JPY")):
+        for day in (date(2026, 11, 15) + timedelta(days=n) for n in range(9)):
+            query = KIOSK_DAY_BY_ASIN % {"day": day.isoformat(), "mp": mp}
+            lines = [json.loads(x) for x in render_data_kiosk(seller, query, LATE).splitlines()]
+            truth = {r["asin"]: r for r in seller.truth(day, day) if r["marketplace_id"] == mp}
+            got = {line["childAsin"]: line for line in lines}
+            assert len(got) == len(lines) and got.keys() == truth.keys(), (mp, day)
+            for asin, line in got.items():
+                t, sales = truth[asin], line["sales"]
+                assert set(line) <= fields["SalesAndTrafficByAsin"]
+                assert set(sales) <= fields["ByAsinSales"]
+                assert set(line["traffic"]) <= fields["ByAsinTraffic"]
+                window = (day.isoformat(), day.isoformat(), mp, t["parent_asin"])
+                assert window == (
+                    line["startDate"],
+                    line["endDate"],
+                    line["marketplaceId"],
+                    line["parentAsin"],
+                )
+                assert sales == {
+                    "unitsOrdered": t["units_ordered"],
+                    "totalOrderItems": t["total_order_items"],
+                    "orderedProductSales": _money(t["ordered_product_sales"], currency),
+                    "unitsShipped": t["units_shipped"],
+                    "shippedProductSales": _money(t["shipped_product_sales"], currency),
+                    "ordersShipped": sales["ordersShipped"],
+                    "unitsRefunded": t["units_refunded"],
+                    "refundRate": sales["refundRate"],
+                }
+                assert line["traffic"] == {"sessions": t["sessions"], "pageViews": t["page_views"]}
+                if _shipments_or_refunds_only(t):
+                    assert sales["unitsOrdered"] == sales["totalOrderItems"] == 0
+                    assert line["traffic"]["sessions"] == 0 and sales["refundRate"] == 0.0
+                    assert (sales["ordersShipped"] > 0) == (sales["unitsShipped"] > 0)
+                    only["shipped" if sales["unitsShipped"] else "refunded"] += 1
+                checked += 1
+    assert checked > 100 and only["shipped"] >= 5 and only["refunded"] >= 1  # JP, Nov 23
+
+
+def _money(amount: Decimal, currency: str) -> dict:
+    return {"amount": float(amount), "currencyCode": currency}
 
 
 def test_data_kiosk_rejects_other_queries_and_empty_windows(seller):
