@@ -18,7 +18,8 @@ Each validation writes, through the ``Lake`` (local or S3):
   partitions and the failed expectations with their rule, description, columns and counts.
 
 ``publish_docs`` builds GX's Data Docs of the run's validations in the temporary folder (GX
-cannot write to S3 itself) and copies them under ``_quality/docs/``.
+cannot write to S3 itself) and copies them under ``_quality/docs/`` with the CSS, scripts and
+fonts they load, so they open with no network (``docs``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.lake.quality.docs import offline_site
 from spapi_toolkit.lake.quality.suites import IN_WINDOW, TOTALS, Check, Spec, build
 from spapi_toolkit.lake.storage import Lake
 
@@ -249,6 +251,11 @@ class Validator:
             self._context = gx.get_context(mode="file", project_root_dir=self._folder)
             # GX's progress bars would fill a job's log and the CLI's output.
             self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            # Nor a footer of links to GX's tutorials in the Data Docs.
+            sites = self._context.variables.data_docs_sites
+            for site in sites.values():
+                site["show_how_to_buttons"] = False
+            self._context.variables.data_docs_sites = sites
             self._context.variables.save()
             self._context.data_sources.add_spark(name="spark", persist=False)
         return self._context
@@ -355,16 +362,14 @@ class Validator:
 
     def publish_docs(self) -> str | None:
         """Build the Data Docs of this run's validations and copy them under ``_quality/docs/``
-        in the lake; the key of their index (None when nothing was validated)."""
+        in the lake, made to open with no network (``docs.offline_site``); the key of their
+        index (None when nothing was validated)."""
         if self._context is None or self._folder is None:
             return None
         self._context.build_data_docs()
         site = Path(self._folder) / "gx" / "uncommitted" / "data_docs" / "local_site"
-        for path in sorted(site.rglob("*")):
-            if path.is_file():
-                self.lake.write_bytes(
-                    f"{DOCS}/{path.relative_to(site).as_posix()}", path.read_bytes()
-                )
+        for key, data in offline_site(site):
+            self.lake.write_bytes(f"{DOCS}/{key}", data)
         return f"{DOCS}/index.html"
 
     def close(self) -> None:
