@@ -453,7 +453,7 @@ class Curation:
 
     def problems(self) -> list[str]:
         """Tables that refused documents or whose counts do not reconcile."""
-        out = [f"{t.table}: rejected {t.rejected}" for t in self.tables if t.rejected]
+        out = [f"{t.table}: refused {t.refused}" for t in self.tables if t.refused]
         out += [
             f"{t.table}: rows in {t.rows_in} != out {t.rows_out} + quarantined "
             f"{t.quarantined} + older versions {t.superseded}"

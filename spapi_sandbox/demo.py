@@ -237,7 +237,7 @@ def run(
                    time.monotonic() - started, curated)  # fmt: skip
     for line in held:  # partitions a suite held back (expectations/README.md)
         console.print(f"[red]quality[/red] {line}", highlight=False)
-    refused = [r for r in curated if r.rejected or not r.reconciles]
+    refused = [r for r in curated if r.refused or not r.reconciles]
     failed = bool(result.failures or refused or held)
     if notebooks is not None:
         mark = time.monotonic()

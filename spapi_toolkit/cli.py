@@ -422,12 +422,14 @@ def status(
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
     failures: bool = typer.Option(True, help="list failed requests and why"),
 ) -> None:
-    """What the ledger says (landed, pending, no data and failed requests per seller and dataset)
-    and what is in quarantine, with the reason each document was refused."""
+    """What the ledger says (landed, pending, no data and failed requests per seller and dataset),
+    what landing quarantined and what curation refused in its last run, each with its reason."""
     from collections import Counter
 
     from spapi_toolkit.ingest.ledger import Ledger
+    from spapi_toolkit.lake.curate.jobs import refused_documents
     from spapi_toolkit.lake.landing import quarantined
+    from spapi_toolkit.lake.layout import raw_partition
     from spapi_toolkit.lake.storage import Lake
 
     the_lake = Lake.from_uri(lake)
@@ -439,10 +441,11 @@ def status(
         )
     entries = Ledger(the_lake).entries()
     bad = list(quarantined(the_lake))
-    if not entries and not bad:
+    refused = refused_documents(the_lake)
+    if not entries and not bad and not refused:
         err.print(f"the ledger of {lake} is empty: nothing has been ingested there yet")
         return
-    states = ("landed", "no_data", "pending", "failed", "quarantined")
+    states = ("landed", "no_data", "pending", "failed", "quarantined", "refused")
     counts: Counter[tuple[str, str, str]] = Counter()
     for entry in entries:
         state = entry.status if entry.status in states else "pending"
@@ -450,7 +453,11 @@ def status(
     for record in bad:
         fields = record.get("manifest_fields", {})
         counts[(fields.get("seller_id", "?"), fields.get("dataset", "?"), "quarantined")] += 1
-    table = Table("seller", "dataset", "landed", "no data", "pending", "failed", "quarantined")
+    for key in {key for documents in refused.values() for key in documents}:
+        part = raw_partition(key)
+        counts[(part.get("seller_id", "?"), part.get("dataset", "?"), "refused")] += 1
+    table = Table("seller", "dataset", "landed", "no data", "pending", "failed", "quarantined",
+                  "refused by curation")  # fmt: skip
     for seller, dataset in sorted({(s, d) for s, d, _ in counts}):
         row = [counts[(seller, dataset, state)] for state in states]
         table.add_row(seller, dataset, *map(str, row))
@@ -461,6 +468,9 @@ def status(
                 print(f"failed {entry.seller_id} {entry.dataset} {entry.dt}: {entry.error}")
         for record in bad:
             print(f"quarantined {record['key']}: {record['reason']}")
+        for name, documents in sorted(refused.items()):
+            for key, why in sorted(documents.items()):
+                print(f"refused by curation ({name}) {key}: {why}")
 
 
 def _need_spark(what: str) -> None:
@@ -486,11 +496,18 @@ def curate(
     marts: bool = typer.Option(
         True, help="then rebuild the aggregated marts where their cleaned partitions changed"
     ),
+    allow_quarantine: bool = typer.Option(
+        False,
+        help="exit 0 even when rows were quarantined or documents refused (for schedules that "
+        "alert on the counts instead of failing)",
+    ),
 ) -> None:
     """Curate the raw zone into the cleaned tables, then the cleaned tables into the aggregated
     marts, locally (the Glue jobs' code, on Spark): only documents that are new or changed since
     the last run, and only mart partitions whose cleaned partitions changed, unless
-    --full-refresh."""
+    --full-refresh. Exits 1 when a quality gate held partitions back, and when this run
+    quarantined rows or refused documents (their good rows are published all the same) unless
+    --allow-quarantine."""
     from spapi_toolkit.lake.storage import Lake
 
     _need_spark("curation")
@@ -502,15 +519,16 @@ def curate(
         chosen = jobs.curatable(names)
     except (jobs.CurationError, ValueError) as exc:
         _fail(exc)
-    table = Table("table", "documents", "rows in", "out", "quarantined", "older versions",
-                  "partitions", "seconds")  # fmt: skip
+    table = Table("table", "documents", "refused", "rows in", "out", "quarantined",
+                  "older versions", "partitions", "seconds")  # fmt: skip
     results = []
 
     def show(result: jobs.TableResult) -> None:
         results.append(result)
         rebuilt = " (its contract changed: rebuilt from raw)" if result.reshaped else ""
+        refused = f", {len(result.refused)} document(s) refused" if result.refused else ""
         err.print(f"{result.table}: {result.documents} new document(s), {result.rows_out} rows "
-                  f"out, {result.quarantined} quarantined ({result.seconds:.1f} s)"
+                  f"out, {result.quarantined} quarantined{refused} ({result.seconds:.1f} s)"
                   f"{rebuilt}")  # fmt: skip
 
     the_lake = Lake.from_uri(lake)
@@ -537,16 +555,16 @@ def curate(
     finally:
         spark.stop()
     for r in results:
-        table.add_row(r.table, str(r.documents), str(r.rows_in), str(r.rows_out),
-                      str(r.quarantined), str(r.superseded), str(r.partitions),
+        table.add_row(r.table, str(r.documents), str(len(r.refused)), str(r.rows_in),
+                      str(r.rows_out), str(r.quarantined), str(r.superseded), str(r.partitions),
                       f"{r.seconds:.1f}")  # fmt: skip
     Console(width=160).print(table)
-    rejected = [(key, why) for r in results for key, why in r.rejected.items()]
-    for r in results:
-        if r.quarantine_key:
-            print(f"quarantined rows of {r.table}: {r.quarantine_key}")
-    for key, why in rejected:
-        print(f"rejected {key}: {why}")
+    refused = [(r.table, key, why) for r in results for key, why in r.refused.items()]
+    quarantined = [r for r in results if r.quarantined]
+    for r in quarantined:
+        print(f"quarantined {r.quarantined} row(s) of {r.table}: {r.quarantine_key}")
+    for name, key, why in refused:
+        print(f"refused {key} ({name}): {why}")
     failed = [line for r in [*results, *mart_results] for line in r.failure_lines()]
     if failed:
         print(
@@ -555,7 +573,14 @@ def curate(
         )
         for line in failed:
             print(f"  {line}")
-    if rejected or failed:
+    if failed:
+        raise typer.Exit(1)
+    if (refused or quarantined) and not allow_quarantine:
+        print(
+            f"{sum(r.quarantined for r in results)} row(s) quarantined, {len(refused)} "
+            "document(s) refused (the good rows are published): exit 1; --allow-quarantine "
+            "exits 0"
+        )
         raise typer.Exit(1)
 
 

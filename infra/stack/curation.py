@@ -41,7 +41,8 @@ PARQUET = {
 }
 DATABASES = {CLEANED: "CleanedDatabase", AGGREGATED: "AggregatedDatabase"}
 # The namespace of the metrics the jobs publish (``--metrics_namespace``): partitions the
-# quality gate held back and rows quarantined, per job (monitoring alarms on the first).
+# quality gate held back, rows quarantined and documents refused, per job (monitoring alarms
+# on each).
 METRICS_NAMESPACE = "SpapiLake"
 # What the jobs read of the lake, and what they write: the curated zones, their scratch space
 # (publish.STAGING), the curation's state, quality results and quarantine.

@@ -5,7 +5,8 @@ What alarms, and what an operator does on each, is in docs/deploy.md ("Alarms"):
 * a run of either state machine failed or timed out (``ExecutionsFailed`` / ``TimedOut``);
 * a Glue job run failed, timed out or stopped (an EventBridge rule on Glue's job state changes);
 * a message waits in a dead-letter queue (notifications, the schedule's undelivered starts);
-* the quality gate held partitions back (``PartitionsHeldBack``, published by the jobs).
+* the quality gate held partitions back, rows were quarantined or documents refused
+  (``JOB_METRICS``, published by the jobs).
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from .common import LAKE_KEY, ref, sub
 from .curation import JOBS, METRICS_NAMESPACE
 
 STATE_MACHINES = ("IngestStateMachine", "SellerStateMachine")
+# What each curation job publishes (lake/curate/entry.py) and the alarm's description.
+JOB_METRICS = {
+    "PartitionsHeldBack": "its quality gate held partitions back: they were not published (the "
+    "job's log lists the failed expectations",
+    "RowsQuarantined": "it quarantined rows: the good rows were published, the others are under "
+    "quarantine/ with their reasons (the job's log names the folder",
+    "DocumentsRefused": "it refused documents whose bytes are not their manifests' or that "
+    "cannot feed their table: none of their rows were read (`spapi status` names them",
+}
 DEAD_LETTER_QUEUES = ("NotificationsDeadLetterQueue", "IngestScheduleDeadLetterQueue")
 
 
@@ -129,14 +139,14 @@ def alarms() -> dict[str, Any]:
             "Maximum",
         )
     for job in JOBS:
-        out[f"{job}PartitionsHeldBackAlarm"] = alarm(
-            f"The quality gate of {job} held partitions back: they were not published "
-            "(the job's log lists the failed expectations; docs/deploy.md, Alarms)",
-            METRICS_NAMESPACE,
-            "PartitionsHeldBack",
-            {"JobName": ref(job)},
-            "Sum",
-        )
+        for metric, what in JOB_METRICS.items():
+            out[f"{job}{metric}Alarm"] = alarm(
+                f"A run of {job}: {what}; docs/deploy.md, Alarms)",
+                METRICS_NAMESPACE,
+                metric,
+                {"JobName": ref(job)},
+                "Sum",
+            )
     out["GlueJobFailedRule"] = {
         "Type": "AWS::Events::Rule",
         "Properties": {

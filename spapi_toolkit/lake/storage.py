@@ -197,9 +197,14 @@ class Lake(ABC):
         for key in list(self.list(prefix.rstrip("/") + "/")):
             self.delete(key)
 
-    @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
         """The keys that start with ``prefix`` (a plain string prefix, as on S3), sorted."""
+        return iter(self.sizes(prefix))
+
+    @abstractmethod
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        """The keys that start with ``prefix`` and their sizes in bytes, sorted by key: what
+        one listing says (no request per object)."""
 
     @abstractmethod
     def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
@@ -291,20 +296,21 @@ class LocalLake(Lake):
             except OSError:
                 break
 
-    def list(self, prefix: str = "") -> Iterator[str]:
+    def sizes(self, prefix: str = "") -> dict[str, int]:
         validate_prefix(prefix)
         folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self.root.joinpath(*folder.split("/")) if folder else self.root
-        keys: list[str] = []
+        found: dict[str, int] = {}
         for dirpath, _dirs, files in os.walk(start):
             relative = Path(dirpath).relative_to(self.root).as_posix()
             base = "" if relative == "." else relative + "/"
-            keys.extend(
-                base + name
-                for name in files
-                if not name.startswith(_TEMP_PREFIX) and (base + name).startswith(prefix)
-            )
-        return iter(sorted(keys))
+            for name in files:
+                if not name.startswith(_TEMP_PREFIX) and (base + name).startswith(prefix):
+                    try:
+                        found[base + name] = os.stat(os.path.join(dirpath, name)).st_size
+                    except FileNotFoundError:  # deleted since the walk saw it
+                        continue
+        return dict(sorted(found.items()))
 
     def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
         # Ages are measured on the clock that stamped the files: the file system's (a network
@@ -482,14 +488,16 @@ class S3Lake(Lake):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
-    def list(self, prefix: str = "") -> Iterator[str]:
+    def sizes(self, prefix: str = "") -> dict[str, int]:
         validate_prefix(prefix)
         root = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
-        keys: list[str] = []
+        found: dict[str, int] = {}
         for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
-            keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
-        return iter(sorted(keys))
+            found.update(
+                (item["Key"][len(root) :], item["Size"]) for item in page.get("Contents", [])
+            )
+        return dict(sorted(found.items()))
 
     def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
         """Multipart uploads under the prefix begun more than ``max_age`` ago. Which process
@@ -605,15 +613,15 @@ class ZonedLake(Lake):
     def delete(self, key: str) -> None:
         self._route(key).delete(key)
 
-    def list(self, prefix: str = "") -> Iterator[str]:
+    def sizes(self, prefix: str = "") -> dict[str, int]:
         validate_prefix(prefix)
-        keys: set[str] = set()
+        found: dict[str, int] = {}
         for lake in self._prefix_lakes(prefix):
-            found = lake.list(prefix)
+            listed: list[tuple[str, int]] = list(lake.sizes(prefix).items())
             if lake is self.main:  # the main root answers only for keys routed to it
-                found = (k for k in found if self._route(k) is self.main)
-            keys.update(found)
-        return iter(sorted(keys))
+                listed = [(k, n) for k, n in listed if self._route(k) is self.main]
+            found.update(listed)
+        return dict(sorted(found.items()))
 
     def leftovers(self, clock: Clock = SYSTEM_CLOCK, max_age: timedelta = STALE_AFTER) -> Leftovers:
         lakes = (self.main, *self.zones.values())

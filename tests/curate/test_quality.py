@@ -5,8 +5,10 @@ and Data Docs land in the lake's ``_quality/``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from spapi_toolkit.clock import ManualClock
 from spapi_toolkit.ingest.jobs import encodings_for
 from spapi_toolkit.lake.checks import document_shape
 from spapi_toolkit.lake.curate import aggregate
-from spapi_toolkit.lake.landing import land
-from spapi_toolkit.lake.layout import raw_stem
+from spapi_toolkit.lake.landing import Manifest, land
+from spapi_toolkit.lake.layout import manifest_key, raw_stem
 from spapi_toolkit.lake.marts import mart as mart_contract
 from spapi_toolkit.lake.quality import gate, suites
 from spapi_toolkit.lake.registry import dataset
@@ -62,16 +64,19 @@ def _local_spark(monkeypatch, spark) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(spark, "stop", lambda: None)
 
 
-def _orders_with(lake: Lake, marketplace_id: str, day: date, price: str, tag: str) -> str:
-    """Land an all-orders document of one item bought on ``day`` (noon UTC) at ``price``."""
+def _orders_with(
+    lake: Lake, marketplace_id: str, day: date, price: str, tag: str, items: int = 1
+) -> str:
+    """Land an all-orders document of ``items`` items bought on ``day`` (noon UTC) at
+    ``price``."""
     spec = dataset("orders_by_order_date")
     header = ["amazon-order-id", "order-item-id", "purchase-date", "last-updated-date",
               "order-status", "fulfillment-channel", "sku", "asin", "quantity", "currency",
               "item-price"]  # fmt: skip
-    row = ["999-0000000-" + tag.rjust(7, "0"), "1", f"{day}T12:00:00+00:00",
-           f"{day}T13:00:00+00:00", "Shipped", "Amazon", "SKU-Q", "B0QUALITY1", "1", "EUR",
-           price]  # fmt: skip
-    text = "\t".join(header) + "\n" + "\t".join(row) + "\n"
+    rows = [["999-0000000-" + tag.rjust(7, "0"), str(item), f"{day}T12:00:00+00:00",
+             f"{day}T13:00:00+00:00", "Shipped", "Amazon", "SKU-Q", "B0QUALITY1", "1", "EUR",
+             price] for item in range(1, items + 1)]  # fmt: skip
+    text = "\n".join("\t".join(line) for line in [header, *rows]) + "\n"
     stem = raw_stem(spec.name, SELLER, marketplace_id, day, f"quality-{tag}")
     manifest = land(lake, stem, [text.encode()], fmt="tsv",
                     encodings=encodings_for("tsv", [marketplace_id]), shape=document_shape(spec),
@@ -135,6 +140,78 @@ def test_a_bad_batch_is_held_back_and_a_fixed_rerun_publishes(spark, curated, tm
     items = spark.read.parquet(str(table))
     assert items.where(items.sku == "SKU-Q").count() == 2
     assert good_partition in {str(p.relative_to(table).parent) for p in table.rglob("*.parquet")}
+
+
+def _change(lake: Lake, key: str, data: bytes, *, in_manifest: bool) -> None:
+    """Replace a landed object's bytes, its manifest following (as if it had landed like that)
+    or not (the object changed behind it)."""
+    lake.write_bytes(key, data)
+    if in_manifest:
+        manifest = Manifest.from_json(lake.read_bytes(manifest_key(key)))
+        moved = replace(manifest, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        lake.write_bytes(manifest_key(key), moved.to_json())
+
+
+def test_curate_names_quarantined_rows_and_refused_documents_and_fails_unless_allowed(
+    spark, curated, tmp_path, monkeypatch
+):
+    """A row cut after landing (its manifest updated to match) is quarantined with its row
+    number, the document's good row published; a document whose bytes changed behind its
+    manifest is refused, named by `spapi curate` and `spapi status`, read again every run until
+    its bytes are back, and its earlier rows stay published. `spapi curate` exits 1 for either,
+    0 with --allow-quarantine."""
+    root = tmp_path / "lake"
+    shutil.copytree(curated[0], root)
+    lake = Lake.from_uri(str(root))
+    day = date(2026, 11, 13)
+    altered = _orders_with(lake, DE, day, "6.00", "32")
+    _local_spark(monkeypatch, spark)
+    monkeypatch.setenv("SPAPI_PII_HASH_KEY", KEY.decode())
+    args = ["curate", "--lake", str(root), "--tables", "order_items", "--no-marts"]
+    assert CliRunner().invoke(cli.app, args).exit_code == 0  # a good document: published
+    original = lake.read_bytes(altered)
+    _change(lake, altered, original.replace(b"6.00", b"9.00"), in_manifest=False)
+    cut = _orders_with(lake, DE, day, "5.00", "31", items=2)
+    lines = lake.read_bytes(cut).decode().split("\n")
+    lines[2] = lines[2].rsplit("\t", 3)[0]  # the second item cut after its sku
+    _change(lake, cut, "\n".join(lines).encode(), in_manifest=True)
+
+    run = CliRunner().invoke(cli.app, [*args, "--full-refresh"])
+
+    assert run.exit_code == 1, run.output
+    assert (
+        f"refused {altered} (order_items): its bytes are not its manifest's: sha256" in run.output
+    )
+    assert "quarantined 1 row(s) of order_items: quarantine/cleaned/order_items/run=" in run.output
+    assert "1 row(s) quarantined, 1 document(s) refused" in run.output
+    items = spark.read.parquet(str(root / "cleaned" / "order_items")).where("sku = 'SKU-Q'")
+    # The cut document's good row, and the refused document's row as it was published, kept
+    # through the full refresh.
+    assert sorted((r.raw_key, str(r.item_price)) for r in items.collect()) == [
+        (key, price) for key, price in sorted([(cut, "5.00"), (altered, "6.00")])
+    ]
+    quarantine = root / "quarantine/cleaned/order_items"
+    quarantined = [json.loads(line) for f in quarantine.rglob("*.json")
+                   for line in f.read_text().splitlines()]  # fmt: skip
+    assert [(q["raw_key"], q["row_number"], q["reason"]) for q in quarantined] == [
+        (cut, 3, "row 3 has 8 fields, its header 11")
+    ]
+    status = CliRunner().invoke(cli.app, ["status", "--lake", str(root)])
+    assert f"refused by curation (order_items) {altered}: its bytes are not its manifest's" in (
+        status.output
+    )
+
+    again = CliRunner().invoke(cli.app, [*args, "--allow-quarantine"])
+    assert again.exit_code == 0, again.output
+    assert f"refused {altered} (order_items)" in again.output  # read again, named again
+    _change(lake, altered, original, in_manifest=False)  # its bytes back
+    fixed = CliRunner().invoke(cli.app, args)
+    assert fixed.exit_code == 0, fixed.output
+    assert f"refused {altered}" not in fixed.output
+    state = json.loads((root / "_state/curate/order_items.json").read_text())
+    assert altered in state["documents"] and state["refused"] == {}
+    status = CliRunner().invoke(cli.app, ["status", "--lake", str(root)])
+    assert f"refused by curation (order_items) {altered}" not in status.output
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def test_every_table_reconciles_and_nothing_was_refused(curated):
     assert {"order_items", "sales_traffic_by_asin", "listings"} <= set(results)
     for result in results.values():
         assert result.reconciles, result
-        assert result.quarantined == 0 and not result.rejected, result
+        assert result.quarantined == 0 and not result.refused, result
     orders = results["order_items"]
     assert orders.superseded > 0  # the same items in both orders reports: the newest kept
 

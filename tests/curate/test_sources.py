@@ -5,6 +5,7 @@ not fit its header is quarantined, never padded)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 import pytest
@@ -15,10 +16,19 @@ from spapi_toolkit.lake.curate.sources import (
     SourceError,
     _read_flat,
     _read_jsonl,
-    jsonl_schema,
+    row_schema,
 )
 from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import Column, Table
+
+
+def landed(lake: Lake, key: str, data: bytes, fmt: str, encoding: str = "utf-8") -> RawDocument:
+    """``data`` written at ``key`` with the manifest facts curation checks it against."""
+    lake.write_bytes(key, data)
+    return RawDocument(key, "test", fmt, "S", "M", "2026-11-28", encoding,
+                       hashlib.sha256(data).hexdigest(), None, None, "2026-11-28T06:00:00+00:00",
+                       size=len(data))  # fmt: skip
+
 
 LINEAGE_VALUES = {"seller_id": "S", "report_id": "R", "document_id": "D",
                   "ingested_at": "2026-11-28T06:00:00+00:00"}  # fmt: skip
@@ -41,7 +51,7 @@ OFFERS = Table(
 
 
 def test_the_read_schema_of_json_lines_holds_every_path_and_the_fields_arrays_compare():
-    schema = jsonl_schema(OFFERS)
+    schema = row_schema(OFFERS)
     assert schema == (
         "`body` struct<`ASIN`: string, `Summary`: struct<`TotalOfferCount`: string>, "
         "`Ranks`: array<struct<`Rank`: string>>, "
@@ -54,7 +64,7 @@ def test_a_path_read_both_as_an_array_and_not_is_refused():
     clash = Table("clash", "test", ("a",), (), (Column("a", "string", "x.y"),
                                                  Column("b", "string", "x[0].y")))  # fmt: skip
     with pytest.raises(SourceError, match="both as an array and not"):
-        jsonl_schema(clash)
+        row_schema(clash)
 
 
 def test_json_lines_are_read_one_row_per_line_with_array_steps(spark, tmp_path):
@@ -68,17 +78,17 @@ def test_json_lines_are_read_one_row_per_line_with_array_steps(spark, tmp_path):
         {"body": {"ASIN": "B2", "Offers": [{"MyOffer": False, "Price": {"Amount": 1}}]}},
     ]  # fmt: skip
     text = "\n".join(json.dumps(line) for line in lines) + "\n"
-    lake.write_bytes(key, gzip.compress(text.encode()))
-    document = RawDocument(key, "item_offers", "jsonl", "S", "M", "2026-11-28", "utf-8", "0",
-                           None, None, "2026-11-28T06:00:00+00:00")  # fmt: skip
+    document = landed(lake, key, gzip.compress(text.encode()), "jsonl")
     rows = {r.asin: r.asDict() for r in _read_jsonl(spark, lake, OFFERS, [document]).collect()}
     assert rows["B1"] == {
-        "raw_key": key, "asin": "B1", "count": "2", "first_rank": "7", "our_price": "10.25",
-        "our_fba": "false", "parent": "P1", "missing": None, "_malformed": None,
+        "raw_key": key, "_row": 1, "asin": "B1", "count": "2", "first_rank": "7",
+        "our_price": "10.25", "our_fba": "false", "parent": "P1", "missing": None,
+        "_malformed": None, "_refused": None,
     }  # fmt: skip
     assert rows["B2"] == {
-        "raw_key": key, "asin": "B2", "count": None, "first_rank": None, "our_price": None,
-        "our_fba": None, "parent": None, "missing": None, "_malformed": None,
+        "raw_key": key, "_row": 2, "asin": "B2", "count": None, "first_rank": None,
+        "our_price": None, "our_fba": None, "parent": None, "missing": None, "_malformed": None,
+        "_refused": None,
     }  # fmt: skip
 
 
@@ -101,7 +111,7 @@ ORDERS = Table(
 
 
 def test_array_functions_widen_a_counted_array_to_what_other_paths_read():
-    assert jsonl_schema(ORDERS) == (
+    assert row_schema(ORDERS) == (
         "`id` string, `items` array<struct<`qty`: string, `price`: struct<`amount`: string>, "
         "`flags`: struct<`gift`: string>>>, `programs` array<string>, "
         "`issues` array<struct<`level`: string>>"
@@ -121,7 +131,7 @@ def test_array_functions_widen_a_counted_array_to_what_other_paths_read():
 def test_array_functions_are_checked(source, message):
     bad = Table("bad", "test", ("a",), (), (Column("a", "string", source),))
     with pytest.raises(SourceError, match=message):
-        jsonl_schema(bad)
+        row_schema(bad)
 
 
 def test_array_functions_count_sum_and_look_for_values_and_alternatives_fall_back(spark, tmp_path):
@@ -137,9 +147,7 @@ def test_array_functions_count_sum_and_look_for_values_and_alternatives_fall_bac
         {"id": "D", "items": [{"qty": "two"}, {"qty": 1}]},
     ]  # fmt: skip
     text = "\n".join(json.dumps(line) for line in lines) + "\n"
-    lake.write_bytes(key, gzip.compress(text.encode()))
-    document = RawDocument(key, "orders_api", "jsonl", "S", "M", "2026-11-28", "utf-8", "0",
-                           None, None, "2026-11-28T06:00:00+00:00")  # fmt: skip
+    document = landed(lake, key, gzip.compress(text.encode()), "jsonl")
     rows = {r.id: r.asDict() for r in _read_jsonl(spark, lake, ORDERS, [document]).collect()}
     columns = ("lines", "units", "paid", "prime", "gift", "worst", "issues")
     got = {name: tuple(row[c] for c in columns) for name, row in rows.items()}
@@ -179,28 +187,22 @@ def test_a_flat_row_with_more_or_fewer_fields_than_its_header_is_quarantined(spa
     ]
     lake = Lake.from_uri(str(tmp_path))
     key = f"raw/source=spapi/dataset=flat/x.{fmt}"
-    lake.write_bytes(key, ("\n".join(sep.join(line) for line in lines) + "\n").encode())
-    document = RawDocument(key, "flat", fmt, "S", "M", "2026-11-28", "utf-8", "0", None, None,
-                           "2026-11-28T06:00:00+00:00")  # fmt: skip
+    data = ("\n".join(sep.join(line) for line in lines) + "\n").encode()
+    document = landed(lake, key, data, fmt)
     from pyspark.sql import functions as F
 
-    (frame,) = _read_flat(spark, lake, FLAT, [document], {})
+    frame = _read_flat(spark, lake, FLAT, [document])
     frame = frame.withColumns(
         {name: F.lit(value) for name, value in LINEAGE_VALUES.items() if name != "raw_key"}
     )
     clean, bad = staging.stage(frame, FLAT, b"k")
     assert sorted(r.sku for r in clean.collect()) == ["A", "D"]
     reasons = {r.sku: r.reason for r in bad.collect()}
-    if fmt == "tsv":
-        assert reasons == {
-            "B": "the row has 2 fields, its header 4",
-            "C": "the row has 5 fields, its header 4",
-        }
-    else:
-        assert reasons == {
-            "B": "the row's fields do not match its header's 4",
-            "C": "the row's fields do not match its header's 4",
-        }
+    assert reasons == {
+        "B": "row 3 has 2 fields, its header 4",
+        "C": "row 4 has 5 fields, its header 4",
+    }
+    assert {r.sku: r._row for r in bad.collect()} == {"B": 3, "C": 4}
     assert all(r.raw_key == key for r in bad.collect())
 
 
@@ -220,9 +222,7 @@ def test_a_json_line_that_is_not_json_or_not_of_the_read_shape_is_quarantined(sp
     ]
     lake = Lake.from_uri(str(tmp_path))
     key = "raw/source=spapi/dataset=lines/x.jsonl"
-    lake.write_bytes(key, ("\n".join(lines) + "\n").encode())
-    document = RawDocument(key, "lines", "jsonl", "S", "M", "2026-11-28", "utf-8", "0", None,
-                           None, "2026-11-28T06:00:00+00:00")  # fmt: skip
+    document = landed(lake, key, ("\n".join(lines) + "\n").encode(), "jsonl")
     frame = _read_jsonl(spark, lake, table, [document]).withColumns(
         {name: F.lit(value) for name, value in LINEAGE_VALUES.items()}
     )
@@ -231,6 +231,6 @@ def test_a_json_line_that_is_not_json_or_not_of_the_read_shape_is_quarantined(sp
     reasons = sorted(r.reason for r in bad.collect())
     # The cut line's asin is lost with it (Spark keeps no field of a line it cannot parse).
     assert reasons == [
-        "the line is not JSON of the shape the contract reads",
-        "the line is not JSON of the shape the contract reads; asin is missing",
+        "line 2 is not one JSON value of the shape the contract reads",
+        "line 3 is not one JSON value of the shape the contract reads",
     ]

@@ -102,11 +102,13 @@ def test_the_newest_version_of_an_order_item_wins(spark):
 
 
 def test_json_reports_sources_become_an_explicit_schema():
-    from spapi_toolkit.lake.curate.sources import json_schema
+    from spapi_toolkit.lake.curate.sources import document_schema, row_schema
 
-    schema = json_schema(table("sales_traffic_by_asin"))
-    assert schema.startswith("`salesAndTrafficByAsin` array<struct<")
-    assert "`orderedProductSales`: struct<`currencyCode`: string, `amount`: string>" in schema
+    contract = table("sales_traffic_by_asin")
+    assert document_schema(contract) == "`salesAndTrafficByAsin` array<string>"
+    assert "`orderedProductSales`: struct<`currencyCode`: string, `amount`: string>" in row_schema(
+        contract
+    )
 
 
 def test_rows_tying_on_every_ordering_column_have_one_winner_whatever_their_order(spark):

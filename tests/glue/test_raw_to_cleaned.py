@@ -276,8 +276,9 @@ def test_a_job_registers_its_zones_tables_in_the_catalog_database(aws_env, capsy
 def test_the_job_publishes_held_back_partitions_and_quarantined_rows(
     aws_env, tmp_path, monkeypatch
 ):
-    """The stack alarms on PartitionsHeldBack per job name: a run that held two partitions
-    back publishes 2, and a clean one 0 (so the alarm sees data, not silence)."""
+    """The stack alarms on each metric per job name: a run that held two partitions back,
+    quarantined three rows and refused a document publishes 2, 3 and 1, and a clean one 0 (so
+    the alarm sees data, not silence)."""
     from spapi_toolkit.lake.curate import session
     from spapi_toolkit.lake.curate.jobs import TableResult
     from spapi_toolkit.lake.quality.gate import Failure
@@ -286,7 +287,8 @@ def test_the_job_publishes_held_back_partitions_and_quarantined_rows(
     monkeypatch.setattr(session, "reach", lambda spark, lake: None)
     failure = Failure("expect_column_values_to_not_be_null", "required", "id is set", ["id"], 1,
                       {"m=A/d=1": 1})  # fmt: skip
-    held = TableResult("orders", quarantined=3, blocked=["m=A/d=1", "m=A/d=2"], failures=[failure])
+    held = TableResult("orders", quarantined=3, blocked=["m=A/d=1", "m=A/d=2"], failures=[failure],
+                       refused={"raw/a": "its bytes are not its manifest's"})  # fmt: skip
     failing = job.GlueJob("raw_to_cleaned", "cleaned tables", lambda *args: [held])
     args = ("--lake", str(tmp_path), "--metrics_namespace", "SpapiLakeTest")
     assert job.main(failing, argv(*args)) == 1
@@ -294,6 +296,7 @@ def test_the_job_publishes_held_back_partitions_and_quarantined_rows(
     assert job.main(clean, argv(*args)) == 0
     listed = boto3.client("cloudwatch").list_metrics(Namespace="SpapiLakeTest")["Metrics"]
     assert sorted((m["MetricName"], m["Dimensions"][0]["Value"]) for m in listed) == [
+        ("DocumentsRefused", "raw_to_cleaned"),
         ("PartitionsHeldBack", "raw_to_cleaned"),
         ("RowsQuarantined", "raw_to_cleaned"),
     ]
@@ -309,11 +312,13 @@ def test_the_job_publishes_held_back_partitions_and_quarantined_rows(
     assert job.publish_metrics("SpapiLakeTest", "spapi-raw-to-cleaned", [held], Recording()) == {
         "PartitionsHeldBack": 2,
         "RowsQuarantined": 3,
+        "DocumentsRefused": 1,
     }
     (call,) = sent
     assert {d["MetricName"]: d["Value"] for d in call["MetricData"]} == {
         "PartitionsHeldBack": 2,
         "RowsQuarantined": 3,
+        "DocumentsRefused": 1,
     }
     assert call["MetricData"][0]["Dimensions"] == [
         {"Name": "JobName", "Value": "spapi-raw-to-cleaned"}
@@ -328,5 +333,5 @@ def test_a_metric_that_cannot_be_published_fails_nothing(capsys):
             raise ConnectionError("no route to monitoring")
 
     values = job.publish_metrics("N", "job-x", [TableResult("t", blocked=["p"])], Down())
-    assert values == {"PartitionsHeldBack": 1, "RowsQuarantined": 0}
+    assert values == {"PartitionsHeldBack": 1, "RowsQuarantined": 0, "DocumentsRefused": 0}
     assert "job-x: metrics not published to N: ConnectionError" in capsys.readouterr().err

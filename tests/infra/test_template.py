@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from spapi_toolkit.lake.catalog import has_extra
+from spapi_toolkit.lake.curate.entry import publish_metrics
 from spapi_toolkit.lake.layout import raw_prefix
 from spapi_toolkit.lake.tables import tables
 
@@ -28,6 +29,14 @@ import generate  # noqa: E402
 from stack.common import LAKE_ROOT  # noqa: E402
 from stack.ingestion import LOG_DELIVERY_ACTIONS  # noqa: E402
 from stack.storage import personal_data_datasets  # noqa: E402
+
+
+class _Silent:
+    """A CloudWatch client that accepts and keeps nothing."""
+
+    def put_metric_data(self, **kwargs: Any) -> None:
+        pass
+
 
 TEMPLATE = yaml.safe_load((INFRA / "template.yaml").read_text())
 RESOURCES = TEMPLATE["Resources"]
@@ -330,14 +339,15 @@ def loudness_problems(template: dict) -> list[str]:
         if is_dlq and json.dumps({"Fn::GetAtt": [name, "QueueName"]}) not in queues:
             problems.append(f"{name}: a dead-letter queue without an alarm")
     for name in of_type(template, "AWS::Glue::Job"):
-        held = [
-            a
-            for a in of_type(template, "AWS::CloudWatch::Alarm").values()
-            if a["Properties"]["MetricName"] == "PartitionsHeldBack"
-            and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
-        ]
-        if not held:
-            problems.append(f"{name}: no alarm on partitions the quality gate held back")
+        for metric in publish_metrics("N", "j", [], _Silent()):  # what the job publishes
+            watched = [
+                a
+                for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["MetricName"] == metric
+                and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
+            ]
+            if not watched:
+                problems.append(f"{name}: no alarm on {metric}, which the job publishes")
         failed = [
             r
             for r in of_type(template, "AWS::Events::Rule").values()

@@ -23,10 +23,11 @@ Arguments, ``--name value`` as Glue passes job arguments, read with awsglue's
     cleaned_to_aggregated), so Athena sees the new partitions at once. Only for an S3 lake.
 ``--metrics_namespace``
     A CloudWatch namespace: after curating, the job publishes ``PartitionsHeldBack`` (what the
-    quality gate kept from publishing) and ``RowsQuarantined``, with the dimension ``JobName``
-    (the Glue job's name, or the script's locally), so an alarm can watch them. A metric that
-    cannot be published is reported on stderr and fails nothing: a held-back partition fails
-    the run anyway.
+    quality gate kept from publishing), ``RowsQuarantined`` and ``DocumentsRefused`` (documents
+    whose bytes are not their manifest's, or that cannot feed their table), with the dimension
+    ``JobName`` (the Glue job's name, or the script's locally), so the stack's alarms watch
+    them. A metric that cannot be published is reported on stderr and fails nothing: a
+    held-back partition fails the run anyway, quarantined rows and refused documents alarm.
 
 ``getResolvedOptions`` knows only required arguments, so an optional one is resolved only when
 its flag is in ``argv`` (the recipe of the AWS docs). Locally an unknown ``--flag`` is refused,
@@ -322,6 +323,7 @@ def publish_metrics(
     values = {
         "PartitionsHeldBack": sum(len(getattr(r, "blocked", [])) for r in results),
         "RowsQuarantined": sum(getattr(r, "quarantined", 0) for r in results),
+        "DocumentsRefused": sum(len(getattr(r, "refused", {})) for r in results),
     }
     try:
         if cloudwatch is None:

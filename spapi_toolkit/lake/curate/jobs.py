@@ -9,8 +9,14 @@ of the table's contract that changes its rows (a column added, retyped or read f
 another key or PII action: ``Table.shape``, recorded in the state): the new column gets its
 values from raw for every row, and no table is left with files of two shapes.
 
-Counts reconcile per table: rows read = rows published + rows quarantined + older versions
-(rows of the batch that a newer row with the same key replaced).
+A document whose bytes are not its manifest's, or that cannot feed the table at all (a header
+without a required column), is refused (``sources``): none of its rows are read, its earlier
+published rows stay (through a full refresh too), the result and the state name it, and it is
+not recorded as curated, so every run reads it again until it can be read.
+
+Counts reconcile per table: rows read (+ rows kept of refused documents on a full refresh) =
+rows published + rows quarantined + older versions (rows of the batch that a newer row with the
+same key replaced).
 
 Quality gate: before the swap, the staged batch is validated against the table's expectation
 suite (``lake/quality``): partitions with failing rows are not published (every partition when
@@ -47,6 +53,7 @@ from spapi_toolkit.lake.tables import Table, table, tables
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 STATE = "_state/curate"
 QUARANTINE = "quarantine/cleaned"
@@ -62,11 +69,12 @@ class TableResult(Gated):
 
     table: str
     documents: int = 0  # new or changed documents read
-    rejected: dict[str, str] = field(default_factory=dict)  # raw key -> why it cannot feed
+    refused: dict[str, str] = field(default_factory=dict)  # raw key -> why none of it was read
     rows_in: int = 0
     rows_out: int = 0
     quarantined: int = 0
     superseded: int = 0  # older versions of a key within the batch
+    kept: int = 0  # published rows of refused documents kept on a full refresh
     partitions: int = 0
     seconds: float = 0.0
     quarantine_key: str | None = None
@@ -76,7 +84,7 @@ class TableResult(Gated):
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_in == self.rows_out + self.quarantined + self.superseded
+        return self.rows_in + self.kept == self.rows_out + self.quarantined + self.superseded
 
     @property
     def qualified_name(self) -> str:
@@ -148,7 +156,11 @@ def curate_table(
     run_id = new_run_id(clock)
     own = validator is None
     checker = Validator(lake, run_id, clock) if validator is None else validator
-    rows, result.rejected = sources.read(spark, lake, contract, documents)
+    readable = [d for d in documents if d.problem is None]
+    for document in documents:
+        if document.problem is not None:
+            result.refused[document.key] = document.problem
+    rows = sources.read(spark, lake, contract, readable) if readable else None
     spec = suites.table_spec(contract)
     windows = sources.windows(documents)
     outcomes: list[Outcome] = []
@@ -161,15 +173,24 @@ def curate_table(
         return outcome.blocked_values
 
     if rows is not None:
+        from pyspark.sql import functions as F
+
         checker.warm()  # GX imports while Spark stages the batch
         typed = staging.typed(rows, contract).persist()
         try:
-            good, bad = staging.split(typed)
-            batch = staging.newest(staging.protect(good, contract, hash_key), contract)
-            result.rows_in = typed.count()
+            result.refused.update(sources.refused(typed))
+            read = typed.where(F.col(sources.REFUSED).isNull()).drop(sources.REFUSED)
+            good, bad = staging.split(read)
+            batch = staging.protect(good, contract, hash_key)
+            if full_refresh and result.refused:
+                kept = _published_rows_of(spark, lake, contract, result, batch.schema)
+                result.kept = kept.count()
+                batch = batch.unionByName(kept)
+            batch = staging.newest(batch, contract)
+            result.rows_in = read.count()
             result.quarantined = bad.count()
             result.rows_out = batch.count()
-            result.superseded = result.rows_in - result.rows_out - result.quarantined
+            result.superseded = result.rows_in + result.kept - result.rows_out - result.quarantined
             if result.quarantined:
                 result.quarantine_key = f"{QUARANTINE}/{contract.name}/run={run_id}"
                 staging.quarantine_rows(bad, contract, hash_key).write.json(
@@ -187,10 +208,32 @@ def curate_table(
             typed.unpersist()
             if own:
                 checker.close()
-    done = {d.key: d.sha256 for d in documents if d.key not in held_back}
-    _write_state(lake, contract, {**state, **done}, clock)
+    # A refused document is not recorded as curated: every run reads it again until its bytes
+    # are its manifest's (or the contract can read it), and names it meanwhile.
+    skipped = held_back | set(result.refused)
+    done = {d.key: d.sha256 for d in documents if d.key not in skipped}
+    _write_state(lake, contract, {**state, **done}, result.refused, clock)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _published_rows_of(
+    spark: SparkSession, lake: Lake, contract: Table, result: TableResult, schema: StructType
+) -> DataFrame:
+    """The published rows of ``result``'s refused documents, to keep through a full refresh
+    (which would otherwise rebuild the table without them); none when the table is rebuilt for
+    a changed contract, whose files cannot be kept (the refusal says so)."""
+    from pyspark.sql import functions as F
+
+    empty = spark.createDataFrame([], schema)
+    if not publishing.is_published(lake, contract):
+        return empty
+    if result.reshaped:
+        for key in result.refused:
+            result.refused[key] += "; its earlier rows are not kept: the contract changed"
+        return empty
+    published = spark.read.schema(schema).parquet(lake.location(publishing.table_key(contract)))
+    return published.where(F.col("raw_key").isin(list(result.refused)))
 
 
 def _documents_in(
@@ -210,6 +253,18 @@ def _state_key(contract: Table) -> str:
     return f"{STATE}/{contract.name}.json"
 
 
+def refused_documents(lake: Lake) -> dict[str, dict[str, str]]:
+    """The documents each table refused in its last run (table -> raw key -> why), from the
+    curation state: what ``spapi status`` shows."""
+    found = {}
+    for key in lake.list(f"{STATE}/"):
+        if key.endswith(".json"):
+            refused = json.loads(lake.read_bytes(key)).get("refused") or {}
+            if refused:
+                found[key.rsplit("/", 1)[-1].removesuffix(".json")] = refused
+    return found
+
+
 def _read_state(lake: Lake, contract: Table) -> dict[str, str] | None:
     """The documents the table holds (raw key -> sha256); None when they were curated under
     another shape of the contract (``Table.shape``; a state without one is from before the
@@ -224,12 +279,15 @@ def _read_state(lake: Lake, contract: Table) -> dict[str, str] | None:
     return documents
 
 
-def _write_state(lake: Lake, contract: Table, documents: dict[str, str], clock: Clock) -> None:
+def _write_state(
+    lake: Lake, contract: Table, documents: dict[str, str], refused: dict[str, str], clock: Clock
+) -> None:
     payload = {
         "table": contract.name,
         "updated_at": clock.now().isoformat(),
         "shape": contract.shape(),
         "documents": documents,
+        "refused": refused,
     }
     text = json.dumps(payload, sort_keys=True, indent=1) + "\n"
     lake.write_bytes(_state_key(contract), text.encode("utf-8"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -37,6 +39,10 @@ def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSessio
     """A local session for the laptop, the tests and ``spapi curate``: small shuffles, no UI."""
     from pyspark.sql import SparkSession
 
+    # Spark's Python workers (curation reads documents in them) run this interpreter, not
+    # whatever python3 is first on PATH (PySpark's default): another version, or one without
+    # pyarrow, fails. PySpark reads the variable when the session starts.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)

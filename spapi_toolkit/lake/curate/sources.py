@@ -1,16 +1,20 @@
 """The landed documents of a table, read into one Spark frame of strings.
 
-Only objects with a manifest are read (an object without one never finished landing), each with
-what its manifest says: the encoding it was decoded with, gzip or not, the request it answered.
+Only objects with a manifest are read (an object without one never finished landing), and each
+as its manifest describes it: its bytes are read once, checked against the manifest's size and
+sha256 while they are read, decompressed and decoded with the manifest's encoding
+(``documents``, in Spark's Python workers). A document that fails is refused whole: one row in
+the frame with its ``REFUSED`` reason and no other values, which the job takes out and names.
 Every value is read as the text the document holds, typed later by ``staging`` against the
 table's contract, so a value that does not fit its type is a row to quarantine with a reason,
-never a silently null cell. Schemas are explicit: nothing is inferred.
+never a silently null cell. Schemas are explicit: nothing is inferred. Each row carries its
+number in its document (``ROW``), and a row that cannot be read its ``MALFORMED`` reason.
 
-* Flat files: the header of each document is read on the driver (a few KB), documents with the
-  same encoding and header are read together by position, and columns the contract does not know
-  go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash. Amazon's
-  are tab-separated without quoting; reference files (``csv``) are RFC 4180 CSV (quoted fields).
-* JSON reports: one document per record (``multiLine``), the contract's ``rows`` array exploded.
+* Flat files: each document's own header names its columns, and columns the contract does not
+  know go to ``extra`` (a map), so a column Amazon adds without notice is kept, not a crash; a
+  document whose header lacks a column the table requires is refused. Amazon's are
+  tab-separated without quoting; reference files (``csv``) are RFC 4180 CSV (quoted fields).
+* JSON documents (reports): the contract's ``rows`` array exploded, a row per element.
 * JSON lines (API snapshots, Data Kiosk): one line per row, as Amazon returned the item.
 
 JSON paths are dotted; a step into an array says which element it takes: ``name[0]`` (by
@@ -23,45 +27,41 @@ step of their path ``P`` (``count(issues[*])``, ``sum(orderItems[*].quantityOrde
 sum empty). ``A | B`` reads ``A``, else ``B`` when ``A`` is empty.
 
 The frame has one string column per contract column that comes from the document or the request,
-plus ``seller_id`` and the lineage columns (``raw_key``, ``report_id``, ``document_id``,
-``ingested_at``).
+plus ``seller_id``, the lineage columns (``raw_key``, ``report_id``, ``document_id``,
+``ingested_at``), ``ROW``, ``MALFORMED`` and ``REFUSED``.
+
+A document is read whole into one Python worker's memory (its bytes, then its text): a report
+of several GB needs an executor that large.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.curate.documents import (
+    FLAT_FORMATS,
+    MALFORMED,
+    REFUSED,
+    ROW,
+    TEXT,
+    Layout,
+    ddl,
+    reader,
+)
+from spapi_toolkit.lake.landing import LandingError, Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
-from spapi_toolkit.lake.storage import Lake
-from spapi_toolkit.lake.tables import EXTRA, Column, Table
+from spapi_toolkit.lake.storage import Lake, ObjectNotFound
+from spapi_toolkit.lake.tables import Column, Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# Python's codec names (what manifests record) to the JVM's charset names (what Spark reads).
-JAVA_CHARSETS = {
-    "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8",
-    "cp1252": "windows-1252",
-    "cp932": "windows-31j",
-    "iso-8859-1": "ISO-8859-1",
-}
-HEADER_BYTES = 64 * 1024
-FLAT_FORMATS = ("tsv", "csv")
-_TSV = {"sep": "\t", "quote": "", "escape": ""}  # Amazon's flat files: no quoting
-# A flat-file row whose fields do not match its header's: the reason it cannot be used (staging
-# quarantines the row with it); null on a well-formed row. Spark pads a short row with nulls and
-# cuts a long one, so without this a truncated row would pass the contract.
-MALFORMED = "_malformed"
-_CORRUPT = "_corrupt"  # Spark's corrupt-record column: the line of a row it could not fit
-_CSV = {"sep": ",", "quote": '"', "escape": '"'}  # RFC 4180
+_CORRUPT = "_corrupt"  # Spark's corrupt-record field: the text of what it could not parse or fit
 RAW_KEY = r"(raw/.*)$"  # the lake key inside the file URI Spark reports
+GONE = "its manifest is there, its object is not (deleted or expired after landing)"
 
 
 class SourceError(ValueError):
@@ -84,6 +84,18 @@ class RawDocument:
     document_id: str | None
     ingested_at: str
     window: tuple[str, str] | None = None  # the request's first and last day (request_window)
+    size: int = -1  # the bytes the manifest counted
+    problem: str | None = None  # why it cannot be read at all, known before reading it
+
+    @classmethod
+    def unreadable(cls, key: str, fmt: str, problem: str) -> RawDocument:
+        """A document whose manifest cannot be read: what its key says of it."""
+        part = raw_partition(key)
+        return cls(key=key, dataset=part.get("dataset", ""), format=fmt,
+                   seller_id=part.get("seller_id", ""),
+                   marketplace_id=part.get("marketplace_id", ""), dt=part.get("dt", ""),
+                   encoding=None, sha256="", report_id=None, document_id=None, ingested_at="",
+                   problem=problem)  # fmt: skip
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, fmt: str) -> RawDocument:
@@ -101,6 +113,7 @@ class RawDocument:
             document_id=manifest.document_id,
             ingested_at=manifest.retrieved_at,
             window=request_window(manifest.request, part["dt"], part["marketplace_id"]),
+            size=manifest.bytes,
         )
 
 
@@ -139,46 +152,72 @@ def windows(documents: Sequence[RawDocument]) -> dict[str, tuple[str, str]]:
 
 
 def raw_documents(lake: Lake, table: Table) -> list[RawDocument]:
-    """Every landed document of the datasets that feed ``table``, oldest pull first."""
+    """Every landed document of the datasets that feed ``table``, oldest pull first, each with
+    its ``problem`` when what its manifest and the listing say already shows it cannot be read
+    (``describe``)."""
     from spapi_toolkit.lake.registry import dataset
 
     found = []
     for name in table.datasets:
         fmt = dataset(name).format
-        keys = set(lake.list(raw_prefix(name)))
-        for key in sorted(keys):
-            if is_manifest(key) and object_key(key) in keys:
-                manifest = Manifest.from_json(lake.read_bytes(key))
-                found.append(RawDocument.from_manifest(manifest, fmt))
+        listed = lake.sizes(raw_prefix(name))
+        found += [describe(lake, key, listed, fmt) for key in listed if is_manifest(key)]
     return sorted(found, key=lambda d: (d.ingested_at, d.key))
+
+
+def describe(lake: Lake, manifest_key: str, listed: dict[str, int], fmt: str) -> RawDocument:
+    """The document beside ``manifest_key`` as its manifest describes it. Its ``problem``: the
+    manifest cannot be read or names another object, the object is gone, its size in the
+    listing (``listed``) is not the manifest's, or it is empty (landing keeps no empty document)."""
+    key = object_key(manifest_key)
+    try:
+        manifest = Manifest.from_json(lake.read_bytes(manifest_key))
+    except (LandingError, ObjectNotFound) as exc:
+        return RawDocument.unreadable(key, fmt, f"its manifest cannot be read: {exc}")
+    document = RawDocument.from_manifest(manifest, fmt)
+    if manifest.key != key:
+        problem = f"its manifest describes another object, {manifest.key}"
+    elif key not in listed:
+        problem = GONE
+    elif listed[key] != manifest.bytes:
+        problem = (
+            f"its bytes are not its manifest's: {listed[key]} bytes, the manifest {manifest.bytes}"
+        )
+    elif manifest.bytes == 0:
+        problem = "empty document (0 bytes)"
+    else:
+        return document
+    return replace(document, key=key, problem=problem)
 
 
 def read(
     spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
-) -> tuple[DataFrame | None, dict[str, str]]:
-    """The rows of ``documents`` as strings, with seller and lineage (see the module doc), and
-    the documents that cannot feed the table (raw key -> reason); None when none can."""
-    rejected: dict[str, str] = {}
-    frames = []
-    flat = [d for d in documents if d.format in FLAT_FORMATS]
-    json_docs = [d for d in documents if d.format == "json"]
-    lines = [d for d in documents if d.format == "jsonl"]
-    unsupported = sorted({d.format for d in documents} - {*FLAT_FORMATS, "json", "jsonl"})
+) -> DataFrame | None:
+    """The rows of ``documents`` as strings, with seller and lineage (see the module doc);
+    None when there are no documents. Refused documents are rows too (``refused`` names them).
+    No document may have a ``problem``."""
+    readers = {"tsv": _read_flat, "csv": _read_flat, "json": _read_json, "jsonl": _read_jsonl}
+    unsupported = sorted({d.format for d in documents} - set(readers))
     if unsupported:
         raise SourceError(f"table {table.name}: curation does not read {unsupported} documents yet")
-    if flat:
-        frames += _read_flat(spark, lake, table, flat, rejected)
-    if json_docs:
-        frames.append(_read_json(spark, lake, table, json_docs))
-    if lines:
-        frames.append(_read_jsonl(spark, lake, table, lines))
+    frames = []
+    for fmt in sorted({d.format for d in documents}):
+        frames.append(readers[fmt](spark, lake, table, [d for d in documents if d.format == fmt]))
     if not frames:
-        return None, rejected
+        return None
     rows = frames[0]
     for frame in frames[1:]:
         rows = rows.unionByName(frame, allowMissingColumns=True)
-    accepted = [d for d in documents if d.key not in rejected]
-    return _with_request(spark, rows, table, accepted), rejected
+    return _with_request(spark, rows, table, documents)
+
+
+def refused(rows: DataFrame) -> dict[str, str]:
+    """The documents of ``rows`` (from ``read``) that were refused: raw key -> why. An action:
+    run it on a persisted frame."""
+    from pyspark.sql import functions as F
+
+    found = rows.where(F.col(REFUSED).isNotNull()).select("raw_key", REFUSED).collect()
+    return {row.raw_key: row[REFUSED] for row in found}
 
 
 def _with_request(
@@ -207,100 +246,26 @@ def _with_request(
     return joined.drop("_marketplace_id", "_dt")
 
 
-def _raw_key():  # type: ignore[no-untyped-def]
-    """The lake key of the file a row was read from (taken where the file is scanned)."""
-    from pyspark.sql import functions as F
-
-    return F.regexp_extract(F.input_file_name(), RAW_KEY, 1).alias("raw_key")
-
-
 def _document_columns(table: Table) -> list[Column]:
     return [c for c in table.columns if c.from_document]
 
 
-# ---- flat files -----------------------------------------------------------------------------
+# ---- flat files ----------------------------------------------------------------------------
 
 
-def header(lake: Lake, document: RawDocument) -> list[str]:
-    """The first line of a flat file, split into column names (read from its first bytes)."""
-    with lake.open(document.key) as stream:
-        head = stream.read(HEADER_BYTES)
-    if head[:2] == b"\x1f\x8b":
-        head = zlib.decompressobj(wbits=31).decompress(head, HEADER_BYTES)
-    text = head.decode(document.encoding or "utf-8", errors="replace")
-    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
-    if document.format == "csv":
-        return next(csv.reader([first]), [])
-    return first.split("\t")
+def _read_flat(spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument]) -> DataFrame:
+    """Flat files of one format (tsv or csv): the contract's columns, ``extra`` and
+    ``MALFORMED`` as ``documents.flat_rows`` cuts them."""
+    return _cut(spark, lake, table, docs, docs[0].format)
 
 
-def _read_flat(
-    spark: SparkSession,
-    lake: Lake,
-    table: Table,
-    documents: list[RawDocument],
-    rejected: dict[str, str],
-) -> list[DataFrame]:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    groups: dict[tuple[str, str, tuple[str, ...]], list[RawDocument]] = {}
-    for document in documents:
-        names = tuple(header(lake, document))
-        missing = _missing_columns(table, names)
-        if missing:
-            rejected[document.key] = (
-                f"the header lacks {', '.join(missing)}, which table {table.name} requires"
-            )
-            continue
-        key = (document.format, document.encoding or "utf-8", names)
-        groups.setdefault(key, []).append(document)
-    known = {c.source for c in _document_columns(table)}
-    frames = []
-    for (fmt, encoding, names), group in groups.items():
-        fields = [StructField(f"_c{i}", StringType()) for i in range(len(names))]
-        schema = StructType([*fields, StructField(_CORRUPT, StringType())])
-        quoting = _CSV if fmt == "csv" else _TSV
-        raw = (
-            spark.read.options(
-                header="true",
-                encoding=JAVA_CHARSETS[encoding],
-                mode="PERMISSIVE",
-                columnNameOfCorruptRecord=_CORRUPT,
-                **quoting,
-            )
-            .schema(schema)
-            .csv([lake.location(d.key) for d in group])
-        )
-        # The count of a TSV row's fields (never its text: it may hold personal data).
-        counted = (
-            F.concat(F.lit("the row has "), F.size(F.split(F.col(_CORRUPT), "\t")).cast("string"),
-                     F.lit(f" fields, its header {len(names)}"))
-            if fmt == "tsv"
-            else F.lit(f"the row's fields do not match its header's {len(names)}")
-        )  # fmt: skip
-        malformed = F.when(F.col(_CORRUPT).isNotNull(), counted).alias(MALFORMED)
-        position = {name: i for i, name in enumerate(names)}
-        selected = [
-            (F.col(f"_c{position[c.source]}") if c.source in position else F.lit(None))
-            .cast("string")
-            .alias(c.name)
-            for c in _document_columns(table)
-        ]
-        extras = [name for name in names if name not in known]
-        extra = (
-            F.create_map(*[x for n in extras for x in (F.lit(n), F.col(f"_c{position[n]}"))])
-            if extras
-            else F.create_map().cast("map<string,string>")
-        )
-        frames.append(raw.select(_raw_key(), *selected, extra.alias(EXTRA), malformed))
-    return frames
-
-
-def _missing_columns(table: Table, names: tuple[str, ...]) -> list[str]:
-    """The raw columns of required contract columns that a header lacks."""
-    needed = [str(c.source) for c in _document_columns(table) if c.name in table.required]
-    return [name for name in needed if name not in names]
+def _layout(table: Table, fmt: str) -> Layout:
+    """What ``documents.reader`` needs of ``table`` for documents of ``fmt``."""
+    if fmt not in FLAT_FORMATS:
+        return Layout(fmt)
+    columns = _document_columns(table)
+    required = [str(c.source) for c in columns if c.name in table.required]
+    return Layout(fmt, tuple((c.name, str(c.source)) for c in columns), tuple(required))
 
 
 # ---- JSON reports and JSON lines -----------------------------------------------------------
@@ -443,20 +408,21 @@ def _fields_ddl(node: _Node) -> str:
     return ", ".join(f"`{name}` {_ddl(child)}" for name, child in node.fields.items())
 
 
-def json_schema(table: Table) -> str:
-    """The explicit read schema (DDL) of a JSON report: the ``rows`` array of structs holding
-    every path the contract reads, all leaves as strings."""
+def document_schema(table: Table) -> str:
+    """The explicit read schema (DDL) of a JSON report: down to the ``rows`` array, whose
+    elements are read as their JSON text (each parsed by ``row_schema``, so one element of the
+    wrong shape costs its row, not the document)."""
     assert table.rows is not None
     first, *rest = table.rows.split(".")
-    schema = f"array<{_ddl(_tree(table))}>"
+    schema = "array<string>"
     for part in reversed(rest):
         schema = f"struct<`{part}`: {schema}>"
     return f"`{first}` {schema}"
 
 
-def jsonl_schema(table: Table) -> str:
-    """The explicit read schema (DDL) of a JSON-lines document: each line a struct holding
-    every path the contract reads, all leaves as strings."""
+def row_schema(table: Table) -> str:
+    """The explicit read schema (DDL) of a row (a JSON line, an element of a report's
+    ``rows``): a struct holding every path the contract reads, all leaves as strings."""
     return _fields_ddl(_tree(table))
 
 
@@ -528,44 +494,104 @@ def _matches(field: str, equals: str):  # type: ignore[no-untyped-def]
     return lambda element: element.getField(field) == equals
 
 
-def _read_json(
-    spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
-) -> DataFrame:
+def _read_json(spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument]) -> DataFrame:
+    """JSON documents: the contract's ``rows`` array exploded, each element a row numbered by
+    its position. A document that is not one JSON value of the shape the contract reads, or
+    that has no ``rows`` array, is one ``MALFORMED`` row (Spark would read it as no rows at
+    all); an element of another shape is a ``MALFORMED`` row."""
     from pyspark.sql import functions as F
 
     if not table.rows:
         raise SourceError(f"table {table.name}: a JSON source needs `rows` in its contract")
-    reports = (
-        spark.read.options(multiLine="true", mode="PERMISSIVE", encoding="UTF-8")
-        .schema(json_schema(table))
-        .json([lake.location(d.key) for d in documents])
+    doc = _parsed(_cut(spark, lake, table, docs, "json"), document_schema(table))
+    rows = F.col(f"_doc.{table.rows}")
+    refused = F.col(REFUSED).isNotNull()
+    problem = (
+        F.when(refused, F.lit(None))
+        .when(F.col("_unfit"), F.lit("the document is not one JSON value of the shape the "
+                                     "contract reads"))
+        .when(rows.isNull(), F.lit(f"the document has no {table.rows} array"))
+    )  # fmt: skip
+    # A refused or malformed document stays one row (with a null element): it is counted.
+    one = F.array(F.lit(None).cast("string"))
+    exploded = doc.select(
+        "raw_key", REFUSED, problem.alias("_problem"),
+        F.posexplode(F.when(problem.isNull() & ~refused, rows).otherwise(one)).alias("_pos", TEXT),
+    )  # fmt: skip
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+    element = F.from_json(F.col(TEXT), f"{row_schema(table)}, `{_CORRUPT}` string", options)
+    number = F.col("_pos") + 1
+    unfit = F.concat(F.lit("row "), number.cast("string"),
+                     F.lit(f" of {table.rows} is not of the shape the contract reads"))  # fmt: skip
+    malformed = F.coalesce(
+        F.col("_problem"), F.when(F.col(f"_r.{_CORRUPT}").isNotNull() & ~refused, unfit)
     )
-    rows = reports.select(_raw_key(), F.explode(F.col(table.rows)).alias("_row"))
-    row = F.col("_row")
-    return rows.select(
+    row = F.col("_r")
+    return exploded.select("*", element.alias("_r")).select(
         "raw_key",
+        F.when(F.col("_problem").isNull() & ~refused, number).alias(ROW),
         *[_value(row, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
+        malformed.alias(MALFORMED),
+        REFUSED,
     )
 
 
 def _read_jsonl(
-    spark: SparkSession, lake: Lake, table: Table, documents: list[RawDocument]
+    spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument]
 ) -> DataFrame:
-    """JSON lines: one row per line (``rows`` is for JSON reports and is not used here). A line
-    that is not JSON, or whose values do not have the shape the contract's paths read (an object
-    where a list is read), is ``MALFORMED``: staging quarantines it instead of reading nulls."""
+    """JSON lines: one row per line (``rows`` is for JSON documents and is not used here). A
+    line that is not JSON, or whose values do not have the shape the contract's paths read (an
+    object where a list is read), is ``MALFORMED``: staging quarantines it instead of reading
+    nulls."""
     from pyspark.sql import functions as F
 
-    items = (
-        spark.read.options(mode="PERMISSIVE", encoding="UTF-8", columnNameOfCorruptRecord=_CORRUPT)
-        .schema(f"{jsonl_schema(table)}, `{_CORRUPT}` string")
-        .json([lake.location(d.key) for d in documents])
-    )
+    doc = _parsed(_cut(spark, lake, table, docs, "jsonl"), row_schema(table))
     malformed = F.when(
-        F.col(_CORRUPT).isNotNull(), F.lit("the line is not JSON of the shape the contract reads")
-    )
-    return items.select(
-        _raw_key(),
-        *[_value(None, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
+        F.col("_unfit") & F.col(REFUSED).isNull(),
+        F.concat(F.lit("line "), F.col(ROW).cast("string"),
+                 F.lit(" is not one JSON value of the shape the contract reads")),
+    )  # fmt: skip
+    row = F.col("_doc")
+    return doc.select(
+        "raw_key",
+        ROW,
+        *[_value(row, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
         malformed.alias(MALFORMED),
+        REFUSED,
     )
+
+
+def _parsed(cut: DataFrame, schema: str) -> DataFrame:
+    """``cut``'s text parsed as JSON of ``schema`` into the struct ``_doc``, and ``_unfit``:
+    whether the text is not one JSON value of that shape. Spark's parser stops after the first
+    value, so what follows it (two lines joined, bytes after a document) is caught apart: the
+    text inside brackets must be an array of one element."""
+    from pyspark.sql import functions as F
+
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+    parsed = F.from_json(F.col(TEXT), f"{schema}, `{_CORRUPT}` string", options)
+    one = F.json_array_length(F.concat(F.lit("["), F.col(TEXT), F.lit("]")))
+    unfit = F.col(f"_doc.{_CORRUPT}").isNotNull() | F.coalesce(one != 1, F.lit(True))
+    framed = cut.select("raw_key", ROW, parsed.alias("_doc"), REFUSED, TEXT)
+    return framed.select("raw_key", ROW, "_doc", REFUSED, unfit.alias("_unfit"))
+
+
+# ---- reading the bytes -----------------------------------------------------------------------
+
+
+def _cut(
+    spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument], fmt: str
+) -> DataFrame:
+    """``docs``' rows as ``documents.reader`` cuts them: each document's bytes read once, in
+    Spark's Python workers, checked against its manifest as they are read (module doc)."""
+    from pyspark.sql import functions as F
+
+    files = spark.read.format("binaryFile").load([lake.location(d.key) for d in docs])
+    meta = spark.createDataFrame(
+        [(d.key, d.size, d.sha256, d.encoding) for d in docs],
+        "raw_key string, size bigint, sha256 string, encoding string",
+    )
+    located = files.select(F.regexp_extract("path", RAW_KEY, 1).alias("raw_key"), "content")
+    with_meta = located.join(F.broadcast(meta), on="raw_key", how="inner")
+    layout = _layout(table, fmt)
+    return with_meta.mapInArrow(reader(layout), ddl(layout))

@@ -13,8 +13,9 @@ run the same on Glue and locally. The order matters and is ``stage``'s:
    pull, then the raw key, then the row's content hash: a total order even when two rows tie
    on every business column, so the same inputs publish the same row whatever the run order.
 
-A flat-file row whose fields do not match its header (``sources.MALFORMED``) is quarantined in
-step 1 with that reason, never padded with nulls.
+A row ``sources`` could not read (``sources.MALFORMED``: a flat-file row whose fields do not
+match its header, a JSON line that does not parse) is quarantined in step 1 with that reason,
+never padded with nulls.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.curate.sources import MALFORMED
+from spapi_toolkit.lake.curate.sources import MALFORMED, ROW
 from spapi_toolkit.lake.tables import EXTRA, LINEAGE, MONEY, Column, Table
 from spapi_toolkit.regions import marketplaces
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssXXX"
+EXACT = "decimal(38,18)"  # a decimal's text as written, to tell whether MONEY would round it
 REASON = "reason"
 HASH_KEY_SETTING = "SPAPI_PII_HASH_KEY"
 
@@ -62,10 +64,11 @@ def typed(rows: DataFrame, table: Table) -> DataFrame:
         if column.local_date_of:
             out = out.withColumn(column.name, _local_date(column.local_date_of))
     problems = [_problem(column, table) for column in sourced]
-    if MALFORMED in rows.columns:  # flat files: a row that does not fit its header
-        problems.insert(0, F.col(MALFORMED))
     reasons = F.array_compact(F.array(*problems)) if problems else F.array()
-    out = out.withColumn(REASON, F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons)))
+    reason = F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons))
+    if MALFORMED in rows.columns:  # a row that could not be read: that is its reason, alone
+        reason = F.coalesce(F.col(MALFORMED), reason)
+    out = out.withColumn(REASON, reason)
     if MALFORMED in rows.columns:
         out = out.drop(MALFORMED)
     out = out.withColumn("ingested_at", F.to_timestamp("ingested_at", TIMESTAMP_FORMAT))
@@ -81,8 +84,9 @@ def _cast(raw: SparkColumn, column: Column) -> SparkColumn:
         return _blank_as_null(raw)
     if kind == "int":
         return F.when(text.rlike(r"^[+-]?\d+$"), text.cast("bigint"))
-    if kind == "decimal":
-        return F.when(text.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)$"), text.cast(MONEY))
+    if kind == "decimal":  # money: a value with more decimal places than it holds is no money
+        number = F.when(text.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)$"), text.cast(MONEY))
+        return F.when(number == text.cast(EXACT), number)
     if kind in ("double", "fraction"):
         number = F.when(text.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), text.cast("double"))
         return number / 100 if kind == "fraction" else number
@@ -109,9 +113,12 @@ def _problem(column: Column, table: Table) -> SparkColumn:
     raw = _blank_as_null(F.trim(F.col(f"_raw_{column.name}")))
     value = F.col(column.name)
     unfit = raw.isNotNull() & value.isNull()
-    message = F.concat(
-        F.lit(f"{column.name}: "), F.substring(raw, 1, 40), F.lit(f" is not a {column.type}")
-    )
+    what = F.lit(f" is not a {column.type}")
+    if column.type == "decimal":
+        rounded = raw.cast(MONEY).isNotNull() & (raw.cast(MONEY) != raw.cast(EXACT))
+        places = MONEY.rstrip(")").rsplit(",", 1)[-1]
+        what = F.when(rounded, F.lit(f" has more than {places} decimal places")).otherwise(what)
+    message = F.concat(F.lit(f"{column.name}: "), F.substring(raw, 1, 40), what)
     if column.name in table.required:
         missing = raw.isNull()
         return F.when(missing, F.lit(f"{column.name} is missing")).when(unfit, message)
@@ -199,7 +206,8 @@ def newest(rows: DataFrame, table: Table) -> DataFrame:
 
 def quarantine_rows(bad: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
     """Quarantined rows as they were read (raw text per column), with the reason and the
-    lineage to find the document. Personal data is treated as in the cleaned table: ``drop``
+    lineage to find the document and the row in it (``row_number``: its line, or its position
+    in a JSON document's rows). Personal data is treated as in the cleaned table: ``drop``
     columns are left out, ``hash`` columns hold the keyed hash of their raw text, never the
     text (the quarantine is in the lake too)."""
     from pyspark.sql import functions as F
@@ -216,12 +224,14 @@ def quarantine_rows(bad: DataFrame, table: Table, hash_key: bytes | None) -> Dat
         if c.source is not None and c.pii != "drop"
         for x in (F.lit(c.name), text(c.name))
     ]
+    number = F.col(ROW) if ROW in bad.columns else F.lit(None).cast("bigint")
     return bad.select(
         F.lit(table.name).alias("table"),
         "seller_id",
         F.col(REASON),
         F.create_map(*raw).alias("row"),
         "raw_key",
+        number.alias("row_number"),
         "document_id",
         "ingested_at",
     )
