@@ -514,10 +514,13 @@ def _read_json(spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocu
     )  # fmt: skip
     # A refused or malformed document stays one row (with a null element): it is counted.
     one = F.array(F.lit(None).cast("string"))
-    exploded = doc.select(
-        "raw_key", REFUSED, problem.alias("_problem"),
-        F.posexplode(F.when(problem.isNull() & ~refused, rows).otherwise(one)).alias("_pos", TEXT),
-    )  # fmt: skip
+    elements = F.when(problem.isNull() & ~refused, rows).otherwise(one)
+    # The elements are taken out before they are exploded: a column beside the generator that
+    # reads the document would carry the whole document into every row (quadratic memory).
+    staged = doc.select("raw_key", REFUSED, problem.alias("_problem"), elements.alias("_elements"))
+    exploded = staged.select(
+        "raw_key", REFUSED, "_problem", F.posexplode("_elements").alias("_pos", TEXT)
+    )
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
     element = F.from_json(F.col(TEXT), f"{row_schema(table)}, `{_CORRUPT}` string", options)
     number = F.col("_pos") + 1
