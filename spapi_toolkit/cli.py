@@ -507,7 +507,8 @@ def curate(
     the last run, and only mart partitions whose cleaned partitions changed, unless
     --full-refresh. Exits 1 when a quality gate held partitions back, and when this run
     quarantined rows or refused documents (their good rows are published all the same) unless
-    --allow-quarantine."""
+    --allow-quarantine. Spark's own warnings go to $SPAPI_SPARK_LOG (default
+    ~/.cache/spapi-lake/spark.log), its errors to the terminal."""
     from spapi_toolkit.lake.storage import Lake
 
     _need_spark("curation")

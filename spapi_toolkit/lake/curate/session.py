@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from spapi_toolkit.lake.storage import Lake
 
 S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+LOG4J2 = "data/log4j2.properties"  # in the package: a local session's Spark logging
+SPARK_LOG_SETTING = "SPAPI_SPARK_LOG"
 HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.3.4"  # the Hadoop of PySpark 3.5's jars
 
 # What curation relies on, whoever made the session: UTC everywhere (timestamps are stored in
@@ -35,9 +39,24 @@ def configure(spark: SparkSession) -> SparkSession:
     return spark
 
 
+def spark_log() -> Path:
+    """Where a local session's Spark log goes: ``SPAPI_SPARK_LOG``, else
+    ``$XDG_CACHE_HOME/spapi-lake/spark.log`` (``~/.cache/...``)."""
+    named = os.environ.get(SPARK_LOG_SETTING)
+    if named:
+        return Path(named)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(cache) / "spapi-lake" / "spark.log"
+
+
 def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSession:
-    """A local session for the laptop, the tests and ``spapi curate``: small shuffles, no UI."""
+    """A local session for the laptop, the tests and ``spapi curate``: small shuffles, no UI,
+    Spark's warnings in ``spark_log()`` and only its errors on the terminal."""
     from pyspark.sql import SparkSession
+
+    log = spark_log()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    logging = resources.files("spapi_toolkit").joinpath(LOG4J2)
 
     # Spark's Python workers (curation reads documents in them) run this interpreter, not
     # whatever python3 is first on PATH (PySpark's default): another version, or one without
@@ -47,6 +66,10 @@ def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSessio
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dlog4j2.configurationFile={logging} -Dspapi.spark.log={log}",
+        )
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(max(cores * 2, 2)))
         .config("spark.driver.memory", "2g")
