@@ -105,14 +105,14 @@ class DocumentCheck:
         self.fmt = fmt
         self.encodings = encodings
         self.content = _Content(encodings, _structure(fmt, shape or Shape()))
-        self.gunzip: _Gunzip | None = None
+        self.gunzip: Gunzip | None = None
         self.received = 0
         self.encoding: str | None = None
         self.rows: int | None = None
 
     def pass_through(self, chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
         """Yield ``chunks`` unchanged, checking their content on the way."""
-        self.gunzip = _Gunzip() if gzip else None
+        self.gunzip = Gunzip() if gzip else None
         for chunk in chunks:
             self.received += len(chunk)
             self._inspect(chunk)
@@ -386,7 +386,7 @@ class _JsonLines(_Structure):
                 self.first_problem = f"line {self.line} is {type(value).__name__}, not an object"
 
 
-class _Gunzip:
+class Gunzip:
     """Incremental gzip decompression in bounded blocks; records (never raises) what is wrong.
 
     Concatenated gzip members are decompressed one after the other, like ``gzip -dc``.
@@ -397,6 +397,7 @@ class _Gunzip:
         self._member_started = False
         self.members = 0
         self.problem: str | None = None
+        self.cut_short = False  # the input ended inside a member (``problem`` says so too)
         self.received = 0
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -427,6 +428,7 @@ class _Gunzip:
     def finish(self) -> None:
         """Record a truncated stream: the input ended inside a gzip member."""
         if self.problem is None and self._member_started:
+            self.cut_short = True
             self.problem = (
                 f"truncated gzip: the stream ended after {self.received} bytes "
                 "before the end of the gzip data"

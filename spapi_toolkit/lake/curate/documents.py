@@ -23,7 +23,6 @@ import codecs
 import csv
 import hashlib
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from spapi_toolkit.lake.checks import Gunzip
 from spapi_toolkit.lake.tables import EXTRA  # flat files: the columns the contract does not know
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -65,9 +65,7 @@ def checked_text(content: bytes, size: int, sha256: str, encoding: str | None) -
     """The document's text, if ``content`` is the document its manifest describes (``size``
     bytes hashing to ``sha256``): decompressed when gzip, decoded strictly with ``encoding``."""
     if len(content) != size:
-        raise Refused(
-            f"its bytes are not its manifest's: {len(content)} bytes, the manifest {size}"
-        )
+        raise Refused(size_differs(len(content), size))
     digest = hashlib.sha256(content).hexdigest()
     if digest != sha256:
         raise Refused(
@@ -78,10 +76,10 @@ def checked_text(content: bytes, size: int, sha256: str, encoding: str | None) -
         content = gunzip(content)
     codec = encoding or "utf-8"
     try:
-        codecs.lookup(codec)
+        canonical = codecs.lookup(codec).name
     except LookupError:
         raise Refused(f"its manifest's encoding {codec!r} is unknown") from None
-    if codecs.lookup(codec).name not in _UTF8 and not content.isascii() and _is_utf8(content):
+    if canonical not in _UTF8 and not content.isascii() and _is_utf8(content):
         raise Refused(
             f"its bytes are UTF-8, which landing tries first, yet its manifest says {codec}"
         )
@@ -91,9 +89,12 @@ def checked_text(content: bytes, size: int, sha256: str, encoding: str | None) -
         raise Refused(
             f"it does not decode as {codec}, its manifest's encoding (byte {exc.start})"
         ) from None
-    except LookupError:
-        raise Refused(f"its manifest's encoding {codec!r} is unknown") from None
     return text.removeprefix("\ufeff")
+
+
+def size_differs(actual: int, manifest: int) -> str:
+    """Why a document whose size is not its manifest's is refused."""
+    return f"its bytes are not its manifest's: {actual} bytes, the manifest {manifest}"
 
 
 _UTF8 = ("utf-8", "utf-8-sig")
@@ -108,19 +109,16 @@ def _is_utf8(content: bytes) -> bool:
 
 
 def gunzip(content: bytes) -> bytes:
-    """The content of every gzip member in turn (like ``gzip -dc``); Refused when it is cut or
-    corrupt."""
-    parts = []
-    while content:
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(inflater.decompress(content))
-        except zlib.error as exc:
-            raise Refused(f"its gzip stream is corrupt ({exc})") from None
-        if not inflater.eof:
-            raise Refused("its gzip stream is cut short")
-        content = inflater.unused_data
-    return b"".join(parts)
+    """The content of every gzip member in turn, as landing reads it (``checks.Gunzip``);
+    Refused when it is cut or corrupt."""
+    stream = Gunzip()
+    data = b"".join(stream.feed(content))
+    stream.finish()
+    if stream.cut_short:
+        raise Refused("its gzip stream is cut short")
+    if stream.problem:
+        raise Refused(f"its gzip stream is corrupt ({stream.problem})")
+    return data
 
 
 def reader(layout: Layout) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:

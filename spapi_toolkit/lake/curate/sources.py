@@ -50,6 +50,7 @@ from spapi_toolkit.lake.curate.documents import (
     Layout,
     ddl,
     reader,
+    size_differs,
 )
 from spapi_toolkit.lake.landing import LandingError, Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
@@ -180,9 +181,7 @@ def describe(lake: Lake, manifest_key: str, listed: dict[str, int], fmt: str) ->
     elif key not in listed:
         problem = GONE
     elif listed[key] != manifest.bytes:
-        problem = (
-            f"its bytes are not its manifest's: {listed[key]} bytes, the manifest {manifest.bytes}"
-        )
+        problem = size_differs(listed[key], manifest.bytes)
     elif manifest.bytes == 0:
         problem = "empty document (0 bytes)"
     else:
