@@ -562,6 +562,29 @@ def report_size(f: SizeFigures) -> None:
     for m in ours.marts:
         print(f"  {m.mart:24} {m.changed:6} cleaned partitions -> {m.partitions:6} mart "
               f"partitions {m.rows_out:11,} rows {m.seconds:7.1f} s")  # fmt: skip
+    report_profile(ours)
+
+
+def report_profile(ours: Curation) -> None:
+    """Each table's and mart's seconds and Spark jobs per phase (``curate.profile``)."""
+    named = [(t.table, t.profile, t.seconds) for t in ours.tables]
+    named += [(m.mart, m.profile, m.seconds) for m in ours.marts]
+    phases = list(dict.fromkeys(p for _, profile, _ in named for p in profile.seconds))
+    phases = [p for p in phases if p != "fixed"] + ["fixed"]
+    width = max(len(p) for p in phases) + 1
+    print("  profile, seconds/Spark jobs per phase:")
+    print(f"  {'':24} " + " ".join(f"{p:>{max(width, 9)}}" for p in phases)
+          + f" {'total':>11}")  # fmt: skip
+    for name, profile, seconds in named:
+        cells = []
+        for p in phases:
+            if p in profile.seconds:
+                cell = f"{profile.seconds[p]:.1f}" + (f"/{profile.jobs[p]}" if p in profile.jobs
+                                                      else "")  # fmt: skip
+            else:
+                cell = "-"
+            cells.append(f"{cell:>{max(width, 9)}}")
+        print(f"  {name:24} " + " ".join(cells) + f" {f'{seconds:.1f}/{profile.total_jobs}':>11}")
 
 
 def report_summary(sizes: list[SizeFigures], products: int, markets: str) -> None:
@@ -641,6 +664,8 @@ def new_day_check(
     for m in incremental.marts:
         print(f"  incremental {m.mart:22} {m.changed} changed cleaned partitions, "
               f"{m.partitions} mart partitions written, {m.seconds:.1f} s")  # fmt: skip
+    print("incremental run:")
+    report_profile(incremental)
     read_state = _curated_keys(lake, scope)
     if not new_keys <= read_state:
         failed.append(f"{len(new_keys - read_state)} new documents are not in the jobs' state")

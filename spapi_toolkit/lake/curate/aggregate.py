@@ -50,6 +50,7 @@ from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import marts as transforms
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate.marts import fx
+from spapi_toolkit.lake.curate.profile import Profile
 from spapi_toolkit.lake.marts import ZONE, Mart, mart, marts
 from spapi_toolkit.lake.quality import suites
 from spapi_toolkit.lake.quality.gate import (
@@ -87,6 +88,7 @@ class MartResult(Gated):
     seconds: float = 0.0
     blocked: list[str] = field(default_factory=list)  # mart partitions the suite held back
     failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
+    profile: Profile = field(default_factory=Profile)  # seconds and Spark jobs per phase
 
     @property
     def qualified_name(self) -> str:
@@ -127,14 +129,17 @@ def aggregate_mart(
     """One mart: the partitions whose inputs changed rebuilt, validated and published, those
     left without rows deleted, the state then updated (without what the suite held back)."""
     started = time.perf_counter()
-    result = MartResult(contract.name)
-    built = None if full_refresh else _read_state(lake, contract)
-    current = {name: cleaned_partitions(lake, tables()[name]) for name in contract.inputs}
+    result = MartResult(contract.name, profile=Profile.of(spark))
+    phase = result.profile.phase
+    with phase("list"):
+        built = None if full_refresh else _read_state(lake, contract)
+        current = {name: cleaned_partitions(lake, tables()[name]) for name in contract.inputs}
+        published = published_targets(lake, contract) if built is None else set()
     targets = {_target(contract, path) for path in current[contract.from_table]}
     folder = publishing.table_key(contract, ZONE)
     if built is None:  # a full refresh, a first build, or a contract that changed
         result.changed = sum(len(partitions) for partitions in current.values())
-        rebuild, gone = targets, published_targets(lake, contract) - targets
+        rebuild, gone = targets, published - targets
     else:
         changes = {name: _changed(built.get(name, {}), current[name]) for name in contract.inputs}
         result.changed = sum(len(paths) for paths in changes.values())
@@ -149,23 +154,27 @@ def aggregate_mart(
         outcomes: list[Outcome] = []
 
         def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
-            totals = with_cleaned_totals(staged, contract, frames[contract.from_table])
-            outcome = checker.validate(totals, suites.mart_spec(contract))
+            with phase("validate"):
+                totals = with_cleaned_totals(staged, contract, frames[contract.from_table])
+                outcome = checker.validate(totals, suites.mart_spec(contract))
             outcomes.append(outcome)
             return outcome.blocked_values
 
         checker.warm()  # GX imports while Spark builds the mart
         try:
-            result.rows_out = rows.count()
-            result.unconverted = fx.unconverted(rows)
-            written = {
-                (r[0], r[1]) for r in rows.select(*contract.partition_by).distinct().collect()
-            }
+            with phase("build"):
+                result.rows_out = rows.count()
+            with phase("stage"):
+                result.unconverted = fx.unconverted(rows)
+                written = {
+                    (r[0], r[1]) for r in rows.select(*contract.partition_by).distinct().collect()
+                }
             gone |= rebuild - written  # rebuilt without rows: nothing may stay published there
             if result.rows_out:
                 result.partitions = publishing.publish(
                     spark, lake, contract, rows, run_id,
                     full_refresh=built is None, zone=ZONE, merge=False, gate=gate,
+                    profile=result.profile,
                 )  # fmt: skip
             for outcome in outcomes:
                 result.failures, result.blocked = outcome.failures, outcome.blocked
@@ -174,12 +183,14 @@ def aggregate_mart(
             rows.unpersist()
             if validator is None:
                 checker.close()
-    for target in sorted(gone - held_back):
-        lake.delete_folder(f"{folder}/{_mart_path(contract, target)}")
-    result.removed = len(gone - held_back)
-    if result.changed or built is None:
-        _write_state(lake, contract, _recorded(contract, current, built, held_back), clock)
+    with phase("state"):
+        for target in sorted(gone - held_back):
+            lake.delete_folder(f"{folder}/{_mart_path(contract, target)}")
+        result.removed = len(gone - held_back)
+        if result.changed or built is None:
+            _write_state(lake, contract, _recorded(contract, current, built, held_back), clock)
     result.seconds = time.perf_counter() - started
+    result.profile.finish(result.seconds)
     return result
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
 from spapi_toolkit.lake.curate import publish as publishing
 from spapi_toolkit.lake.curate import sources, staging
+from spapi_toolkit.lake.curate.profile import Profile
 from spapi_toolkit.lake.quality import suites
 from spapi_toolkit.lake.quality.gate import (
     Failure,
@@ -81,6 +82,7 @@ class TableResult(Gated):
     reshaped: bool = False  # the contract's shape changed: the table was rebuilt from raw
     blocked: list[str] = field(default_factory=list)  # partitions the suite held back
     failures: list[Failure] = field(default_factory=list)  # the suite's failed expectations
+    profile: Profile = field(default_factory=Profile)  # seconds and Spark jobs per phase
 
     @property
     def reconciles(self) -> bool:
@@ -144,14 +146,18 @@ def curate_table(
     """One table: the new documents staged, validated and published, the state then updated
     (without the documents whose rows the suite held back)."""
     started = time.perf_counter()
-    result = TableResult(contract.name)
-    state = {} if full_refresh else _read_state(lake, contract)
-    if state is None:  # curated under another shape of the contract: rebuilt from raw
-        result.reshaped, full_refresh, state = True, True, {}
-    documents = [d for d in sources.raw_documents(lake, contract) if state.get(d.key) != d.sha256]
+    result = TableResult(contract.name, profile=Profile.of(spark))
+    phase = result.profile.phase
+    with phase("list"):
+        state = {} if full_refresh else _read_state(lake, contract)
+        if state is None:  # curated under another shape of the contract: rebuilt from raw
+            result.reshaped, full_refresh, state = True, True, {}
+        listed = sources.raw_documents(lake, contract)
+    documents = [d for d in listed if state.get(d.key) != d.sha256]
     result.documents = len(documents)
     if not documents:
         result.seconds = time.perf_counter() - started
+        result.profile.finish(result.seconds)
         return result
     run_id = new_run_id(clock)
     own = validator is None
@@ -160,15 +166,17 @@ def curate_table(
     for document in documents:
         if document.problem is not None:
             result.refused[document.key] = document.problem
-    rows = sources.read(spark, lake, contract, readable) if readable else None
+    with phase("plan"):
+        rows = sources.read(spark, lake, contract, readable) if readable else None
     spec = suites.table_spec(contract)
     windows = sources.windows(documents)
     outcomes: list[Outcome] = []
     held_back: set[str] = set()
 
     def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
-        frame = with_windows(spark, staged, spec, windows) if spec.needs_windows() else staged
-        outcome = checker.validate(frame, spec)
+        with phase("validate"):
+            frame = with_windows(spark, staged, spec, windows) if spec.needs_windows() else staged
+            outcome = checker.validate(frame, spec)
         outcomes.append(outcome)
         return outcome.blocked_values
 
@@ -176,34 +184,40 @@ def curate_table(
         from pyspark.sql import functions as F
 
         checker.warm()  # GX imports while Spark stages the batch
-        typed = staging.typed(rows, contract).persist()
+        with phase("plan"):
+            typed = staging.typed(rows, contract).persist()
         try:
-            result.refused.update(sources.refused(typed))
+            with phase("read"):
+                result.refused.update(sources.refused(typed))
             read = typed.where(F.col(sources.REFUSED).isNull()).drop(sources.REFUSED)
             good, bad = staging.split(read)
             batch = staging.protect(good, contract, hash_key)
-            if full_refresh and result.refused:
-                kept = _published_rows_of(spark, lake, contract, result, batch.schema)
-                result.kept = kept.count()
-                batch = batch.unionByName(kept)
-            batch = staging.newest(batch, contract)
-            result.rows_in = read.count()
-            result.quarantined = bad.count()
-            result.rows_out = batch.count()
+            with phase("stage"):
+                if full_refresh and result.refused:
+                    kept = _published_rows_of(spark, lake, contract, result, batch.schema)
+                    result.kept = kept.count()
+                    batch = batch.unionByName(kept)
+                batch = staging.newest(batch, contract)
+                result.rows_in = read.count()
+                result.quarantined = bad.count()
+                result.rows_out = batch.count()
             result.superseded = result.rows_in + result.kept - result.rows_out - result.quarantined
             if result.quarantined:
                 result.quarantine_key = f"{QUARANTINE}/{contract.name}/run={run_id}"
-                staging.quarantine_rows(bad, contract, hash_key).write.json(
-                    lake.location(result.quarantine_key)
-                )
+                with phase("quarantine"):
+                    staging.quarantine_rows(bad, contract, hash_key).write.json(
+                        lake.location(result.quarantine_key)
+                    )
             if result.rows_out:
                 result.partitions = publishing.publish(
-                    spark, lake, contract, batch, run_id, full_refresh=full_refresh, gate=gate
-                )
+                    spark, lake, contract, batch, run_id, full_refresh=full_refresh, gate=gate,
+                    profile=result.profile,
+                )  # fmt: skip
             for outcome in outcomes:
                 result.failures, result.blocked = outcome.failures, outcome.blocked
                 if outcome.blocked_values:
-                    held_back = _documents_in(spark, batch, contract, outcome.blocked_values)
+                    with phase("held back"):
+                        held_back = _documents_in(spark, batch, contract, outcome.blocked_values)
         finally:
             typed.unpersist()
             if own:
@@ -212,8 +226,10 @@ def curate_table(
     # are its manifest's (or the contract can read it), and names it meanwhile.
     skipped = held_back | set(result.refused)
     done = {d.key: d.sha256 for d in documents if d.key not in skipped}
-    _write_state(lake, contract, {**state, **done}, result.refused, clock)
+    with phase("state"):
+        _write_state(lake, contract, {**state, **done}, result.refused, clock)
     result.seconds = time.perf_counter() - started
+    result.profile.finish(result.seconds)
     return result
 
 

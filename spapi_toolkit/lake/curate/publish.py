@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from spapi_toolkit.lake.curate.profile import Profile
 from spapi_toolkit.lake.curate.staging import newest
 from spapi_toolkit.lake.marts import Mart
 from spapi_toolkit.lake.storage import Lake
@@ -87,6 +88,7 @@ def publish(
     zone: str = CLEANED,
     merge: bool = True,
     gate: Gate | None = None,
+    profile: Profile | None = None,
 ) -> int:
     """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written.
     ``merge=False``: the batch replaces the partitions it holds, without reading them.
@@ -94,6 +96,7 @@ def publish(
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
+    phase = (profile or Profile()).phase
     target = lake.location(table_key(table, zone))
     merged = batch
     if merge and is_published(lake, table, zone) and not full_refresh:
@@ -108,17 +111,19 @@ def publish(
     scratch = f"{STAGING}/{zone}/{table.name}"
     lake.delete_folder(scratch)  # what a run that died before its swap staged
     staging = lake.location(f"{scratch}/{run_id}")
-    merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
+    with phase("stage write"):
+        merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
     staged = spark.read.schema(batch.schema).parquet(staging)
     held = list(gate(staged)) if gate is not None else []
     if held:
         fields = [staged.schema[c] for c in table.partition_by]
         blocked = spark.createDataFrame(held, StructType(fields))
         staged = staged.join(F.broadcast(blocked), on=list(table.partition_by), how="left_anti")
-    partitions = staged.select(*table.partition_by).distinct().count()
-    if partitions:
-        _swap(staged, target, table, full_refresh and not held)
-    lake.delete_folder(scratch)
+    with phase("swap"):
+        partitions = staged.select(*table.partition_by).distinct().count()
+        if partitions:
+            _swap(staged, target, table, full_refresh and not held)
+        lake.delete_folder(scratch)
     return partitions
 
 
