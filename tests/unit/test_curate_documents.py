@@ -21,10 +21,9 @@ def _read(data: bytes, layout: Layout = ORDERS, encoding: str | None = "utf-8", 
     """``reader``'s rows for one document whose manifest says ``changes`` (else the truth)."""
     facts = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "encoding": encoding}
     facts.update(changes)
-    batch = pa.RecordBatch.from_pydict(
-        {"raw_key": ["raw/k"], "content": [data], **{k: [v] for k, v in facts.items()}}
-    )
-    out = list(documents.reader(layout)(iter([batch])))
+    batch = pa.RecordBatch.from_pydict({"raw_key": ["raw/k"], "content": [data]})
+    manifests = {"raw/k": (facts["size"], facts["sha256"], facts["encoding"])}
+    out = list(documents.reader(layout, manifests)(iter([batch])))
     assert all(b.schema == documents.arrow_schema(layout) for b in out)
     return [row for b in out for row in b.to_pylist()]
 
@@ -149,3 +148,14 @@ def test_utf8_bytes_under_a_legacy_encoding_contradict_landing_and_are_refused()
         _read("sku\tprice\tcity\nA\t1\tGroß\n".encode("cp1252"), encoding="cp1252")[0]["city"]
         == "Groß"
     )
+
+
+def test_a_document_no_manifest_of_the_run_names_is_refused_not_dropped():
+    """A path Spark read whose key is not one of the run's documents (a key that did not come
+    back from its URI as it went in) is named, not silently left out."""
+    batch = pa.RecordBatch.from_pydict({"raw_key": ["raw/other"], "content": [_text(GOOD)]})
+    out = list(documents.reader(ORDERS, {"raw/k": (1, "0" * 64, None)})(iter([batch])))
+    rows = [row for b in out for row in b.to_pylist()]
+    assert [(r["raw_key"], r[REFUSED]) for r in rows] == [
+        ("raw/other", "no manifest of this run names it")
+    ]

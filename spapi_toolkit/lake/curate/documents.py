@@ -121,21 +121,30 @@ def gunzip(content: bytes) -> bytes:
     return data
 
 
-def reader(layout: Layout) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function Spark's ``mapInArrow`` runs: batches of documents (``raw_key``, ``content``,
-    ``size``, ``sha256``, ``encoding``) in, each document's rows out as ``schema(layout)`` says;
-    a refused document gives one row, its ``_refused`` reason."""
+# What the manifest says of a document's bytes: size, sha256 and encoding.
+Facts = tuple[int, str, "str | None"]
+
+
+def reader(
+    layout: Layout, manifests: dict[str, Facts]
+) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function Spark's ``mapInArrow`` runs: batches of documents (``raw_key``,
+    ``content``) in, each checked against its manifest's facts (``manifests``: raw key -> size,
+    sha256, encoding; they travel with the function, so no join brings them), each document's
+    rows out as ``schema(layout)`` says; a refused document gives one row, its ``_refused``
+    reason."""
     schema = arrow_schema(layout)
 
     def read(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             columns = batch.to_pydict()
-            for key, content, size, sha256, encoding in zip(
-                columns[RAW_KEY], columns["content"], columns["size"], columns["sha256"],
-                columns["encoding"], strict=True,
-            ):  # fmt: skip
+            for key, content in zip(columns[RAW_KEY], columns["content"], strict=True):
+                facts = manifests.get(key)
+                if facts is None:  # the path Spark read names no document of the run
+                    yield _refused(schema, key, "no manifest of this run names it")
+                    continue
                 try:
-                    text = checked_text(content, size, sha256, encoding)
+                    text = checked_text(content, *facts)
                     rows = cut(text, layout)
                 except Refused as exc:
                     yield _refused(schema, key, str(exc))

@@ -239,10 +239,8 @@ def _with_request(
         "@window_start": "_dt",
         "@snapshot_date": "_dt",
     }
-    for column in table.columns:
-        if column.from_request:
-            joined = joined.withColumn(column.name, F.col(request[str(column.source)]))
-    return joined.drop("_marketplace_id", "_dt")
+    from_request = {c.name: F.col(request[str(c.source)]) for c in table.columns if c.from_request}
+    return joined.withColumns(from_request).drop("_marketplace_id", "_dt")
 
 
 def _document_columns(table: Table) -> list[Column]:
@@ -589,11 +587,7 @@ def _cut(
     from pyspark.sql import functions as F
 
     files = spark.read.format("binaryFile").load([lake.location(d.key) for d in docs])
-    meta = spark.createDataFrame(
-        [(d.key, d.size, d.sha256, d.encoding) for d in docs],
-        "raw_key string, size bigint, sha256 string, encoding string",
-    )
     located = files.select(F.regexp_extract("path", RAW_KEY, 1).alias("raw_key"), "content")
-    with_meta = located.join(F.broadcast(meta), on="raw_key", how="inner")
+    manifests = {d.key: (d.size, d.sha256, d.encoding) for d in docs}
     layout = _layout(table, fmt)
-    return with_meta.mapInArrow(reader(layout), ddl(layout))
+    return located.mapInArrow(reader(layout, manifests), ddl(layout))
