@@ -191,9 +191,11 @@ class Lake(ABC):
     def delete(self, key: str) -> None:
         """Delete an object; a missing one is fine."""
 
-    def delete_folder(self, prefix: str) -> None:
+    def delete_folder(self, prefix: str, *, prune: bool = True) -> None:
         """Delete every object under the folder ``prefix`` (``a/b``): a scratch area, such as
-        curation's staging. Locally the emptied folders go too."""
+        curation's staging. Locally the emptied folders go too, and with ``prune`` the parent
+        folders it leaves empty; not while another thread may be writing beside it (its
+        writer could find the parent it just made gone)."""
         for key in list(self.list(prefix.rstrip("/") + "/")):
             self.delete(key)
 
@@ -285,10 +287,10 @@ class LocalLake(Lake):
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
 
-    def delete_folder(self, prefix: str) -> None:
+    def delete_folder(self, prefix: str, *, prune: bool = True) -> None:
         folder = self._path(prefix.rstrip("/"))
         shutil.rmtree(folder, ignore_errors=True)
-        for parent in folder.parents:  # and the folders it leaves empty, up to the root
+        for parent in folder.parents if prune else ():  # the folders it leaves empty
             if parent == self.root or not parent.is_relative_to(self.root):
                 break
             try:

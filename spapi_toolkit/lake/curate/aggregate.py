@@ -103,10 +103,12 @@ def cleaned_to_aggregated(
     full_refresh: bool = False,
     progress: Callable[[MartResult], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    concurrent: int | None = None,
 ) -> list[MartResult]:
     """Bring the marts ``names`` (default: every mart) up to date with the cleaned zone (see the
-    module doc), each rebuild gated by its suite; ``progress`` hears each mart's result as it
-    finishes. The run's Data Docs are copied into the lake at the end."""
+    module doc), each rebuild gated by its suite, up to ``concurrent`` marts at a time (default
+    ``gate.CONCURRENT``); ``progress`` hears each mart's result as it finishes. The run's Data
+    Docs are copied into the lake at the end."""
     chosen = list(marts().values()) if names is None else [mart(name) for name in names]
 
     def step(contract: Mart, validator: Validator) -> MartResult:
@@ -114,7 +116,9 @@ def cleaned_to_aggregated(
             spark, lake, contract, full_refresh=full_refresh, clock=clock, validator=validator
         )
 
-    return gated_run(lake, clock, chosen, step, progress)
+    results = gated_run(lake, clock, chosen, step, progress, concurrent)
+    publishing.tidy(lake, chosen, ZONE)  # a failed run leaves its staging for the next to clear
+    return results
 
 
 def aggregate_mart(
@@ -147,6 +151,8 @@ def aggregate_mart(
         rebuild, gone = stale & targets, stale - targets
     held_back: set[Target] = set()
     if rebuild:
+        from pyspark.sql import functions as F
+
         run_id = new_run_id(clock)
         checker = Validator(lake, run_id, clock) if validator is None else validator
         frames = _read_inputs(spark, lake, contract, current, rebuild)
@@ -162,13 +168,15 @@ def aggregate_mart(
 
         checker.warm()  # GX imports while Spark builds the mart
         try:
-            with phase("build"):
-                result.rows_out = rows.count()
-            with phase("stage"):
-                result.unconverted = fx.unconverted(rows)
-                written = {
-                    (r[0], r[1]) for r in rows.select(*contract.partition_by).distinct().collect()
-                }
+            with phase("build"):  # one pass: rows, unconverted rows and rows per partition
+                counted = rows.groupBy(*contract.partition_by).agg(
+                    F.count(F.lit(1)).alias("_rows"),
+                    F.count(F.when(fx.is_unconverted(rows), 1)).alias("_unconverted"),
+                )
+                per_partition = counted.collect()
+            result.rows_out = sum(r["_rows"] for r in per_partition)
+            result.unconverted = sum(r["_unconverted"] for r in per_partition)
+            written = {(r[0], r[1]) for r in per_partition}
             gone |= rebuild - written  # rebuilt without rows: nothing may stay published there
             if result.rows_out:
                 result.partitions = publishing.publish(
@@ -185,7 +193,7 @@ def aggregate_mart(
                 checker.close()
     with phase("state"):
         for target in sorted(gone - held_back):
-            lake.delete_folder(f"{folder}/{_mart_path(contract, target)}")
+            lake.delete_folder(f"{folder}/{_mart_path(contract, target)}", prune=False)
         result.removed = len(gone - held_back)
         if result.changed or built is None:
             _write_state(lake, contract, _recorded(contract, current, built, held_back), clock)
@@ -214,13 +222,9 @@ def _recorded(
 
 def published_targets(lake: Lake, contract: Mart) -> set[Target]:
     """The mart partitions that hold files in the lake now."""
-    prefix = publishing.table_key(contract, ZONE) + "/"
-    found = set()
-    for key in lake.list(prefix):
-        *folders, name = key[len(prefix) :].split("/")
-        if len(folders) == len(contract.partition_by) and not name.startswith(("_", ".")):
-            found.add(_parse_target(contract, "/".join(folders)))
-    return found
+    folder = publishing.table_key(contract, ZONE)
+    partitions = publishing.partition_files(lake, folder, len(contract.partition_by))
+    return {_parse_target(contract, path) for path in partitions}
 
 
 def _parse_target(contract: Mart, path: str) -> Target:
@@ -231,15 +235,7 @@ def _parse_target(contract: Mart, path: str) -> Target:
 
 def cleaned_partitions(lake: Lake, table: Table) -> Partitions:
     """A cleaned table's partitions, each with its data files' names."""
-    prefix = publishing.table_key(table) + "/"
-    depth = len(table.partition_by)
-    found: Partitions = {}
-    for key in lake.list(prefix):
-        *folders, name = key[len(prefix) :].split("/")
-        if len(folders) != depth or name.startswith(("_", ".")):
-            continue  # not a data file of a partition (Spark's markers, checksums)
-        found.setdefault("/".join(folders), []).append(name)
-    return {partition: sorted(files) for partition, files in sorted(found.items())}
+    return publishing.partition_files(lake, publishing.table_key(table), len(table.partition_by))
 
 
 def _changed(built: Partitions, current: Partitions) -> list[str]:

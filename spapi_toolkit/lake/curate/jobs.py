@@ -121,16 +121,21 @@ def raw_to_cleaned(
     hash_key: bytes | None = None,
     progress: Callable[[TableResult], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    concurrent: int | None = None,
 ) -> list[TableResult]:
     """Curate the raw zone into the cleaned tables ``names`` (default: every table with a
-    contract), each batch gated by its suite; ``progress`` hears each table's result as it
-    finishes. The run's Data Docs are copied into the lake at the end."""
+    contract), each batch gated by its suite, up to ``concurrent`` tables at a time (default
+    ``gate.CONCURRENT``); ``progress`` hears each table's result as it finishes. The run's Data
+    Docs are copied into the lake at the end."""
 
     def step(contract: Table, validator: Validator) -> TableResult:
         return curate_table(spark, lake, contract, full_refresh=full_refresh, hash_key=hash_key,
                             clock=clock, validator=validator)  # fmt: skip
 
-    return gated_run(lake, clock, curatable(names), step, progress)
+    chosen = curatable(names)
+    results = gated_run(lake, clock, chosen, step, progress, concurrent)
+    publishing.tidy(lake, chosen)  # a failed run leaves its staging for the next to clear
+    return results
 
 
 def curate_table(
@@ -193,14 +198,14 @@ def curate_table(
             good, bad = staging.split(read)
             batch = staging.protect(good, contract, hash_key)
             with phase("stage"):
+                counts = _counts(read, contract)
+                result.rows_in, result.quarantined, result.rows_out, touched = counts
                 if full_refresh and result.refused:
                     kept = _published_rows_of(spark, lake, contract, result, batch.schema)
                     result.kept = kept.count()
                     batch = batch.unionByName(kept)
+                    result.rows_out = staging.newest(batch, contract).count()
                 batch = staging.newest(batch, contract)
-                result.rows_in = read.count()
-                result.quarantined = bad.count()
-                result.rows_out = batch.count()
             result.superseded = result.rows_in + result.kept - result.rows_out - result.quarantined
             if result.quarantined:
                 result.quarantine_key = f"{QUARANTINE}/{contract.name}/run={run_id}"
@@ -211,7 +216,7 @@ def curate_table(
             if result.rows_out:
                 result.partitions = publishing.publish(
                     spark, lake, contract, batch, run_id, full_refresh=full_refresh, gate=gate,
-                    profile=result.profile,
+                    profile=result.profile, touched=touched,
                 )  # fmt: skip
             for outcome in outcomes:
                 result.failures, result.blocked = outcome.failures, outcome.blocked
@@ -231,6 +236,24 @@ def curate_table(
     result.seconds = time.perf_counter() - started
     result.profile.finish(result.seconds)
     return result
+
+
+def _counts(read: DataFrame, contract: Table) -> tuple[int, int, int, list[str]]:
+    """Rows read, rows quarantined, the rows the batch publishes (the good rows' distinct
+    keys, as ``staging.newest`` keeps one row per seller and key) and the partitions the good
+    rows fall in (``publish.partition_key``), in one aggregation."""
+    from pyspark.sql import functions as F
+
+    good = F.col(staging.REASON).isNull()
+    key = F.struct("seller_id", *contract.key)
+    counts = read.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(~good, 1)).alias("bad"),
+        F.count_distinct(F.when(good, key)).alias("keys"),
+        F.collect_set(F.when(good, publishing.partition_key(contract.partition_by))).alias("in"),
+    ).first()
+    assert counts is not None
+    return int(counts["rows"]), int(counts["bad"]), int(counts["keys"]), list(counts["in"])
 
 
 def _published_rows_of(

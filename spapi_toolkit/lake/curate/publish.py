@@ -28,10 +28,11 @@ from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import STORED_TYPES, Table
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 CLEANED = "cleaned"
 STAGING = "_staging"  # beside the zones, never inside a table's folder
+NULL = "\x00null"  # a null partition value in ``partition_key`` (no real value looks like it)
 # Sees the staged batch; answers the partitions (values, in partition_by's order) to hold back.
 Gate = Callable[["DataFrame"], Sequence[tuple[Any, ...]]]
 
@@ -89,27 +90,37 @@ def publish(
     merge: bool = True,
     gate: Gate | None = None,
     profile: Profile | None = None,
+    touched: Sequence[str] | None = None,
 ) -> int:
     """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written.
     ``merge=False``: the batch replaces the partitions it holds, without reading them.
-    ``gate``: checks the staged batch; the partitions it names are not published."""
+    ``gate``: checks the staged batch; the partitions it names are not published.
+    ``profile``: where the phases' seconds and jobs go (``stage write``, ``swap``).
+    ``touched``: the batch's partitions as ``partition_key`` gives them, when the caller knows
+    them (else one pass over the batch finds them): only those are read to merge with."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
     phase = (profile or Profile()).phase
+
     target = lake.location(table_key(table, zone))
     merged = batch
     if merge and is_published(lake, table, zone) and not full_refresh:
         assert isinstance(table, Table), "only a cleaned table has a key to merge by"
-        touched = batch.select(*table.partition_by).distinct()
+        if touched is None:
+            keys = batch.select(partition_key(table.partition_by).alias("_p")).distinct()
+            touched = [row["_p"] for row in keys.collect()]
+        # A filter on partition columns alone: Spark reads only those partitions' folders.
         existing = (
             spark.read.schema(batch.schema)
             .parquet(target)
-            .join(F.broadcast(touched), on=list(table.partition_by), how="left_semi")
+            .where(partition_key(table.partition_by).isin(list(touched)))
         )
         merged = newest(existing.unionByName(batch), table)
     scratch = f"{STAGING}/{zone}/{table.name}"
-    lake.delete_folder(scratch)  # what a run that died before its swap staged
+    # What a run that died before its swap staged. Tables publish side by side: their
+    # scratch folders' parents stay until ``tidy`` (a writer beside them could lose them).
+    lake.delete_folder(scratch, prune=False)
     staging = lake.location(f"{scratch}/{run_id}")
     with phase("stage write"):
         merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
@@ -120,11 +131,41 @@ def publish(
         blocked = spark.createDataFrame(held, StructType(fields))
         staged = staged.join(F.broadcast(blocked), on=list(table.partition_by), how="left_anti")
     with phase("swap"):
-        partitions = staged.select(*table.partition_by).distinct().count()
+        written = partition_files(lake, f"{scratch}/{run_id}", len(table.partition_by))
+        partitions = len(written) - len(set(held))
         if partitions:
             _swap(staged, target, table, full_refresh and not held)
-        lake.delete_folder(scratch)
+        lake.delete_folder(scratch, prune=False)
     return partitions
+
+
+def tidy(lake: Lake, tables: Sequence[Partitioned], zone: str = CLEANED) -> None:
+    """Remove the staging folders of ``tables`` and the parents left empty, once no table of
+    the run is publishing any more."""
+    for table in tables:
+        lake.delete_folder(f"{STAGING}/{zone}/{table.name}")
+
+
+def partition_key(columns: Sequence[str]) -> Column:
+    """A row's partition as one string (its values joined by ``/``, null as ``NULL``): what
+    names the partitions a batch touches, so that reading the published rows of those is a
+    filter on partition columns."""
+    from pyspark.sql import functions as F
+
+    parts = [F.coalesce(F.col(c).cast("string"), F.lit(NULL)) for c in columns]
+    return F.concat_ws("/", *parts)
+
+
+def partition_files(lake: Lake, folder: str, depth: int) -> dict[str, list[str]]:
+    """The partitions (``c1=v1/c2=v2``, ``depth`` levels) that hold data files under
+    ``folder``, each with its files' names (sorted; Spark's markers and checksums left out)."""
+    prefix = folder + "/"
+    found: dict[str, list[str]] = {}
+    for key in lake.list(prefix):
+        *folders, name = key[len(prefix) :].split("/")
+        if len(folders) == depth and not name.startswith(("_", ".")):
+            found.setdefault("/".join(folders), []).append(name)
+    return {partition: sorted(files) for partition, files in sorted(found.items())}
 
 
 def _swap(staged: DataFrame, target: str, table: Partitioned, full_refresh: bool) -> None:

@@ -17,6 +17,10 @@ Each validation writes, through the ``Lake`` (local or S3):
   table, zone, run id, time (the injected clock), success, expectations evaluated, rows, blocked
   partitions and the failed expectations with their rule, description, columns and counts.
 
+``gated_run`` runs a job's tables (or marts) side by side on one Spark session,
+``CONCURRENT`` at a time, with one ``Validator``: GX's context is changed under a lock, and each
+thread validates through a Spark datasource of its own.
+
 ``publish_docs`` builds GX's Data Docs of the run's validations in the temporary folder (GX
 cannot write to S3 itself) and copies them under ``_quality/docs/`` with the CSS, scripts and
 fonts they load, so they open with no network (``docs``).
@@ -33,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -52,6 +57,12 @@ LATEST = f"{QUALITY}/latest"
 RESULTS = f"{QUALITY}/results"
 DOCS = f"{QUALITY}/docs"
 WHOLE_BATCH = "*"  # the partition a table-wide failure is reported under
+# Tables (or marts) curated side by side on one Spark session. Much of a small table's time is
+# the latency of its Spark jobs and the driver's planning between them, which overlap; a large
+# table's tasks share the cores with the others' (Spark schedules jobs of several threads).
+# Measured on two cores (bench_curate's tables and marts, 20 products): one at a time 21 s,
+# two 16.5 s, four 16.5 s with 200 MB more of the JVM's heap held after a full GC.
+CONCURRENT = 2
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -231,6 +242,12 @@ class Validator:
         self._context: Any = None
         self._suites: set[str] = set()  # in the context (listing them would parse every one)
         self._warming: threading.Thread | None = None
+        # Tables validate from several threads: the GX context's stores and config are changed
+        # under this lock, and each thread's batches go through a Spark datasource (and so an
+        # execution engine, which holds the batch it validates) of its own.
+        self._lock = threading.Lock()
+        self._sources: dict[str, Any] = {}  # thread name -> its GX Spark datasource
+        self._validations = 0
         self.outcomes: list[Outcome] = []
 
     def warm(self) -> None:
@@ -257,7 +274,6 @@ class Validator:
                 site["show_how_to_buttons"] = False
             self._context.variables.data_docs_sites = sites
             self._context.variables.save()
-            self._context.data_sources.add_spark(name="spark", persist=False)
         return self._context
 
     def validate(self, frame: DataFrame, spec: Spec) -> Outcome:
@@ -266,21 +282,27 @@ class Validator:
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
-        context = self._gx()
-        if spec.name in self._suites:  # validated before in this run: built anew
-            context.suites.delete(spec.name)
-        suite = context.suites.add(build(spec))
-        self._suites.add(spec.name)
-        asset = context.data_sources.get("spark").add_dataframe_asset(
-            name=f"{spec.name}.{len(self.outcomes)}"
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=asset.name,
-                data=asset.add_batch_definition_whole_dataframe("batch"),
-                suite=suite,
+        with self._lock:
+            context = self._gx()
+            if spec.name in self._suites:  # validated before in this run: built anew
+                context.suites.delete(spec.name)
+            suite = context.suites.add(build(spec))
+            self._suites.add(spec.name)
+            thread = threading.current_thread().name
+            if thread not in self._sources:
+                name = f"spark.{len(self._sources)}"
+                self._sources[thread] = context.data_sources.add_spark(name=name, persist=False)
+            self._validations += 1
+            asset = self._sources[thread].add_dataframe_asset(
+                name=f"{spec.name}.{self._validations}"
             )
-        )
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=asset.name,
+                    data=asset.add_batch_definition_whole_dataframe("batch"),
+                    suite=suite,
+                )
+            )
         now = self.clock.now()
         started = time.perf_counter()
         result = definition.run(
@@ -380,6 +402,7 @@ class Validator:
             shutil.rmtree(self._folder, ignore_errors=True)
         self._folder, self._context = None, None
         self._suites.clear()
+        self._sources.clear()
 
 
 def _import_gx() -> None:
@@ -399,22 +422,52 @@ def gated_run(
     items: Iterable[T],
     step: Callable[[T, Validator], R],
     progress: Callable[[R], None] | None = None,
+    concurrent: int | None = None,
 ) -> list[R]:
-    """``step`` on each of ``items`` (tables, marts) with one ``Validator`` for the whole run;
-    ``progress`` hears each result as it comes. The run's Data Docs are copied into the lake
-    at the end, and the validator's temporary folder removed whatever happens."""
-    results = []
+    """``step`` on each of ``items`` (tables, marts, which must not depend on each other),
+    up to ``concurrent`` at a time (default ``CONCURRENT``), with one ``Validator`` for the
+    whole run; the results in ``items``' order. ``progress`` hears each result as it comes, in
+    this thread. The run's Data Docs are copied into the lake at the end, and the validator's
+    temporary folder removed whatever happens. When a step raises, no further step starts,
+    the running ones finish, and the first error is raised."""
+    chosen = list(items)
     validator = Validator(lake, new_run_id(clock), clock)
     try:
-        for item in items:
-            result = step(item, validator)
-            results.append(result)
-            if progress is not None:
-                progress(result)
+        at_once = CONCURRENT if concurrent is None else concurrent
+        results = _each(chosen, lambda item: step(item, validator), progress, at_once)
         validator.publish_docs()
     finally:
         validator.close()
     return results
+
+
+def _each(
+    items: list[T], step: Callable[[T], R], progress: Callable[[R], None] | None, concurrent: int
+) -> list[R]:
+    """``step`` on each item, up to ``concurrent`` threads at a time (see ``gated_run``)."""
+    if concurrent <= 1 or len(items) <= 1:
+        results = []
+        for item in items:
+            results.append(step(item))
+            if progress is not None:
+                progress(results[-1])
+        return results
+    done: dict[int, R] = {}
+    with ThreadPoolExecutor(min(concurrent, len(items)), thread_name_prefix="curate") as pool:
+        pending: dict[Future[R], int] = {pool.submit(step, item): i for i, item in enumerate(items)}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    wait(pending)
+                    raise future.exception()  # type: ignore[misc]
+                done[index] = future.result()
+                if progress is not None:
+                    progress(done[index])
+    return [done[i] for i in range(len(items))]
 
 
 def read_latest(lake: Lake, zone: str, table: str) -> dict[str, Any] | None:

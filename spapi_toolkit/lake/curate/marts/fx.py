@@ -115,8 +115,14 @@ def convert(amount: SparkColumn, rate: SparkColumn) -> SparkColumn:
 def unconverted(frame: DataFrame) -> int:
     """Rows with a local currency but no rate under the rule (their reporting money is null);
     0 for a frame without an ``fx_rate`` column."""
+    return frame.where(is_unconverted(frame)).count()
+
+
+def is_unconverted(frame: DataFrame) -> SparkColumn:
+    """Whether a row of ``frame`` is unconverted (``unconverted``), as a column to aggregate
+    with others in one pass."""
     from pyspark.sql import functions as F
 
     if "fx_rate" not in frame.columns:
-        return 0
-    return frame.where(F.col("currency").isNotNull() & F.col("fx_rate").isNull()).count()
+        return F.lit(False)
+    return F.col("currency").isNotNull() & F.col("fx_rate").isNull()
