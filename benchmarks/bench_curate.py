@@ -469,19 +469,22 @@ def curate(
     """Run both curation steps over ``scope``'s tables and marts as of ``at``."""
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.jobs import raw_to_cleaned
+    from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
     clock = ManualClock(at)
     pid = jvm_pid(spark)
     with peak_memory(pid) as clean_peak:
         started = time.perf_counter()
         tables = raw_to_cleaned(spark, lake, scope.tables, full_refresh=full_refresh,
-                                hash_key=HASH_KEY, clock=clock)  # fmt: skip
+                                hash_key=HASH_KEY, clock=clock,
+                                concurrent=SIDE_BY_SIDE)  # fmt: skip
         clean_seconds = time.perf_counter() - started
     with peak_memory(pid) as aggregate_peak:
         started = time.perf_counter()
         marts = cleaned_to_aggregated(
-            spark, lake, scope.marts, full_refresh=full_refresh, clock=clock
-        )
+            spark, lake, scope.marts, full_refresh=full_refresh, clock=clock,
+            concurrent=SIDE_BY_SIDE,
+        )  # fmt: skip
         aggregate_seconds = time.perf_counter() - started
     return Curation(tables, marts, clean_seconds, aggregate_seconds, clean_peak, aggregate_peak)
 

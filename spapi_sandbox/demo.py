@@ -78,6 +78,7 @@ def curate(
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.session import spark_session
+    from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
     console.print("[bold]curation[/bold] raw → cleaned → aggregated on a local Spark (the Glue "
                   "jobs' code)")  # fmt: skip
@@ -90,11 +91,12 @@ def curate(
                 f"  {r.table:<22} {r.documents} new documents, {r.rows_out} rows, "
                 f"{r.quarantined} quarantined, {_quality(r)}, {r.seconds:.1f} s",
                 highlight=False),
+            concurrent=SIDE_BY_SIDE,
         )  # fmt: skip
         marts = cleaned_to_aggregated(spark, lake, progress=lambda m: console.print(
             f"  {m.mart:<22} {m.changed} changed cleaned partitions, {m.partitions} mart "
             f"partitions written, {m.unconverted} rows without an FX rate, {_quality(m)}, "
-            f"{m.seconds:.1f} s", highlight=False))  # fmt: skip
+            f"{m.seconds:.1f} s", highlight=False), concurrent=SIDE_BY_SIDE)  # fmt: skip
         held = [line for r in results for line in r.failure_lines()]
         held += [line for m in marts for line in m.failure_lines()]
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()

@@ -514,6 +514,7 @@ def curate(
     _need_spark("curation")
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.session import StorageUnreachable, reach, spark_session
+    from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
     names = [n.strip() for n in tables.split(",") if n.strip()] if tables else None
     try:
@@ -541,7 +542,7 @@ def curate(
         reach(spark, the_lake)
         jobs.raw_to_cleaned(spark, the_lake, [t.name for t in chosen],
                             full_refresh=full_refresh, hash_key=jobs.hash_key_from_env(),
-                            progress=show)  # fmt: skip
+                            progress=show, concurrent=SIDE_BY_SIDE)  # fmt: skip
         if marts:
             from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
 
@@ -550,7 +551,8 @@ def curate(
                                       f"{m.mart}: {m.changed} changed cleaned partition(s), "
                                       f"{m.partitions} mart partition(s) written, {m.removed} "
                                       f"removed, {m.unconverted} row(s) without an FX rate "
-                                      f"({m.seconds:.1f} s)"))  # fmt: skip
+                                      f"({m.seconds:.1f} s)"),
+                                  concurrent=SIDE_BY_SIDE)  # fmt: skip
     except (jobs.CurationError, StorageUnreachable, ValueError) as exc:
         _fail(exc)
     finally:

@@ -95,15 +95,19 @@ class GlueJob:
 def _raw_to_cleaned(spark: Any, lake: Lake, names: list[str] | None, full_refresh: bool,
                     hash_key: bytes | None) -> list[Any]:  # fmt: skip
     from spapi_toolkit.lake.curate.jobs import raw_to_cleaned
+    from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
-    return raw_to_cleaned(spark, lake, names, full_refresh=full_refresh, hash_key=hash_key)
+    return raw_to_cleaned(spark, lake, names, full_refresh=full_refresh, hash_key=hash_key,
+                          concurrent=SIDE_BY_SIDE)  # fmt: skip
 
 
 def _cleaned_to_aggregated(spark: Any, lake: Lake, names: list[str] | None, full_refresh: bool,
                            hash_key: bytes | None) -> list[Any]:  # fmt: skip
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
+    from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
-    return cleaned_to_aggregated(spark, lake, names, full_refresh=full_refresh)
+    return cleaned_to_aggregated(spark, lake, names, full_refresh=full_refresh,
+                                 concurrent=SIDE_BY_SIDE)  # fmt: skip
 
 
 RAW_TO_CLEANED = GlueJob("raw_to_cleaned", "cleaned tables", _raw_to_cleaned)

@@ -54,22 +54,25 @@ def typed(rows: DataFrame, table: Table) -> DataFrame:
     The raw text of each column stays beside it as ``_raw_<name>`` for the quarantine."""
     from pyspark.sql import functions as F
 
-    # Each step is one projection of many columns: a projection per column would have Spark
-    # analyse the whole plan again for every column, seconds of a small table's run.
     sourced = [c for c in table.columns if c.source is not None]
-    out = rows.withColumnsRenamed({c.name: f"_raw_{c.name}" for c in sourced})
-    out = out.withColumns({c.name: _cast(F.col(f"_raw_{c.name}"), c) for c in sourced})
-    local = {c.name: _local_date(c.local_date_of) for c in table.columns if c.local_date_of}
-    if local:
-        out = out.withColumns(local)
+    out = rows
+    for column in sourced:
+        out = out.withColumnRenamed(column.name, f"_raw_{column.name}")
+    for column in sourced:
+        out = out.withColumn(column.name, _cast(F.col(f"_raw_{column.name}"), column))
+    for column in table.columns:
+        if column.local_date_of:
+            out = out.withColumn(column.name, _local_date(column.local_date_of))
     problems = [_problem(column, table) for column in sourced]
     reasons = F.array_compact(F.array(*problems)) if problems else F.array()
     reason = F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons))
     if MALFORMED in rows.columns:  # a row that could not be read: that is its reason, alone
         reason = F.coalesce(F.col(MALFORMED), reason)
-    ingested = F.to_timestamp("ingested_at", TIMESTAMP_FORMAT)
-    out = out.withColumns({REASON: reason, "ingested_at": ingested})
-    return out.drop(MALFORMED) if MALFORMED in rows.columns else out
+    out = out.withColumn(REASON, reason)
+    if MALFORMED in rows.columns:
+        out = out.drop(MALFORMED)
+    out = out.withColumn("ingested_at", F.to_timestamp("ingested_at", TIMESTAMP_FORMAT))
+    return out
 
 
 def _cast(raw: SparkColumn, column: Column) -> SparkColumn:
@@ -146,9 +149,9 @@ def protect(rows: DataFrame, table: Table, hash_key: bytes | None) -> DataFrame:
 
     hashed = _hashed(table, hash_key)
     out = rows
-    if hashed:
+    for name in hashed:
         assert hash_key is not None
-        out = out.withColumns({name: hmac_sha256(F.col(name), hash_key) for name in hashed})
+        out = out.withColumn(name, hmac_sha256(F.col(name), hash_key))
     extra = [EXTRA] if EXTRA in rows.columns else []
     keep = ["seller_id", *(c.name for c in table.published), *LINEAGE, *extra]
     return out.select(*keep)
