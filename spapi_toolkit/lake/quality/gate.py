@@ -61,10 +61,10 @@ WHOLE_BATCH = "*"  # the partition a table-wide failure is reported under
 # the latency of its Spark jobs and the driver's planning between them, which overlap; a large
 # table's tasks share the cores with the others' (Spark schedules jobs of several threads).
 # Measured on two cores (bench_curate's tables and marts, 20 products): one at a time 21 s,
-# two 16.5 s, four 16.5 s with 200 MB more of the JVM's heap held after a full GC. The default
-# is one at a time: a long-lived session (the test suite's) that curated two at a time ran out
-# of its 2 GB heap, not yet explained; a job that runs once per process (``spapi curate``, the
-# demo, the Glue jobs) asks for ``SIDE_BY_SIDE``.
+# two 16.5 s, four 16.5 s with 200 MB more of the JVM's heap held after a full GC. A library
+# call runs one at a time unless asked (the test suite's one long-lived session stays as it
+# was); ``spapi curate``, the demo, the Glue jobs and bench_curate ask for ``SIDE_BY_SIDE``.
+
 CONCURRENT = 1
 SIDE_BY_SIDE = 2
 T = TypeVar("T")
@@ -248,9 +248,10 @@ class Validator:
         self._warming: threading.Thread | None = None
         # Tables validate from several threads: the GX context's stores and config are changed
         # under this lock, and each thread's batches go through a Spark datasource (and so an
-        # execution engine, which holds the batch it validates) of its own.
+        # execution engine, which holds the batches it validates) of its own, fetched anew for
+        # each validation as before threads, so no engine outlives its validation.
         self._lock = threading.Lock()
-        self._sources: dict[str, Any] = {}  # thread name -> its GX Spark datasource
+        self._sources: dict[str, str] = {}  # thread name -> the name of its GX Spark datasource
         self._validations = 0
         self.outcomes: list[Outcome] = []
 
@@ -294,10 +295,10 @@ class Validator:
             self._suites.add(spec.name)
             thread = threading.current_thread().name
             if thread not in self._sources:
-                name = f"spark.{len(self._sources)}"
-                self._sources[thread] = context.data_sources.add_spark(name=name, persist=False)
+                self._sources[thread] = f"spark.{len(self._sources)}"
+                context.data_sources.add_spark(name=self._sources[thread], persist=False)
             self._validations += 1
-            asset = self._sources[thread].add_dataframe_asset(
+            asset = context.data_sources.get(self._sources[thread]).add_dataframe_asset(
                 name=f"{spec.name}.{self._validations}"
             )
             definition = context.validation_definitions.add(
