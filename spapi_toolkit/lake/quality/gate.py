@@ -17,9 +17,9 @@ Each validation writes, through the ``Lake`` (local or S3):
   table, zone, run id, time (the injected clock), success, expectations evaluated, rows, blocked
   partitions and the failed expectations with their rule, description, columns and counts.
 
-``gated_run`` runs a job's tables (or marts) side by side on one Spark session,
-``CONCURRENT`` at a time, with one ``Validator``: GX's context is changed under a lock, and each
-thread validates through a Spark datasource of its own.
+``gated_run`` runs a job's tables (or marts) with one ``Validator``, side by side on one Spark
+session when asked (``concurrent``; one at a time by default): GX's context is changed under a
+lock, and each thread validates through a Spark datasource of its own.
 
 ``publish_docs`` builds GX's Data Docs of the run's validations in the temporary folder (GX
 cannot write to S3 itself) and copies them under ``_quality/docs/`` with the CSS, scripts and
