@@ -204,8 +204,9 @@ def curate_table(
                     kept = _published_rows_of(spark, lake, contract, result, batch.schema)
                     result.kept = kept.count()
                     batch = batch.unionByName(kept)
-                    result.rows_out = staging.newest(batch, contract).count()
                 batch = staging.newest(batch, contract)
+                if result.kept:  # kept rows may share keys with the read ones: count the union
+                    result.rows_out = batch.count()
             result.superseded = result.rows_in + result.kept - result.rows_out - result.quarantined
             if result.quarantined:
                 result.quarantine_key = f"{QUARANTINE}/{contract.name}/run={run_id}"
