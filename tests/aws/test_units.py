@@ -52,8 +52,15 @@ def test_a_zoned_lake_puts_each_zone_in_its_bucket(aws_env):
         ]
     )
     assert list(lake.list("c")) == ["cleaned/t/part.parquet"]
-    lake.move("raw/a.json", "aggregated/a.json")  # across buckets
+    lake.move("raw/a.json", "aggregated/a.json")  # across buckets, a server-side copy
     assert not lake.exists("raw/a.json") and lake.read_bytes("aggregated/a.json") == b"raw"
+    staged = [(f"_staging/cleaned/t/run/d={d}/part.parquet", f"cleaned/t/d={d}/part.parquet")
+              for d in range(3)]  # fmt: skip
+    for key, _ in staged:
+        lake.write_bytes(key, key.encode())
+    lake.move_many(staged)  # curation's swap: from the main bucket into the cleaned one
+    assert [lake.read_bytes(new) for _, new in staged] == [key.encode() for key, _ in staged]
+    assert not list(lake.list("_staging/"))
     with pytest.raises(LakeError):
         Lake.from_uri("s3://z-raw,cleaned=./folder")
 

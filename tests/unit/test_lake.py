@@ -113,6 +113,22 @@ def test_move_and_delete(lake: Lake) -> None:
     assert not lake.exists("quarantine/raw/a/doc.tsv")
 
 
+def test_move_many_and_delete_many(lake: Lake) -> None:
+    """Curation's swap: many files moved into a folder, then the old ones deleted."""
+    moves = [(f"_staging/t/run/p={i % 3}/part-{i}.parquet", f"cleaned/t/p={i % 3}/part-{i}.parquet")
+             for i in range(20)]  # fmt: skip
+    for i, (key, _) in enumerate(moves):
+        lake.write_bytes(key, str(i).encode())
+    lake.write_bytes("cleaned/t/p=0/old.parquet", b"old")
+    lake.move_many(moves)
+    assert not list(lake.list("_staging/"))
+    assert [lake.read_bytes(new) for _, new in moves] == [str(i).encode() for i in range(20)]
+    lake.delete_many(["cleaned/t/p=0/old.parquet", "cleaned/t/p=1/part-1.parquet", "none"])
+    assert len(list(lake.list("cleaned/t/"))) == 19 and not lake.exists("cleaned/t/p=0/old.parquet")
+    with pytest.raises(ObjectNotFound, match=r"gone\.parquet"):
+        lake.move_many([("_staging/gone.parquet", "cleaned/t/gone.parquet")])
+
+
 def test_list_is_sorted_and_prefix_is_a_string_prefix(lake: Lake) -> None:
     for key in ["raw/b/2.tsv", "raw/a/1.tsv", "raw/a/1.tsv.manifest.json", "raw/ab/3.tsv", "x/4"]:
         lake.write_bytes(key, b"-")

@@ -18,8 +18,8 @@ its input tables' files, and:
 
 - rebuilds the mart partitions that depend on a cleaned partition that is new, rewritten or gone,
   and still have ``from_table`` rows, reading only the cleaned partitions they depend on, and
-  publishes them through ``publish``'s staging folder with a dynamic partition overwrite (whole
-  partitions replaced, nothing merged);
+  publishes them through ``publish``'s staging folder and swap (whole partitions replaced,
+  nothing merged);
 - deletes the mart partitions left without ``from_table`` rows (or whose rebuild gives none);
 - leaves the rest untouched: a rerun with nothing changed reads no data and writes nothing.
 

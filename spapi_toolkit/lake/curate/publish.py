@@ -2,15 +2,23 @@
 
 The batch is merged with the rows already published in the partitions it touches (the newest
 row per key wins, by the same rule as staging), written to a staging folder first, and only then
-over those partitions of the table (Spark's dynamic partition overwrite), so a crash before the
-swap leaves the published table as it was and a rerun redoes the batch (and clears what the
-dead run staged). One run at a time per table. ``full_refresh`` replaces the whole table.
+swapped into the table, so a crash before the swap leaves the published table as it was and a
+rerun redoes the batch (and clears what the dead run staged). One run at a time per table.
+``full_refresh`` replaces the whole table.
+
+The swap moves the staged files, partition by partition, instead of having Spark write them a
+second time: each staged partition's files go into the table's partition folder (Spark names
+every file after its write job, so they never collide with the files there), then the files that
+were there before are deleted (on a full refresh, every partition the batch does not hold too).
+A crash between the two leaves a partition with both versions of a key, never without one: the
+rerun's merge reads both and keeps the newest, as it would anyway. Locally a move is a rename;
+on S3 a server-side copy (``Lake.move_many``).
 
 A ``gate`` (the table's expectation suite, ``lake/quality/gate.py``) sees the staged batch, as
 it would be published, before the swap, and names the partitions that must not be published:
 those are left out of the swap, so their published files stay as they were, byte for byte, and
-the others are published. On a full refresh with partitions held back the swap is a dynamic
-overwrite too (a static one would delete the held-back partitions).
+the others are published. On a full refresh with partitions held back, the partitions the batch
+does not hold stay too (deleting them would delete the held-back ones' rows).
 
 The same path publishes the aggregated zone's marts (``zone="aggregated"``, ``merge=False``):
 a mart's batch holds whole rebuilt partitions, which replace the published ones as they are.
@@ -19,6 +27,7 @@ a mart's batch holds whole rebuilt partitions, which replace the published ones 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from spapi_toolkit.lake.curate.profile import Profile
@@ -98,9 +107,6 @@ def publish(
     ``profile``: where the phases' seconds and jobs go (``stage write``, ``swap``).
     ``touched``: the batch's partitions as ``partition_key`` gives them, when the caller knows
     them (else one pass over the batch finds them): only those are read to merge with."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StructType
-
     phase = (profile or Profile()).phase
 
     target = lake.location(table_key(table, zone))
@@ -125,18 +131,15 @@ def publish(
     with phase("stage write"):
         merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
     staged = spark.read.schema(batch.schema).parquet(staging)
-    held = list(gate(staged)) if gate is not None else []
-    if held:
-        fields = [staged.schema[c] for c in table.partition_by]
-        blocked = spark.createDataFrame(held, StructType(fields))
-        staged = staged.join(F.broadcast(blocked), on=list(table.partition_by), how="left_anti")
+    held = {partition_folder(table.partition_by, v) for v in gate(staged)} if gate else set()
     with phase("swap"):
         written = partition_files(lake, f"{scratch}/{run_id}", len(table.partition_by))
-        partitions = len(written) - len(set(held))
-        if partitions:
-            _swap(staged, target, table, full_refresh and not held)
+        chosen = {p: files for p, files in written.items() if p not in held}
+        if chosen:
+            _swap(lake, f"{scratch}/{run_id}", table_key(table, zone), chosen,
+                  len(table.partition_by), everything=full_refresh and not held)  # fmt: skip
         lake.delete_folder(scratch, prune=False)
-    return partitions
+    return len(chosen)
 
 
 def tidy(lake: Lake, tables: Sequence[Partitioned], zone: str = CLEANED) -> None:
@@ -168,11 +171,59 @@ def partition_files(lake: Lake, folder: str, depth: int) -> dict[str, list[str]]
     return {partition: sorted(files) for partition, files in sorted(found.items())}
 
 
-def _swap(staged: DataFrame, target: str, table: Partitioned, full_refresh: bool) -> None:
-    """Overwrite the table's partitions that ``staged`` holds (all of them on a full refresh)."""
-    (
-        staged.write.mode("overwrite")
-        .option("partitionOverwriteMode", "static" if full_refresh else "dynamic")
-        .partitionBy(*table.partition_by)
-        .parquet(target)
+def partition_folder(columns: Sequence[str], values: Sequence[Any]) -> str:
+    """The folder Spark writes a partition's rows into (``c1=v1/c2=v2``): dates in ISO form,
+    null as Hive's default partition, and the characters a path cannot hold escaped as
+    Spark escapes them (``%`` and two hex digits)."""
+    return "/".join(
+        f"{_escaped(c)}={_escaped(_folder_value(v))}" for c, v in zip(columns, values, strict=True)
     )
+
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# What Spark's ExternalCatalogUtils.escapePathName escapes, besides the control characters.
+_ESCAPED = set("\"#%'*/:=?\\{[]^\x7f")
+
+
+def _folder_value(value: Any) -> str:
+    if value is None:
+        return HIVE_NULL
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _escaped(text: str) -> str:
+    if text == HIVE_NULL:
+        return text
+    return "".join(f"%{ord(c):02X}" if c in _ESCAPED or ord(c) < 0x20 else c for c in text)
+
+
+def _swap(
+    lake: Lake,
+    staged: str,
+    target: str,
+    partitions: dict[str, list[str]],
+    depth: int,
+    *,
+    everything: bool,
+) -> None:
+    """Move the files of ``partitions`` (folder -> file names under ``staged``; ``depth``
+    partition columns) into the table's folder ``target``, then delete what those partitions
+    held before (with ``everything``, every other partition too): the module doc's swap."""
+    if everything:
+        before = partition_files(lake, target, depth)
+    else:  # only the partitions swapped: a listing each, whatever the table's history
+        before = {p: files for p in partitions if (files := _files_in(lake, f"{target}/{p}"))}
+    moves = [(f"{staged}/{p}/{n}", f"{target}/{p}/{n}") for p, ns in partitions.items() for n in ns]
+    lake.move_many(moves)
+    for partition, names in before.items():
+        if partition in partitions:
+            lake.delete_many([f"{target}/{partition}/{n}" for n in names])
+        else:  # a full refresh: the partition is gone
+            lake.delete_folder(f"{target}/{partition}", prune=False)
+
+
+def _files_in(lake: Lake, folder: str) -> list[str]:
+    """The data files directly in ``folder`` (names; Spark's markers left out)."""
+    prefix = folder + "/"
+    names = (key[len(prefix) :] for key in lake.list(prefix))
+    return [n for n in names if "/" not in n and not n.startswith(("_", "."))]
