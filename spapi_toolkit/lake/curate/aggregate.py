@@ -63,7 +63,7 @@ from spapi_toolkit.lake.quality.gate import (
     with_totals,
 )
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
-from spapi_toolkit.lake.tables import STORED_TYPES, Table, tables
+from spapi_toolkit.lake.tables import Table, tables
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -346,13 +346,13 @@ def _only(spark: SparkSession, rows: DataFrame, contract: Mart, keep: set[Target
 def _read_cleaned(
     spark: SparkSession, lake: Lake, table: Table, partitions: list[str]
 ) -> DataFrame:
-    """The rows of the given partitions of a cleaned table, partition columns typed as the
-    table's contract says (not as Spark would guess from the folder names); no partitions give
-    no rows, with the table's published columns."""
+    """The rows of the given partitions of a cleaned table, its contract's columns only, typed
+    as the contract says (not as Spark would guess from the folder names or find in the files'
+    footers); no partitions give no rows, with the same columns."""
+    schema = publishing.contract_schema(table)
     if not partitions:
-        ddl = ", ".join(f"{c.name} {STORED_TYPES[c.type]}" for c in table.published)
-        return spark.createDataFrame([], f"seller_id string, {ddl}")
-    return publishing.read_published(spark, lake, table, partitions=partitions)
+        return spark.createDataFrame([], schema)
+    return publishing.read_published(spark, lake, table, partitions=partitions, schema=schema)
 
 
 def _mart_path(contract: Mart, target: Target) -> str:

@@ -71,20 +71,30 @@ def read_published(
     contract: Table | Mart,
     zone: str = CLEANED,
     partitions: Sequence[str] | None = None,
+    schema: str | None = None,
 ) -> DataFrame:
     """The published rows of ``contract``'s table in ``zone`` (only ``partitions``, folder paths
     like ``marketplace_id=X/date=D``, when given), its partition columns typed as the contract
-    says: Spark would guess their types from the folder names."""
+    says: Spark would guess their types from the folder names. ``schema`` (a DDL string of the
+    columns wanted, e.g. ``contract_schema``) spares Spark reading the files' footers."""
     from pyspark.sql import functions as F
 
     base = lake.location(table_key(contract, zone))
+    reader = spark.read.schema(schema) if schema else spark.read
     if partitions is None:
-        rows = spark.read.parquet(base)
+        rows = reader.parquet(base)
     else:
-        rows = spark.read.option("basePath", base).parquet(*(f"{base}/{p}" for p in partitions))
+        rows = reader.option("basePath", base).parquet(*(f"{base}/{p}" for p in partitions))
     for name in contract.partition_by:
         rows = rows.withColumn(name, F.col(name).cast(STORED_TYPES[contract.column(name).type]))
     return rows
+
+
+def contract_schema(table: Table) -> str:
+    """A cleaned table's contract columns (``seller_id`` and the published ones, not the
+    lineage columns or ``extra``), as a Spark DDL string: what the marts read of it."""
+    ddl = ", ".join(f"{c.name} {STORED_TYPES[c.type]}" for c in table.published)
+    return f"seller_id string, {ddl}"
 
 
 def publish(
@@ -128,6 +138,8 @@ def publish(
     # scratch folders' parents stay until ``tidy`` (a writer beside them could lose them).
     lake.delete_folder(scratch, prune=False)
     staging = lake.location(f"{scratch}/{run_id}")
+    if not merge:  # a mart's rows come out of joins spread over every task: one file each
+        merged = merged.repartition(*table.partition_by)  # partition, not one per task
     with phase("stage write"):
         merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
     staged = spark.read.schema(batch.schema).parquet(staging)
