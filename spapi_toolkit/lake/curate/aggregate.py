@@ -159,10 +159,10 @@ def aggregate_mart(
         rows = _only(spark, transforms.build(contract, frames), contract, rebuild).persist()
         outcomes: list[Outcome] = []
 
-        def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
+        def gate(staged: DataFrame, staged_rows: int) -> list[tuple[Any, ...]]:
             with phase("validate"):
                 totals = with_cleaned_totals(staged, contract, frames[contract.from_table])
-                outcome = checker.validate(totals, suites.mart_spec(contract))
+                outcome = checker.validate(totals, suites.mart_spec(contract), staged_rows)
             outcomes.append(outcome)
             return outcome.blocked_values
 

@@ -178,10 +178,10 @@ def curate_table(
     outcomes: list[Outcome] = []
     held_back: set[str] = set()
 
-    def gate(staged: DataFrame) -> list[tuple[Any, ...]]:
+    def gate(staged: DataFrame, rows: int) -> list[tuple[Any, ...]]:
         with phase("validate"):
             frame = with_windows(spark, staged, spec, windows) if spec.needs_windows() else staged
-            outcome = checker.validate(frame, spec)
+            outcome = checker.validate(frame, spec, rows)
         outcomes.append(outcome)
         return outcome.blocked_values
 

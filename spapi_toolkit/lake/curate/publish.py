@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 CLEANED = "cleaned"
 STAGING = "_staging"  # beside the zones, never inside a table's folder
 NULL = "\x00null"  # a null partition value in ``partition_key`` (no real value looks like it)
-# Sees the staged batch; answers the partitions (values, in partition_by's order) to hold back.
-Gate = Callable[["DataFrame"], Sequence[tuple[Any, ...]]]
+# Sees the staged batch and its number of rows (counted while they were written); answers the
+# partitions (values, in partition_by's order) to hold back.
+Gate = Callable[["DataFrame", int], Sequence[tuple[Any, ...]]]
 
 
 class Partitioned(Protocol):
@@ -117,6 +118,9 @@ def publish(
     ``profile``: where the phases' seconds and jobs go (``stage write``, ``swap``).
     ``touched``: the batch's partitions as ``partition_key`` gives them, when the caller knows
     them (else one pass over the batch finds them): only those are read to merge with."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
     phase = (profile or Profile()).phase
 
     target = lake.location(table_key(table, zone))
@@ -140,10 +144,19 @@ def publish(
     staging = lake.location(f"{scratch}/{run_id}")
     if not merge:  # a mart's rows come out of joins spread over every task: one file each
         merged = merged.repartition(*table.partition_by)  # partition, not one per task
+    counted = Observation(f"staged-{run_id}-{table.name}")
     with phase("stage write"):
-        merged.write.mode("overwrite").partitionBy(*table.partition_by).parquet(staging)
+        (
+            merged.observe(counted, F.count(F.lit(1)).alias("rows"))
+            .write.mode("overwrite")
+            .partitionBy(*table.partition_by)
+            .parquet(staging)
+        )
     staged = spark.read.schema(batch.schema).parquet(staging)
-    held = {partition_folder(table.partition_by, v) for v in gate(staged)} if gate else set()
+    held = set()
+    if gate is not None:
+        values = gate(staged, int(counted.get["rows"]))
+        held = {partition_folder(table.partition_by, v) for v in values}
     with phase("swap"):
         written = partition_files(lake, f"{scratch}/{run_id}", len(table.partition_by))
         chosen = {p: files for p, files in written.items() if p not in held}

@@ -281,9 +281,10 @@ class Validator:
             self._context.variables.save()
         return self._context
 
-    def validate(self, frame: DataFrame, spec: Spec) -> Outcome:
+    def validate(self, frame: DataFrame, spec: Spec, rows: int | None = None) -> Outcome:
         """Run ``spec`` once on ``frame`` (with any ``_check_*`` columns its rules need),
-        attribute the failures to partitions, and store the results (module doc)."""
+        attribute the failures to partitions, and store the results (module doc). ``rows``:
+        the frame's rows when the caller counted them already (else one more pass counts)."""
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -329,7 +330,7 @@ class Validator:
             at=now.isoformat(),
             success=bool(result.success),
             evaluated=len(result.results),
-            rows=frame.count(),
+            rows=frame.count() if rows is None else rows,
         )
         if failed:
             self._attribute(frame, spec, failed, outcome)
