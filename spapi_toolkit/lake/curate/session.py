@@ -23,12 +23,16 @@ HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.3.4"  # the Hadoop of PySpark 3.5's
 
 # What curation relies on, whoever made the session: UTC everywhere (timestamps are stored in
 # UTC and local dates are derived explicitly), and a partitioned write replaces only the
-# partitions it writes, so a rerun of some days leaves the others alone.
+# partitions it writes, so a rerun of some days leaves the others alone. No constraint
+# propagation: staging casts dozens of columns in one projection, and the optimizer's inferred
+# constraints over those aliases grow combinatorially (a 20-row frame ran the 2 GB heap out
+# after minutes); it only adds inferred filters, which these plans do not need.
 SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 

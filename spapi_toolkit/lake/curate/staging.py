@@ -55,14 +55,10 @@ def typed(rows: DataFrame, table: Table) -> DataFrame:
     from pyspark.sql import functions as F
 
     sourced = [c for c in table.columns if c.source is not None]
-    out = rows
-    for column in sourced:
-        out = out.withColumnRenamed(column.name, f"_raw_{column.name}")
-    for column in sourced:
-        out = out.withColumn(column.name, _cast(F.col(f"_raw_{column.name}"), column))
-    for column in table.columns:
-        if column.local_date_of:
-            out = out.withColumn(column.name, _local_date(column.local_date_of))
+    out = rows.withColumnsRenamed({c.name: f"_raw_{c.name}" for c in sourced})
+    out = out.withColumns({c.name: _cast(F.col(f"_raw_{c.name}"), c) for c in sourced})
+    dates = {c.name: _local_date(c.local_date_of) for c in table.columns if c.local_date_of}
+    out = out.withColumns(dates)
     problems = [_problem(column, table) for column in sourced]
     reasons = F.array_compact(F.array(*problems)) if problems else F.array()
     reason = F.when(F.size(reasons) > 0, F.concat_ws("; ", reasons))
