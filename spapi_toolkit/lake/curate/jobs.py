@@ -239,22 +239,24 @@ def curate_table(
     return result
 
 
-def _counts(read: DataFrame, contract: Table) -> tuple[int, int, int, list[str]]:
+def _counts(read: DataFrame, contract: Table) -> tuple[int, int, int, list[tuple[Any, ...]]]:
     """Rows read, rows quarantined, the rows the batch publishes (the good rows' distinct
     keys, as ``staging.newest`` keeps one row per seller and key) and the partitions the good
-    rows fall in (``publish.partition_key``), in one aggregation."""
+    rows fall in (values, in ``partition_by``'s order), in one aggregation."""
     from pyspark.sql import functions as F
 
     good = F.col(staging.REASON).isNull()
     key = F.struct("seller_id", *contract.key)
+    partition = F.struct(*contract.partition_by)
     counts = read.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(F.when(~good, 1)).alias("bad"),
         F.count_distinct(F.when(good, key)).alias("keys"),
-        F.collect_set(F.when(good, publishing.partition_key(contract.partition_by))).alias("in"),
+        F.collect_set(F.when(good, partition)).alias("in"),
     ).first()
     assert counts is not None
-    return int(counts["rows"]), int(counts["bad"]), int(counts["keys"]), list(counts["in"])
+    touched = [tuple(values) for values in counts["in"]]
+    return int(counts["rows"]), int(counts["bad"]), int(counts["keys"]), touched
 
 
 def _published_rows_of(

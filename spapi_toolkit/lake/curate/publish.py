@@ -37,11 +37,10 @@ from spapi_toolkit.lake.storage import Lake
 from spapi_toolkit.lake.tables import STORED_TYPES, Table
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 CLEANED = "cleaned"
 STAGING = "_staging"  # beside the zones, never inside a table's folder
-NULL = "\x00null"  # a null partition value in ``partition_key`` (no real value looks like it)
 # Sees the staged batch and its number of rows (counted while they were written); answers the
 # partitions (values, in partition_by's order) to hold back.
 Gate = Callable[["DataFrame", int], Sequence[tuple[Any, ...]]]
@@ -110,33 +109,38 @@ def publish(
     merge: bool = True,
     gate: Gate | None = None,
     profile: Profile | None = None,
-    touched: Sequence[str] | None = None,
+    touched: Sequence[tuple[Any, ...]] | None = None,
 ) -> int:
     """Merge ``batch`` into ``table`` (see the module doc); the number of partitions written.
     ``merge=False``: the batch replaces the partitions it holds, without reading them.
     ``gate``: checks the staged batch; the partitions it names are not published.
     ``profile``: where the phases' seconds and jobs go (``stage write``, ``swap``).
-    ``touched``: the batch's partitions as ``partition_key`` gives them, when the caller knows
-    them (else one pass over the batch finds them): only those are read to merge with."""
+    ``touched``: the batch's partitions (values, in ``partition_by``'s order), when the caller
+    knows them (else one pass over the batch finds them): only those are read to merge with."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     phase = (profile or Profile()).phase
 
-    target = lake.location(table_key(table, zone))
     merged = batch
     if merge and is_published(lake, table, zone) and not full_refresh:
         assert isinstance(table, Table), "only a cleaned table has a key to merge by"
         if touched is None:
-            keys = batch.select(partition_key(table.partition_by).alias("_p")).distinct()
-            touched = [row["_p"] for row in keys.collect()]
-        # A filter on partition columns alone: Spark reads only those partitions' folders.
-        existing = (
-            spark.read.schema(batch.schema)
-            .parquet(target)
-            .where(partition_key(table.partition_by).isin(list(touched)))
-        )
-        merged = newest(existing.unionByName(batch), table)
+            touched = [tuple(r) for r in batch.select(*table.partition_by).distinct().collect()]
+        # Only the touched partitions' folders that hold files: Spark neither lists the rest of
+        # the table (a second per thousand partitions) nor fails on a folder not there yet.
+        key = table_key(table, zone)
+        folders = {partition_folder(table.partition_by, values) for values in touched}
+        found = [
+            f"{lake.location(key)}/{f}" for f in sorted(folders) if _files_in(lake, f"{key}/{f}")
+        ]
+        if found:
+            existing = (
+                spark.read.schema(batch.schema)
+                .option("basePath", lake.location(key))
+                .parquet(*found)
+            )
+            merged = newest(existing.unionByName(batch), table)
     scratch = f"{STAGING}/{zone}/{table.name}"
     # What a run that died before its swap staged. Tables publish side by side: their
     # scratch folders' parents stay until ``tidy`` (a writer beside them could lose them).
@@ -172,16 +176,6 @@ def tidy(lake: Lake, tables: Sequence[Partitioned], zone: str = CLEANED) -> None
     the run is publishing any more."""
     for table in tables:
         lake.delete_folder(f"{STAGING}/{zone}/{table.name}")
-
-
-def partition_key(columns: Sequence[str]) -> Column:
-    """A row's partition as one string (its values joined by ``/``, null as ``NULL``): what
-    names the partitions a batch touches, so that reading the published rows of those is a
-    filter on partition columns."""
-    from pyspark.sql import functions as F
-
-    parts = [F.coalesce(F.col(c).cast("string"), F.lit(NULL)) for c in columns]
-    return F.concat_ws("/", *parts)
 
 
 def partition_files(lake: Lake, folder: str, depth: int) -> dict[str, list[str]]:
