@@ -146,8 +146,10 @@ def publish(
     # scratch folders' parents stay until ``tidy`` (a writer beside them could lose them).
     lake.delete_folder(scratch, prune=False)
     staging = lake.location(f"{scratch}/{run_id}")
-    if not merge:  # a mart's rows come out of joins spread over every task: one file each
-        merged = merged.repartition(*table.partition_by)  # partition, not one per task
+    # One file per partition: the rows of a partition come out of joins and dedup spread over
+    # every task, which would each write a file of it (at 1,095 partitions, most of the write's
+    # time went on creating files, and every later read opens them all).
+    merged = merged.repartition(*table.partition_by)
     counted = Observation(f"staged-{run_id}-{table.name}")
     with phase("stage write"):
         (
