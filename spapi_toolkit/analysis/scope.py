@@ -92,8 +92,11 @@ class Scope:
         return "\n".join(lines)
 
 
-def country(marketplace_id: str) -> str:
-    """A marketplace's country code for labels (the id itself when unknown)."""
+def country(marketplace_id: str | None) -> str:
+    """A marketplace's country code for labels (the id itself when unknown; ``all`` for a
+    table not kept per marketplace, whose ``marketplace_id`` is null)."""
+    if marketplace_id is None or marketplace_id != marketplace_id:  # None, or pandas' NaN
+        return "all"
     try:
         return marketplace(marketplace_id).country_code
     except ValueError:
@@ -133,10 +136,11 @@ def scope(
     start, end
         The days covered (ISO dates); default the last ``days`` days ``sales_daily`` holds.
     reporting_currency
-        The currency to report money in besides the local one, where the marts have it.
+        The currency to report money in besides the local one: the lake's (the one its FX
+        rates convert into), or an error naming it; None for local currencies only.
     """
     con = connect(lake, workgroup=workgroup, databases=databases)
-    chosen = [marketplace(m).marketplace_id for m in marketplaces] if marketplaces else None
+    chosen = con.marketplace_ids(marketplaces) if marketplaces else None
     last: date | None = _date(end)
     if chosen is None or last is None:
         fresh = con.freshness()
@@ -153,7 +157,23 @@ def scope(
     first = _date(start) or last - timedelta(days=days - 1)
     if first > last:
         raise QueryError(f"the period starts ({first}) after it ends ({last})")
-    return Scope(con, chosen, first, last, reporting_currency)
+    chosen_scope = Scope(con, chosen, first, last, reporting_currency)
+    if reporting_currency is not None:
+        _lakes_currency(chosen_scope, reporting_currency)
+    return chosen_scope
+
+
+def _lakes_currency(chosen: Scope, wanted: str) -> None:
+    """An error unless the marts converted the scope's money into ``wanted``: a lake has one
+    reporting currency (its FX rates convert into one), and another would only relabel it."""
+    found = sorted(chosen.con.query("reporting_currency", **chosen.params).reporting_currency)
+    if found and wanted not in found:
+        held = " and ".join(found)
+        raise QueryError(
+            f"reporting_currency {wanted!r}: this lake converts money into {held} (its FX "
+            f"rates), so {wanted} figures would be {held} figures under another label; use "
+            f"reporting_currency={found[0]!r} (or None for local currencies only)"
+        )
 
 
 def _date(value: str | date | None) -> date | None:

@@ -36,6 +36,7 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         assert re.search(rf"\| {stage} \| \d+ \|", summary), stage
     _notebooks_ran(reports)
     _a_period_without_data_fails(lake, tmp_path / "empty")
+    _another_reporting_currency_fails(lake, tmp_path / "eur")
     assert run(lake, out, seed=42, scale=3600.0, end_date=END_DATE) == 0
     again = (out / "summary.md").read_text(encoding="utf-8")
     assert re.search(r"reports: 0 requested, 0 landed, \d+ already landed", again), again
@@ -57,3 +58,13 @@ def _a_period_without_data_fails(lake: str, reports: Path) -> None:
                                                  "end": "2020-01-31"},
                             names=["00_quickstart"])  # fmt: skip
     assert not empty.ok and "EmptyResult" in empty.error and "2020-01-01" in empty.error
+
+
+def _another_reporting_currency_fails(lake: str, reports: Path) -> None:
+    """One marketplace in another currency than the lake's: an error naming the lake's, not
+    USD figures under a EUR label."""
+    [run_eur] = notebooks.run(NOTEBOOKS, reports, {"lake": lake, "marketplaces": ["DE"],
+                                                   "reporting_currency": "EUR"},
+                              names=["01_sales_performance"])  # fmt: skip
+    assert not run_eur.ok
+    assert "reporting_currency 'EUR': this lake converts money into USD" in str(run_eur.error)

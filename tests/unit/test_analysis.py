@@ -14,6 +14,7 @@ import pytest
 
 from spapi_toolkit.analysis import EmptyResult, charts, scope
 from spapi_toolkit.lake.marts import mart
+from spapi_toolkit.lake.query import QueryError
 from spapi_toolkit.lake.storage import Lake
 
 from ..lakefiles import write_rows
@@ -70,8 +71,22 @@ def test_the_default_period_ends_on_the_lakes_last_day_not_today(tmp_path):
         scope(str(tmp_path), marketplaces=["US"], start="2024-01-01", end="2024-01-31").query(
             "sales_by_day"
         )
+    (tmp_path / "bare" / "cleaned").mkdir(parents=True)
     with pytest.raises(EmptyResult, match="has no sales_daily yet"):
-        scope(str(tmp_path / "empty"))
+        scope(str(tmp_path / "bare"))
+
+
+def test_a_reporting_currency_other_than_the_lakes_is_refused(tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    rows = [_sales(US, date(2025, 3, 31)), _sales(DE, date(2025, 3, 31))]
+    for row in rows:
+        row.update(reporting_currency="USD")
+    write_rows(lake, mart("sales_daily"), rows)
+    assert scope(str(tmp_path), reporting_currency="USD").reporting_currency == "USD"
+    assert scope(str(tmp_path)).reporting_currency is None
+    with pytest.raises(QueryError, match=r"^reporting_currency 'EUR': this lake converts money "
+                                         r"into USD .* use reporting_currency='USD'"):  # fmt: skip
+        scope(str(tmp_path), marketplaces=["DE"], reporting_currency="EUR")
 
 
 def test_the_notebooks_are_committed_without_outputs_and_with_parameters():

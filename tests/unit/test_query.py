@@ -33,7 +33,8 @@ def _sales(marketplace, day, asin, units, sales, sessions, page_views, share, cu
     row.update(seller_id="A2SELLER", marketplace_id=marketplace, date=day, child_asin=asin,
                parent_asin="P" + asin, currency=currency, units_ordered=units,
                ordered_product_sales=Decimal(sales), sessions=sessions, page_views=page_views,
-               buy_box_page_views=share * page_views, buy_box_share=share)  # fmt: skip
+               buy_box_page_views=share * page_views, buy_box_share=share,
+               reporting_currency="USD")  # fmt: skip
     return row
 
 
@@ -117,8 +118,9 @@ def test_sales_by_day_rebuilds_the_ratios_from_the_summed_parts(lake):
 
 def test_parameters_are_bound_not_formatted(lake):
     con = connect(lake)
-    sneaky = ["x') OR 1=1 --", US]
-    frame = con.query("sales_by_day", start=D1, end=D1, marketplaces=sneaky)
+    sneaky = "x') OR 1=1 --"
+    frame = con.sql("select marketplace_id from aggregated.sales_daily where date = :day "
+                    "and marketplace_id in (:m, 'ATVPDKIKX0DER')", day=D1, m=sneaky)  # fmt: skip
     assert set(frame.marketplace_id) == {US}
     with pytest.raises(QueryError, match=r"missing \['end'\]; unknown \['stop'\]"):
         con.query("sales_by_day", start=D1, stop=D2, marketplaces=[US])
@@ -134,6 +136,70 @@ def test_bad_sql_and_unknown_queries_say_what_is_wrong(lake):
         con.query("nope")
     with pytest.raises(QueryError, match=r"failed on DuckDB.*no_such_column"):
         con.sql("select no_such_column from aggregated.sales_daily")
+
+
+REFUSED = [  # what cannot match is an error naming the mistake, never an empty result
+    (
+        dict(start=D2, end=D1, marketplaces=[US]),
+        "query 'sales_by_day': start 2026-11-04 is after end 2026-11-03: no day is in between",
+    ),
+    (
+        dict(start=D1, end=D2, marketplaces=["FR"]),
+        r"query 'sales_by_day': the lake holds no data for FR \(A13V1IB3VIYZZH\); it holds "
+        r"DE \(A1PA6795UKMFR9\), US \(ATVPDKIKX0DER\)",
+    ),
+    (
+        dict(start=D1, end=D2, marketplaces=["XX"]),
+        "query 'sales_by_day': unknown marketplace 'XX'; use a marketplace id or one of the "
+        "country codes",
+    ),
+    (
+        dict(start=D1, end=D2, marketplaces="US"),
+        r"query 'sales_by_day': marketplaces is a list of ids or country codes, e.g. \['US'\], "
+        "not 'US'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), REFUSED)
+def test_a_query_that_cannot_match_is_refused_with_what_is_wrong(lake, params, message):
+    with pytest.raises(QueryError, match=f"^{message}"):
+        connect(lake).query("sales_by_day", **params)
+
+
+def test_country_codes_stand_for_their_marketplaces(lake):
+    con = connect(lake)
+    by_code = con.query("sales_by_day", start=D1, end=D2, marketplaces=["US", "de"])
+    by_id = con.query("sales_by_day", **PARAMS)
+    pd.testing.assert_frame_equal(by_code, by_id)
+    assert con.marketplaces() == [DE, US]
+
+
+def test_a_table_not_kept_per_marketplace_is_fresh_for_all_of_them(lake):
+    fx = {c.name: None for c in table("fx_rates").columns}
+    fx.update(rate_date=D1, currency="EUR", reporting_currency="USD", rate=1.1)
+    write_rows(lake, table("fx_rates"), [fx])
+    con = connect(lake)
+    [row] = con.freshness().query("table == 'fx_rates'").itertuples()
+    assert (row.marketplace_id, row.first_day, row.last_day) == (None, str(D1), str(D1))
+    assert con.marketplaces() == [DE, US]
+
+
+def test_a_folder_without_a_lake_is_refused(tmp_path):
+    with pytest.raises(QueryError, match=f"^no lake at {tmp_path / 'nowhere'}: the folder does"):
+        connect(str(tmp_path / "nowhere"))
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(QueryError, match="notes holds no lake: none of raw/, cleaned/, aggreg"):
+        connect(str(tmp_path / "notes"))
+
+
+def test_a_syntax_error_is_plain_text(lake):
+    with pytest.raises(QueryError) as raised:
+        connect(lake).sql("select from where")
+    assert str(raised.value) == (
+        "the query is not valid Athena (Trino) SQL: Expected table name but got 'where', at "
+        "line 1, column 17: select from >>>where<<<"
+    )
 
 
 def test_a_mart_read_without_its_day_filter_is_caught():

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from spapi_toolkit.lake.catalog import ZONES, contracts, partitions, table_columns, zone
-from spapi_toolkit.lake.layout import AGGREGATED, CLEANED
+from spapi_toolkit.lake.layout import AGGREGATED, CLEANED, RAW
 from spapi_toolkit.lake.query.sql import QueryError, load
-from spapi_toolkit.lake.storage import Lake, ObjectNotFound, S3Lake, ZonedLake
+from spapi_toolkit.lake.storage import Lake, LocalLake, ObjectNotFound, S3Lake, ZonedLake
+from spapi_toolkit.regions import marketplace
 
 if TYPE_CHECKING:
     import boto3
@@ -49,6 +51,7 @@ class LakeConnection:
     def __init__(self, engine: Engine, lake: Lake | None) -> None:
         self.engine = engine
         self.lake = lake
+        self._held: list[str] | None = None  # the lake's marketplaces, once asked
 
     def __repr__(self) -> str:
         where = self.lake.uri if self.lake is not None else "no lake listing"
@@ -56,16 +59,65 @@ class LakeConnection:
 
     def sql(self, text: str, **params: Any) -> pd.DataFrame:
         """Run ``text`` (Athena/Trino SQL; tables as ``cleaned.<t>`` or ``aggregated.<mart>``;
-        parameters as ``:name``, bound from ``params``) and return the rows."""
-        return self.engine.run(text, params, "the query")
+        parameters as ``:name``, bound from ``params``) and return the rows. The parameters
+        ``start``, ``end`` and ``marketplaces`` are checked as ``query`` checks them."""
+        return self.engine.run(text, self._checked(params, "the query"), "the query")
 
     def query(self, name: str, **params: Any) -> pd.DataFrame:
-        """Run the package's named query ``name`` (``spapi_toolkit/data/queries/<name>.sql``)."""
-        return self.engine.run(load(name).text, params, f"query {name!r}")
+        """Run the package's named query ``name`` (``spapi_toolkit/data/queries/<name>.sql``).
+
+        ``start`` must not be after ``end``; ``marketplaces`` is a list of marketplace ids or
+        country codes (``US``, ``DE``), each one the lake holds (when the connection can list
+        the lake): a period or a marketplace that cannot match is an error, not an empty
+        result."""
+        where = f"query {name!r}"
+        return self.engine.run(load(name).text, self._checked(params, where), where)
 
     def refresh(self) -> None:
         """See tables curated since the connection was made (local views are made again)."""
+        self._held = None
         self.engine.refresh()
+
+    def marketplaces(self) -> list[str]:
+        """The marketplace ids the lake's cleaned tables and marts hold, sorted; empty without
+        a lake listing (on Athena without ``lake``)."""
+        if self.lake is None:
+            return []
+        if self._held is None:
+            self._held = sorted(set(self.freshness().marketplace_id.dropna()))
+        return list(self._held)
+
+    def _checked(self, params: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """``params`` with ``marketplaces`` as ids; an error for what cannot match."""
+        checked = dict(params)
+        start, end = params.get("start"), params.get("end")
+        if isinstance(start, date) and isinstance(end, date) and _day(start) > _day(end):
+            raise QueryError(f"{where}: start {start} is after end {end}: no day is in between")
+        if "marketplaces" in params:
+            checked["marketplaces"] = self.marketplace_ids(params["marketplaces"], where)
+        return checked
+
+    def marketplace_ids(self, given: Any, where: str = "marketplaces") -> list[str]:
+        """``given`` (marketplace ids or country codes) as ids; an error naming ``where`` for a
+        value that is no marketplace, or one the lake holds no data for (when it is listed)."""
+        if isinstance(given, str) or not isinstance(given, Sequence):
+            raise QueryError(
+                f"{where}: marketplaces is a list of ids or country codes, e.g. ['US'], not "
+                f"{given!r}"
+            )
+        ids = []
+        for value in given:
+            try:
+                ids.append(marketplace(str(value)).marketplace_id)
+            except ValueError as exc:
+                raise QueryError(f"{where}: {exc}") from None
+        held = self.marketplaces()
+        missing = [m for m in ids if m not in held]
+        if held and missing:
+            raise QueryError(
+                f"{where}: the lake holds no data for {_named(missing)}; it holds {_named(held)}"
+            )
+        return ids
 
     def tables(self) -> pd.DataFrame:
         """One row per table with a contract: zone, table, description, key, partition_by,
@@ -106,7 +158,8 @@ class LakeConnection:
 
     def freshness(self) -> pd.DataFrame:
         """Per published table and marketplace: its first and last partition day, how many
-        partitions, and when curation last changed the table (UTC)."""
+        partitions, and when curation last changed the table (UTC). A table not kept per
+        marketplace (``fx_rates``) has one row, its marketplace null."""
         import pandas as pd
 
         lake = self._lake("freshness")
@@ -117,12 +170,13 @@ class LakeConnection:
                 if not found:
                     continue
                 curated_at = self._updated_at(lake, name, contract.name)
-                days: dict[str, list[str]] = {}
+                days: dict[str | None, list[str]] = {}
+                per_marketplace = contract.partition_by[0] == "marketplace_id"  # not fx_rates
                 for values in found:
-                    days.setdefault(values[0], []).append(values[-1])
-                for marketplace, dates in sorted(days.items()):
+                    days.setdefault(values[0] if per_marketplace else None, []).append(values[-1])
+                for marketplace_id, dates in sorted(days.items(), key=lambda d: d[0] or ""):
                     rows.append({"zone": name, "table": contract.name,
-                                 "marketplace_id": marketplace, "first_day": min(dates),
+                                 "marketplace_id": marketplace_id, "first_day": min(dates),
                                  "last_day": max(dates), "partitions": len(dates),
                                  "curated_at": curated_at})  # fmt: skip
         return pd.DataFrame(rows, columns=["zone", "table", "marketplace_id", "first_day",
@@ -175,12 +229,33 @@ class LakeConnection:
         return updated
 
 
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _named(ids: Sequence[str]) -> str:
+    """Marketplaces for a message: ``US (ATVPDKIKX0DER), DE (A1PA6795UKMFR9)``."""
+    return ", ".join(f"{marketplace(m).country_code} ({m})" for m in ids)
+
+
 def _describe(failure: Any) -> str:
     if isinstance(failure, Mapping):
         what = failure.get("description") or failure.get("expectation") or failure
         count = failure.get("unexpected")
         return f"{what} ({count} rows)" if count else str(what)
     return str(failure)
+
+
+def _a_lake(lake: LocalLake) -> None:
+    """An error unless ``lake``'s folder holds a lake (one of its zones' folders)."""
+    if not lake.root.is_dir():
+        raise QueryError(f"no lake at {lake.uri}: the folder does not exist")
+    zones = (RAW, CLEANED, AGGREGATED)
+    if not any((lake.root / name).is_dir() for name in zones):
+        raise QueryError(
+            f"{lake.uri} holds no lake: none of {', '.join(z + '/' for z in zones)} is in it "
+            "(make demo builds one; spapi ingest and spapi curate fill one)"
+        )
 
 
 def connect(
@@ -229,6 +304,8 @@ def connect(
                 f"{local.uri} is on S3: query it through Athena (connect(..., workgroup=...) or "
                 f"{ENV['workgroup']})"
             )
+        if isinstance(local, LocalLake):
+            _a_lake(local)
         return LakeConnection(DuckDBEngine(local), local)
     from spapi_toolkit.lake.query.athena import AthenaEngine
 

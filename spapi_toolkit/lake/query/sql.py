@@ -33,6 +33,8 @@ DIALECT = "trino"  # Athena engine 3
 ZONES = (CLEANED, AGGREGATED)
 QUERIES = "data/queries"
 _MARKER = re.compile(r":(spapi_parameter_\d+_)")
+_TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+_TOKEN = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: .*?>")
 
 
 class QueryError(SpApiToolkitError):
@@ -78,10 +80,21 @@ def parse(text: str, where: str = "the query") -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(text, read=DIALECT) if s is not None]
     except sqlglot.errors.ParseError as exc:
-        raise QueryError(f"{where} is not valid Athena (Trino) SQL: {exc}") from None
+        raise QueryError(f"{where} is not valid Athena (Trino) SQL: {_plain(exc)}") from None
     if len(statements) != 1:
         raise QueryError(f"{where} must be one statement, not {len(statements)}")
     return statements[0]
+
+
+def _plain(error: sqlglot.errors.ParseError) -> str:
+    """sqlglot's first parse error in words, with where it is: its own message underlines the
+    spot with terminal codes and quotes tokens as Python objects."""
+    if not error.errors:
+        return _TERMINAL_STYLE.sub("", str(error))
+    first = error.errors[0]
+    what = _TOKEN.sub(r"'\1'", str(first.get("description", "a syntax error")))
+    spot = f"{first.get('start_context', '')}>>>{first.get('highlight', '')}<<<"
+    return f"{what}, at line {first.get('line')}, column {first.get('col')}: {spot.strip()}"
 
 
 def parameters(tree: exp.Expr) -> list[str]:
