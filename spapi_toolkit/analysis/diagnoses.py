@@ -1,0 +1,61 @@
+"""Product diagnoses whose rule is stated and tested: a flag names the comparison it fails, and
+the table it comes with shows both sides of that comparison.
+
+**Low conversion** (Amazon's "high page views, low conversion"): an ASIN with at least
+``MIN_SESSIONS`` sessions over the period, in the top quarter of its marketplace's page views,
+whose unit session rate (units ÷ sessions) is below the median unit session rate of its
+marketplace's ASINs with at least ``MIN_SESSIONS`` sessions. Its likely causes are named from
+the data beside it: a Buy Box share under ``LOW_BUY_BOX`` and a price above Amazon's Competitive
+Price Threshold at the latest snapshot; with neither, the listing itself (images, reviews,
+price against other sellers' offers).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_SESSIONS = 20  # fewer sessions make a unit session rate too noisy to call low
+LOW_BUY_BOX = 0.8  # a Buy Box share under this is low
+TOP_QUARTER = 0.75  # the page-view quantile an ASIN must reach to be "viewed a lot"
+
+
+def low_conversion(funnel: pd.DataFrame, prices: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ASINs of ``funnel`` (the ``asin_funnel`` query) flagged for low conversion (module
+    doc), with ``marketplace_median_usr``, ``page_views_q3`` and ``reasons``; ``prices``
+    (``price_position_latest``) adds the price columns and the threshold reason."""
+    frame = funnel.copy()
+    if prices is not None and not prices.empty:
+        wanted = ["marketplace_id", "asin", "our_landed_price", "competitive_price_threshold",
+                  "above_competitive_price_threshold", "buy_box_winner"]  # fmt: skip
+        frame = frame.merge(prices[wanted], left_on=["marketplace_id", "child_asin"],
+                            right_on=["marketplace_id", "asin"], how="left")  # fmt: skip
+    rate = frame.unit_session_rate.astype(float)
+    counted = frame.sessions >= MIN_SESSIONS
+    by_market = frame.groupby("marketplace_id")
+    frame["marketplace_median_usr"] = (
+        rate.where(counted).groupby(frame.marketplace_id).transform("median")
+    )
+    frame["page_views_q3"] = by_market.page_views.transform(lambda s: s.quantile(TOP_QUARTER))
+    flagged = frame[
+        counted & (frame.page_views >= frame.page_views_q3) & (rate < frame.marketplace_median_usr)
+    ].copy()
+    flagged["reasons"] = [_reasons(row) for row in flagged.to_dict("records")]
+    return flagged.reset_index(drop=True)
+
+
+def _reasons(row: dict[str, Any]) -> str:
+    found = []
+    share = row.get("buy_box_share")
+    if _known(share) and float(share) < LOW_BUY_BOX:
+        found.append(f"Buy Box share {float(share):.0%} (under {LOW_BUY_BOX:.0%})")
+    above = row.get("above_competitive_price_threshold")
+    if _known(above) and bool(above):
+        found.append("price above the Competitive Price Threshold")
+    return "; ".join(found) or "neither Buy Box nor price: check the listing"
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value == value  # not None, not NaN

@@ -1,0 +1,61 @@
+"""02's low-conversion flag: every flagged ASIN is below its marketplace's median unit session
+rate, viewed a lot and with enough sessions; one that converts above the median is never
+flagged however low its Buy Box share."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from spapi_toolkit.analysis.diagnoses import MIN_SESSIONS, low_conversion
+
+US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
+
+
+def _funnel(rows):
+    frame = pd.DataFrame(rows, columns=["marketplace_id", "child_asin", "sessions", "page_views",
+                                        "units_ordered", "buy_box_share"])  # fmt: skip
+    frame["unit_session_rate"] = frame.units_ordered / frame.sessions
+    return frame
+
+
+FUNNEL = _funnel([
+    # US: rates .10 .20 .30 .40 over >= 20 sessions, median .25; B05 has too few sessions
+    (US, "B01", 100, 400, 10, 0.5),  # most viewed, below the median: flagged, low Buy Box
+    (US, "B02", 100, 300, 20, 0.9),  # below the median but not in the top quarter of views
+    (US, "B03", 100, 390, 30, 0.5),  # viewed a lot, low Buy Box, but above the median: no flag
+    (US, "B04", 50, 100, 20, 1.0),
+    (US, "B05", 5, 50, 0, 0.1),  # no units, but 5 sessions: no verdict
+    # DE: B0ZMJM8IYF converts at .237, above the median .155: never "low conversion"
+    (DE, "B0ZMJM8IYF", 300, 900, 71, 0.4),
+    (DE, "B11", 100, 200, 15, 0.9),
+    (DE, "B12", 100, 150, 16, 1.0),
+    (DE, "B13", 100, 950, 12, 0.95),  # viewed most, .12 < .155: flagged, Buy Box fine
+])  # fmt: skip
+PRICES = pd.DataFrame({
+    "marketplace_id": [US, DE], "asin": ["B01", "B13"], "our_landed_price": [12.0, 20.0],
+    "competitive_price_threshold": [10.0, 25.0],
+    "above_competitive_price_threshold": [True, False], "buy_box_winner": [False, True],
+})  # fmt: skip
+
+
+def test_every_flagged_asin_converts_below_its_marketplaces_median():
+    flagged = low_conversion(FUNNEL, PRICES)
+    assert sorted(zip(flagged.marketplace_id, flagged.child_asin, strict=True)) == [
+        (DE, "B13"), (US, "B01")]  # fmt: skip
+    assert set(flagged.page_views_q3[flagged.marketplace_id == US]) == {390}  # B01 and B03
+    for row in flagged.itertuples():
+        assert row.sessions >= MIN_SESSIONS
+        assert row.unit_session_rate < row.marketplace_median_usr
+        assert row.page_views >= row.page_views_q3
+    by_asin = flagged.set_index("child_asin")
+    assert by_asin.loc["B01"].marketplace_median_usr == 0.25
+    assert by_asin.loc["B13"].marketplace_median_usr == (0.15 + 0.16) / 2
+    assert by_asin.loc["B01"].reasons == (
+        "Buy Box share 50% (under 80%); price above the Competitive Price Threshold"
+    )
+    assert by_asin.loc["B13"].reasons == "neither Buy Box nor price: check the listing"
+
+
+def test_without_prices_the_buy_box_still_names_a_cause():
+    flagged = low_conversion(FUNNEL)
+    assert flagged.set_index("child_asin").loc["B01"].reasons == "Buy Box share 50% (under 80%)"
