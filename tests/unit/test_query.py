@@ -202,6 +202,21 @@ def test_a_syntax_error_is_plain_text(lake):
     )
 
 
+def test_abc_classes_over_the_period_at_their_boundaries(tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    days = [D1, D2]  # each ASIN's sales split over two days: classes come from the period's sums
+    sales = {"B1": "50.00", "B2": "30.00", "B3": "15.00", "B4": "5.00", "B5": "0.00"}
+    write_rows(lake, mart("sales_daily"), [
+        _sales(US, day, asin, 1, str(Decimal(amount) / 2), 1, 1, 1.0)
+        for asin, amount in sales.items() for day in days
+    ])  # fmt: skip
+    found = connect(lake).query("abc_period", start=D1, end=D2, marketplaces=["US"])
+    # revenue before each: 0 %, 50 %, exactly 80 % (so B), exactly 95 % (so C), no sales (C)
+    assert list(found.abc_class) == ["A", "A", "B", "C", "C"]
+    assert list(found.ordered_product_sales) == [Decimal(v) for v in sales.values()]
+    assert list(found.revenue_rank) == [1, 2, 3, 4, 5]
+
+
 def test_a_mart_read_without_its_day_filter_is_caught():
     def gaps(text):
         return queries.partition_gaps(queries.parse(text))
