@@ -2,7 +2,8 @@
 
 Each function draws one matplotlib figure from a DataFrame and returns it; a frame without a
 single finite value to draw raises ``EmptyChart`` naming the chart, so an executed notebook
-fails instead of showing an empty frame. Images are embedded in the notebook (and its HTML
+fails instead of showing an empty frame, and a line chart whose lines would be single points
+is not drawn (a note says why). Images are embedded in the notebook (and its HTML
 export), so a report reads offline.
 """
 
@@ -48,6 +49,19 @@ def _fonts() -> None:
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", "IPAexGothic"]
 
 
+def _note(text: str) -> None:
+    """Markdown in the notebook's output (plain text outside IPython)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    display(Markdown(text))
+
+
 def _figure(title: str, xlabel: str, ylabel: str):  # type: ignore[no-untyped-def]
     import matplotlib.pyplot as plt
 
@@ -69,9 +83,18 @@ def lines(
     title: str,
     xlabel: str,
     ylabel: str,
-) -> Figure:
-    """One line of ``y`` over ``x`` per value of ``by`` (or one line)."""
+) -> Figure | None:
+    """One line of ``y`` over ``x`` per value of ``by`` (or one line). When no line would have
+    two points (one snapshot in the period), nothing is drawn: a note says so and None is
+    returned (a trend of single dots spread over a made-up axis says nothing)."""
     _check(frame, [y], title)
+    drawn = frame[frame[y].notna()]
+    points = drawn.groupby(by)[x].nunique().max() if by else drawn[x].nunique()
+    if points < 2:
+        only = ", ".join(sorted({str(v)[:10] for v in drawn[x]}))
+        _note(f"**{title}**: the data holds one {xlabel} only ({only}), so there is no line "
+              "to draw; its values are in the table.")  # fmt: skip
+        return None
     figure, axes = _figure(title, xlabel, ylabel)
     groups = frame.groupby(by, sort=True) if by else [(None, frame)]
     for label, part in groups:

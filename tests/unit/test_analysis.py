@@ -35,6 +35,17 @@ def test_a_chart_of_nothing_is_refused_by_its_title():
         charts.bars(blank, "day", "revenue", title="Revenue", xlabel="day", ylabel="USD")
 
 
+def test_a_line_of_one_point_is_a_note_not_a_chart(capsys):
+    snapshot = pd.DataFrame({"day": ["2026-12-06"] * 2, "rank": [3, 9], "asin": ["A", "B"]})
+    figure = charts.lines(snapshot, "day", "rank", by="asin", title="Sales rank",
+                          xlabel="snapshot day", ylabel="rank")  # fmt: skip
+    assert figure is None
+    said = capsys.readouterr().out
+    assert "Sales rank" in said and "one snapshot day only (2026-12-06)" in said
+    two = pd.concat([snapshot, snapshot.assign(day="2026-12-07")])
+    assert charts.lines(two, "day", "rank", by="asin", title="t", xlabel="d", ylabel="r")
+
+
 def test_charts_are_titled_and_labelled():
     frame = pd.DataFrame({"day": [1, 2, 1, 2], "units": [3, 4, Decimal("5"), 6],
                           "market": ["US", "US", "DE", "DE"]})  # fmt: skip
