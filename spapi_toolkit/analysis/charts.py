@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
+from spapi_toolkit.analysis.scope import say
 from spapi_toolkit.lake.query import QueryError
 
 if TYPE_CHECKING:
@@ -49,19 +50,6 @@ def _fonts() -> None:
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", "IPAexGothic"]
 
 
-def _note(text: str) -> None:
-    """Markdown in the notebook's output (plain text outside IPython)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-    except ImportError:
-        get_ipython = None  # type: ignore[assignment]
-    if get_ipython is None or get_ipython() is None:
-        print(text)
-        return
-    display(Markdown(text))
-
-
 def _figure(title: str, xlabel: str, ylabel: str):  # type: ignore[no-untyped-def]
     import matplotlib.pyplot as plt
 
@@ -92,7 +80,7 @@ def lines(
     points = drawn.groupby(by)[x].nunique().max() if by else drawn[x].nunique()
     if points < 2:
         only = ", ".join(sorted({str(v)[:10] for v in drawn[x]}))
-        _note(f"**{title}**: the data holds one {xlabel} only ({only}), so there is no line "
+        say(f"**{title}**: the data holds one {xlabel} only ({only}), so there is no line "
               "to draw; its values are in the table.")  # fmt: skip
         return None
     figure, axes = _figure(title, xlabel, ylabel)

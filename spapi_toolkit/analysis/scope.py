@@ -52,6 +52,17 @@ class Scope:
             )
         return frame
 
+    def optional(self, name: str, section: str, **extra: Any) -> pd.DataFrame | None:
+        """The named query's rows, or None when there are none, with a note that ``section``
+        is skipped and why: a report goes on past a part the lake holds no data for in the
+        period (an inventory snapshot after its end, a dataset not ingested)."""
+        frame = self.con.query(name, **self.params, **extra)
+        if frame.empty:
+            say(f"**{section}: skipped.** The lake holds no rows of query {name!r} for "
+                f"{self.describe()} (see the table of how fresh each table is above).")  # fmt: skip
+            return None
+        return frame
+
     def describe(self) -> str:
         """The scope in words, e.g. ``US, DE 2026-10-29 to 2026-11-27``."""
         return f"{', '.join(country(m) for m in self.marketplaces)} {self.start} to {self.end}"
@@ -90,6 +101,19 @@ class Scope:
             lines += ["", f"**Warning:** {', '.join(failed)} failed their checks: the figures "
                           "below that use them may be wrong."]  # fmt: skip
         return "\n".join(lines)
+
+
+def say(text: str) -> None:
+    """Markdown in the notebook's output (plain text outside IPython)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    display(Markdown(text))
 
 
 def country(marketplace_id: str | None) -> str:

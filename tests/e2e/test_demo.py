@@ -4,6 +4,7 @@ a second run lands nothing new."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     _notebooks_ran(reports)
     _a_period_without_data_fails(lake, tmp_path / "empty")
     _another_reporting_currency_fails(lake, tmp_path / "eur")
+    _a_period_before_the_snapshots_skips_their_sections(lake, tmp_path / "early")
     assert run(lake, out, seed=42, scale=3600.0, end_date=END_DATE) == 0
     again = (out / "summary.md").read_text(encoding="utf-8")
     assert re.search(r"reports: 0 requested, 0 landed, \d+ already landed", again), again
@@ -68,3 +70,15 @@ def _another_reporting_currency_fails(lake: str, reports: Path) -> None:
                               names=["01_sales_performance"])  # fmt: skip
     assert not run_eur.ok
     assert "reporting_currency 'EUR': this lake converts money into USD" in str(run_eur.error)
+
+
+def _a_period_before_the_snapshots_skips_their_sections(lake: str, reports: Path) -> None:
+    """The demo's snapshots are of its last day: 02 over a period that ends before it still
+    runs, and says which sections it skipped."""
+    end = (END_DATE - timedelta(days=3)).isoformat()
+    [early] = notebooks.run(NOTEBOOKS, reports, {"lake": lake, "end": end},
+                            names=["02_product_performance"])  # fmt: skip
+    assert early.ok, early.error
+    assert early.html is not None
+    html = early.html.read_text(encoding="utf-8")
+    assert "<strong>Inventory: skipped.</strong>" in html

@@ -87,6 +87,16 @@ def test_the_default_period_ends_on_the_lakes_last_day_not_today(tmp_path):
         scope(str(tmp_path / "bare"))
 
 
+def test_an_optional_section_without_rows_is_skipped_with_a_note(tmp_path, capsys):
+    lake = Lake.from_uri(str(tmp_path))
+    write_rows(lake, mart("sales_daily"), [_sales(US, date(2025, 3, 31))])
+    analysis = scope(str(tmp_path))
+    assert analysis.optional("inventory_latest", "Inventory") is None
+    assert "**Inventory: skipped.** The lake holds no rows of query 'inventory_latest' for US " \
+           "2025-03-02 to 2025-03-31" in capsys.readouterr().out  # fmt: skip
+    assert len(analysis.optional("sales_by_day", "Sales")) == 1
+
+
 def test_a_reporting_currency_other_than_the_lakes_is_refused(tmp_path):
     lake = Lake.from_uri(str(tmp_path))
     rows = [_sales(US, date(2025, 3, 31)), _sales(DE, date(2025, 3, 31))]
