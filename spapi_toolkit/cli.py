@@ -771,6 +771,9 @@ def run_notebooks(
     start: str = typer.Option(None, "--from", help="first day (default: 30 days before --to)"),
     end: str = typer.Option(None, "--to", help="last day (default: the lake's last day)"),
     reporting_currency: str = typer.Option("USD", help="money in one currency besides local"),
+    no_input: bool = typer.Option(
+        False, "--no-input", help="HTML without the code cells, for readers of results"
+    ),
 ) -> None:
     """Run the analysis notebooks top to bottom against a lake and export each to HTML (charts
     embedded: the reports open offline); exits 1 if any notebook fails."""
@@ -792,7 +795,8 @@ def run_notebooks(
                       str(done.html or "-"))  # fmt: skip
 
     try:
-        results = runner.run(Path(folder), Path(out), parameters, names=chosen, progress=show)
+        results = runner.run(Path(folder), Path(out), parameters, names=chosen, progress=show,
+                             no_input=no_input)  # fmt: skip
     except FileNotFoundError as exc:
         _fail(exc)
     Console(width=200).print(table)

@@ -57,15 +57,18 @@ def run(
     names: Sequence[str] | None = None,
     kernel: str | None = None,
     progress: Callable[[NotebookRun], None] | None = None,
+    no_input: bool = False,
 ) -> list[NotebookRun]:
     """Execute the notebooks of ``folder`` with ``parameters`` into ``out`` (``<name>.ipynb``
     and ``<name>.html``); ``progress`` hears of each as it finishes. The kernel is this Python
-    (the one with the toolkit installed) unless ``kernel`` names another."""
+    (the one with the toolkit installed) unless ``kernel`` names another. ``no_input``: the
+    HTML shows the text, tables and charts without the code cells (for readers who do not
+    read code; the executed ``.ipynb`` keeps them)."""
     out.mkdir(parents=True, exist_ok=True)
     results = []
     with _this_python_as_kernel():
         for path in notebooks(folder, names):
-            result = _run_one(path, out, parameters, kernel or KERNEL)
+            result = _run_one(path, out, parameters, kernel or KERNEL, no_input)
             results.append(result)
             if progress is not None:
                 progress(result)
@@ -96,7 +99,7 @@ def _this_python_as_kernel() -> Iterator[None]:
 
 
 def _run_one(
-    path: Path, out: Path, parameters: Mapping[str, Any], kernel: str | None
+    path: Path, out: Path, parameters: Mapping[str, Any], kernel: str | None, no_input: bool
 ) -> NotebookRun:
     import nbformat
     import papermill
@@ -123,7 +126,7 @@ def _run_one(
         if "image/png" in output.get("data", {})
     )
     body, _ = HTMLExporter(
-        exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input_prompt=True, exclude_output_prompt=True, exclude_input=no_input
     ).from_notebook_node(notebook)
     html = out / f"{path.stem}.html"
     html.write_text(body, encoding="utf-8")

@@ -74,11 +74,12 @@ def _another_reporting_currency_fails(lake: str, reports: Path) -> None:
 
 def _a_period_before_the_snapshots_skips_their_sections(lake: str, reports: Path) -> None:
     """The demo's snapshots are of its last day: 02 over a period that ends before it still
-    runs, and says which sections it skipped."""
+    runs, and says which sections it skipped (rendered without its code, for readers)."""
     end = (END_DATE - timedelta(days=3)).isoformat()
     [early] = notebooks.run(NOTEBOOKS, reports, {"lake": lake, "end": end},
-                            names=["02_product_performance"])  # fmt: skip
+                            names=["02_product_performance"], no_input=True)  # fmt: skip
     assert early.ok, early.error
     assert early.html is not None
     html = early.html.read_text(encoding="utf-8")
     assert "<strong>Inventory: skipped.</strong>" in html
+    assert 'class="n">analysis' not in html, "--no-input leaves the code out"
