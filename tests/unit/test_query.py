@@ -217,6 +217,40 @@ def test_abc_classes_over_the_period_at_their_boundaries(tmp_path):
     assert list(found.revenue_rank) == [1, 2, 3, 4, 5]
 
 
+def _listing(marketplace, sku, asin, buyable=True, issues=0, day=date(2026, 11, 5)):
+    row = {c.name: None for c in table("listings_items").columns}
+    row.update(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
+               is_buyable=buyable, is_discoverable=True, issue_count=issues,
+               item_name=f"Product {asin}")  # fmt: skip
+    return row
+
+
+def _stock(marketplace, sku, asin, fulfillable, day=date(2026, 11, 5)):
+    row = {c.name: None for c in table("fba_inventory").columns}
+    row.update(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
+               afn_fulfillable_quantity=fulfillable)  # fmt: skip
+    return row
+
+
+def test_listing_health_names_unhealthy_listings_with_their_stock_and_sales(lake):
+    write_rows(lake, table("listings_items"), [
+        _listing(US, "SKU-1", "B01", buyable=False),  # 50.00 of sales in the period, 7 in stock
+        _listing(US, "SKU-2", "B02", issues=2),  # 5.50 of sales
+        _listing(US, "SKU-3", "B03"),  # healthy: not listed
+        _listing(US, "SKU-1", "B01", day=date(2026, 11, 4)),  # an older snapshot: not read
+        _listing(DE, "SKU-9", "B09", buyable=False),  # no sales, no stock
+    ])  # fmt: skip
+    write_rows(lake, table("fba_inventory"), [_stock(US, "SKU-1", "B01", 7),
+                                              _stock(US, "SKU-2", "B02", 0)])  # fmt: skip
+    found = connect(lake).query("listing_health", start=D1, end=D2, marketplaces=[US, DE])
+    assert list(found.sku) == ["SKU-1", "SKU-2", "SKU-9"]  # the most sales at stake first
+    first = found.iloc[0]
+    assert (first.is_buyable, first.fulfillable_quantity, first.units_ordered) == (False, 7, 5)
+    assert first.ordered_product_sales == Decimal("50.00")
+    assert found.iloc[1].issue_count == 2
+    assert pd.isna(found.iloc[2].fulfillable_quantity) and found.iloc[2].units_ordered == 0
+
+
 def test_a_mart_read_without_its_day_filter_is_caught():
     def gaps(text):
         return queries.partition_gaps(queries.parse(text))
