@@ -35,6 +35,13 @@ class DuckDBEngine:
 
         sql = for_duckdb(text, params, where)
         try:
-            return self.connection.execute(sql, dict(params)).df()
+            cursor = self.connection.execute(sql, dict(params))
+            frame = cursor.df()
         except duckdb.Error as exc:
             raise QueryError(f"{where} failed on DuckDB: {exc}") from None
+        # DuckDB sums integers into HUGEINT, which pandas gets as floats (units as 241.0):
+        # counts stay integers, nulls included
+        for name, kind, *_ in cursor.description or []:
+            if str(kind) == "HUGEINT":
+                frame[name] = frame[name].astype("Int64")
+        return frame
