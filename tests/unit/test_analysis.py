@@ -16,6 +16,7 @@ from spapi_toolkit.analysis import EmptyResult, charts, scope
 from spapi_toolkit.lake.marts import mart
 from spapi_toolkit.lake.query import QueryError
 from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import table
 
 from ..lakefiles import write_rows
 
@@ -95,6 +96,28 @@ def test_an_optional_section_without_rows_is_skipped_with_a_note(tmp_path, capsy
     assert "**Inventory: skipped.** The lake holds no rows of query 'inventory_latest' for US " \
            "2025-03-02 to 2025-03-31" in capsys.readouterr().out  # fmt: skip
     assert len(analysis.optional("sales_by_day", "Sales")) == 1
+
+
+def test_asins_get_their_latest_title_up_to_the_periods_end(tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    write_rows(lake, mart("sales_daily"), [_sales(US, date(2025, 3, 31))])
+
+    def snapshot(day, asin, title, marketplace=US):
+        row = {c.name: None for c in table("catalog_items").columns}
+        row.update(marketplace_id=marketplace, snapshot_date=day, asin=asin, title=title)
+        return row
+
+    write_rows(lake, table("catalog_items"), [
+        snapshot(date(2025, 3, 1), "B01", "Old name"),
+        snapshot(date(2025, 4, 1), "B01", "Renamed"),  # the day after the end: its state then
+        snapshot(date(2025, 4, 2), "B01", "Renamed after the period"),
+        snapshot(date(2025, 4, 1), "B01", "Another marketplace's", marketplace=DE),
+    ])  # fmt: skip
+    analysis = scope(str(tmp_path), marketplaces=["US"])
+    frame = pd.DataFrame({"marketplace_id": [US, US], "asin": ["B01", "B99"], "units": [3, 1]})
+    titled = analysis.titled(frame)
+    assert list(titled.columns) == ["marketplace_id", "asin", "title", "units"]
+    assert titled.title.iloc[0] == "Renamed" and pd.isna(titled.title.iloc[1])
 
 
 def test_a_reporting_currency_other_than_the_lakes_is_refused(tmp_path):
