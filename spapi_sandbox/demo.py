@@ -244,6 +244,7 @@ def run(
     if notebooks is not None:
         mark = time.monotonic()
         failed |= not run_notebooks(lake_uri, notebooks, reports or out.parent)
+        failed |= not check_claims(lake_uri, out)
         stages["notebooks → HTML"] = time.monotonic() - mark
     _report_stages(out, stages)
     return 1 if failed else 0
@@ -267,6 +268,24 @@ def run_notebooks(lake_uri: str, folder: Path, reports: Path) -> bool:
 
     results = runner.run(folder, reports, {"lake": lake}, progress=show)
     return all(r.ok for r in results)
+
+
+def check_claims(lake_uri: str, out: Path) -> bool:
+    """The reports' headline claims checked against the lake (``analysis.claims``), printed
+    and added to the summary; whether every one holds."""
+    from spapi_toolkit.analysis import scope
+    from spapi_toolkit.analysis.claims import check
+
+    claims = check(scope(str(Path(lake_uri).resolve()) if "://" not in lake_uri else lake_uri))
+    lines = ["", "## The reports' claims, checked against the lake", "",
+             *(claim.line() for claim in claims)]  # fmt: skip
+    for claim in claims:
+        verdict = "[green]ok[/green]" if claim.holds else "[red]FAILED[/red]"
+        console.print(f"  {verdict} {claim.report}: {claim.claim} ({claim.detail})",
+                      highlight=False)  # fmt: skip
+    with (out / "summary.md").open("a", encoding="utf-8") as summary:
+        summary.write("\n".join(lines) + "\n")
+    return all(claim.holds for claim in claims)
 
 
 def _report_stages(out: Path, stages: dict[str, float]) -> None:

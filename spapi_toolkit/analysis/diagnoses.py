@@ -32,16 +32,18 @@ def low_conversion(funnel: pd.DataFrame, prices: pd.DataFrame | None = None) -> 
                   "above_competitive_price_threshold", "buy_box_winner"]  # fmt: skip
         frame = frame.merge(prices[wanted], left_on=["marketplace_id", "child_asin"],
                             right_on=["marketplace_id", "asin"], how="left")  # fmt: skip
-    rate = frame.unit_session_rate.astype(float)
-    counted = frame.sessions >= MIN_SESSIONS
-    by_market = frame.groupby("marketplace_id")
+    # no traffic figure (a null) counts as none: no verdict on it
+    rate = frame.unit_session_rate.astype("float64")
+    views = frame.page_views.astype("float64").fillna(0)
+    counted = frame.sessions.astype("float64").fillna(0) >= MIN_SESSIONS
     frame["marketplace_median_usr"] = (
         rate.where(counted).groupby(frame.marketplace_id).transform("median")
     )
-    frame["page_views_q3"] = by_market.page_views.transform(lambda s: s.quantile(TOP_QUARTER))
-    flagged = frame[
-        counted & (frame.page_views >= frame.page_views_q3) & (rate < frame.marketplace_median_usr)
-    ].copy()
+    frame["page_views_q3"] = views.groupby(frame.marketplace_id).transform(
+        lambda s: s.quantile(TOP_QUARTER)
+    )
+    below = (rate < frame.marketplace_median_usr).fillna(False)
+    flagged = frame[counted & (views >= frame.page_views_q3) & below].copy()
     flagged["reasons"] = [_reasons(row) for row in flagged.to_dict("records")]
     return flagged.reset_index(drop=True)
 

@@ -36,6 +36,9 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
                   "notebooks → HTML", "total"):  # fmt: skip
         assert re.search(rf"\| {stage} \| \d+ \|", summary), stage
     _notebooks_ran(reports)
+    assert "## The reports' claims, checked against the lake" in summary, summary
+    assert "- ok: 01: US ordered product sales equals the SUM" in summary
+    assert "- ok: 02: every ASIN flagged for low conversion" in summary
     _a_period_without_data_fails(lake, tmp_path / "empty")
     _another_reporting_currency_fails(lake, tmp_path / "eur")
     _a_period_before_the_snapshots_skips_their_sections(lake, tmp_path / "early")
