@@ -51,7 +51,7 @@ def low_conversion(funnel: pd.DataFrame, prices: pd.DataFrame | None = None) -> 
 def _reasons(row: dict[str, Any]) -> str:
     found = []
     share = row.get("buy_box_share")
-    if _known(share) and float(share) < LOW_BUY_BOX:
+    if share is not None and _known(share) and float(share) < LOW_BUY_BOX:
         found.append(f"Buy Box share {float(share):.0%} (under {LOW_BUY_BOX:.0%})")
     above = row.get("above_competitive_price_threshold")
     if _known(above) and bool(above):

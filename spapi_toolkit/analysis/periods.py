@@ -190,7 +190,9 @@ def _across(
             totals.append(None)
             continue
         held = [r for r in records if r is not None]
-        total = {c: sum(_number(r[c], True) or 0 for r in held) for c in MEASURES if c != "sales"}
+        total: dict[str, Any] = {
+            c: sum(_number(r[c], True) or 0 for r in held) for c in MEASURES if c != "sales"
+        }
         converted = all(int(r["unconverted_rows"]) == 0 for r in held)
         reporting = {r["reporting_currency"] for r in held} - {None}
         total["sales"] = (
