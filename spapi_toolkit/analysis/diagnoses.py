@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from spapi_toolkit.analysis.scope import missing
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -51,13 +53,9 @@ def low_conversion(funnel: pd.DataFrame, prices: pd.DataFrame | None = None) -> 
 def _reasons(row: dict[str, Any]) -> str:
     found = []
     share = row.get("buy_box_share")
-    if share is not None and _known(share) and float(share) < LOW_BUY_BOX:
+    if share is not None and not missing(share) and float(share) < LOW_BUY_BOX:
         found.append(f"Buy Box share {float(share):.0%} (under {LOW_BUY_BOX:.0%})")
     above = row.get("above_competitive_price_threshold")
-    if _known(above) and bool(above):
+    if not missing(above) and bool(above):
         found.append("price above the Competitive Price Threshold")
     return "; ".join(found) or "neither Buy Box nor price: check the listing"
-
-
-def _known(value: Any) -> bool:
-    return value is not None and value == value  # not None, not NaN

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from spapi_toolkit.analysis.scope import Scope, country
+from spapi_toolkit.analysis.scope import Scope, country, missing, money
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +27,6 @@ MEASURES = {  # the query's column -> the measure's name
     "total_order_items": "order items",
     "sessions": "sessions",
 }
-MINOR_UNITS = {"JPY": 0}  # ISO 4217 minor units of Amazon's currencies, where not 2
 
 
 @dataclass(frozen=True)
@@ -101,12 +100,12 @@ def formatted(comparison: Comparison) -> pd.DataFrame:
             )
         ]
     for column in ("previous_change_%", "last_year_change_%"):
-        table[column] = ["-" if _missing(v) else f"{v:+.1f}" for v in table[column]]
+        table[column] = ["-" if missing(v) else f"{v:+.1f}" for v in table[column]]
     return table.drop(columns="currency").set_index(["marketplace", "measure"])
 
 
 def _count(value: Any) -> str:
-    return "-" if _missing(value) else f"{int(value):,}"
+    return "-" if missing(value) else f"{int(value):,}"
 
 
 def compare(scope: Scope) -> Comparison:
@@ -214,7 +213,7 @@ def _across(
 
 def _number(value: Any, whole: bool) -> int | Decimal | None:
     """A query's figure as an int (``whole``) or a Decimal; None when it has none."""
-    if _missing(value):
+    if missing(value):
         return None
     return int(value) if whole else Decimal(str(value))
 
@@ -230,20 +229,8 @@ def _against(row: dict[str, Any], label: str) -> str | None:
     """One comparison of a row in words, the figure and the change; None without one (the
     notes say why)."""
     value = row[label.replace(" ", "_")]
-    if _missing(value):
+    if missing(value):
         return None
     change = row["previous_change_%" if label == "previous period" else "last_year_change_%"]
-    moved = "" if _missing(change) else f", {change:+.1f} %"
+    moved = "" if missing(change) else f", {change:+.1f} %"
     return f"{label} {money(value, row['currency'])}{moved}"
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value != value  # None, or NaN in a pandas column
-
-
-def money(amount: Any, currency: str | None) -> str:
-    """An amount with its currency's minor units: ``1,331.99 EUR``, ``3,780 JPY``."""
-    if _missing(amount) or currency is None:
-        return "-" if _missing(amount) else f"{amount:,}"
-    places = MINOR_UNITS.get(currency, 2)
-    return f"{float(amount):,.{places}f} {currency}"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ANCHOR = "sales_daily"  # the mart whose last day ends the default period
+MINOR_UNITS = {"JPY": 0}  # ISO 4217 minor units of Amazon's currencies, where not 2
 
 
 class EmptyResult(QueryError):
@@ -131,10 +132,27 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
+def missing(value: Any) -> bool:
+    """Whether a figure from a query is absent: None, NaN, or pandas' NA (a nullable integer
+    column's null, on which ``value != value`` raises instead of answering)."""
+    import pandas as pd
+
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def money(amount: Any, currency: str | None) -> str:
+    """An amount with its currency's minor units: ``1,331.99 EUR``, ``3,780 JPY``; ``-``
+    without one."""
+    if missing(amount) or currency is None:
+        return "-" if missing(amount) else f"{amount:,}"
+    places = MINOR_UNITS.get(currency, 2)
+    return f"{float(amount):,.{places}f} {currency}"
+
+
 def country(marketplace_id: str | None) -> str:
     """A marketplace's country code for labels (the id itself when unknown; ``all`` for a
     table not kept per marketplace, whose ``marketplace_id`` is null)."""
-    if marketplace_id is None or marketplace_id != marketplace_id:  # None, or pandas' NaN
+    if marketplace_id is None or missing(marketplace_id):
         return "all"
     try:
         return marketplace(marketplace_id).country_code

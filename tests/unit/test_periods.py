@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from spapi_toolkit.analysis import scope
-from spapi_toolkit.analysis.periods import ALL, compare, formatted, money, periods
+from spapi_toolkit.analysis.periods import ALL, _number, compare, formatted, periods
+from spapi_toolkit.analysis.scope import country, money
 from spapi_toolkit.lake.marts import mart
 from spapi_toolkit.lake.storage import Lake
 
@@ -118,3 +120,10 @@ def test_money_has_its_currencys_minor_units():
     assert money(Decimal("1331.99"), "EUR") == "1,331.99 EUR"
     assert money(3780.0, "JPY") == "3,780 JPY"
     assert money(None, "USD") == "-"
+    assert money(pd.NA, "USD") == "-"  # a nullable integer column's null
+
+
+def test_a_null_count_from_a_nullable_column_is_no_figure():
+    counts = pd.Series([3, None], dtype="Int64")
+    assert [_number(v, True) for v in counts] == [3, None]
+    assert country(pd.NA) == "all"
