@@ -259,14 +259,13 @@ def run_notebooks(lake_uri: str, folder: Path, reports: Path) -> bool:
         console.print(f"[red]notebooks[/red] skipped: {exc} (pip install '.[notebook]')")
         return False
     console.print(f"[bold]notebooks[/bold] {folder}/ → {reports}/ (HTML, charts embedded)")
-    lake = str(Path(lake_uri).resolve()) if "://" not in lake_uri else lake_uri
 
     def show(done: Any) -> None:
         verdict = "ok" if done.ok else f"[red]FAILED[/red]: {done.error}"
         console.print(f"  {done.name:<26} {verdict}, {done.figures} charts, {done.seconds:.1f} s"
                       f"  {done.html or ''}", highlight=False)  # fmt: skip
 
-    results = runner.run(folder, reports, {"lake": lake}, progress=show)
+    results = runner.run(folder, reports, {"lake": lake_uri}, progress=show)
     return all(r.ok for r in results)
 
 
@@ -276,7 +275,7 @@ def check_claims(lake_uri: str, out: Path) -> bool:
     from spapi_toolkit.analysis import scope
     from spapi_toolkit.analysis.claims import check
 
-    claims = check(scope(str(Path(lake_uri).resolve()) if "://" not in lake_uri else lake_uri))
+    claims = check(scope(lake_uri))
     lines = ["", "## The reports' claims, checked against the lake", "",
              *(claim.line() for claim in claims)]  # fmt: skip
     for claim in claims:

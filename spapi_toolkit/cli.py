@@ -781,7 +781,7 @@ def run_notebooks(
 
     from spapi_toolkit.analysis import run as runner
 
-    parameters = {"lake": str(Path(lake).resolve()) if "://" not in lake else lake,
+    parameters = {"lake": lake,
                   "marketplaces": marketplaces.split(",") if marketplaces else None,
                   "start": start, "end": end, "reporting_currency": reporting_currency}  # fmt: skip
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None

@@ -60,11 +60,15 @@ def run(
     no_input: bool = False,
 ) -> list[NotebookRun]:
     """Execute the notebooks of ``folder`` with ``parameters`` into ``out`` (``<name>.ipynb``
-    and ``<name>.html``); ``progress`` hears of each as it finishes. The kernel is this Python
+    and ``<name>.html``); a local ``lake`` is made absolute, as the notebooks run in their own
+    folder. ``progress`` hears of each as it finishes. The kernel is this Python
     (the one with the toolkit installed) unless ``kernel`` names another. ``no_input``: the
     HTML shows the text, tables and charts without the code cells (for readers who do not
     read code; the executed ``.ipynb`` keeps them)."""
     out.mkdir(parents=True, exist_ok=True)
+    lake = parameters.get("lake")
+    if isinstance(lake, str) and "://" not in lake:  # the notebooks run in their own folder
+        parameters = {**parameters, "lake": str(Path(lake).resolve())}
     results = []
     with _this_python_as_kernel():
         for path in notebooks(folder, names):

@@ -58,12 +58,12 @@ class Scope:
         """The named query's rows, or None when there are none, with a note that ``section``
         is skipped and why: a report goes on past a part the lake holds no data for in the
         period (an inventory snapshot after its end, a dataset not ingested)."""
-        frame = self.con.query(name, **self.params, **extra)
-        if frame.empty:
+        try:
+            return self.query(name, **extra)
+        except EmptyResult:
             say(f"**{section}: skipped.** The lake holds no rows of query {name!r} for "
                 f"{self.describe()} (see the table of how fresh each table is above).")  # fmt: skip
             return None
-        return frame
 
     def titled(self, frame: pd.DataFrame, asin: str = "asin") -> pd.DataFrame:
         """``frame`` (with ``marketplace_id`` and an ASIN column) with each ASIN's title in a

@@ -144,3 +144,26 @@ def test_the_notebooks_are_committed_without_outputs_and_with_parameters():
         assert len(tagged) == 1 and "lake = None" in "".join(tagged[0]["source"]), path.name
         assert book["metadata"]["kernelspec"]["name"] == "spapi-lake", path.name
         assert book["cells"][0]["cell_type"] == "markdown", f"{path.name}: say what it answers"
+
+
+def test_a_relative_lake_reaches_the_notebooks_as_an_absolute_path(tmp_path, monkeypatch):
+    """Notebooks run in their own folder, so ``run`` makes a local lake absolute first."""
+    import nbformat
+
+    from spapi_toolkit.analysis import run as runner
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    book = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python"}}
+    )
+    parameters = nbformat.v4.new_code_cell("lake = None")
+    parameters.metadata["tags"] = ["parameters"]
+    check = nbformat.v4.new_code_cell(
+        "from pathlib import Path\nassert Path(lake).is_absolute() and Path(lake).name == 'lake'"
+    )
+    book.cells = [parameters, check]
+    nbformat.write(book, folder / "probe.ipynb")
+    monkeypatch.chdir(tmp_path)
+    [done] = runner.run(folder, tmp_path / "out", {"lake": "lake"})
+    assert done.ok, done.error
