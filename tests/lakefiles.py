@@ -29,8 +29,8 @@ ARROW = {
 
 
 def write_rows(lake: Lake, contract: Contract, rows: Iterable[Mapping[str, Any]]) -> None:
-    """``rows`` (dicts with every column, partition columns too) written into ``contract``'s
-    table, one file per partition."""
+    """``rows`` (dicts of column values, the partition columns included; a column left out is
+    null) written into ``contract``'s table, one file per partition."""
     columns, partitions = glue_columns(contract)
     schema = pa.schema([(c, ARROW[kind]) for c, kind in columns.items()])
     grouped: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)

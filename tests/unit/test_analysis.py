@@ -62,10 +62,8 @@ def test_charts_are_titled_and_labelled():
 
 
 def _sales(marketplace, day):
-    row = {c.name: None for c in mart("sales_daily").columns}
-    row.update(seller_id="S", marketplace_id=marketplace, date=day, child_asin="B01",
-               currency="USD", units_ordered=1, ordered_product_sales=Decimal("1.00"))  # fmt: skip
-    return row
+    return dict(seller_id="S", marketplace_id=marketplace, date=day, child_asin="B01",
+                currency="USD", units_ordered=1, ordered_product_sales=Decimal("1.00"))  # fmt: skip
 
 
 def test_the_default_period_ends_on_the_lakes_last_day_not_today(tmp_path):
@@ -103,9 +101,7 @@ def test_asins_get_their_latest_title_up_to_the_periods_end(tmp_path):
     write_rows(lake, mart("sales_daily"), [_sales(US, date(2025, 3, 31))])
 
     def snapshot(day, asin, title, marketplace=US):
-        row = {c.name: None for c in table("catalog_items").columns}
-        row.update(marketplace_id=marketplace, snapshot_date=day, asin=asin, title=title)
-        return row
+        return dict(marketplace_id=marketplace, snapshot_date=day, asin=asin, title=title)
 
     write_rows(lake, table("catalog_items"), [
         snapshot(date(2025, 3, 1), "B01", "Old name"),

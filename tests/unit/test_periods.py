@@ -22,9 +22,8 @@ START, END = date(2026, 11, 1), date(2026, 11, 3)
 
 
 def _day(marketplace, day, units, sales, rate=0.5):
-    row = {c.name: None for c in mart("sales_daily").columns}
     local = Decimal(sales)
-    row.update(
+    return dict(
         seller_id="S", marketplace_id=marketplace, date=day, child_asin="B01",
         currency="USD" if marketplace == US else "EUR", reporting_currency="USD",
         units_ordered=units, total_order_items=units, sessions=10 * units,
@@ -33,7 +32,6 @@ def _day(marketplace, day, units, sales, rate=0.5):
             None if rate is None else local if marketplace == US else local * Decimal(rate)
         ),
     )  # fmt: skip
-    return row
 
 
 def _days(first, count):

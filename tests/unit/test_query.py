@@ -29,13 +29,11 @@ PARAMS = {"start": D1, "end": D2, "marketplaces": [US, DE]}
 
 
 def _sales(marketplace, day, asin, units, sales, sessions, page_views, share, currency="USD"):
-    row = {c.name: None for c in mart("sales_daily").columns}
-    row.update(seller_id="A2SELLER", marketplace_id=marketplace, date=day, child_asin=asin,
-               parent_asin="P" + asin, currency=currency, units_ordered=units,
-               ordered_product_sales=Decimal(sales), sessions=sessions, page_views=page_views,
-               buy_box_page_views=share * page_views, buy_box_share=share,
-               reporting_currency="USD")  # fmt: skip
-    return row
+    return dict(seller_id="A2SELLER", marketplace_id=marketplace, date=day, child_asin=asin,
+                parent_asin="P" + asin, currency=currency, units_ordered=units,
+                ordered_product_sales=Decimal(sales), sessions=sessions, page_views=page_views,
+                buy_box_page_views=share * page_views, buy_box_share=share,
+                reporting_currency="USD")  # fmt: skip
 
 
 @pytest.fixture
@@ -176,8 +174,7 @@ def test_country_codes_stand_for_their_marketplaces(lake):
 
 
 def test_a_table_not_kept_per_marketplace_is_fresh_for_all_of_them(lake):
-    fx = {c.name: None for c in table("fx_rates").columns}
-    fx.update(rate_date=D1, currency="EUR", reporting_currency="USD", rate=1.1)
+    fx = dict(rate_date=D1, currency="EUR", reporting_currency="USD", rate=1.1)
     write_rows(lake, table("fx_rates"), [fx])
     con = connect(lake)
     [row] = con.freshness().query("table == 'fx_rates'").itertuples()
@@ -218,18 +215,14 @@ def test_abc_classes_over_the_period_at_their_boundaries(tmp_path):
 
 
 def _listing(marketplace, sku, asin, buyable=True, issues=0, day=date(2026, 11, 5)):
-    row = {c.name: None for c in table("listings_items").columns}
-    row.update(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
-               is_buyable=buyable, is_discoverable=True, issue_count=issues,
-               item_name=f"Product {asin}")  # fmt: skip
-    return row
+    return dict(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
+                is_buyable=buyable, is_discoverable=True, issue_count=issues,
+                item_name=f"Product {asin}")  # fmt: skip
 
 
 def _stock(marketplace, sku, asin, fulfillable, day=date(2026, 11, 5)):
-    row = {c.name: None for c in table("fba_inventory").columns}
-    row.update(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
-               afn_fulfillable_quantity=fulfillable)  # fmt: skip
-    return row
+    return dict(marketplace_id=marketplace, snapshot_date=day, sku=sku, asin=asin,
+                afn_fulfillable_quantity=fulfillable)  # fmt: skip
 
 
 def test_listing_health_names_unhealthy_listings_with_their_stock_and_sales(lake):
