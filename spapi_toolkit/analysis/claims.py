@@ -1,20 +1,45 @@
-"""The reports' headline claims checked against the lake by other means than the reports use:
-the totals 01 opens with against SQL sums over the mart, 02's low-conversion flags against their
-rule recomputed from the funnel, its listing-health count and 04's Buy Box count above the
-Competitive Price Threshold against SQL counts over the tables. ``make demo`` lists them in its
-summary and fails on any that does not hold.
+"""The reports' claims checked against the lake by other means than the reports use: each figure
+a report prints (a total, a count, a share, the items a rule flags) is recomputed here in SQL,
+from another table where the lake has one (a mart's total against the cleaned table it sums, an
+order count from the orders report against the order items'), or by the stated rule written
+out again over the rows. ``make demo`` lists them in its summary and fails on any that does not
+hold; a claim whose data the lake does not hold for the period is left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from spapi_toolkit.analysis.diagnoses import MIN_SESSIONS, TOP_QUARTER, low_conversion
+import pandas as pd
+
+from spapi_toolkit.analysis.diagnoses import (
+    HIGH_REFUND_RATE,
+    MIN_SESSIONS,
+    TOP_QUARTER,
+    high_refunds,
+    low_conversion,
+    needs_stock,
+)
 from spapi_toolkit.analysis.periods import ALL, MEASURES, compare
 from spapi_toolkit.analysis.scope import Scope, country
+from spapi_toolkit.lake.curate.marts.inventory_health import HIGH_RISK_DAYS
+
+# A snapshot table's rows on the latest snapshot day the period holds per marketplace (alias t):
+# snapshots are pulled in the morning and show the day before, so the period's snapshot days
+# are :start + 1 to :end + 1, as in the reports' queries.
+SNAPSHOT_DAYS = ("BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) "
+                 "AND CAST(DATE_ADD('day', 1, :end) AS DATE)")  # fmt: skip
+
+
+def _latest(table: str, day: str) -> str:
+    return (f"FROM {table} AS t WHERE CONTAINS(:marketplaces, t.marketplace_id) "
+            f"AND t.{day} {SNAPSHOT_DAYS} AND t.{day} = (SELECT MAX(u.{day}) FROM {table} AS u "
+            f"WHERE u.marketplace_id = t.marketplace_id AND u.{day} {SNAPSHOT_DAYS})")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,11 +60,81 @@ def check(analysis: Scope) -> list[Claim]:
     does not hold for the period is left out)."""
     found: list[Claim] = []
     checks: list[Callable[[Scope], list[Claim]]] = [
-        _opening_totals, _low_conversion, _listing_health, _above_threshold
+        _units_ordered, _opening_totals, _low_conversion, _listing_health,
+        _needs_stock, _high_refunds, _basket_orders, _repeat_share, _refund_rate,
+        _above_threshold, _buy_box, _click_share,
     ]  # fmt: skip
     for claim in checks:
         found += claim(analysis)
     return found
+
+
+def same(report: str, claim: str, shown: Mapping[Any, Any], counted: Mapping[Any, Any]) -> Claim:
+    """Whether every figure ``shown`` (by key: a marketplace, an ASIN...) equals the one
+    ``counted`` for the same key, with no key in only one of them; numbers compare to a
+    relative 1e-9 (shares are floating point), the rest exactly."""
+    keys = sorted(set(shown) | set(counted), key=_key)
+    wrong = [f"{_key(k)}: shown {shown.get(k, 'nothing')}, SQL {counted.get(k, 'nothing')}"
+             for k in keys if not _equal_figures(shown.get(k), counted.get(k))]  # fmt: skip
+    if wrong:
+        return Claim(report, claim, False, "; ".join(wrong))
+    figures = ", ".join(_key(k) + _figure(shown[k]) for k in keys[:6])
+    more = f" and {len(keys) - 6} more" if len(keys) > 6 else ""
+    return Claim(report, claim, True, f"{len(keys)}: {figures}{more}" if keys else "none")
+
+
+def _key(key: Any) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    return " ".join(country(p) if isinstance(p, str) and len(p) > 10 else str(p) for p in parts)
+
+
+def _figure(value: Any) -> str:
+    """A figure for the claim's detail: nothing for a member of a set (True), shares to 4
+    significant digits."""
+    if value is True:
+        return ""
+    return f" {value:.4g}" if isinstance(value, float) else f" {value}"
+
+
+def _equal_figures(shown: Any, counted: Any) -> bool:
+    if shown is None or counted is None or pd.isna(shown) or pd.isna(counted):
+        return shown is None and counted is None
+    if isinstance(shown, str | bool) or isinstance(counted, str | bool):
+        return bool(shown == counted)
+    return math.isclose(float(shown), float(counted), rel_tol=1e-9)
+
+
+def _sql(analysis: Scope, sql: str, **extra: Any) -> dict[Any, Any]:
+    """``sql``'s rows as {key: value}: the last column is the value, the others the key. The
+    scope's parameters are bound where ``sql`` names them."""
+    used = {k: v for k, v in analysis.params.items() if re.search(rf":{k}\b", sql)}
+    frame = analysis.con.sql(sql, **used, **extra)
+    keys = frame.columns[:-1]
+    return {(tuple(row[:-1]) if len(keys) > 1 else row[0]): _plain(row[-1])
+            for row in frame.itertuples(index=False)}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    return None if pd.isna(value) else value
+
+
+def _by(frame: pd.DataFrame, keys: list[str], column: str) -> dict[Any, Any]:
+    summed = frame.groupby(keys)[column].sum()
+    return {key: _plain(value) for key, value in summed.items()}
+
+
+def _units_ordered(analysis: Scope) -> list[Claim]:
+    """00's units ordered per marketplace (from sales_daily) against the cleaned Sales and
+    Traffic report it sums."""
+    daily = analysis.con.query("sales_by_day", **analysis.params)
+    if daily.empty:
+        return []
+    counted = _sql(analysis, "SELECT marketplace_id, SUM(units_ordered) FROM "
+                   "cleaned.sales_traffic_by_asin WHERE date BETWEEN :start AND :end AND "
+                   "CONTAINS(:marketplaces, marketplace_id) GROUP BY 1")  # fmt: skip
+    return [same("00", "units ordered per marketplace equal the SUM over "
+                 "cleaned.sales_traffic_by_asin", _by(daily, ["marketplace_id"], "units_ordered"),
+                 counted)]  # fmt: skip
 
 
 def _sql_sum(analysis: Scope, column: str, marketplaces: list[str]) -> Any:
@@ -102,16 +197,94 @@ def _listing_health(analysis: Scope) -> list[Claim]:
     if health.empty:
         return []
     counted = analysis.con.sql(
-        "SELECT COUNT(*) AS n FROM cleaned.listings_items AS l WHERE NOT l.is_buyable "
-        "AND CONTAINS(:marketplaces, l.marketplace_id) AND l.snapshot_date = (SELECT "
-        "MAX(snapshot_date) FROM cleaned.listings_items AS m WHERE m.marketplace_id = "
-        "l.marketplace_id AND m.snapshot_date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) "
-        "AND CAST(DATE_ADD('day', 1, :end) AS DATE))",
-        **analysis.params,
-    ).n.iloc[0]
+        "SELECT COUNT(*) AS n " + _latest("cleaned.listings_items", "snapshot_date")
+        + " AND NOT t.is_buyable", **analysis.params,
+    ).n.iloc[0]  # fmt: skip
     shown = int((~health.is_buyable.fillna(False).astype(bool)).sum())
     return [Claim("02", "listings not buyable at the latest snapshot", shown == counted,
                   f"shown {shown}, SQL {counted}")]  # fmt: skip
+
+
+def _needs_stock(analysis: Scope) -> list[Claim]:
+    """02's SKUs that need stock now against the rule written out over the mart's figures
+    (not its risk label)."""
+    stock = analysis.con.query("inventory_latest", **analysis.params)
+    if stock.empty:
+        return []
+    shown = {(r.marketplace_id, r.sku): True for r in needs_stock(stock).itertuples()}
+    counted = _sql(analysis, "SELECT t.marketplace_id, t.sku, TRUE "
+                   + _latest("aggregated.inventory_health", "date")
+                   + " AND (t.fulfillable_quantity = 0 OR (t.units_ordered_30d > 0 AND "
+                   f"t.days_of_supply_with_inbound < {HIGH_RISK_DAYS}))")  # fmt: skip
+    return [same("02", "the SKUs that need stock now are those out of stock or selling with "
+                 f"under {HIGH_RISK_DAYS} days of supply with inbound", shown,
+                 counted)]  # fmt: skip
+
+
+def _high_refunds(analysis: Scope) -> list[Claim]:
+    """02's high-refund ASINs against the rule over the cleaned Data Kiosk rows."""
+    refunds = analysis.con.query("refunds_by_asin", **analysis.params)
+    if refunds.empty:
+        return []
+    shown = {(r.marketplace_id, r.child_asin): True for r in high_refunds(refunds).itertuples()}
+    counted = _sql(analysis, "SELECT marketplace_id, child_asin, TRUE FROM "
+                   "cleaned.kiosk_sales_traffic WHERE start_date BETWEEN :start AND :end AND "
+                   "end_date = start_date AND CONTAINS(:marketplaces, marketplace_id) "
+                   "GROUP BY 1, 2 HAVING SUM(units_ordered) > 0 AND SUM(units_refunded) > "
+                   ":rate * SUM(units_ordered)", rate=HIGH_REFUND_RATE)  # fmt: skip
+    return [same("02", f"the ASINs flagged for a refund rate above {HIGH_REFUND_RATE:.0%} are "
+                 "those whose refunded units exceed it", shown, counted)]  # fmt: skip
+
+
+def _basket_orders(analysis: Scope) -> list[Claim]:
+    """03's orders per marketplace (the customer_behavior mart, over whole weeks) against the
+    order items placed in those weeks less the cancelled ones, which 03 says it leaves out."""
+    weekly = analysis.con.query("customer_weekly", **analysis.params)
+    if weekly.empty:
+        return []
+    first = pd.Timestamp(weekly.week_start.min()).date()
+    last = (pd.Timestamp(weekly.week_start.max()) + pd.Timedelta(days=6)).date()
+    counted = _sql(analysis, "SELECT marketplace_id, COUNT(DISTINCT amazon_order_id) FROM "
+                   "cleaned.order_items WHERE purchase_date BETWEEN :first AND :last AND "
+                   "COALESCE(order_status, '') <> 'Cancelled' AND COALESCE(item_status, '') <> "
+                   "'Cancelled' AND CONTAINS(:marketplaces, marketplace_id) GROUP BY 1",
+                   first=first, last=last)  # fmt: skip
+    return [same("03", f"orders per marketplace ({first} to {last}) equal the orders of "
+                 "cleaned.order_items placed then, less the cancelled ones",
+                 _by(weekly, ["marketplace_id"], "orders"), counted)]  # fmt: skip
+
+
+def _repeat_share(analysis: Scope) -> list[Claim]:
+    """03's weekly repeat-customer share against Amazon's per-ASIN shares, weighted again."""
+    repeat = analysis.con.query("repeat_purchase", **analysis.params)
+    if repeat.empty:
+        return []
+    shown = {(r.marketplace_id, pd.Timestamp(r.week_start).date()): _plain(r.repeat_customer_share)
+             for r in repeat.itertuples()}  # fmt: skip
+    counted = _sql(analysis, "SELECT marketplace_id, start_date, CAST(SUM(ROUND("
+                   "repeat_customers_share * unique_customers)) AS DOUBLE) / NULLIF(SUM("
+                   "unique_customers), 0) FROM cleaned.repeat_purchase WHERE start_date BETWEEN "
+                   "DATE_ADD('day', -6, :start) AND :end AND CONTAINS(:marketplaces, "
+                   "marketplace_id) GROUP BY 1, 2")  # fmt: skip
+    counted = {(m, pd.Timestamp(d).date()): v for (m, d), v in counted.items()}
+    return [same("03", "the weekly repeat-customer share equals the repeat customers of "
+                 "cleaned.repeat_purchase over its customers", shown, counted)]  # fmt: skip
+
+
+def _refund_rate(analysis: Scope) -> list[Claim]:
+    """03's refund rate per marketplace, summed from 02's per-ASIN rows as 03 does, against one
+    SQL sum per marketplace."""
+    refunds = analysis.con.query("refunds_by_asin", **analysis.params)
+    if refunds.empty:
+        return []
+    summed = refunds.groupby("marketplace_id")[["units_refunded", "units_ordered"]].sum()
+    shown = (summed.units_refunded / summed.units_ordered).to_dict()
+    counted = _sql(analysis, "SELECT marketplace_id, CAST(SUM(units_refunded) AS DOUBLE) / "
+                   "NULLIF(SUM(units_ordered), 0) FROM cleaned.kiosk_sales_traffic WHERE "
+                   "start_date BETWEEN :start AND :end AND end_date = start_date AND "
+                   "CONTAINS(:marketplaces, marketplace_id) GROUP BY 1")  # fmt: skip
+    return [same("03", "the refund rate per marketplace equals refunded over ordered units in "
+                 "cleaned.kiosk_sales_traffic", shown, counted)]  # fmt: skip
 
 
 def _above_threshold(analysis: Scope) -> list[Claim]:
@@ -121,15 +294,52 @@ def _above_threshold(analysis: Scope) -> list[Claim]:
     above = prices[prices.above_competitive_price_threshold.fillna(False).astype(bool)]
     shown = int((above.buy_box_winner == "us").sum())
     counted = analysis.con.sql(
-        "SELECT COUNT(*) AS n FROM aggregated.price_competitiveness AS p "
-        "WHERE p.above_competitive_price_threshold AND p.buy_box_winner = 'us' "
-        "AND CONTAINS(:marketplaces, p.marketplace_id) AND p.date = (SELECT MAX(date) FROM "
-        "aggregated.price_competitiveness AS q WHERE q.marketplace_id = p.marketplace_id AND "
-        "q.date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND "
-        "CAST(DATE_ADD('day', 1, :end) AS DATE)) "
-        "AND p.date BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) AND "
-        "CAST(DATE_ADD('day', 1, :end) AS DATE)",
+        "SELECT COUNT(*) AS n " + _latest("aggregated.price_competitiveness", "date")
+        + " AND t.above_competitive_price_threshold AND t.buy_box_winner = 'us'",
         **analysis.params,
-    ).n.iloc[0]
+    ).n.iloc[0]  # fmt: skip
     return [Claim("04", "ASINs above the Competitive Price Threshold on which we held the "
                   "Buy Box", shown == counted, f"shown {shown}, SQL {counted}")]  # fmt: skip
+
+
+def _buy_box(analysis: Scope) -> list[Claim]:
+    """04's Buy Boxes we held per marketplace at the latest snapshot, against the offers
+    snapshot the mart is built from."""
+    prices = analysis.con.query("price_position_latest", **analysis.params)
+    if prices.empty:
+        return []
+    won = prices[prices.buy_box_winner == "us"].groupby("marketplace_id").asin.count().to_dict()
+    counted = _sql(analysis, "SELECT t.marketplace_id, COUNT(*) "
+                   + _latest("cleaned.item_offers", "snapshot_date")
+                   + " AND t.we_win_buy_box GROUP BY 1")  # fmt: skip
+    return [same("04", "the Buy Boxes we held per marketplace equal cleaned.item_offers' at "
+                 "the latest snapshot", won, counted)]  # fmt: skip
+
+
+def _click_share(analysis: Scope) -> list[Claim]:
+    """04's click share of our most searched terms in the latest week against Brand Analytics'
+    rows of our ASINs (those we sold or listed that week)."""
+    terms = analysis.con.query("search_term_share", **analysis.params)
+    if terms.empty:
+        return []
+    week = terms[terms.week_start == terms.week_start.max()]
+    top = week.sort_values("search_frequency_rank").head(15)
+    shown = {(r.marketplace_id, r.search_term): _plain(r.our_click_share)
+             for r in top.itertuples()}  # fmt: skip
+    sunday = pd.Timestamp(week.week_start.max()).date()
+    counted = _sql(analysis, """
+        WITH ours AS (
+          SELECT marketplace_id, child_asin AS asin FROM cleaned.sales_traffic_by_asin
+          WHERE date BETWEEN :week AND DATE_ADD('day', 6, :week)
+          UNION SELECT marketplace_id, asin FROM cleaned.listings
+          WHERE snapshot_date BETWEEN :week AND DATE_ADD('day', 6, :week)
+        )
+        SELECT s.marketplace_id, s.search_term, SUM(s.click_share)
+        FROM cleaned.search_terms AS s
+        JOIN ours AS o ON o.marketplace_id = s.marketplace_id AND o.asin = s.clicked_asin
+        WHERE s.week_start = :week AND CONTAINS(:marketplaces, s.marketplace_id)
+        GROUP BY 1, 2""", week=sunday)  # fmt: skip
+    counted = {key: value for key, value in counted.items() if key in shown}
+    return [same("04", f"our click share of the 15 most searched terms (week of {sunday}) "
+                 "equals the summed click share of our ASINs in cleaned.search_terms", shown,
+                 counted)]  # fmt: skip

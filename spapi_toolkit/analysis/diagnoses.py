@@ -8,6 +8,14 @@ marketplace's ASINs with at least ``MIN_SESSIONS`` sessions. Its likely causes a
 the data beside it: a Buy Box share under ``LOW_BUY_BOX`` and a price above Amazon's Competitive
 Price Threshold at the latest snapshot; with neither, the listing itself (images, reviews,
 price against other sellers' offers).
+
+**High refund rate**: an ASIN whose refunded units over the period are more than
+``HIGH_REFUND_RATE`` of the units ordered in it (Data Kiosk's one-day windows summed). An ASIN
+with refunds but no units ordered in the period has no rate and is not flagged.
+
+**Needs stock now**: a SKU out of stock at the latest inventory snapshot, or selling with fewer
+than 14 days of supply counting what is inbound: the ``inventory_health`` mart's
+``out_of_stock`` and ``high`` stock-out risks (its ``HIGH_RISK_DAYS``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ if TYPE_CHECKING:
 MIN_SESSIONS = 20  # fewer sessions make a unit session rate too noisy to call low
 LOW_BUY_BOX = 0.8  # a Buy Box share under this is low
 TOP_QUARTER = 0.75  # the page-view quantile an ASIN must reach to be "viewed a lot"
+HIGH_REFUND_RATE = 0.10  # refunded ÷ ordered units above this is a high refund rate
+NEEDS_STOCK = ("out_of_stock", "high")  # inventory_health's risks that need stock now
 
 
 def low_conversion(funnel: pd.DataFrame, prices: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -59,3 +69,17 @@ def _reasons(row: dict[str, Any]) -> str:
     if not missing(above) and bool(above):
         found.append("price above the Competitive Price Threshold")
     return "; ".join(found) or "neither Buy Box nor price: check the listing"
+
+
+def high_refunds(refunds: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``refunds`` (the ``refunds_by_asin`` query) with a high refund rate (module
+    doc)."""
+    rate = refunds.refund_rate.astype("float64")
+    ordered = refunds.units_ordered.astype("float64").fillna(0)
+    return refunds[(ordered > 0) & (rate > HIGH_REFUND_RATE).fillna(False)]
+
+
+def needs_stock(stock: pd.DataFrame) -> pd.DataFrame:
+    """The SKUs of ``stock`` (the ``inventory_latest`` query) that need stock now (module
+    doc)."""
+    return stock[stock.stock_out_risk.isin(NEEDS_STOCK)]

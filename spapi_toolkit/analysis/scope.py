@@ -149,6 +149,19 @@ def money(amount: Any, currency: str | None) -> str:
     return f"{float(amount):,.{places}f} {currency}"
 
 
+def with_money(
+    frame: pd.DataFrame, columns: Sequence[str], currency: str | None = None
+) -> pd.DataFrame:
+    """A copy of ``frame`` for display with ``columns`` as ``money()`` text: each row in its
+    ``currency`` column's currency, or all in ``currency`` when given (a reporting-currency
+    column)."""
+    shown = frame.copy()
+    currencies = [currency] * len(frame) if currency else list(frame["currency"])
+    for column in columns:
+        shown[column] = [money(v, c) for v, c in zip(frame[column], currencies, strict=True)]
+    return shown
+
+
 def country(marketplace_id: str | None) -> str:
     """A marketplace's country code for labels (the id itself when unknown; ``all`` for a
     table not kept per marketplace, whose ``marketplace_id`` is null)."""

@@ -4,13 +4,19 @@ a second run lands nothing new."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from spapi_sandbox.demo import run
 from spapi_toolkit.analysis import run as notebooks
+from spapi_toolkit.analysis import scope
+from spapi_toolkit.analysis.claims import check
 
 from ..support import END_DATE
 
@@ -39,6 +45,9 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     assert "## The reports' claims, checked against the lake" in summary, summary
     assert "- ok: 01: US ordered product sales equals the SUM" in summary
     assert "- ok: 02: every ASIN flagged for low conversion" in summary
+    for report in ("00", "01", "02", "03", "04"):
+        assert f"- ok: {report}: " in summary, report
+    _altered_tables_fail_their_claims(lake, tmp_path / "altered")
     _a_period_without_data_fails(lake, tmp_path / "empty")
     _another_reporting_currency_fails(lake, tmp_path / "eur")
     _a_period_before_the_snapshots_skips_their_sections(lake, tmp_path / "early")
@@ -56,6 +65,51 @@ def _notebooks_ran(reports: Path) -> None:
         html = (reports / f"{name}.html").read_text(encoding="utf-8")
         assert html.count("data:image/png;base64,") >= 1, name
         assert "Traceback" not in html and "EmptyResult" not in html, name
+
+
+ALTERED = [  # (table, which row, column, its new value, the claim that must then fail)
+    ("cleaned/sales_traffic_by_asin", lambda f: f.units_ordered >= 0, "units_ordered",
+     lambda v: v + 1, "00: units ordered per marketplace"),
+    ("aggregated/customer_behavior", lambda f: f.orders > 0, "orders", lambda v: v + 1,
+     "03: orders per marketplace"),
+    ("aggregated/repeat_customers", lambda f: f.unique_customers > f.repeat_customers,
+     "repeat_customers", lambda v: v + 1, "03: the weekly repeat-customer share"),
+    ("aggregated/inventory_health", lambda f: f.stock_out_risk == "out_of_stock",
+     "stock_out_risk", lambda v: "low", "02: the SKUs that need stock now"),
+    ("aggregated/price_competitiveness", lambda f: f.buy_box_winner == "us", "buy_box_winner",
+     lambda v: "other", "04: the Buy Boxes we held"),
+    ("aggregated/search_terms_weekly",
+     lambda f: (f.our_clicked_asins > 0) & (f.search_frequency_rank
+                                            == f.search_frequency_rank.min()),
+     "our_click_share", lambda v: v + 0.1, "04: our click share"),
+]  # fmt: skip
+
+
+def _altered_tables_fail_their_claims(lake: str, copy: Path) -> None:
+    """Each claim can fail: in a copy of the lake, one row of the table a report reads is
+    altered per claim, and exactly those claims fail (the others still hold)."""
+    shutil.copytree(lake, copy, ignore=shutil.ignore_patterns("raw"))
+    for folder, where, column, change, _ in ALTERED:
+        _alter(copy / folder, where, column, change)
+    failed = {f"{c.report}: {c.claim}" for c in check(scope(str(copy))) if not c.holds}
+    for *_, claim in ALTERED:
+        assert any(line.startswith(claim) for line in failed), (claim, failed)
+    assert len(failed) == len(ALTERED), failed
+
+
+def _alter(folder: Path, where: Any, column: str, change: Any) -> None:
+    """The first row ``where`` holds in ``folder``'s latest partition files gets ``column``
+    changed, its file rewritten with the same schema."""
+    for path in sorted(folder.rglob("*.parquet"), reverse=True):
+        read = pq.read_table(path)
+        frame = read.to_pandas()
+        rows = frame.index[where(frame).fillna(False)]
+        if len(rows):
+            frame.loc[rows[0], column] = change(frame.loc[rows[0], column])
+            pq.write_table(pa.Table.from_pandas(frame, schema=read.schema, preserve_index=False),
+                           path)  # fmt: skip
+            return
+    raise AssertionError(f"no row of {folder} to alter")
 
 
 def _a_period_without_data_fails(lake: str, reports: Path) -> None:

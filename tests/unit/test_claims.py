@@ -1,14 +1,16 @@
 """The claims check: it holds on a lake whose figures the reports show, and says FAILED with
-both figures when a shown figure is not the lake's."""
+both figures when a shown figure is not the lake's. (Every claim against the demo's lake, and
+each failing when its table is altered: tests/e2e/test_demo.py.)"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from spapi_toolkit.analysis import scope
-from spapi_toolkit.analysis.claims import _equal, check
+from spapi_toolkit.analysis.claims import _equal, check, same
 from spapi_toolkit.lake.marts import mart
 from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.tables import table
 
 from ..lakefiles import write_rows
 from .test_periods import DE, END, START, US, _day, _days
@@ -20,9 +22,12 @@ def test_the_opening_totals_hold_on_the_lake(tmp_path):
     for n, day in enumerate(_days(START, 3)):
         rows += [_day(US, day, 2 + n, f"{20 + n}.50"), _day(DE, day, 1 + n, f"{10 + n}.00")]
     write_rows(lake, mart("sales_daily"), rows)
+    cleaned = [{k: row[k] for k in ("seller_id", "marketplace_id", "date", "child_asin",
+                                     "currency", "units_ordered")} for row in rows]  # fmt: skip
+    write_rows(lake, table("sales_traffic_by_asin"), cleaned)
     claims = check(scope(str(tmp_path), start=START, end=END))
-    assert [c.claim.split(" equals")[0] for c in claims] == [
-        "DE ordered product sales", "US ordered product sales",
+    assert [c.claim.split(" equal")[0] for c in claims] == [
+        "units ordered per marketplace", "DE ordered product sales", "US ordered product sales",
         "sales across marketplaces (reporting currency)",
         "every ASIN flagged for low conversion converts below its marketplace's median, is in "
         "its top quarter of page views and has 20+ sessions"]  # fmt: skip
@@ -34,3 +39,17 @@ def test_a_figure_that_is_not_the_lakes_fails_with_both():
     assert not claim.holds
     assert claim.line() == ("- FAILED: 01: US ordered product sales equals the SUM over "
                             "aggregated.sales_daily (shown 10.00, SQL 10.01)")  # fmt: skip
+
+
+def test_figures_compare_per_key_and_a_key_on_one_side_only_fails():
+    holds = same("03", "orders", {US: 324, DE: 159}, {DE: 159, US: 324})
+    assert holds.holds and holds.detail == "2: DE 159, US 324"
+    assert same("03", "share", {US: 0.1 + 0.2}, {US: 0.3}).holds  # floating point, 1e-9
+    assert same("02", "flagged", {}, {}).detail == "none"
+    assert same("02", "flagged", {(US, "B01"): True}, {(US, "B01"): True}).detail == "1: US B01"
+    missed = same("02", "flagged", {(US, "B01"): True}, {(US, "B01"): True, (DE, "B02"): True})
+    assert not missed.holds and missed.detail == "DE B02: shown nothing, SQL True"
+    wrong = same("03", "orders", {US: 324}, {US: 323})
+    assert not wrong.holds and wrong.detail == "US: shown 324, SQL 323"
+    assert not same("03", "share", {US: None}, {US: 0.0}).holds
+    assert same("03", "share", {US: None}, {US: None}).holds

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from spapi_toolkit.analysis.diagnoses import MIN_SESSIONS, low_conversion
+from spapi_toolkit.analysis.diagnoses import (
+    HIGH_REFUND_RATE,
+    MIN_SESSIONS,
+    high_refunds,
+    low_conversion,
+    needs_stock,
+)
 
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 
@@ -59,3 +65,21 @@ def test_every_flagged_asin_converts_below_its_marketplaces_median():
 def test_without_prices_the_buy_box_still_names_a_cause():
     flagged = low_conversion(FUNNEL)
     assert flagged.set_index("child_asin").loc["B01"].reasons == "Buy Box share 50% (under 80%)"
+
+
+def test_a_high_refund_rate_needs_units_ordered_and_more_than_the_threshold():
+    refunds = pd.DataFrame({
+        "child_asin": ["B01", "B02", "B03", "B04", "B05"],
+        "units_ordered": [10, 10, 0, 3, None],
+        "units_refunded": [2, 1, 2, 0, 1],
+    })  # fmt: skip
+    refunds["refund_rate"] = refunds.units_refunded / refunds.units_ordered.replace(0, None)
+    # B02 is at the threshold, not above; B03 refunds what was ordered before the period
+    assert list(high_refunds(refunds).child_asin) == ["B01"]
+    assert HIGH_REFUND_RATE == 0.10
+
+
+def test_stock_is_needed_when_out_of_stock_or_at_high_risk_only():
+    stock = pd.DataFrame({"sku": list("abcdef"), "stock_out_risk": [
+        "out_of_stock", "high", "medium", "low", "no_sales", "unknown"]})  # fmt: skip
+    assert list(needs_stock(stock).sku) == ["a", "b"]

@@ -11,7 +11,7 @@ import pytest
 
 from spapi_toolkit.analysis import scope
 from spapi_toolkit.analysis.periods import ALL, _number, compare, formatted, periods
-from spapi_toolkit.analysis.scope import country, money
+from spapi_toolkit.analysis.scope import country, money, with_money
 from spapi_toolkit.lake.marts import mart
 from spapi_toolkit.lake.storage import Lake
 
@@ -119,6 +119,15 @@ def test_money_has_its_currencys_minor_units():
     assert money(3780.0, "JPY") == "3,780 JPY"
     assert money(None, "USD") == "-"
     assert money(pd.NA, "USD") == "-"  # a nullable integer column's null
+
+
+def test_a_tables_money_columns_are_shown_in_their_rows_or_the_reporting_currency():
+    frame = pd.DataFrame({"currency": ["JPY", "EUR"], "revenue": [150272.0, Decimal("1331.99")],
+                          "revenue_reporting": [1041.5, 1362.774]})  # fmt: skip
+    shown = with_money(with_money(frame, ["revenue"]), ["revenue_reporting"], "USD")
+    assert list(shown.revenue) == ["150,272 JPY", "1,331.99 EUR"]
+    assert list(shown.revenue_reporting) == ["1,041.50 USD", "1,362.77 USD"]
+    assert list(frame.revenue_reporting) == [1041.5, 1362.774]  # the data is left as it was
 
 
 def test_a_null_count_from_a_nullable_column_is_no_figure():
