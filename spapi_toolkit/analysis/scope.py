@@ -65,19 +65,19 @@ class Scope:
                 f"{self.describe()} (see the table of how fresh each table is above).")  # fmt: skip
             return None
 
-    def titled(self, frame: pd.DataFrame, asin: str = "asin") -> pd.DataFrame:
-        """``frame`` (with ``marketplace_id`` and an ASIN column) with each ASIN's title in a
-        ``title`` column beside it: its latest catalog title up to the period's end (empty
+    def titled(self, frame: pd.DataFrame, asin: str = "asin", into: str = "title") -> pd.DataFrame:
+        """``frame`` (with ``marketplace_id`` and an ASIN column) with each ASIN's title in an
+        ``into`` column beside it: its latest catalog title up to the period's end (empty
         for an ASIN the catalog snapshots of the year before do not hold)."""
-        if "title" in frame.columns:
+        if into in frame.columns:
             return frame
         if self._titles is None:
             self._titles = self.con.query("asin_titles", **self.params)
-        titles = self._titles.rename(columns={"asin": asin})
+        titles = self._titles.rename(columns={"asin": asin, "title": into})
         out = frame.merge(titles, on=["marketplace_id", asin], how="left")
         columns = list(frame.columns)
         after = columns.index(asin) + 1
-        return out[[*columns[:after], "title", *columns[after:]]]
+        return out[[*columns[:after], into, *columns[after:]]]
 
     def describe(self) -> str:
         """The scope in words, e.g. ``US, DE 2026-10-29 to 2026-11-27``."""
