@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssXXX"
 EXACT = "decimal(38,18)"  # a decimal's text as written, to tell whether MONEY would round it
-REASON = "reason"
+# Why a row is quarantined ("reason" in the quarantine's files). Like every column curation adds,
+# it starts with an underscore, which no contract column can (they are snake_case).
+REASON = "_reason"
 HASH_KEY_SETTING = "SPAPI_PII_HASH_KEY"
 
 
@@ -237,7 +239,7 @@ def quarantine_rows(bad: DataFrame, table: Table, hash_key: bytes | None) -> Dat
     return bad.select(
         F.lit(table.name).alias("table"),
         "seller_id",
-        F.col(REASON),
+        F.col(REASON).alias("reason"),
         F.create_map(*raw).alias("row"),
         "raw_key",
         number.alias("row_number"),
