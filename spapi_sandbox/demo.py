@@ -69,12 +69,13 @@ def _settled(day: str, country: str, now: datetime) -> bool:
 
 
 def curate(
-    lake: Lake, truth: list[dict[str, Any]], now: datetime
+    lake: Lake, truth: list[dict[str, Any]], now: datetime, returned: dict[Returned, list[Any]]
 ) -> tuple[list[Any], list[str], list[str]]:
     """Curate raw → cleaned → aggregated on a local Spark, each batch gated by its expectation
-    suite; check the cleaned daily sales and order items against the ground truth on settled
-    days, and the sales_daily mart's units against its cleaned table's. (table results, check
-    lines, the suites' failure lines)"""
+    suite; check the cleaned daily sales, order items and FBA returns (``returned``: the
+    sandbox's, per marketplace and local day) against the ground truth on settled days, and the
+    sales_daily mart's units against its cleaned table's. (table results, check lines, the
+    suites' failure lines)"""
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.session import spark_session
@@ -101,6 +102,7 @@ def curate(
         held += [line for m in marts for line in m.failure_lines()]
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
+        came_back = spark.read.parquet(lake.location("cleaned/returns")).collect()
         mart_units, cleaned_units = (
             spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
             for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
@@ -124,9 +126,53 @@ def curate(
             f"{country}: cleaned sales_traffic_daily and order_items units both match the ground "
             f"truth on {same} of {len(settled)} settled days"
         )
+    lines += _returns_lines(came_back, returned, now)
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
                  f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
     return results, lines, held
+
+
+Returned = tuple[str, str]  # (marketplace id, local day)
+
+
+def sandbox_returns(
+    seller: Any, markets: list[str], first: date, last: date
+) -> dict[Returned, list[Any]]:
+    """The seller's FBA returns processed on the local days ``first`` to ``last``, as the rows
+    the cleaned table should hold: (order id, SKU, units, reason, condition), by day."""
+    from spapi_sandbox.returns import returns
+
+    found: dict[Returned, list[Any]] = defaultdict(list)
+    wide = (datetime.combine(first - timedelta(days=1), datetime.min.time()),
+            datetime.combine(last + timedelta(days=2), datetime.min.time()))  # fmt: skip
+    for market in markets:
+        for r in returns(seller, market, *wide):
+            if first <= r.local_date <= last:
+                found[(market, str(r.local_date))].append(
+                    (r.order_id, r.sku, r.quantity, r.reason, r.detailed_disposition)
+                )
+    return found
+
+
+def _returns_lines(
+    rows: list[Any], returned: dict[Returned, list[Any]], now: datetime
+) -> list[str]:
+    """Per marketplace: on how many settled days the cleaned returns are the sandbox's."""
+    held: dict[Returned, list[Any]] = defaultdict(list)
+    for r in rows:
+        held[(r.marketplace_id, str(r.return_date))].append(
+            (r.order_id, r.sku, r.quantity, r.reason, r.detailed_disposition)
+        )
+    lines = []
+    for country in MARKETPLACES:
+        market = marketplace(country).marketplace_id
+        days = sorted({d for m, d in {*held, *returned} if m == market})
+        settled = [d for d in days if _settled(d, country, now)]
+        same = sum(sorted(held[(market, d)]) == sorted(returned[(market, d)]) for d in settled)
+        units = sum(u for d in settled for _, _, u, _, _ in held[(market, d)])
+        lines.append(f"{country}: cleaned FBA returns ({units} units) match the ground truth on "
+                     f"{same} of {len(settled)} settled days with returns")  # fmt: skip
+    return lines
 
 
 def _quality(result: Any) -> str:
@@ -226,6 +272,8 @@ def run(
             today - timedelta(days=30), today - timedelta(days=1), today, progress,
         )  # fmt: skip
         truth = seller.truth()
+        returned = sandbox_returns(seller, markets, today - timedelta(days=30),
+                                   today - timedelta(days=1))  # fmt: skip
         stats = client.stats()
         fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
     stages["ingest: sandbox → raw"] = time.monotonic() - started
@@ -233,7 +281,7 @@ def run(
     fx_line = load_fx(lake, out, fx_first, fx_last, seed)
     manifests = landed_manifests(lake, seller_id)
     checks = [fx_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
-    curated, curation_checks, held = curate(lake, truth, settled_as_of)
+    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned)
     stages["curate: raw → cleaned → marts, suites"] = time.monotonic() - mark
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip

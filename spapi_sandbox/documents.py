@@ -35,6 +35,8 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from spapi_sandbox.returns import COLUMNS as RETURN_COLUMNS
+from spapi_sandbox.returns import returns
 from spapi_sandbox.seller import (
     DayView,
     OrderItem,
@@ -728,6 +730,16 @@ def _render_inventory(seller: SimulatedSeller, request: ReportRequest) -> bytes:
     return _flat_file(INVENTORY_COLUMNS, rows, _encoding([mp]))
 
 
+def _render_returns(seller: SimulatedSeller, request: ReportRequest) -> bytes:
+    """FBA customer returns processed in the window (``returns``: the rows and their rules)."""
+    mp = _single_marketplace(seller, request)
+    start, end = _instant_window(seller, request)
+    rows = returns(seller, mp, start, end, as_of=request.as_of)
+    if not rows:
+        raise NoDataError(f"no FBA returns between {start} and {end}")
+    return _flat_file(RETURN_COLUMNS, (r.cells() for r in rows), _encoding([mp]))
+
+
 # --------------------------------------------------------------------------------------------
 # Brand Analytics
 # --------------------------------------------------------------------------------------------
@@ -799,6 +811,7 @@ REPORT_TYPES: dict[str, ReportType] = {
     "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": ReportType("tsv", _render_all_orders),
     "GET_MERCHANT_LISTINGS_ALL_DATA": ReportType("tsv", _render_listings),
     "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": ReportType("tsv", _render_inventory),
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": ReportType("tsv", _render_returns),
     "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT": ReportType(
         "json",
         _render_brand_analytics,

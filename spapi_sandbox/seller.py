@@ -11,9 +11,9 @@ in ``__init__``; days are generated lazily and cached (a bounded LRU), so a sell
 products and two years of history constructs instantly.
 
 Orders change after the fact, as on Amazon: every order starts ``Pending``; most ship within
-hours to three days, about 3 % are cancelled within two days and about 2.5 % of shipped items
-are refunded up to two weeks later. ``OrderItem.as_of(t)`` gives the state a report requested
-at ``t`` shows.
+hours to three days, about 3 % are cancelled within two days and 2 to 12 % of shipped items
+(a rate per product, ``refund_rate``) are refunded up to two weeks later. ``OrderItem.as_of(t)``
+gives the state a report requested at ``t`` shows.
 
 Reconciliation rules (what ``truth()`` means, and what the reports show):
 
@@ -601,6 +601,12 @@ def percentage(part: float, whole: float) -> float:
 def rng_for(seed: int, kind: str, key: str) -> random.Random:
     """The generator of one independently reproducible piece of data."""
     return random.Random(f"{seed}:{kind}:{key}")
+
+
+def refund_rate(seed: int, asin: str) -> float:
+    """The share of a product's shipped items that are refunded: 2 to 12 %, one rate per
+    product (what it is and how it is described make some come back more than others)."""
+    return 0.02 + 0.10 * stable_fraction(f"{seed}:refund-rate:{asin}")
 
 
 def stable_fraction(text: str) -> float:
@@ -1495,7 +1501,7 @@ class _DayGenerator:
         discount = money(price * Decimal("0.2"), self.currency) if promotion else Decimal(0)
         shipped = next((e.at for e in fate if e.order_status == "Shipped"), None)
         events, refund, refunded_units = list(fate), None, 0
-        if shipped and rng.random() < 0.025:
+        if shipped and rng.random() < refund_rate(self.seller.config.seed, p.asin):
             refund = shipped + _hours(rng, 48, 192)
             refunded_units = rng.randint(1, quantity)
             events.append(StatusEvent(refund, "Shipped", "Shipped"))

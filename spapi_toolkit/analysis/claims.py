@@ -19,11 +19,14 @@ import pandas as pd
 
 from spapi_toolkit.analysis.diagnoses import (
     HIGH_REFUND_RATE,
+    HIGH_RETURN_RATE,
     MIN_SESSIONS,
     TOP_QUARTER,
     high_refunds,
+    high_returns,
     low_conversion,
     needs_stock,
+    with_reasons,
 )
 from spapi_toolkit.analysis.periods import ALL, MEASURES, compare
 from spapi_toolkit.analysis.scope import Scope, country
@@ -60,8 +63,8 @@ def check(analysis: Scope) -> list[Claim]:
     does not hold for the period is left out)."""
     found: list[Claim] = []
     checks: list[Callable[[Scope], list[Claim]]] = [
-        _units_ordered, _opening_totals, _low_conversion, _listing_health,
-        _needs_stock, _high_refunds, _basket_orders, _repeat_share, _refund_rate,
+        _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
+        _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refund_rate,
         _above_threshold, _buy_box, _click_share,
     ]  # fmt: skip
     for claim in checks:
@@ -234,6 +237,52 @@ def _high_refunds(analysis: Scope) -> list[Claim]:
                    ":rate * SUM(units_ordered)", rate=HIGH_REFUND_RATE)  # fmt: skip
     return [same("02", f"the ASINs flagged for a refund rate above {HIGH_REFUND_RATE:.0%} are "
                  "those whose refunded units exceed it", shown, counted)]  # fmt: skip
+
+
+def _high_returns(analysis: Scope) -> list[Claim]:
+    """02's high-return ASINs against the rule over the cleaned returns and the cleaned Sales
+    and Traffic report (the report reads the sales_daily mart for the units ordered)."""
+    returned = analysis.con.query("returns_by_asin", **analysis.params)
+    if returned.empty:
+        return []
+    shown = {(r.marketplace_id, r.asin): True for r in high_returns(returned).itertuples()}
+    counted = _sql(analysis, """
+        WITH ordered AS (
+          SELECT marketplace_id, child_asin AS asin, SUM(units_ordered) AS units
+          FROM cleaned.sales_traffic_by_asin
+          WHERE date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
+          GROUP BY 1, 2
+        )
+        SELECT r.marketplace_id, r.asin, TRUE FROM cleaned.returns AS r
+        JOIN ordered AS o ON o.marketplace_id = r.marketplace_id AND o.asin = r.asin
+        WHERE r.return_date BETWEEN :start AND :end AND CONTAINS(:marketplaces, r.marketplace_id)
+        GROUP BY 1, 2 HAVING MAX(o.units) > 0 AND SUM(r.quantity) > :rate * MAX(o.units)""",
+                   rate=HIGH_RETURN_RATE)  # fmt: skip
+    return [same("02", f"the ASINs flagged for a return rate above {HIGH_RETURN_RATE:.0%} are "
+                 "those whose FBA returns exceed it", shown, counted)]  # fmt: skip
+
+
+def _top_reasons(analysis: Scope) -> list[Claim]:
+    """02's first reason per ASIN is the one most of its returned units were returned for."""
+    returned = analysis.con.query("returns_by_asin", **analysis.params)
+    if returned.empty:
+        return []
+    reasons = analysis.con.query("return_reasons", **analysis.params)
+    named = with_reasons(returned, reasons)
+    shown = {(r.marketplace_id, r.asin): r.reasons.split(" ")[0] for r in named.itertuples()}
+    counted = _sql(analysis, """
+        WITH per_reason AS (
+          SELECT marketplace_id, asin, reason, SUM(quantity) AS units FROM cleaned.returns
+          WHERE return_date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
+          GROUP BY 1, 2, 3
+        ), ranked AS (
+          SELECT *, ROW_NUMBER() OVER (PARTITION BY marketplace_id, asin
+                                       ORDER BY units DESC, reason) AS n
+          FROM per_reason
+        )
+        SELECT marketplace_id, asin, reason FROM ranked WHERE n = 1""")  # fmt: skip
+    return [same("02", "each ASIN's first return reason is the one most of its returned units "
+                 "were returned for", shown, counted)]  # fmt: skip
 
 
 def _basket_orders(analysis: Scope) -> list[Claim]:

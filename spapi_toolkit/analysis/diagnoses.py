@@ -13,6 +13,12 @@ price against other sellers' offers).
 ``HIGH_REFUND_RATE`` of the units ordered in it (Data Kiosk's one-day windows summed). An ASIN
 with refunds but no units ordered in the period has no rate and is not flagged.
 
+**High return rate**: an ASIN whose FBA customer returns processed in the period are more than
+``HIGH_RETURN_RATE`` of the units ordered in it (Sales & Traffic). Returns lag orders, so a
+period's returns partly belong to the period before: a rate over a month or more is the one
+to act on. Its reasons are the customers' (Amazon's codes), each with its share of the ASIN's
+returned units.
+
 **Needs stock now**: a SKU out of stock at the latest inventory snapshot, or selling with fewer
 than 14 days of supply counting what is inbound: the ``inventory_health`` mart's
 ``out_of_stock`` and ``high`` stock-out risks (its ``HIGH_RISK_DAYS``).
@@ -31,6 +37,8 @@ MIN_SESSIONS = 20  # fewer sessions make a unit session rate too noisy to call l
 LOW_BUY_BOX = 0.8  # a Buy Box share under this is low
 TOP_QUARTER = 0.75  # the page-view quantile an ASIN must reach to be "viewed a lot"
 HIGH_REFUND_RATE = 0.10  # refunded ÷ ordered units above this is a high refund rate
+HIGH_RETURN_RATE = 0.10  # FBA returns ÷ units ordered above this is a high return rate
+TOP_REASONS = 3  # reasons named per ASIN
 NEEDS_STOCK = ("out_of_stock", "high")  # inventory_health's risks that need stock now
 
 
@@ -83,3 +91,25 @@ def needs_stock(stock: pd.DataFrame) -> pd.DataFrame:
     """The SKUs of ``stock`` (the ``inventory_latest`` query) that need stock now (module
     doc)."""
     return stock[stock.stock_out_risk.isin(NEEDS_STOCK)]
+
+
+def high_returns(returned: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``returned`` (the ``returns_by_asin`` query) with a high return rate (module
+    doc)."""
+    rate = returned.return_rate.astype("float64")
+    ordered = returned.units_ordered.astype("float64").fillna(0)
+    return returned[(ordered > 0) & (rate > HIGH_RETURN_RATE).fillna(False)]
+
+
+def with_reasons(returned: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """``returned`` with ``reasons``: each ASIN's ``TOP_REASONS`` most given reasons and their
+    share of its returned units, e.g. ``DEFECTIVE 67%, UNWANTED_ITEM 33%`` (from the
+    ``return_reasons`` query)."""
+    named = {
+        key: ", ".join(f"{r.reason} {float(r.share_of_asin_returns):.0%}"
+                       for r in rows.head(TOP_REASONS).itertuples())
+        for key, rows in reasons.groupby(["marketplace_id", "asin"], sort=False)
+    }  # fmt: skip
+    out = returned.copy()
+    out["reasons"] = [named.get(key, "") for key in zip(out.marketplace_id, out.asin, strict=True)]
+    return out

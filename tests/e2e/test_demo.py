@@ -36,6 +36,12 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         assert found, summary
         matching, settled = map(int, found.groups())
         assert matching == settled >= 25
+        returns = (rf"{country}: cleaned FBA returns \((\d+) units\) match the ground truth "
+                   r"on (\d+) of (\d+) settled days with returns")  # fmt: skip
+        found = re.search(returns, summary)
+        assert found, summary
+        units, matching, settled = map(int, found.groups())
+        assert units > 0 and matching == settled > 0, found.group(0)
     assert "| sales_traffic_by_asin | 90 |" in summary  # 30 days x 3 marketplaces
     assert "FAILED" not in summary
     for stage in ("ingest: sandbox → raw", "curate: raw → cleaned → marts, suites",

@@ -8,10 +8,13 @@ import pandas as pd
 
 from spapi_toolkit.analysis.diagnoses import (
     HIGH_REFUND_RATE,
+    HIGH_RETURN_RATE,
     MIN_SESSIONS,
     high_refunds,
+    high_returns,
     low_conversion,
     needs_stock,
+    with_reasons,
 )
 
 US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
@@ -83,3 +86,25 @@ def test_stock_is_needed_when_out_of_stock_or_at_high_risk_only():
     stock = pd.DataFrame({"sku": list("abcdef"), "stock_out_risk": [
         "out_of_stock", "high", "medium", "low", "no_sales", "unknown"]})  # fmt: skip
     assert list(needs_stock(stock).sku) == ["a", "b"]
+
+
+def test_a_high_return_rate_is_above_the_threshold_of_units_ordered_with_its_reasons():
+    returned = pd.DataFrame({
+        "marketplace_id": [US, US, US, DE], "asin": ["B01", "B02", "B03", "B01"],
+        "units_ordered": [20, 10, None, 5], "units_returned": [3, 1, 2, 1],
+    })  # fmt: skip
+    returned["return_rate"] = returned.units_returned / returned.units_ordered
+    # B02 is at the threshold, not above; B03 was not ordered in the period: no rate
+    assert list(zip(*[high_returns(returned)[c] for c in ("marketplace_id", "asin")],
+                    strict=True)) == [(US, "B01"), (DE, "B01")]  # fmt: skip
+    assert HIGH_RETURN_RATE == 0.10
+    reasons = pd.DataFrame({
+        "marketplace_id": [US, US, US, US, DE],
+        "asin": ["B01", "B01", "B01", "B01", "B01"],
+        "reason": ["DEFECTIVE", "NOT_AS_DESCRIBED", "UNWANTED_ITEM", "MISSING_PARTS", "DEFECTIVE"],
+        "share_of_asin_returns": [0.4, 0.3, 0.2, 0.1, 1.0],
+    })  # fmt: skip
+    named = with_reasons(returned, reasons).set_index(["marketplace_id", "asin"]).reasons
+    assert named[(US, "B01")] == "DEFECTIVE 40%, NOT_AS_DESCRIBED 30%, UNWANTED_ITEM 20%"
+    assert named[(DE, "B01")] == "DEFECTIVE 100%"
+    assert named[(US, "B02")] == ""  # no reasons known

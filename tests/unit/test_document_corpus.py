@@ -45,9 +45,16 @@ def _render(seller: SimulatedSeller, name: str, marketplace_id: str) -> bytes:
     spec = dataset(name)
     assert spec.report_type is not None
     first, last = WEEK if spec.window == "week" else (DAY, DAY)
-    for weeks_back in range(5):  # a small seller's Brand Analytics week may be empty
-        start = datetime.combine(first - timedelta(weeks=weeks_back), time(), UTC)
-        end = datetime.combine(last - timedelta(weeks=weeks_back), time(23, 59, 59), UTC)
+    # a small seller's Brand Analytics week may be empty (go a week back), its day without
+    # returns (widen the range by a week each side)
+    for weeks in range(5):
+        start = datetime.combine(first - timedelta(weeks=weeks), time(), UTC)
+        moved = (
+            last + timedelta(weeks=weeks)
+            if spec.window == "range"
+            else start.date() + (last - first)
+        )
+        end = datetime.combine(moved, time(23, 59, 59), UTC)
         window = (None, None) if spec.window == "snapshot" else (start, end)
         try:
             return render_report(

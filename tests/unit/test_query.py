@@ -56,7 +56,20 @@ def lake(tmp_path):
         _kiosk(US, D1, date(2026, 11, 9), "B01", 99, 50, "990.00"),  # a week: not split per day
         _kiosk(US, date(2026, 11, 5), date(2026, 11, 5), "B01", 9, 9, "90.00"),  # after the end
     ])  # fmt: skip
+    write_rows(lake, table("returns"), [
+        _return(US, D1, "111-1", "B01", "DEFECTIVE", "DEFECTIVE"),
+        _return(US, D2, "111-2", "B01", "UNWANTED_ITEM", "SELLABLE"),
+        _return(US, D2, "111-3", "B01", "DEFECTIVE", "CARRIER_DAMAGED"),
+        _return(US, D1, "111-4", "B03", "NOT_AS_DESCRIBED", "SELLABLE"),  # not sold in the period
+        _return(DE, date(2026, 11, 5), "302-9", "B01", "DEFECTIVE", "SELLABLE"),  # after the end
+    ])  # fmt: skip
     return lake
+
+
+def _return(marketplace, day, order, asin, reason, disposition):
+    return dict(seller_id="A2SELLER", marketplace_id=marketplace, return_date=day,
+                order_id=order, sku="S" + asin, asin=asin, quantity=1, reason=reason,
+                detailed_disposition=disposition)  # fmt: skip
 
 
 def _kiosk(marketplace, start, end, asin, ordered, refunded, sales, currency="USD"):
@@ -90,7 +103,7 @@ def test_every_query_parses_as_athena_sql_and_filters_the_marts_on_their_day():
 def test_every_query_runs_on_duckdb_with_rows_where_the_lake_has_its_tables(lake):
     con = connect(lake)
     written = {("aggregated", "sales_daily"), ("cleaned", "order_items"),
-               ("cleaned", "kiosk_sales_traffic")}  # fmt: skip
+               ("cleaned", "kiosk_sales_traffic"), ("cleaned", "returns")}  # fmt: skip
     for name in names():
         frame = con.query(name, **PARAMS)
         assert len(frame.columns) > 0, name
@@ -312,6 +325,23 @@ def test_refunds_sum_the_one_day_windows_of_the_period_and_rebuild_the_rate(lake
     assert pd.isna(b02.refunded_sales_estimate)
     german = rows[(DE, "B01")]
     assert (german.currency, german.refund_rate) == ("EUR", 0.0)
+
+
+def test_returns_per_asin_against_the_units_ordered_and_their_reasons_shares(lake):
+    con = connect(lake)
+    frame = con.query("returns_by_asin", **PARAMS)
+    rows = {(r.marketplace_id, r.asin): r for r in frame.itertuples()}
+    assert set(rows) == {(US, "B01"), (US, "B03")}  # DE's return is after the period
+    b01 = rows[(US, "B01")]
+    assert (b01.units_ordered, b01.units_returned) == (5, 3)
+    assert b01.return_rate == pytest.approx(0.6)
+    assert (b01.units_sellable, b01.units_unsellable, b01.units_reimbursed) == (1, 1, 1)
+    assert pd.isna(rows[(US, "B03")].return_rate)  # returned, but not ordered in the period
+    reasons = con.query("return_reasons", **PARAMS)
+    b01_reasons = reasons[reasons.asin == "B01"]
+    assert list(zip(b01_reasons.reason, b01_reasons.units, strict=True)) == [
+        ("DEFECTIVE", 2), ("UNWANTED_ITEM", 1)]  # fmt: skip
+    assert b01_reasons.share_of_asin_returns.sum() == pytest.approx(1.0)
 
 
 def test_orders_count_once_however_many_items_they_hold(lake):
