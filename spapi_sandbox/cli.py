@@ -16,6 +16,7 @@ from datetime import date
 import typer
 
 from spapi_sandbox.faults import Faults
+from spapi_sandbox.seller import SimulatedSeller
 from spapi_sandbox.server import (
     RunningSandbox,
     SandboxConfig,
@@ -35,6 +36,19 @@ def env_lines(running: RunningSandbox) -> list[str]:
         token = running.env_for(seller_id)["SPAPI_REFRESH_TOKEN"]
         lines.append(f"# seller {seller_id}: SPAPI_REFRESH_TOKEN='{token}'")
     return lines
+
+
+def _seller(config: SandboxConfig, seller_id: str) -> SimulatedSeller:
+    """The sandbox's seller ``seller_id`` (the first when empty), or a usage error naming
+    the ids it has."""
+    try:
+        return make_seller(config, seller_id or None)
+    except KeyError:
+        raise typer.BadParameter(
+            f"{seller_id} is not a sandbox seller id (they are {config.seller_id_of(1)}, "
+            f"{config.seller_id_of(2)}, ...)",
+            param_hint="--seller",
+        ) from None
 
 
 def _date_option(text: str, name: str) -> date | None:
@@ -108,14 +122,7 @@ def truth(
     config = SandboxConfig(
         seed=seed, products=products, days=days, end_date=_date_option(end_date, "--end-date")
     )
-    try:
-        seller = make_seller(config, seller_id or None)
-    except KeyError:
-        raise typer.BadParameter(
-            f"{seller_id} is not a sandbox seller id (they are {config.seller_id_of(1)}, "
-            f"{config.seller_id_of(2)}, ...)",
-            param_hint="--seller",
-        ) from None
+    seller = _seller(config, seller_id)
     rows = truth_rows(seller, _date_option(start, "--from"), _date_option(end, "--to"))
     if output_format == "json":
         typer.echo(json.dumps(rows, indent=1))
@@ -126,6 +133,26 @@ def truth(
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+@app.command("unit-costs")
+def unit_costs_command(
+    seed: int = typer.Option(1, help="Seed of the simulated seller."),
+    products: int = typer.Option(20, help="Number of products."),
+    days: int = typer.Option(30, help="Days of history."),
+    seller_id: str = typer.Option("", "--seller", help="Seller id (default: the first)."),
+    end_date: str = typer.Option(
+        "", help="Last day of the history, YYYY-MM-DD (default: yesterday, UTC)."
+    ),
+) -> None:
+    """Print a simulated seller's unit costs as the CSV ``spapi reference load unit_costs FILE
+    --seller ID`` loads."""
+    from spapi_sandbox.unit_costs import unit_costs_csv
+
+    config = SandboxConfig(
+        seed=seed, products=products, days=days, end_date=_date_option(end_date, "--end-date")
+    )
+    sys.stdout.write(unit_costs_csv(_seller(config, seller_id)).decode("utf-8"))
 
 
 @app.command("fx-rates")

@@ -69,12 +69,17 @@ def _settled(day: str, country: str, now: datetime) -> bool:
 
 
 def curate(
-    lake: Lake, truth: list[dict[str, Any]], now: datetime, returned: dict[Returned, list[Any]]
+    lake: Lake,
+    truth: list[dict[str, Any]],
+    now: datetime,
+    returned: dict[Returned, list[Any]],
+    costs: int,
 ) -> tuple[list[Any], list[str], list[str]]:
     """Curate raw → cleaned → aggregated on a local Spark, each batch gated by its expectation
     suite; check the cleaned daily sales, order items and FBA returns (``returned``: the
-    sandbox's, per marketplace and local day) against the ground truth on settled days, and the
-    sales_daily mart's units against its cleaned table's. (table results, check lines, the
+    sandbox's, per marketplace and local day) against the ground truth on settled days, the
+    unit costs against the ``costs`` rows loaded, and the sales_daily mart's units against its
+    cleaned table's. (table results, check lines, the
     suites' failure lines)"""
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
@@ -103,6 +108,7 @@ def curate(
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         came_back = spark.read.parquet(lake.location("cleaned/returns")).collect()
+        cost_rows = spark.read.parquet(lake.location("cleaned/unit_costs")).count()
         mart_units, cleaned_units = (
             spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
             for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
@@ -127,6 +133,8 @@ def curate(
             f"truth on {same} of {len(settled)} settled days"
         )
     lines += _returns_lines(came_back, returned, now)
+    lines.append(f"unit_costs: {cost_rows} rows curated of the {costs} loaded: "
+                 f"{'yes' if cost_rows == costs else 'NO'}")  # fmt: skip
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
                  f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
     return results, lines, held
@@ -194,6 +202,20 @@ def load_fx(lake: Lake, out: Path, first: date, last: date, seed: int) -> str:
     into = checked.details["reporting_currency"]
     return (f"fx_rates: {checked.rows} daily rates {checked.first} to {checked.last} into {into} "
             f"loaded from {path} ({manifest.key})")  # fmt: skip
+
+
+def load_unit_costs(lake: Lake, out: Path, seller: Any) -> tuple[str, int]:
+    """Write the seller's unit costs beside the summary and load them as ``spapi reference load
+    unit_costs --seller`` does; (the summary line, the rows loaded)."""
+    from spapi_sandbox.unit_costs import unit_costs_csv
+    from spapi_toolkit.lake.reference import load_reference
+
+    path = out / "unit_costs.csv"
+    path.write_bytes(unit_costs_csv(seller))
+    seller_id = seller.config.seller_id
+    manifest, checked = load_reference(lake, "unit_costs", path, seller=seller_id)
+    return (f"unit_costs: {checked.rows} costs of {checked.details['skus']} SKUs ({seller_id}) "
+            f"loaded from {path} ({manifest.key})"), checked.rows  # fmt: skip
 
 
 def check_sales_and_traffic(
@@ -279,9 +301,10 @@ def run(
     stages["ingest: sandbox → raw"] = time.monotonic() - started
     mark = time.monotonic()
     fx_line = load_fx(lake, out, fx_first, fx_last, seed)
+    costs_line, costs = load_unit_costs(lake, out, seller)
     manifests = landed_manifests(lake, seller_id)
-    checks = [fx_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
-    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned)
+    checks = [fx_line, costs_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
+    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs)
     stages["curate: raw → cleaned → marts, suites"] = time.monotonic() - mark
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip

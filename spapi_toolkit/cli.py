@@ -641,14 +641,19 @@ def quality(
         raise typer.Exit(1)
 
 
-reference_app = typer.Typer(help="Reference files (e.g. daily FX rates).", no_args_is_help=True)
+reference_app = typer.Typer(
+    help="Reference files (daily FX rates, a seller's unit costs).", no_args_is_help=True
+)
 app.add_typer(reference_app, name="reference")
 
 
 @reference_app.command("load")
 def reference_load(
     name: str = typer.Argument(..., help="the reference dataset, e.g. fx_rates"),
-    file: Path = typer.Argument(..., help="the file to load (fx_rates: a CSV, see the README)"),
+    file: Path = typer.Argument(..., help="the file to load (a CSV, see the README)"),
+    seller: str = typer.Option(
+        None, help="whose data it is (unit_costs: the selling partner id; fx_rates: none)"
+    ),
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
 ) -> None:
     """Check a reference file whole and land it in the raw zone with its manifest; `spapi
@@ -658,7 +663,9 @@ def reference_load(
     from spapi_toolkit.lake.storage import Lake
 
     try:
-        manifest, checked = load_reference(Lake.from_uri(lake), name, file, clock=Clock.from_env())
+        manifest, checked = load_reference(
+            Lake.from_uri(lake), name, file, seller=seller, clock=Clock.from_env()
+        )
     except (ReferenceFileError, SpApiToolkitError, LookupError) as exc:
         _fail(exc)
     details = ", ".join(f"{k} {v}" for k, v in checked.details.items())

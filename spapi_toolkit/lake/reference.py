@@ -17,6 +17,15 @@ FX rates (``fx_rates``): a UTF-8 CSV with a header naming the columns ``rate_dat
 from each other) and ``rate`` (units of reporting_currency per unit of currency, a positive
 decimal with at most 10 decimals), in any order, nothing else; one row per day and currency,
 one reporting currency per file and per lake.
+
+Unit costs (``unit_costs``): what one unit of a SKU costs the seller (buying or making it and
+getting it to Amazon), for the profit analyses. A UTF-8 CSV with a header naming ``sku`` (1 to
+40 characters, the seller's SKU as in Seller Central), ``currency`` (ISO 4217), ``unit_cost``
+(an amount of money: 0 or more, at most 2 decimals) and ``valid_from`` (YYYY-MM-DD: the cost
+holds from that day until the SKU's next ``valid_from`` in the same currency), in any order,
+nothing else; one row per SKU, currency and day. Unit costs are one seller's: they land under
+its id (``spapi reference load unit_costs costs.csv --seller A2...``), and a corrected file
+wins row by row as FX files do.
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ FX_COLUMNS = ("rate_date", "currency", "reporting_currency", "rate")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _RATE = re.compile(r"\d+(\.\d{1,10})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+UNIT_COST_COLUMNS = ("sku", "currency", "unit_cost", "valid_from")
+_COST = re.compile(r"\d+(\.\d{1,2})?")
+MAX_SKU = 40  # Amazon's limit on a seller SKU
+_SELLER = re.compile(r"[A-Za-z0-9]{1,40}")
 
 
 class ReferenceFileError(SpApiToolkitError, ValueError):
@@ -63,9 +76,12 @@ class ReferenceFile:
     details: dict[str, str]  # recorded in the manifest's request (e.g. the reporting currency)
 
 
-def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
-    """Check an FX rates file (see the module doc); ``ReferenceFileError`` lists its problems."""
-    problems: list[str] = []
+def _csv_rows(
+    data: bytes, where: str, columns: tuple[str, ...], problems: list[str]
+) -> list[tuple[int, dict[str, str]]]:
+    """A reference CSV's rows as (line, {column: stripped value}), after checking it is UTF-8
+    and its header names exactly ``columns`` (any order; ``ReferenceFileError`` otherwise); a
+    row with the wrong number of fields is added to ``problems`` instead; blank lines skipped."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -73,29 +89,51 @@ def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header or header == [""]:
-        raise ReferenceFileError(f"{where}: empty; expected a header {','.join(FX_COLUMNS)}")
+        raise ReferenceFileError(f"{where}: empty; expected a header {','.join(columns)}")
     names = [name.strip() for name in header]
-    missing = [c for c in FX_COLUMNS if c not in names]
-    unknown = [c for c in names if c not in FX_COLUMNS]
+    missing = [c for c in columns if c not in names]
+    unknown = [c for c in names if c not in columns]
     doubled = sorted({c for c in names if names.count(c) > 1})
     if missing or unknown or doubled:
         parts = [f"lacks {missing}" if missing else "", f"has unknown {unknown}" if unknown else "",
                  f"repeats {doubled}" if doubled else ""]  # fmt: skip
         raise ReferenceFileError(
             f"{where} line 1: the header {', '.join(p for p in parts if p)}; "
-            f"expected exactly {', '.join(FX_COLUMNS)} (any order)"
+            f"expected exactly {', '.join(columns)} (any order)"
         )
     position = {name: i for i, name in enumerate(names)}
-    seen: dict[tuple[date, str, str], int] = {}
-    days: list[date] = []
-    reporting: dict[str, int] = {}  # reporting currency -> first line using it
+    rows = []
     for line, fields in enumerate(reader, start=2):
         if not any(f.strip() for f in fields):
             continue  # a blank line (the end of the file)
         if len(fields) != len(names):
             problems.append(f"line {line}: {len(fields)} fields, the header has {len(names)}")
             continue
-        value = {name: fields[i].strip() for name, i in position.items()}
+        rows.append((line, {name: fields[i].strip() for name, i in position.items()}))
+    return rows
+
+
+def _refuse(where: str, problems: list[str], what: str, rows: int) -> None:
+    """``ReferenceFileError`` listing ``problems`` (the first ``MAX_PROBLEMS``), or one saying
+    the file holds no ``what`` when it has no rows; nothing when the file is good."""
+    if not problems and not rows:
+        problems = [f"no {what}: the file has a header only"]
+    if problems:
+        listed = "\n  ".join(problems[:MAX_PROBLEMS])
+        extra = len(problems) - MAX_PROBLEMS
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
+        raise ReferenceFileError(
+            f"{where}: {len(problems)} problem(s), nothing loaded:\n  {listed}{more}"
+        )
+
+
+def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
+    """Check an FX rates file (see the module doc); ``ReferenceFileError`` lists its problems."""
+    problems: list[str] = []
+    seen: dict[tuple[date, str, str], int] = {}
+    days: list[date] = []
+    reporting: dict[str, int] = {}  # reporting currency -> first line using it
+    for line, value in _csv_rows(data, where, FX_COLUMNS, problems):
         row_problems = _fx_row_problems(value)
         problems += [f"line {line} column {p}" for p in row_problems]
         if row_problems:
@@ -112,15 +150,7 @@ def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
     if len(reporting) > 1:
         firsts = ", ".join(f"{c} (line {n})" for c, n in reporting.items())
         problems.append(f"several reporting currencies: {firsts}; a lake reports in one")
-    if not problems and not days:
-        problems.append("no rates: the file has a header only")
-    if problems:
-        listed = "\n  ".join(problems[:MAX_PROBLEMS])
-        extra = len(problems) - MAX_PROBLEMS
-        more = f"\n  ... and {extra} more" if extra > 0 else ""
-        raise ReferenceFileError(
-            f"{where}: {len(problems)} problem(s), nothing loaded:\n  {listed}{more}"
-        )
+    _refuse(where, problems, "rates", len(days))
     currencies = sorted({c for _, c, _ in seen})
     return ReferenceFile(
         rows=len(days),
@@ -130,16 +160,57 @@ def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
     )
 
 
+def check_unit_costs(data: bytes, where: str) -> ReferenceFile:
+    """Check a unit costs file (see the module doc); ``ReferenceFileError`` lists its
+    problems."""
+    problems: list[str] = []
+    seen: dict[tuple[str, str, date], int] = {}
+    for line, value in _csv_rows(data, where, UNIT_COST_COLUMNS, problems):
+        row_problems = _unit_cost_problems(value)
+        problems += [f"line {line} column {p}" for p in row_problems]
+        if row_problems:
+            continue
+        key = (value["sku"], value["currency"], date.fromisoformat(value["valid_from"]))
+        if key in seen:
+            problems.append(f"line {line}: {key[0]} in {key[1]} from {key[2]} again (first on "
+                            f"line {seen[key]}): one cost per SKU, currency and day")  # fmt: skip
+            continue
+        seen[key] = line
+    _refuse(where, problems, "unit costs", len(seen))
+    days = [day for _, _, day in seen]
+    return ReferenceFile(
+        rows=len(seen), first=min(days), last=max(days),
+        details={"skus": str(len({sku for sku, _, _ in seen})),
+                 "currencies": ",".join(sorted({c for _, c, _ in seen}))},
+    )  # fmt: skip
+
+
+def _date_problem(name: str, text: str) -> list[str]:
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        date.fromisoformat(text)
+    except ValueError:
+        return [f"{name}: {text[:40]!r} is not a date (YYYY-MM-DD)"]
+    return []
+
+
+def _unit_cost_problems(value: dict[str, str]) -> list[str]:
+    """What is wrong with one unit cost row's values, each starting with the column's name."""
+    problems = []
+    if not value["sku"] or len(value["sku"]) > MAX_SKU:
+        problems.append(f"sku: {value['sku'][:60]!r} is not a SKU (1 to {MAX_SKU} characters)")
+    if not _CURRENCY.fullmatch(value["currency"]):
+        problems.append(f"currency: {value['currency'][:40]!r} is not an ISO 4217 code (e.g. EUR)")
+    if not _COST.fullmatch(value["unit_cost"]):
+        problems.append(f"unit_cost: {value['unit_cost'][:40]!r} is not an amount of money "
+                        "(0 or more, at most 2 decimals, e.g. 4.75)")  # fmt: skip
+    return problems + _date_problem("valid_from", value["valid_from"])
+
+
 def _fx_row_problems(value: dict[str, str]) -> list[str]:
     """What is wrong with one FX row's values, each starting with the column's name."""
-    problems = []
-    day = value["rate_date"]
-    try:
-        if not _DATE.fullmatch(day):
-            raise ValueError
-        date.fromisoformat(day)
-    except ValueError:
-        problems.append(f"rate_date: {day[:40]!r} is not a date (YYYY-MM-DD)")
+    problems = _date_problem("rate_date", value["rate_date"])
     for name in ("currency", "reporting_currency"):
         if not _CURRENCY.fullmatch(value[name]):
             problems.append(f"{name}: {value[name][:40]!r} is not an ISO 4217 code (e.g. EUR)")
@@ -153,20 +224,35 @@ def _fx_row_problems(value: dict[str, str]) -> list[str]:
     return problems
 
 
-CHECKS: dict[str, Callable[[bytes, str], ReferenceFile]] = {"fx_rates": check_fx_rates}
+CHECKS: dict[str, Callable[[bytes, str], ReferenceFile]] = {
+    "fx_rates": check_fx_rates,
+    "unit_costs": check_unit_costs,
+}
 """Each reference dataset's file check."""
+SELLERS_OWN = {"unit_costs"}
+"""The reference datasets that belong to one seller (landed under its id, not ``reference``)."""
 
 
 def load_reference(
-    lake: Lake, name: str, path: Path, *, clock: Clock = SYSTEM_CLOCK
+    lake: Lake, name: str, path: Path, *, seller: str | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[Manifest, ReferenceFile]:
-    """Check the file at ``path`` as reference dataset ``name`` and land it (the module doc);
-    the manifest (the existing one when this file was loaded before) and what the file holds."""
+    """Check the file at ``path`` as reference dataset ``name`` and land it (the module doc),
+    for ``seller`` when the data is a seller's own (``SELLERS_OWN``); the manifest (the
+    existing one when this file was loaded before) and what the file holds."""
     spec = dataset(name)
     check = CHECKS.get(name)
     if spec.source != "file" or check is None:
         files = ", ".join(CHECKS)
         raise ReferenceFileError(f"{name} is not a reference dataset; these are: {files}")
+    if name in SELLERS_OWN and not seller:
+        raise ReferenceFileError(f"{name} belong to one seller: say whose (its selling partner "
+                                 "id, e.g. --seller A2EXAMPLE1)")  # fmt: skip
+    if name not in SELLERS_OWN and seller:
+        raise ReferenceFileError(f"{name} belong to no seller: load them without a seller")
+    if seller is not None and not _SELLER.fullmatch(seller):
+        raise ReferenceFileError(f"{seller[:40]!r} is not a selling partner id (letters and "
+                                 "digits)")  # fmt: skip
+    owner = seller or REFERENCE_SELLER
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -174,8 +260,7 @@ def load_reference(
     checked = check(data, str(path))
     _check_consistent(lake, name, checked, str(path))
     digest = hashlib.sha256(data).hexdigest()
-    stem = raw_stem(name, REFERENCE_SELLER, ALL_MARKETPLACES, checked.first,
-                    f"{name}-{digest[:16]}")  # fmt: skip
+    stem = raw_stem(name, owner, ALL_MARKETPLACES, checked.first, f"{name}-{digest[:16]}")
     request: dict[str, Any] = {
         "file": path.name,
         "first_day": checked.first.isoformat(),
@@ -184,7 +269,7 @@ def load_reference(
     }
     manifest = land(
         lake, stem, [data], fmt=spec.format, encodings=["utf-8"], shape=document_shape(spec),
-        manifest_fields={"dataset": name, "seller_id": REFERENCE_SELLER, "request": request},
+        manifest_fields={"dataset": name, "seller_id": owner, "request": request},
         now=clock.now(),
     )  # fmt: skip
     return manifest, checked

@@ -43,6 +43,8 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         units, matching, settled = map(int, found.groups())
         assert units > 0 and matching == settled > 0, found.group(0)
     assert "| sales_traffic_by_asin | 90 |" in summary  # 30 days x 3 marketplaces
+    costs = re.search(r"unit_costs: (\d+) rows curated of the (\d+) loaded: yes", summary)
+    assert costs and costs.group(1) == costs.group(2), summary
     assert "FAILED" not in summary
     for stage in ("ingest: sandbox → raw", "curate: raw → cleaned → marts, suites",
                   "notebooks → HTML", "total"):  # fmt: skip
