@@ -197,7 +197,7 @@ def test_a_flat_row_with_more_or_fewer_fields_than_its_header_is_quarantined(spa
     )
     clean, bad = staging.stage(frame, FLAT, b"k")
     assert sorted(r.sku for r in clean.collect()) == ["A", "D"]
-    reasons = {r.sku: r.reason for r in bad.collect()}
+    reasons = {r.sku: r[staging.REASON] for r in bad.collect()}
     assert reasons == {
         "B": "row 3 has 2 fields, its header 4",
         "C": "row 4 has 5 fields, its header 4",
@@ -228,7 +228,7 @@ def test_a_json_line_that_is_not_json_or_not_of_the_read_shape_is_quarantined(sp
     )
     clean, bad = staging.stage(frame, table, b"k")
     assert sorted(r.asin for r in clean.collect()) == ["B1", "B4"]
-    reasons = sorted(r.reason for r in bad.collect())
+    reasons = sorted(r[staging.REASON] for r in bad.collect())
     # The cut line's asin is lost with it (Spark keeps no field of a line it cannot parse).
     assert reasons == [
         "line 2 is not one JSON value of the shape the contract reads",
