@@ -1088,6 +1088,58 @@ def create_restricted_data_token(call: Call) -> Response:
     return Response.json(200, {"restrictedDataToken": token, "expiresIn": int(lifetime)})
 
 
+# --------------------------------------------------------------------------------------------
+# Finances v0
+# --------------------------------------------------------------------------------------------
+
+FINANCES_PAGE = 100  # MaxResultsPerPage's default and maximum
+
+
+def list_financial_events(call: Call) -> Response:
+    """Shipment and refund events posted in the window (``finances``: what they hold), the
+    window's end at most two minutes before now, paged by event."""
+    from spapi_sandbox.finances import financial_events
+
+    token = call.arg("NextToken")
+    if token:
+        state = read_state(token)
+        if state is None:
+            return invalid_input("Invalid NextToken.")
+    else:
+        after, before = call.arg("PostedAfter"), call.arg("PostedBefore")
+        latest = _now_dt(call) - timedelta(minutes=2)
+        if not after:
+            return invalid_input("PostedAfter is required (the first day of events to list).")
+        try:
+            start = parse_time(after)
+            end = parse_time(before) if before else latest
+        except ValueError:
+            return invalid_input("PostedAfter and PostedBefore must be ISO 8601 date-times.")
+        if end > latest:
+            return invalid_input("PostedBefore must be at least two minutes before now.")
+        if end < start:
+            return invalid_input("PostedBefore must be later than PostedAfter.")
+        size = int(call.arg("MaxResultsPerPage") or FINANCES_PAGE)
+        if not 1 <= size <= FINANCES_PAGE:
+            return invalid_input(f"MaxResultsPerPage must be 1 to {FINANCES_PAGE}.")
+        state = {"start": start.isoformat(), "end": end.isoformat(), "offset": 0, "size": size,
+                 "as_of": _now_dt(call).isoformat()}  # fmt: skip
+    events = financial_events(
+        call.seller, call.seller.config.marketplace_ids, parse_time(state["start"]),
+        parse_time(state["end"]), as_of=parse_time(state["as_of"]),
+    )  # fmt: skip
+    page, next_token = page_of(events, state)
+    lists: dict[str, list[dict[str, Any]]] = {"ShipmentEventList": [], "RefundEventList": []}
+    for event in page:
+        lists["RefundEventList" if event.kind == "refund" else "ShipmentEventList"].append(
+            event.body
+        )
+    payload: dict[str, Any] = {"FinancialEvents": lists}
+    if next_token:
+        payload["NextToken"] = next_token
+    return Response.json(200, {"payload": payload})
+
+
 HANDLERS: dict[str, Callable[[Call], Response]] = {
     f"{CATALOG}.getCatalogItem": get_catalog_item,
     f"{CATALOG}.searchCatalogItems": search_catalog_items,
@@ -1104,6 +1156,7 @@ HANDLERS: dict[str, Callable[[Call], Response]] = {
     f"{PRICING_V0}.getItemOffersBatch": get_item_offers_batch,
     f"{PRICING}.getCompetitiveSummary": get_competitive_summary,
     "fbaInventory.getInventorySummaries": get_inventory_summaries,
+    "financesV0.listFinancialEvents": list_financial_events,
     "sellers.getMarketplaceParticipations": get_marketplace_participations,
     "tokens_2021-03-01.createRestrictedDataToken": create_restricted_data_token,
 }

@@ -293,6 +293,16 @@ def tour(tmp_path_factory) -> tuple[CheckedSession, list[dict]]:
             f"&granularityId={US}&marketplaceIds={US}&details=true",
         )
         s.call("GET", "/sellers/v1/marketplaceParticipations")
+
+        # ---- finances ----
+        events, after = "/finances/v0/financialEvents", "PostedAfter=2026-11-10T00:00:00Z"
+        window = f"{after}&PostedBefore=2026-11-20T00:00:00Z"
+        first = s.call("GET", f"{events}?{window}&MaxResultsPerPage=20").json()
+        listed = first["payload"]["FinancialEvents"]
+        assert listed["ShipmentEventList"] and first["payload"]["NextToken"]
+        s.call("GET", f"{events}?NextToken={first['payload']['NextToken']}")
+        s.call("GET", f"{events}?PostedBefore=2026-11-20T00:00:00Z", expect=400)
+        s.call("GET", f"{events}?{after}&PostedBefore=2099-01-01T00:00:00Z", expect=400)
         address, buyer = (
             f"/orders/v0/orders/{order_id}/{what}" for what in ("address", "buyerInfo")
         )
