@@ -1,9 +1,10 @@
 """The synchronous SP-API operations, answered from the simulated seller.
 
 Catalog Items 2022-04-01, Listings Items 2021-08-01, Orders 2026-01-01 and v0 (read only),
-Product Pricing v0 and 2022-05-01, FBA Inventory, Sellers and Tokens. Each handler turns the
-seller's Python objects into the JSON shape of the operation's model (the schema test holds every
-answer to it) and does nothing else: checks of tokens, limits and parameters happen before.
+Product Pricing v0 and 2022-05-01, FBA Inventory, Finances v0 (listFinancialEvents), Sellers and
+Tokens. Each handler turns the seller's Python objects into the JSON shape of the operation's
+model (the schema test holds every answer to it) and does nothing else: checks of tokens,
+limits and parameters happen before.
 ``HANDLERS`` maps ``"<model>.<operationId>"`` to its handler.
 
 ``MarketEvents`` lets simulated time produce notifications: Buy Box and price changes
