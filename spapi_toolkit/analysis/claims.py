@@ -29,7 +29,7 @@ from spapi_toolkit.analysis.diagnoses import (
     with_reasons,
 )
 from spapi_toolkit.analysis.periods import ALL, MEASURES, compare
-from spapi_toolkit.analysis.scope import Scope, country
+from spapi_toolkit.analysis.scope import Scope, country, missing
 from spapi_toolkit.lake.curate.marts.inventory_health import HIGH_RISK_DAYS
 
 # A snapshot table's rows on the latest snapshot day the period holds per marketplace (alias t):
@@ -64,7 +64,7 @@ def check(analysis: Scope) -> list[Claim]:
     found: list[Claim] = []
     checks: list[Callable[[Scope], list[Claim]]] = [
         _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
-        _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refund_rate,
+        _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refunded_units,
         _above_threshold, _buy_box, _click_share,
     ]  # fmt: skip
     for claim in checks:
@@ -100,8 +100,8 @@ def _figure(value: Any) -> str:
 
 
 def _equal_figures(shown: Any, counted: Any) -> bool:
-    if shown is None or counted is None or pd.isna(shown) or pd.isna(counted):
-        return shown is None and counted is None
+    if missing(shown) or missing(counted):
+        return missing(shown) and missing(counted)
     if isinstance(shown, str | bool) or isinstance(counted, str | bool):
         return bool(shown == counted)
     return math.isclose(float(shown), float(counted), rel_tol=1e-9)
@@ -201,7 +201,7 @@ def _listing_health(analysis: Scope) -> list[Claim]:
         return []
     counted = analysis.con.sql(
         "SELECT COUNT(*) AS n " + _latest("cleaned.listings_items", "snapshot_date")
-        + " AND NOT t.is_buyable", **analysis.params,
+        + " AND NOT COALESCE(t.is_buyable, FALSE)", **analysis.params,
     ).n.iloc[0]  # fmt: skip
     shown = int((~health.is_buyable.fillna(False).astype(bool)).sum())
     return [Claim("02", "listings not buyable at the latest snapshot", shown == counted,
@@ -272,7 +272,8 @@ def _top_reasons(analysis: Scope) -> list[Claim]:
     shown = {(r.marketplace_id, r.asin): r.reasons.split(" ")[0] for r in named.itertuples()}
     counted = _sql(analysis, """
         WITH per_reason AS (
-          SELECT marketplace_id, asin, reason, SUM(quantity) AS units FROM cleaned.returns
+          SELECT marketplace_id, asin, COALESCE(reason, '(none given)') AS reason,
+                 SUM(quantity) AS units FROM cleaned.returns
           WHERE return_date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
           GROUP BY 1, 2, 3
         ), ranked AS (
@@ -320,20 +321,18 @@ def _repeat_share(analysis: Scope) -> list[Claim]:
                  "cleaned.repeat_purchase over its customers", shown, counted)]  # fmt: skip
 
 
-def _refund_rate(analysis: Scope) -> list[Claim]:
-    """03's refund rate per marketplace, summed from 02's per-ASIN rows as 03 does, against one
-    SQL sum per marketplace."""
+def _refunded_units(analysis: Scope) -> list[Claim]:
+    """03's refunded units per marketplace (Data Kiosk's one-day windows, summed from the
+    per-ASIN rows as 03 does) against the Sales and Traffic report's by date."""
     refunds = analysis.con.query("refunds_by_asin", **analysis.params)
     if refunds.empty:
         return []
-    summed = refunds.groupby("marketplace_id")[["units_refunded", "units_ordered"]].sum()
-    shown = (summed.units_refunded / summed.units_ordered).to_dict()
-    counted = _sql(analysis, "SELECT marketplace_id, CAST(SUM(units_refunded) AS DOUBLE) / "
-                   "NULLIF(SUM(units_ordered), 0) FROM cleaned.kiosk_sales_traffic WHERE "
-                   "start_date BETWEEN :start AND :end AND end_date = start_date AND "
+    counted = _sql(analysis, "SELECT marketplace_id, SUM(units_refunded) FROM "
+                   "cleaned.sales_traffic_daily WHERE date BETWEEN :start AND :end AND "
                    "CONTAINS(:marketplaces, marketplace_id) GROUP BY 1")  # fmt: skip
-    return [same("03", "the refund rate per marketplace equals refunded over ordered units in "
-                 "cleaned.kiosk_sales_traffic", shown, counted)]  # fmt: skip
+    return [same("03", "refunded units per marketplace (Data Kiosk) equal the Sales and Traffic "
+                 "report's (cleaned.sales_traffic_daily)",
+                 _by(refunds, ["marketplace_id"], "units_refunded"), counted)]  # fmt: skip
 
 
 def _above_threshold(analysis: Scope) -> list[Claim]:
@@ -360,7 +359,8 @@ def _buy_box(analysis: Scope) -> list[Claim]:
     won = prices[prices.buy_box_winner == "us"].groupby("marketplace_id").asin.count().to_dict()
     counted = _sql(analysis, "SELECT t.marketplace_id, COUNT(*) "
                    + _latest("cleaned.item_offers", "snapshot_date")
-                   + " AND t.we_win_buy_box GROUP BY 1")  # fmt: skip
+                   + " AND COALESCE(t.status = 'Success', TRUE) AND COALESCE(t.we_win_buy_box, "
+                   "t.buy_box_seller_id = t.seller_id) GROUP BY 1")  # fmt: skip
     return [same("04", "the Buy Boxes we held per marketplace equal cleaned.item_offers' at "
                  "the latest snapshot", won, counted)]  # fmt: skip
 
@@ -373,7 +373,7 @@ def _click_share(analysis: Scope) -> list[Claim]:
         return []
     week = terms[terms.week_start == terms.week_start.max()]
     top = week.sort_values("search_frequency_rank").head(15)
-    shown = {(r.marketplace_id, r.search_term): _plain(r.our_click_share)
+    shown = {(r.marketplace_id, r.department_name, r.search_term): _plain(r.our_click_share)
              for r in top.itertuples()}  # fmt: skip
     sunday = pd.Timestamp(week.week_start.max()).date()
     counted = _sql(analysis, """
@@ -383,11 +383,11 @@ def _click_share(analysis: Scope) -> list[Claim]:
           UNION SELECT marketplace_id, asin FROM cleaned.listings
           WHERE snapshot_date BETWEEN :week AND DATE_ADD('day', 6, :week)
         )
-        SELECT s.marketplace_id, s.search_term, SUM(s.click_share)
+        SELECT s.marketplace_id, s.department_name, s.search_term, SUM(s.click_share)
         FROM cleaned.search_terms AS s
         JOIN ours AS o ON o.marketplace_id = s.marketplace_id AND o.asin = s.clicked_asin
         WHERE s.week_start = :week AND CONTAINS(:marketplaces, s.marketplace_id)
-        GROUP BY 1, 2""", week=sunday)  # fmt: skip
+        GROUP BY 1, 2, 3""", week=sunday)  # fmt: skip
     counted = {key: value for key, value in counted.items() if key in shown}
     return [same("04", f"our click share of the 15 most searched terms (week of {sunday}) "
                  "equals the summed click share of our ASINs in cleaned.search_terms", shown,

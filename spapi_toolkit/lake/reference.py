@@ -2,10 +2,16 @@
 
 A reference dataset (``source = "file"`` in ``datasets.toml``, e.g. ``fx_rates``) is not asked of
 Amazon: somebody loads a file (``spapi reference load fx_rates rates.csv``). Reference data
-belongs to no seller and no marketplace, so it lands under ``seller_id=reference`` (lower case:
-no Amazon seller id can be it) and ``marketplace_id=all``; ``dt`` is the first day the file
-covers and the object is named by the file's sha256, so loading the same file again lands
-nothing and a corrected file is a new object whose rows win (newest pull) at curation.
+belongs to no marketplace (``marketplace_id=all``); FX rates belong to no seller either
+(``seller_id=reference``, lower case: no Amazon seller id can be it), unit costs to the seller
+named with ``--seller``. ``dt`` is the first day the file covers and the object is named by the
+file's sha256, so loading the same file again lands nothing and a corrected file is a new
+object whose rows win key by key (newest pull) at curation. A row a later file leaves out is
+not removed: correct a row by loading it again with its key (e.g. the same SKU, currency and
+valid_from with the right cost).
+
+Values are taken as written: a header name or a value with spaces around it is a problem, not
+trimmed (curation would read the spaces too).
 
 The file is checked whole before anything is written (reference files are small): a malformed
 one raises ``ReferenceFileError`` listing every problem with its line and column, and the lake
@@ -57,9 +63,9 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _RATE = re.compile(r"\d+(\.\d{1,10})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 UNIT_COST_COLUMNS = ("sku", "currency", "unit_cost", "valid_from")
-_COST = re.compile(r"\d+(\.\d{1,2})?")
+_COST = re.compile(r"\d{1,16}(\.\d{1,2})?")  # fits the lake's decimal(18,2)
 MAX_SKU = 40  # Amazon's limit on a seller SKU
-_SELLER = re.compile(r"[A-Za-z0-9]{1,40}")
+_SELLER = re.compile(r"[A-Z0-9]{1,40}")  # Amazon's ids are upper case, unlike "reference"
 
 
 class ReferenceFileError(SpApiToolkitError, ValueError):
@@ -79,9 +85,10 @@ class ReferenceFile:
 def _csv_rows(
     data: bytes, where: str, columns: tuple[str, ...], problems: list[str]
 ) -> list[tuple[int, dict[str, str]]]:
-    """A reference CSV's rows as (line, {column: stripped value}), after checking it is UTF-8
-    and its header names exactly ``columns`` (any order; ``ReferenceFileError`` otherwise); a
-    row with the wrong number of fields is added to ``problems`` instead; blank lines skipped."""
+    """A reference CSV's rows as (line, {column: value}), after checking it is UTF-8 and its
+    header names exactly ``columns`` (any order; ``ReferenceFileError`` otherwise); a row with
+    the wrong number of fields or a value with spaces around it is added to ``problems``
+    instead; blank lines skipped."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -90,7 +97,11 @@ def _csv_rows(
     header = next(reader, None)
     if not header or header == [""]:
         raise ReferenceFileError(f"{where}: empty; expected a header {','.join(columns)}")
-    names = [name.strip() for name in header]
+    names = list(header)
+    spaced = [name for name in names if name != name.strip()]
+    if spaced:
+        raise ReferenceFileError(f"{where} line 1: the header's names {spaced} have spaces "
+                                 f"around them; expected exactly {','.join(columns)}")  # fmt: skip
     missing = [c for c in columns if c not in names]
     unknown = [c for c in names if c not in columns]
     doubled = sorted({c for c in names if names.count(c) > 1})
@@ -109,7 +120,12 @@ def _csv_rows(
         if len(fields) != len(names):
             problems.append(f"line {line}: {len(fields)} fields, the header has {len(names)}")
             continue
-        rows.append((line, {name: fields[i].strip() for name, i in position.items()}))
+        value = {name: fields[i] for name, i in position.items()}
+        spaced = [name for name, text in value.items() if text != text.strip()]
+        problems += [f"line {line} column {name}: {value[name][:40]!r} has spaces around it"
+                     for name in spaced]  # fmt: skip
+        if not spaced:
+            rows.append((line, value))
     return rows
 
 
@@ -250,8 +266,8 @@ def load_reference(
     if name not in SELLERS_OWN and seller:
         raise ReferenceFileError(f"{name} belong to no seller: load them without a seller")
     if seller is not None and not _SELLER.fullmatch(seller):
-        raise ReferenceFileError(f"{seller[:40]!r} is not a selling partner id (letters and "
-                                 "digits)")  # fmt: skip
+        raise ReferenceFileError(f"{seller[:40]!r} is not a selling partner id (capital "
+                                 "letters and digits)")  # fmt: skip
     owner = seller or REFERENCE_SELLER
     try:
         data = path.read_bytes()

@@ -53,3 +53,4 @@ def test_figures_compare_per_key_and_a_key_on_one_side_only_fails():
     assert not wrong.holds and wrong.detail == "US: shown 324, SQL 323"
     assert not same("03", "share", {US: None}, {US: 0.0}).holds
     assert same("03", "share", {US: None}, {US: None}).holds
+    assert same("03", "share", {US: float("nan")}, {US: None}).holds  # pandas' and SQL's null

@@ -42,6 +42,13 @@ def test_a_malformed_file_is_refused_whole_with_each_line_and_column(tmp_path):
                      "line 8: 2 fields, the header has 4", "line 9 column sku: 'SSS"):  # fmt: skip
         assert expected in message, message
     assert not list(lake.list(""))  # nothing written
+    spaced = "line 2 column sku: 'SKU-1 ' has spaces around it"
+    with pytest.raises(ReferenceFileError, match=spaced):  # curation would keep the space
+        check_unit_costs((HEADER + "SKU-1 ,USD,4.75,2026-01-01\n").encode(), "f.csv")
+    with pytest.raises(ReferenceFileError, match=r"the header's names \[' currency'\] have "):
+        check_unit_costs(b"sku, currency,unit_cost,valid_from\n", "f.csv")
+    with pytest.raises(ReferenceFileError, match="'12345678901234567' is not an amount"):
+        check_unit_costs((HEADER + "SKU-1,USD,12345678901234567,2026-01-01\n").encode(), "f")
     with pytest.raises(ReferenceFileError, match="no unit costs: the file has a header only"):
         check_unit_costs(HEADER.encode(), "f.csv")
     with pytest.raises(ReferenceFileError, match=r"line 1: the header lacks \['unit_cost'\]"):
@@ -54,8 +61,9 @@ def test_unit_costs_belong_to_a_seller_and_fx_rates_to_none(tmp_path):
     good.write_text(HEADER + "SKU-1,USD,4.75,2026-01-01\n")
     with pytest.raises(ReferenceFileError, match="unit_costs belong to one seller: say whose"):
         load_reference(lake, "unit_costs", good)
-    with pytest.raises(ReferenceFileError, match="is not a selling partner id"):
-        load_reference(lake, "unit_costs", good, seller="../other")
+    for wrong in ("../other", "reference"):  # "reference" is the FX rates' owner
+        with pytest.raises(ReferenceFileError, match="is not a selling partner id"):
+            load_reference(lake, "unit_costs", good, seller=wrong)
     with pytest.raises(ReferenceFileError, match="fx_rates belong to no seller"):
         load_reference(lake, "fx_rates", good, seller=SELLER)
     assert not list(lake.list(""))

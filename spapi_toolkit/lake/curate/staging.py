@@ -5,7 +5,7 @@ run the same on Glue and locally. The order matters and is ``stage``'s:
 
 1. ``typed``: every column cast to its contract type. A value that does not fit (``"12,3"`` as a
    decimal, a timestamp without its offset) and a required value that is missing become a
-   ``reason``; nothing is silently null.
+   ``_reason`` (``REASON``); nothing is silently null.
 2. ``split``: rows with a reason go to quarantine, the rest on.
 3. ``protect``: personal data per the contract: ``drop`` removed, ``hash`` replaced by a keyed
    HMAC-SHA256 (hex), ``restrict`` kept (Lake Formation keeps analysts from it).
@@ -44,14 +44,14 @@ class StagingError(ValueError):
 
 
 def stage(rows: DataFrame, table: Table, hash_key: bytes | None) -> tuple[DataFrame, DataFrame]:
-    """``rows`` (from ``sources.read``) as (clean rows, quarantined rows with a ``reason``)."""
+    """``rows`` (from ``sources.read``) as (clean rows, quarantined rows with a ``REASON``)."""
     typed_rows = typed(rows, table)
     good, bad = split(typed_rows)
     return newest(protect(good, table, hash_key), table), bad
 
 
 def typed(rows: DataFrame, table: Table) -> DataFrame:
-    """Every contract column cast to its type, derived columns added, and ``reason`` set on
+    """Every contract column cast to its type, derived columns added, and ``REASON`` set on
     rows that break a hard rule (a value that does not fit its type, a required value missing).
     A quarantined row keeps the raw text of its typed columns as ``_raw_<name>`` (null on the
     rows that pass; a string column's value is its text)."""
