@@ -120,9 +120,14 @@ def _write(root: Path, contract: Contract, columns: dict[str, Any], rows: int) -
 
 
 # Rows per partition of each table the queries read, beyond one per product: ``None`` means one
-# row per product (ASIN or SKU); a number is that many rows (ship-to states, search terms).
+# row per product (ASIN or SKU); a number is that many rows (ship-to states, search terms, and
+# returns: a tenth of 2,000 products returned a unit each day and marketplace).
 ROWS = {"customer_behavior": 60, "search_terms_weekly": 400, "market_basket_pairs": None,
-        "order_items": "items"}  # fmt: skip
+        "order_items": "items", "returns": 200}  # fmt: skip
+# FBA return reasons: Amazon's codes, a handful per ASIN (not one of 50 made-up words).
+REASONS = ["UNWANTED_ITEM", "DEFECTIVE", "NOT_AS_DESCRIBED", "QUALITY_UNACCEPTABLE",
+           "ORDERED_WRONG_ITEM", "FOUND_BETTER_PRICE", "NO_REASON_GIVEN", "DAMAGED_BY_CARRIER",
+           "MISSING_PARTS"]  # fmt: skip
 # Tables of one-day windows: end_date is the partition's start_date (Data Kiosk is asked one day
 # per query, as the registry says), not a random date.
 ONE_DAY_WINDOWS = {"kiosk_sales_traffic"}
@@ -168,6 +173,8 @@ def _values(name: str, kind: str, n: int, rng: Any, asins: Any, allowed: Any) ->
             return rng.choice(["us", "other", "none"], n)
         if name == "stock_out_risk":
             return rng.choice(["out_of_stock", "high", "medium", "low", "no_sales"], n)
+        if name == "reason":
+            return rng.choice(REASONS, n)
         if name == "abc_class":
             return rng.choice(["A", "B", "C"], n)
         return np.char.add(f"{name[:6]}-", rng.integers(0, 50, n).astype(str))
