@@ -39,6 +39,10 @@ SNAPSHOT_DAYS = ("BETWEEN CAST(DATE_ADD('day', 1, :start) AS DATE) "
                  "AND CAST(DATE_ADD('day', 1, :end) AS DATE)")  # fmt: skip
 
 
+Read = Callable[[str], "pd.DataFrame | None"]
+"""A named query's rows for the scope, each query run once per check (None: no rows)."""
+
+
 def _latest(table: str, day: str) -> str:
     return (f"FROM {table} AS t WHERE CONTAINS(:marketplaces, t.marketplace_id) "
             f"AND t.{day} {SNAPSHOT_DAYS} AND t.{day} = (SELECT MAX(u.{day}) FROM {table} AS u "
@@ -61,14 +65,21 @@ class Claim:
 def check(analysis: Scope) -> list[Claim]:
     """Every claim this module knows, for the scope ``analysis`` (a claim whose data the lake
     does not hold for the period is left out)."""
+    frames: dict[str, pd.DataFrame] = {}
+
+    def read(name: str) -> pd.DataFrame | None:
+        if name not in frames:
+            frames[name] = analysis.con.query(name, **analysis.params)
+        return None if frames[name].empty else frames[name]
+
     found: list[Claim] = []
-    checks: list[Callable[[Scope], list[Claim]]] = [
+    checks: list[Callable[[Scope, Read], list[Claim]]] = [
         _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
         _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refunded_units,
         _above_threshold, _buy_box, _click_share,
     ]  # fmt: skip
     for claim in checks:
-        found += claim(analysis)
+        found += claim(analysis, read)
     return found
 
 
@@ -126,11 +137,11 @@ def _by(frame: pd.DataFrame, keys: list[str], column: str) -> dict[Any, Any]:
     return {key: _plain(value) for key, value in summed.items()}
 
 
-def _units_ordered(analysis: Scope) -> list[Claim]:
+def _units_ordered(analysis: Scope, read: Read) -> list[Claim]:
     """00's units ordered per marketplace (from sales_daily) against the cleaned Sales and
     Traffic report it sums."""
-    daily = analysis.con.query("sales_by_day", **analysis.params)
-    if daily.empty:
+    daily = read("sales_by_day")
+    if daily is None:
         return []
     counted = _sql(analysis, "SELECT marketplace_id, SUM(units_ordered) FROM "
                    "cleaned.sales_traffic_by_asin WHERE date BETWEEN :start AND :end AND "
@@ -149,7 +160,7 @@ def _sql_sum(analysis: Scope, column: str, marketplaces: list[str]) -> Any:
     return frame.total.iloc[0]
 
 
-def _opening_totals(analysis: Scope) -> list[Claim]:
+def _opening_totals(analysis: Scope, read: Read) -> list[Claim]:
     table = compare(analysis).table.set_index(["marketplace", "measure"])
     claims = []
     for market in analysis.marketplaces:
@@ -158,7 +169,7 @@ def _opening_totals(analysis: Scope) -> list[Claim]:
         claims.append(_equal("01", f"{country(market)} ordered product sales", shown, summed))
     if (ALL, MEASURES["sales"]) in table.index:
         shown = table.loc[(ALL, MEASURES["sales"])].this_period
-        if shown is not None and shown == shown:
+        if not missing(shown):
             summed = _sql_sum(analysis, "ordered_product_sales_reporting", analysis.marketplaces)
             claims.append(_equal("01", "sales across marketplaces (reporting currency)", shown,
                                  summed))  # fmt: skip
@@ -173,9 +184,9 @@ def _equal(report: str, what: str, shown: Any, summed: Any) -> Claim:
                  f"shown {shown}, SQL {summed}")  # fmt: skip
 
 
-def _low_conversion(analysis: Scope) -> list[Claim]:
-    funnel = analysis.con.query("asin_funnel", **analysis.params)
-    if funnel.empty:
+def _low_conversion(analysis: Scope, read: Read) -> list[Claim]:
+    funnel = read("asin_funnel")
+    if funnel is None:
         return []
     flagged = low_conversion(funnel)
     wrong = []
@@ -195,9 +206,9 @@ def _low_conversion(analysis: Scope) -> list[Claim]:
                                                else ""))]  # fmt: skip
 
 
-def _listing_health(analysis: Scope) -> list[Claim]:
-    health = analysis.con.query("listing_health", **analysis.params)
-    if health.empty:
+def _listing_health(analysis: Scope, read: Read) -> list[Claim]:
+    health = read("listing_health")
+    if health is None:
         return []
     counted = analysis.con.sql(
         "SELECT COUNT(*) AS n " + _latest("cleaned.listings_items", "snapshot_date")
@@ -208,11 +219,11 @@ def _listing_health(analysis: Scope) -> list[Claim]:
                   f"shown {shown}, SQL {counted}")]  # fmt: skip
 
 
-def _needs_stock(analysis: Scope) -> list[Claim]:
+def _needs_stock(analysis: Scope, read: Read) -> list[Claim]:
     """02's SKUs that need stock now against the rule written out over the mart's figures
     (not its risk label)."""
-    stock = analysis.con.query("inventory_latest", **analysis.params)
-    if stock.empty:
+    stock = read("inventory_latest")
+    if stock is None:
         return []
     shown = {(r.marketplace_id, r.sku): True for r in needs_stock(stock).itertuples()}
     counted = _sql(analysis, "SELECT t.marketplace_id, t.sku, TRUE "
@@ -224,10 +235,10 @@ def _needs_stock(analysis: Scope) -> list[Claim]:
                  counted)]  # fmt: skip
 
 
-def _high_refunds(analysis: Scope) -> list[Claim]:
+def _high_refunds(analysis: Scope, read: Read) -> list[Claim]:
     """02's high-refund ASINs against the rule over the cleaned Data Kiosk rows."""
-    refunds = analysis.con.query("refunds_by_asin", **analysis.params)
-    if refunds.empty:
+    refunds = read("refunds_by_asin")
+    if refunds is None:
         return []
     shown = {(r.marketplace_id, r.child_asin): True for r in high_refunds(refunds).itertuples()}
     counted = _sql(analysis, "SELECT marketplace_id, child_asin, TRUE FROM "
@@ -239,11 +250,11 @@ def _high_refunds(analysis: Scope) -> list[Claim]:
                  "those whose refunded units exceed it", shown, counted)]  # fmt: skip
 
 
-def _high_returns(analysis: Scope) -> list[Claim]:
+def _high_returns(analysis: Scope, read: Read) -> list[Claim]:
     """02's high-return ASINs against the rule over the cleaned returns and the cleaned Sales
     and Traffic report (the report reads the sales_daily mart for the units ordered)."""
-    returned = analysis.con.query("returns_by_asin", **analysis.params)
-    if returned.empty:
+    returned = read("returns_by_asin")
+    if returned is None:
         return []
     shown = {(r.marketplace_id, r.asin): True for r in high_returns(returned).itertuples()}
     counted = _sql(analysis, """
@@ -262,12 +273,13 @@ def _high_returns(analysis: Scope) -> list[Claim]:
                  "those whose FBA returns exceed it", shown, counted)]  # fmt: skip
 
 
-def _top_reasons(analysis: Scope) -> list[Claim]:
+def _top_reasons(analysis: Scope, read: Read) -> list[Claim]:
     """02's first reason per ASIN is the one most of its returned units were returned for."""
-    returned = analysis.con.query("returns_by_asin", **analysis.params)
-    if returned.empty:
+    returned = read("returns_by_asin")
+    if returned is None:
         return []
-    reasons = analysis.con.query("return_reasons", **analysis.params)
+    reasons = read("return_reasons")
+    assert reasons is not None  # an ASIN with returns has reasons
     named = with_reasons(returned, reasons)
     shown = {(r.marketplace_id, r.asin): r.reasons.split(" ")[0] for r in named.itertuples()}
     counted = _sql(analysis, """
@@ -286,11 +298,11 @@ def _top_reasons(analysis: Scope) -> list[Claim]:
                  "were returned for", shown, counted)]  # fmt: skip
 
 
-def _basket_orders(analysis: Scope) -> list[Claim]:
+def _basket_orders(analysis: Scope, read: Read) -> list[Claim]:
     """03's orders per marketplace (the customer_behavior mart, over whole weeks) against the
     order items placed in those weeks less the cancelled ones, which 03 says it leaves out."""
-    weekly = analysis.con.query("customer_weekly", **analysis.params)
-    if weekly.empty:
+    weekly = read("customer_weekly")
+    if weekly is None:
         return []
     first = pd.Timestamp(weekly.week_start.min()).date()
     last = (pd.Timestamp(weekly.week_start.max()) + pd.Timedelta(days=6)).date()
@@ -304,10 +316,10 @@ def _basket_orders(analysis: Scope) -> list[Claim]:
                  _by(weekly, ["marketplace_id"], "orders"), counted)]  # fmt: skip
 
 
-def _repeat_share(analysis: Scope) -> list[Claim]:
+def _repeat_share(analysis: Scope, read: Read) -> list[Claim]:
     """03's weekly repeat-customer share against Amazon's per-ASIN shares, weighted again."""
-    repeat = analysis.con.query("repeat_purchase", **analysis.params)
-    if repeat.empty:
+    repeat = read("repeat_purchase")
+    if repeat is None:
         return []
     shown = {(r.marketplace_id, pd.Timestamp(r.week_start).date()): _plain(r.repeat_customer_share)
              for r in repeat.itertuples()}  # fmt: skip
@@ -321,11 +333,11 @@ def _repeat_share(analysis: Scope) -> list[Claim]:
                  "cleaned.repeat_purchase over its customers", shown, counted)]  # fmt: skip
 
 
-def _refunded_units(analysis: Scope) -> list[Claim]:
+def _refunded_units(analysis: Scope, read: Read) -> list[Claim]:
     """03's refunded units per marketplace (Data Kiosk's one-day windows, summed from the
     per-ASIN rows as 03 does) against the Sales and Traffic report's by date."""
-    refunds = analysis.con.query("refunds_by_asin", **analysis.params)
-    if refunds.empty:
+    refunds = read("refunds_by_asin")
+    if refunds is None:
         return []
     counted = _sql(analysis, "SELECT marketplace_id, SUM(units_refunded) FROM "
                    "cleaned.sales_traffic_daily WHERE date BETWEEN :start AND :end AND "
@@ -335,9 +347,9 @@ def _refunded_units(analysis: Scope) -> list[Claim]:
                  _by(refunds, ["marketplace_id"], "units_refunded"), counted)]  # fmt: skip
 
 
-def _above_threshold(analysis: Scope) -> list[Claim]:
-    prices = analysis.con.query("price_position_latest", **analysis.params)
-    if prices.empty:
+def _above_threshold(analysis: Scope, read: Read) -> list[Claim]:
+    prices = read("price_position_latest")
+    if prices is None:
         return []
     above = prices[prices.above_competitive_price_threshold.fillna(False).astype(bool)]
     shown = int((above.buy_box_winner == "us").sum())
@@ -350,11 +362,11 @@ def _above_threshold(analysis: Scope) -> list[Claim]:
                   "Buy Box", shown == counted, f"shown {shown}, SQL {counted}")]  # fmt: skip
 
 
-def _buy_box(analysis: Scope) -> list[Claim]:
+def _buy_box(analysis: Scope, read: Read) -> list[Claim]:
     """04's Buy Boxes we held per marketplace at the latest snapshot, against the offers
     snapshot the mart is built from."""
-    prices = analysis.con.query("price_position_latest", **analysis.params)
-    if prices.empty:
+    prices = read("price_position_latest")
+    if prices is None:
         return []
     won = prices[prices.buy_box_winner == "us"].groupby("marketplace_id").asin.count().to_dict()
     counted = _sql(analysis, "SELECT t.marketplace_id, COUNT(*) "
@@ -365,11 +377,11 @@ def _buy_box(analysis: Scope) -> list[Claim]:
                  "the latest snapshot", won, counted)]  # fmt: skip
 
 
-def _click_share(analysis: Scope) -> list[Claim]:
+def _click_share(analysis: Scope, read: Read) -> list[Claim]:
     """04's click share of our most searched terms in the latest week against Brand Analytics'
     rows of our ASINs (those we sold or listed that week)."""
-    terms = analysis.con.query("search_term_share", **analysis.params)
-    if terms.empty:
+    terms = read("search_term_share")
+    if terms is None:
         return []
     week = terms[terms.week_start == terms.week_start.max()]
     top = week.sort_values("search_frequency_rank").head(15)
