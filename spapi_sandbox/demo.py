@@ -156,10 +156,14 @@ def sandbox_returns(
     for market in markets:
         for r in returns(seller, market, *wide):
             if first <= r.local_date <= last:
-                found[(market, str(r.local_date))].append(
-                    (r.order_id, r.sku, r.quantity, r.reason, r.detailed_disposition)
-                )
+                found[(market, str(r.local_date))].append(_compared(r))
     return found
+
+
+def _compared(row: Any) -> tuple[Any, ...]:
+    """What the returns check compares of a return: a sandbox ``Return`` or a cleaned row, which
+    name these fields alike."""
+    return (row.order_id, row.sku, row.quantity, row.reason, row.detailed_disposition)
 
 
 def _returns_lines(
@@ -168,9 +172,7 @@ def _returns_lines(
     """Per marketplace: on how many settled days the cleaned returns are the sandbox's."""
     held: dict[Returned, list[Any]] = defaultdict(list)
     for r in rows:
-        held[(r.marketplace_id, str(r.return_date))].append(
-            (r.order_id, r.sku, r.quantity, r.reason, r.detailed_disposition)
-        )
+        held[(r.marketplace_id, str(r.return_date))].append(_compared(r))
     lines = []
     for country in MARKETPLACES:
         market = marketplace(country).marketplace_id

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,11 +31,9 @@ from zoneinfo import ZoneInfo
 from spapi_sandbox.seller import (
     CURRENCIES,
     DEFAULT_CURRENCY,
-    REFUND_LOOKBACK_DAYS,
     OrderItem,
     SimulatedSeller,
     as_utc,
-    daterange,
     money,
     stable_fraction,
 )
@@ -161,18 +159,13 @@ def financial_events(
     start, end = as_utc(start), as_utc(end)
     found: list[Posted] = []
     for mp in marketplace_ids:
-        zone = ZoneInfo(marketplace(mp).timezone)
-        first = start.astimezone(zone).date() - timedelta(days=REFUND_LOOKBACK_DAYS)
-        last = min(end.astimezone(zone).date(), seller.config.end_date)
         groups: dict[tuple[str, str, datetime], list[OrderItem]] = defaultdict(list)
-        for d in daterange(max(first, seller.config.start_date), last):
-            for item in seller.day(mp, d).order_items:
-                seen = item.as_of(as_of)
-                if seen is None or seen.is_cancelled:
-                    continue
-                for kind, when in (("shipment", seen.ship_date), ("refund", seen.refund_date)):
-                    if when is not None and start <= as_utc(when) <= end:
-                        groups[(kind, seen.amazon_order_id, as_utc(when))].append(seen)
+        for seen in seller.items_after_sale(mp, start, end, as_of):
+            if seen.is_cancelled:
+                continue
+            for kind, when in (("shipment", seen.ship_date), ("refund", seen.refund_date)):
+                if when is not None and start <= as_utc(when) <= end:
+                    groups[(kind, seen.amazon_order_id, as_utc(when))].append(seen)
         found += [_event(seller, mp, kind, order, when, items)
                   for (kind, order, when), items in groups.items()]  # fmt: skip
     return sorted(found, key=lambda e: (e.posted, e.body["AmazonOrderId"], e.kind))

@@ -19,15 +19,13 @@ same whenever it is requested.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from spapi_sandbox.seller import (
-    REFUND_LOOKBACK_DAYS,
     OrderItem,
     SimulatedSeller,
     as_utc,
-    daterange,
     rng_for,
 )
 from spapi_toolkit.regions import marketplace
@@ -114,17 +112,12 @@ def returns(
     """The FBA returns processed in ``[start, end]`` (instants; naive means UTC) as a report
     requested at ``as_of`` shows them (None: every return, the ground truth), by return date."""
     start, end = as_utc(start), as_utc(end)
-    tz = ZoneInfo(marketplace(marketplace_id).timezone)
-    first = start.astimezone(tz).date() - timedelta(days=REFUND_LOOKBACK_DAYS)
-    last = min(end.astimezone(tz).date(), seller.config.end_date)
     found = []
-    for d in daterange(max(first, seller.config.start_date), last):
-        for item in seller.day(marketplace_id, d).order_items:
-            seen = item.as_of(as_of)
-            if seen is None or seen.refund_date is None or seen.fulfillment_channel != "Amazon":
-                continue
-            if start <= seen.refund_date <= end and (row := _return(seller, seen)):
-                found.append(row)
+    for seen in seller.items_after_sale(marketplace_id, start, end, as_of):
+        if seen.refund_date is None or seen.fulfillment_channel != "Amazon":
+            continue
+        if start <= seen.refund_date <= end and (row := _return(seller, seen)):
+            found.append(row)
     return sorted(found, key=lambda r: (r.return_date, r.order_id, r.sku))
 
 

@@ -970,6 +970,21 @@ class SimulatedSeller:
                 if start <= when <= end:
                     yield seen
 
+    def items_after_sale(
+        self, marketplace_id: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> Iterator[OrderItem]:
+        """Every order item, as ``as_of`` sees it (None: final), that could ship or be refunded
+        in ``[start, end]`` (naive means UTC): those purchased from ``REFUND_LOOKBACK_DAYS``
+        before ``start``'s local day to ``end``'s. The caller picks the events in the window."""
+        tz = ZoneInfo(marketplace(marketplace_id).timezone)
+        first = as_utc(start).astimezone(tz).date() - timedelta(days=REFUND_LOOKBACK_DAYS)
+        last = min(as_utc(end).astimezone(tz).date(), self.config.end_date)
+        for d in daterange(max(first, self.config.start_date), last):
+            for item in self.day(marketplace_id, d).order_items:
+                seen = item.as_of(as_of)
+                if seen is not None:
+                    yield seen
+
     # ---- ground truth ----------------------------------------------------------------------
 
     def truth(self, start: date | None = None, end: date | None = None) -> list[dict]:
