@@ -15,7 +15,7 @@ tax and promotion back (signs reversed), the referral fee given back less Amazon
 administration fee (``RefundCommission``: 20 % of that referral fee, at most $5), and no FBA fee
 back. Fees in USD convert into the marketplace's currency at the sandbox's fixed rates
 (``seller.CURRENCIES``) and round to its minor unit. ``fee_truth`` sums the same figures per
-marketplace, local day and SKU: what a lake's fee tables must add up to.
+marketplace, local day, SKU and kind of event: what a lake's fee tables must add up to.
 """
 
 from __future__ import annotations
@@ -189,17 +189,18 @@ def _event(
 
 def fee_truth(
     seller: SimulatedSeller, marketplace_ids: Iterable[str], start: datetime, end: datetime
-) -> dict[tuple[str, str, str], dict[str, Decimal]]:
-    """{(marketplace id, local day posted, SKU): {charge or fee type: summed amount}} of every
-    event posted in ``[start, end]``; a refund's parts under ``Refund<type>``."""
-    totals: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(
+) -> dict[tuple[str, str, str, str], dict[str, Decimal]]:
+    """{(marketplace id, local day posted, SKU, event list): {charge, fee or "Promotion":
+    summed amount}} of every event posted in ``[start, end]``; the event list is Amazon's name,
+    ``ShipmentEventList`` or ``RefundEventList``, so a refund's referral fee given back and its
+    ``RefundCommission`` stay apart from the shipment's."""
+    totals: dict[tuple[str, str, str, str], dict[str, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
     )
     for event in financial_events(seller, marketplace_ids, start, end):
         day = event.posted.astimezone(ZoneInfo(marketplace(event.marketplace_id).timezone))
+        listed = "RefundEventList" if event.kind == "refund" else "ShipmentEventList"
         for sku, parts in event.items:
             for name, amount in parts.items():
-                label = name if event.kind == "shipment" or name.startswith("Refund") else (
-                    f"Refund{name}")  # fmt: skip
-                totals[(event.marketplace_id, day.date().isoformat(), sku)][label] += amount
+                totals[(event.marketplace_id, day.date().isoformat(), sku, listed)][name] += amount
     return totals

@@ -42,12 +42,14 @@ from spapi_toolkit.ingest.planner import PlannedRequest
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
 from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.regions import marketplace
 
 LISTINGS_DATASET = "merchant_listings"
 CALLS_PER_BATCH = 100  # identifier-driven datasets: calls per landed batch
 PAGES_PER_BATCH = 100  # paginated datasets: pages per landed batch ...
 ITEMS_PER_BATCH = 10_000  # ... or items, whichever comes first
 ORDERS_PAGE_SIZE = 100
+FINANCES_PAGE_SIZE = 100  # listFinancialEvents' maximum
 CATALOG_PAGE_SIZE = 20  # searchCatalogItems' maximum, the same as its identifiers per call
 # A page whose call failed for a reason that says nothing about the call (a token answered as
 # expired again right after its refresh, a 5xx or a lost answer once the client's retries are
@@ -202,30 +204,62 @@ def _inventory(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> d
     }
 
 
+def _finances(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    times = request.time_range()
+    if times is None:
+        raise SnapshotError(f"{request.dataset.name} needs a window (plan it with a date range)")
+    return {
+        "PostedAfter": _iso(times[0]),
+        "PostedBefore": _iso(times[1]),
+        "MaxResultsPerPage": FINANCES_PAGE_SIZE,
+    }
+
+
+def _financial_events(page: Any, request: PlannedRequest) -> list[Any]:
+    """Each event of a page as a line of its own: a ``FinancialEvents`` object holding that one
+    event in its list (``{"RefundEventList": [event]}``), so the line says what kind of event it
+    is, as the page did, and still reads as Amazon's model. Finances v0 has no marketplace
+    filter: every marketplace's request gets the seller's events of all its marketplaces, and
+    keeps those of its own (by ``MarketplaceName``, the site's domain); each other one lands
+    with its own marketplace's request."""
+    site = marketplace(request.marketplace_ids[0]).domain.lower()
+    events = (page.get("payload") or {}).get("FinancialEvents") or {}
+    return [
+        {name: [event]}
+        for name, listed in events.items()
+        if isinstance(listed, list)
+        for event in listed
+        if str((event or {}).get("MarketplaceName", "")).lower() == site
+    ]
+
+
 @dataclass(frozen=True)
 class _Operation:
     """The per-operation knowledge the registry does not hold: the varying parameters of a
     call, where a page keeps its items, and which registry params go in the body instead."""
 
     params: Callable[[PlannedRequest, Sequence[str], str], dict[str, Any]]
-    items: Callable[[Any], list[Any]]
+    items: Callable[[Any, PlannedRequest], list[Any]]  # (page, request) -> the lines it lands
     body_params: bool = False  # the registry's params are used inside the batch body
     not_found_is_item: bool = False  # a 404 for one identifier is that identifier's answer
 
 
+def _field(name: str) -> Callable[[Any, PlannedRequest], list[Any]]:
+    """The items a page keeps in its field ``name``."""
+    return lambda page, request: page.get(name, [])
+
+
 OPERATIONS: dict[str, _Operation] = {
-    "searchCatalogItems": _Operation(_catalog, lambda page: page.get("items", [])),
-    "getListingsItem": _Operation(_listing, lambda page: [page], not_found_is_item=True),
-    "getCompetitiveSummary": _Operation(
-        _competitive, lambda page: page.get("responses", []), body_params=True
-    ),
-    "getItemOffersBatch": _Operation(
-        _item_offers, lambda page: page.get("responses", []), body_params=True
-    ),
-    "searchOrders": _Operation(_orders, lambda page: page.get("orders", [])),
+    "searchCatalogItems": _Operation(_catalog, _field("items")),
+    "getListingsItem": _Operation(_listing, lambda page, request: [page], not_found_is_item=True),
+    "getCompetitiveSummary": _Operation(_competitive, _field("responses"), body_params=True),
+    "getItemOffersBatch": _Operation(_item_offers, _field("responses"), body_params=True),
+    "searchOrders": _Operation(_orders, _field("orders")),
     "getInventorySummaries": _Operation(
-        _inventory, lambda page: (page.get("payload") or {}).get("inventorySummaries", [])
+        _inventory,
+        lambda page, request: (page.get("payload") or {}).get("inventorySummaries", []),
     ),
+    "listFinancialEvents": _Operation(_finances, _financial_events),
 }
 
 
@@ -436,7 +470,7 @@ class SnapshotIngestor:
         while params is not None:
             page = self._page(op, params)
             self.stats.calls += 1
-            yield list(extract(page or {}))
+            yield list(extract(page or {}, request))
             params = next_page_params(op, params, page)
 
     def _page(self, op: Operation, params: Mapping[str, Any]) -> Any:

@@ -34,6 +34,7 @@ STORED_TYPES = {
 TYPES = tuple(STORED_TYPES)
 PII_ACTIONS = ("drop", "hash", "restrict")
 REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date")
+ROWS_SOURCE = "@rows"  # (JSON lines with rows) the first field of the rows path a row came by
 LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")
 EXTRA = "extra"
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
@@ -99,7 +100,7 @@ class Column:
 
     name: str
     type: str
-    source: str | None = None  # a raw column, a dotted JSON path or an "@..." request field
+    source: str | None = None  # a raw column, a dotted JSON path, "@rows" or a request field
     local_date_of: str | None = None  # derived: the local date of this timestamp column
     required: bool = False
     pii: str | None = None
@@ -117,7 +118,7 @@ class Column:
     @property
     def from_request(self) -> bool:
         """The value comes from the request (the manifest), not the document."""
-        return bool(self.source and self.source.startswith("@"))
+        return bool(self.source and self.source.startswith("@") and self.source != ROWS_SOURCE)
 
     @property
     def from_document(self) -> bool:

@@ -5,11 +5,14 @@ numbers kept beside them: what the snapshot curation tests and the snapshot mart
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from spapi_sandbox.finances import fee_truth
 from spapi_sandbox.server import run_sandbox
+from spapi_sandbox.unit_costs import unit_costs_csv
 from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.ingest.pipeline import SellerRun, run_seller
 from spapi_toolkit.ingest.snapshots import read_jsonl
@@ -17,6 +20,7 @@ from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, raw_partition, raw_prefix
 from spapi_toolkit.lake.registry import select
 from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.regions import marketplace
 
 from ..reconcile import DE, JP, US
 from ..support import END_DATE
@@ -25,10 +29,10 @@ from .week import SELLER, TODAY, curate
 # merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
 DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
             "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket,orders_api,"
-            "listings_items")  # fmt: skip
+            "listings_items,financial_events")  # fmt: skip
 TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
           "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket", "orders",
-          "listings_items"]  # fmt: skip
+          "listings_items", "financial_events"]  # fmt: skip
 SERVED = ("orders_api", "listings_items", "item_offers")  # landed items the tests read back
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
 MARKETS = (US, DE, JP)
@@ -64,10 +68,23 @@ def build(spark, root: Path) -> tuple[dict, dict[str, list], dict[str, Any]]:
                 )
             ),
             "served": {name: served(lake, name) for name in SERVED},
+            "unit_costs": unit_costs_csv(seller),
+            "fees": {
+                key: parts
+                for mp in MARKETS
+                for key, parts in fee_truth(seller, [mp], *local_days(mp)).items()
+            },
         }
     results = curate(spark, lake, names=TABLES)
     tables = {name: spark.read.parquet(str(root / "cleaned" / name)).collect() for name in TABLES}
     return results, tables, truth
+
+
+def local_days(marketplace_id: str) -> tuple[datetime, datetime]:
+    """FIRST..LAST as the instants of the marketplace's local days (its requests' window)."""
+    zone = ZoneInfo(marketplace(marketplace_id).timezone)
+    return (datetime.combine(FIRST, time.min, tzinfo=zone),
+            datetime.combine(LAST, time.max, tzinfo=zone))  # fmt: skip
 
 
 def served(lake: Lake, name: str) -> list[tuple[str, str, dict]]:

@@ -57,6 +57,37 @@ def test_inventory_summaries_equal_the_sellers_fba_inventory(curated):
     assert {r.snapshot_date for r in tables["inventory_summaries"]} == {TODAY}
 
 
+FEE_COLUMNS = {
+    "Principal": "principal", "Tax": "tax", "ShippingCharge": "shipping_charge",
+    "ShippingTax": "shipping_tax", "Promotion": "promotion", "Commission": "referral_fee",
+    "FBAPerUnitFulfillmentFee": "fba_fee", "RefundCommission": "refund_commission",
+}  # fmt: skip
+
+
+def test_financial_events_add_up_to_the_sellers_charges_and_fees(curated):
+    """Summed per marketplace, local day, SKU and kind of event, every charge, promotion and
+    fee of financial_events is what the sandbox posted (fee_truth); and each row's fees and
+    charges are its parts."""
+    _, tables, truth = curated
+    got: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in tables["financial_events"]:
+        key = (row.marketplace_id, row.posted_date.isoformat(), row.sku, row.event_list)
+        for name, column in FEE_COLUMNS.items():
+            if getattr(row, column) is not None:
+                got[key][name] += getattr(row, column)
+        fees = [row.referral_fee, row.fba_fee, row.refund_commission]
+        assert row.fees == sum(f for f in fees if f is not None), row
+        charges = [row.principal, row.tax, row.shipping_charge, row.shipping_tax]
+        assert row.charges == sum(c for c in charges if c is not None), row
+
+    def nonzero(totals: dict) -> dict:
+        return {key: {n: v for n, v in parts.items() if v} for key, parts in totals.items()}
+
+    assert len(truth["fees"]) > 100 and nonzero(got) == nonzero(truth["fees"])
+    kinds = {row.event_list for row in tables["financial_events"]}
+    assert kinds == {"ShipmentEventList", "RefundEventList"}
+
+
 def test_catalog_items_carry_the_products_titles_brands_and_ranks(curated):
     _, tables, truth = curated
     products = truth["products"]

@@ -1,5 +1,6 @@
 """Reading documents: JSON lines (the read schema built from the contract's paths, and array
-steps that take an element by position or by a field's value) and flat files (a row that does
+steps that take an element by position or by a field's value; rows inside lines, read through
+alternatives, with their parent's values) and flat files (a row that does
 not fit its header is quarantined, never padded)."""
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from spapi_toolkit.lake.curate.sources import (
     RawDocument,
     SourceError,
     _read_flat,
+    _read_json,
     _read_jsonl,
+    line_schema,
     row_schema,
 )
 from spapi_toolkit.lake.storage import Lake
-from spapi_toolkit.lake.tables import Column, Table
+from spapi_toolkit.lake.tables import ROWS_SOURCE, Column, Table
 
 
 def landed(lake: Lake, key: str, data: bytes, fmt: str, encoding: str = "utf-8") -> RawDocument:
@@ -234,3 +237,97 @@ def test_a_json_line_that_is_not_json_or_not_of_the_read_shape_is_quarantined(sp
         "line 2 is not one JSON value of the shape the contract reads",
         "line 3 is not one JSON value of the shape the contract reads",
     ]
+
+
+EVENTS = Table(
+    name="events_test",
+    description="test",
+    key=("order", "item"),
+    partition_by=(),
+    rows="Shipments[0].Items | Refunds[0].Adjustments",
+    columns=(
+        Column("kind", "string", ROWS_SOURCE),
+        Column("order", "string", "^OrderId"),
+        Column("posted", "string", "^Posted | ^PostedAt"),
+        Column("item", "string", "Id"),
+        Column("fee", "decimal",
+               "Fees[FeeType=Commission].Amount | FeeAdjustments[FeeType=Commission].Amount"),
+    ),
+)  # fmt: skip
+
+
+def test_rows_inside_json_lines_read_the_array_and_the_parent_of_each_alternative():
+    assert line_schema(EVENTS) == (
+        "`Shipments` array<struct<`Items`: array<string>, `OrderId`: string, `Posted`: string, "
+        "`PostedAt`: string>>, `Refunds` array<struct<`Adjustments`: array<string>, "
+        "`OrderId`: string, `Posted`: string, `PostedAt`: string>>"
+    )
+    assert row_schema(EVENTS) == (
+        "`Id` string, `Fees` array<struct<`FeeType`: string, `Amount`: string>>, "
+        "`FeeAdjustments` array<struct<`FeeType`: string, `Amount`: string>>"
+    )
+
+
+def test_rows_inside_json_lines_come_from_the_first_alternative_a_line_holds(spark, tmp_path):
+    """A row per element of the line's array, with its event's values and the list it came by;
+    a line of another list has no rows; a line that is not JSON, or an element of another
+    shape, is one malformed row each, numbered by its line."""
+    lake = Lake.from_uri(str(tmp_path))
+    key = "raw/source=spapi/dataset=financial_events/x.jsonl.gz"
+    fee = [{"FeeType": "Other", "Amount": 1}, {"FeeType": "Commission", "Amount": -2.5}]
+    lines = [
+        json.dumps({"Shipments": [{"OrderId": "O1", "Posted": "T1", "Items": [
+            {"Id": "I1", "Fees": fee}, {"Id": "I2"}]}]}),
+        json.dumps({"Refunds": [{"OrderId": "O2", "PostedAt": "T2", "Adjustments": [
+            {"Id": "I3", "FeeAdjustments": [{"FeeType": "Commission", "Amount": 0.5}]}]}]}),
+        json.dumps({"ServiceFees": [{"OrderId": "O9"}]}),  # another list: not this table's
+        json.dumps({"Shipments": [{"OrderId": "O3", "Items": []}]}),  # no items: no rows
+        "{not json",
+        json.dumps({"Shipments": [{"OrderId": "O4", "Items": [
+            {"Id": "I9", "Fees": {"FeeType": "x"}}]}]}),  # an object where a list is read
+    ]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    document = landed(lake, key, gzip.compress(text.encode()), "jsonl")
+    rows = [r.asDict() for r in _read_jsonl(spark, lake, EVENTS, [document]).collect()]
+    good = {r["item"]: r for r in rows if r["_malformed"] is None}
+    assert good == {
+        "I1": {"raw_key": key, "_row": 1, "kind": "Shipments", "order": "O1", "posted": "T1",
+               "item": "I1", "fee": "-2.5", "_malformed": None, "_refused": None},
+        "I2": {"raw_key": key, "_row": 1, "kind": "Shipments", "order": "O1", "posted": "T1",
+               "item": "I2", "fee": None, "_malformed": None, "_refused": None},
+        "I3": {"raw_key": key, "_row": 2, "kind": "Refunds", "order": "O2", "posted": "T2",
+               "item": "I3", "fee": "0.5", "_malformed": None, "_refused": None},
+    }  # fmt: skip
+    bad = sorted((r["_row"], r["_malformed"]) for r in rows if r["_malformed"] is not None)
+    assert bad == [
+        (5, "line 5 is not one JSON value of the shape the contract reads"),
+        (6, "line 6, item 1 of its rows, is not of the shape the contract reads"),
+    ]
+
+
+def test_parent_and_rows_columns_need_json_lines_with_rows(spark, tmp_path):
+    lake = Lake.from_uri(str(tmp_path))
+    key = "raw/source=spapi/dataset=x/x.jsonl"
+    document = landed(lake, key, b'{"Id": "1"}\n', "jsonl")
+    for source in (ROWS_SOURCE, "^OrderId"):
+        columns = (Column("item", "string", "Id"), Column("other", "string", source))
+        loose = Table("loose", "test", ("item",), (), columns)
+        with pytest.raises(SourceError, match=r"other read @rows or a row's parent"):
+            _read_jsonl(spark, lake, loose, [document])
+        as_report = Table("report", "test", ("item",), (), loose.columns, rows="Items")
+        with pytest.raises(SourceError, match=r"other read @rows or a row's parent"):
+            _read_json(spark, lake, as_report, [document])
+
+
+@pytest.mark.parametrize(
+    ("rows", "source", "message"),
+    [
+        ("Items[0]", "Id", r"must end at the array itself"),
+        ("Items[*]", "Id", r"must end at the array itself"),
+        ("Items", "^Posted | Id", r"reads both the row and its parent"),
+    ],
+)
+def test_rows_paths_and_parent_reads_are_checked(rows, source, message):
+    bad = Table("bad", "test", ("a",), (), (Column("a", "string", source),), rows=rows)
+    with pytest.raises(SourceError, match=message):
+        line_schema(bad)

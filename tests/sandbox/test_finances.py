@@ -84,5 +84,5 @@ def test_a_refund_gives_back_its_share_less_the_admin_fee_and_no_fba_fee(seller)
 def test_the_principal_posted_per_day_and_sku_is_the_shipped_product_sales(seller):
     truth = fee_truth(seller, [US, DE, JP], START, END)
     for row in seller.truth():
-        key = (row["marketplace_id"], row["date"].isoformat(), row["sku"])
+        key = (row["marketplace_id"], row["date"].isoformat(), row["sku"], "ShipmentEventList")
         assert truth.get(key, {}).get("Principal", 0) == row["shipped_product_sales"], key

@@ -15,7 +15,13 @@ number in its document (``ROW``), and a row that cannot be read its ``MALFORMED`
   document whose header lacks a column the table requires is refused. Amazon's are
   tab-separated without quoting; reference files (``csv``) are RFC 4180 CSV (quoted fields).
 * JSON documents (reports): the contract's ``rows`` array exploded, a row per element.
-* JSON lines (API snapshots, Data Kiosk): one line per row, as Amazon returned the item.
+* JSON lines (API snapshots, Data Kiosk): one line per row, as Amazon returned the item; or,
+  where the contract names ``rows``, the elements of an array inside each line, a row each
+  (a financial event's items). ``rows`` may name alternatives, ``A | B``: a line's rows are
+  those of the first of them it holds, and a line holding none has no rows of this table.
+  There a column may read the object holding the array (the item's event) by a path starting
+  with ``^`` (``^PostedDate``), and ``@rows`` is the first field of the alternative the row came
+  by (``RefundEventList``). Such rows are numbered by their line.
 
 JSON paths are dotted; a step into an array says which element it takes: ``name[0]`` (by
 position) or ``name[field=value]`` (the first element whose ``field`` reads ``value``), e.g.
@@ -55,7 +61,7 @@ from spapi_toolkit.lake.curate.documents import (
 from spapi_toolkit.lake.landing import LandingError, Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
-from spapi_toolkit.lake.tables import Column, Table
+from spapi_toolkit.lake.tables import ROWS_SOURCE, Column, Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -298,6 +304,7 @@ class Term:
     path: tuple[Step, ...]
     function: str | None = None
     argument: str | None = None
+    parent: bool = False  # read in the object holding a JSON line's rows array (``^``)
 
 
 def steps(table: Table, path: str) -> list[Step]:
@@ -319,6 +326,8 @@ def terms(table: Table, source: str) -> list[Term]:
     found = []
     for text in (part.strip() for part in source.split(" | ")):
         function, argument = None, None
+        parent = text.startswith("^")
+        text = text.removeprefix("^")
         call = _FUNCTION.fullmatch(text)
         if call is not None:
             function, inner = call.groups()
@@ -339,8 +348,32 @@ def terms(table: Table, source: str) -> list[Term]:
             raise SourceError(f"table {table.name}: {function}({text}) needs one [*] step")
         if function == "count" and spread != [len(path) - 1]:
             raise SourceError(f"table {table.name}: count({text}) must end at its [*] step")
-        found.append(Term(path, function, argument))
+        found.append(Term(path, function, argument, parent))
+    if len({term.parent for term in found}) > 1:
+        raise SourceError(
+            f"table {table.name}: {source!r} reads both the row and its parent (^): pick one"
+        )
     return found
+
+
+def reads_parent(table: Table, column: Column) -> bool:
+    """``column`` reads the object holding its row's array (``^``), not the row."""
+    return column.source != ROWS_SOURCE and terms(table, str(column.source))[0].parent
+
+
+def _element_columns(table: Table) -> list[Column]:
+    """The document columns read from the row itself (not ``@rows``, not its parent)."""
+    return [
+        c
+        for c in _document_columns(table)
+        if c.source != ROWS_SOURCE and not reads_parent(table, c)
+    ]
+
+
+def _rows_relative(table: Table) -> list[str]:
+    """The columns that read ``@rows`` or a row's parent: JSON lines with ``rows`` only."""
+    return [c.name for c in _document_columns(table) if c.name not in
+            {e.name for e in _element_columns(table)}]  # fmt: skip
 
 
 @dataclass
@@ -372,23 +405,31 @@ class _Node:
         return node
 
 
-def _tree(table: Table) -> _Node:
-    """Every path the contract reads (and the fields its array steps compare), as one tree."""
-    root = _Node(fields={})
-    for column in _document_columns(table):
+def _tree(
+    table: Table, columns: Sequence[Column] | None = None, root: _Node | None = None
+) -> _Node:
+    """Every path ``columns`` read (default: the row's, ``_element_columns``), and the fields
+    their array steps compare, as one tree (added to ``root`` when given)."""
+    root = root or _Node(fields={})
+    for column in _element_columns(table) if columns is None else columns:
         for term in terms(table, str(column.source)):
-            node = root
-            *parents, last = term.path
-            for step in parents:
-                node = node.child(table, step.name, step.array, leaf=False)
-                if step.where:
-                    node.child(table, step.where, array=False, leaf=True)
-            counted = term.function == "count"
-            leaf = None if counted else not last.where
-            node = node.child(table, last.name, last.array, leaf=leaf)
-            if last.where:
-                node.child(table, last.where, array=False, leaf=True)
+            _add(table, root, term.path, leaf=None if term.function == "count" else True)
     return root
+
+
+def _add(table: Table, root: _Node, path: Sequence[Step], leaf: bool | None) -> _Node:
+    """``path`` added to the tree at ``root``: its last node (``leaf``: a value, or None:
+    either, an array only counted; a step comparing a field makes its node a struct)."""
+    node = root
+    *parents, last = path
+    for step in parents:
+        node = node.child(table, step.name, step.array, leaf=False)
+        if step.where:
+            node.child(table, step.where, array=False, leaf=True)
+    node = node.child(table, last.name, last.array, leaf=leaf and not last.where)
+    if last.where:
+        node.child(table, last.where, array=False, leaf=True)
+    return node
 
 
 def _ddl(node: _Node) -> str:
@@ -500,6 +541,7 @@ def _read_json(spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocu
 
     if not table.rows:
         raise SourceError(f"table {table.name}: a JSON source needs `rows` in its contract")
+    _no_rows_relative(table)
     doc = _parsed(_cut(spark, lake, table, docs, "json"), document_schema(table))
     rows = F.col(f"_doc.{table.rows}")
     refused = F.col(REFUSED).isNotNull()
@@ -539,12 +581,15 @@ def _read_json(spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocu
 def _read_jsonl(
     spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument]
 ) -> DataFrame:
-    """JSON lines: one row per line (``rows`` is for JSON documents and is not used here). A
-    line that is not JSON, or whose values do not have the shape the contract's paths read (an
-    object where a list is read), is ``MALFORMED``: staging quarantines it instead of reading
-    nulls."""
+    """JSON lines: one row per line, or per element of the line's ``rows`` array when the
+    contract names one (``_read_jsonl_rows``). A line that is not JSON, or whose values do not
+    have the shape the contract's paths read (an object where a list is read), is
+    ``MALFORMED``: staging quarantines it instead of reading nulls."""
     from pyspark.sql import functions as F
 
+    if table.rows:
+        return _read_jsonl_rows(spark, lake, table, docs)
+    _no_rows_relative(table)
     doc = _parsed(_cut(spark, lake, table, docs, "jsonl"), row_schema(table))
     malformed = F.when(
         F.col("_unfit") & F.col(REFUSED).isNull(),
@@ -556,6 +601,116 @@ def _read_jsonl(
         "raw_key",
         ROW,
         *[_value(row, table, str(c.source)).alias(c.name) for c in _document_columns(table)],
+        malformed.alias(MALFORMED),
+        REFUSED,
+    )
+
+
+def _no_rows_relative(table: Table) -> None:
+    """SourceError when a column reads ``@rows`` or ``^``: only JSON lines with rows have them."""
+    misplaced = _rows_relative(table)
+    if misplaced:
+        raise SourceError(
+            f"table {table.name}: {', '.join(misplaced)} read {ROWS_SOURCE} or a row's parent "
+            "(^), which only JSON lines with a `rows` path have"
+        )
+
+
+def rows_paths(table: Table) -> list[tuple[Step, ...]]:
+    """The alternatives of a JSON-lines contract's ``rows``, each a path ending at the array."""
+    found = []
+    for text in (part.strip() for part in str(table.rows).split(" | ")):
+        path = tuple(steps(table, text))
+        if path[-1].array or any(step.every for step in path):
+            raise SourceError(
+                f"table {table.name}: rows {text!r} must end at the array itself, "
+                "without [..] on its last step or [*] anywhere"
+            )
+        found.append(path)
+    return found
+
+
+def line_schema(table: Table) -> str:
+    """The read schema (DDL) of a line of a JSON-lines contract with ``rows``: each
+    alternative's array, its elements as their JSON text (each parsed by ``row_schema``, so an
+    element of the wrong shape costs its row, not the line), and beside it what the ``^``
+    columns read of the object holding it."""
+    root = _Node(fields={})
+    parents = [c for c in _document_columns(table) if c.source != ROWS_SOURCE
+               and reads_parent(table, c)]  # fmt: skip
+    for path in rows_paths(table):
+        *above, last = path
+        holder = _add(table, root, above, leaf=False) if above else root
+        holder.child(table, last.name, array=True, leaf=True)
+        _tree(table, parents, root=holder)
+    return _fields_ddl(root)
+
+
+def _read_jsonl_rows(
+    spark: SparkSession, lake: Lake, table: Table, docs: list[RawDocument]
+) -> DataFrame:
+    """JSON lines whose rows are the elements of an array inside each line (module doc): a row
+    per element of the first ``rows`` alternative the line holds, with its parent's columns
+    and ``@rows``. A line that is not JSON of the shape read is one ``MALFORMED`` row; an
+    element of another shape is a ``MALFORMED`` row; a line holding none of the arrays has no
+    rows of this table."""
+    from pyspark.sql import functions as F
+
+    paths = rows_paths(table)
+    doc = _parsed(_cut(spark, lake, table, docs, "jsonl"), line_schema(table))
+    line = F.col("_doc")
+    arrays = [_walk(line, path) for path in paths]
+    holders = [_walk(line, path[:-1]) if len(path) > 1 else line for path in paths]
+    chosen = F.coalesce(*[F.when(a.isNotNull(), F.lit(i)) for i, a in enumerate(arrays)])
+    refused = F.col(REFUSED).isNotNull()
+    unread = refused | F.col("_unfit")
+    # A refused document or a malformed line stays one row (a null element): it is counted.
+    one, none = F.array(F.lit(None).cast("string")), F.array().cast("array<string>")
+    elements = F.when(unread, one).otherwise(F.coalesce(*arrays, none))
+
+    def parent(column: Column):  # type: ignore[no-untyped-def]
+        """The column's value in the holder of the alternative the line came by."""
+        read = [_value(holder, table, str(column.source)) for holder in holders]
+        return F.coalesce(*[F.when(chosen == i, value) for i, value in enumerate(read)])
+
+    parents = {
+        c.name: parent(c)
+        for c in _document_columns(table)
+        if c.source != ROWS_SOURCE and reads_parent(table, c)
+    }
+    came_by = F.when(~unread, F.element_at(F.array(*[F.lit(p[0].name) for p in paths]), chosen + 1))
+    # What the rows need of the line is taken out before the explode (see _read_json).
+    staged = doc.select(
+        "raw_key", ROW, REFUSED, "_unfit", came_by.alias("_rows"),
+        *[value.alias(f"_p_{name}") for name, value in parents.items()],
+        elements.alias("_elements"),
+    )  # fmt: skip
+    kept = [c for c in staged.columns if c != "_elements"]
+    exploded = staged.select(*kept, F.posexplode("_elements").alias("_pos", TEXT))
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+    element = F.from_json(F.col(TEXT), f"{row_schema(table)}, `{_CORRUPT}` string", options)
+    where = F.concat(F.lit("line "), F.col(ROW).cast("string"))
+    malformed = F.when(
+        F.col("_unfit") & ~refused,
+        F.concat(where, F.lit(" is not one JSON value of the shape the contract reads")),
+    ).when(
+        F.col(f"_r.{_CORRUPT}").isNotNull() & ~refused,
+        F.concat(where, F.lit(", item "), (F.col("_pos") + 1).cast("string"),
+                 F.lit(" of its rows, is not of the shape the contract reads")),
+    )  # fmt: skip
+    row = F.col("_r")
+
+    def value(column: Column):  # type: ignore[no-untyped-def]
+        if column.source == ROWS_SOURCE:
+            return F.col("_rows")
+        if column.name in parents:
+            return F.col(f"`_p_{column.name}`")
+        return _value(row, table, str(column.source))
+
+    return exploded.select("*", element.alias("_r")).select(
+        "raw_key",
+        ROW,
+        *[value(c).alias(c.name) for c in _document_columns(table)],
         malformed.alias(MALFORMED),
         REFUSED,
     )

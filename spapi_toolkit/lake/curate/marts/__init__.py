@@ -38,6 +38,7 @@ from spapi_toolkit.lake.curate.marts.inventory_health import inventory_health
 from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
 from spapi_toolkit.lake.curate.marts.price_competitiveness import price_competitiveness
 from spapi_toolkit.lake.curate.marts.product_performance import product_performance
+from spapi_toolkit.lake.curate.marts.profit_daily import profit_daily
 from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
 from spapi_toolkit.lake.curate.marts.search_terms import search_terms_weekly
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILDERS", "build", "conform", "customer_behavior", "inventory_health",
            "market_basket_pairs", "money_ratio", "money_sum", "orders_against_sales",
-           "orders_daily", "price_competitiveness", "product_performance", "ratio",
+           "orders_daily", "price_competitiveness", "product_performance", "profit_daily", "ratio",
            "repeat_customers", "rollup", "sales_daily", "search_terms_weekly"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
@@ -61,6 +62,7 @@ BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "customer_behavior": customer_behavior,
     "repeat_customers": repeat_customers,
     "market_basket_pairs": market_basket_pairs,
+    "profit_daily": profit_daily,
 }
 """Each mart's transform: called with its ``from_table``'s rows, and each other table it
 ``reads`` as a keyword argument of that table's name."""
