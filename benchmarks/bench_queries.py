@@ -72,9 +72,9 @@ from spapi_toolkit.regions import marketplace  # noqa: E402
 
 LAST_DAY = date(2026, 11, 27)  # fixed: the lake is the same whatever day the bench runs
 TARGET_SECONDS = 1.0
-LAKE_VERSION = "v3"  # in the cached lake's name: bumped when build_lake writes other rows (v2:
-# Data Kiosk's one-day windows; v3: FBA returns), so a lake cached by an older version is not
-# reused
+LAKE_VERSION = "v4"  # in the cached lake's name: bumped when build_lake writes other rows (v2:
+# Data Kiosk's one-day windows; v3: FBA returns; v4: profit_daily), so a lake cached by an older
+# version is not reused
 
 
 def _arrow_type(kind: str) -> Any:

@@ -22,7 +22,7 @@ import gzip
 import json
 import time
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,13 +74,14 @@ def curate(
     now: datetime,
     returned: dict[Returned, list[Any]],
     costs: int,
+    posted: dict[tuple[str, str, str, str], dict[str, Any]],
 ) -> tuple[list[Any], list[str], list[str]]:
     """Curate raw → cleaned → aggregated on a local Spark, each batch gated by its expectation
     suite; check the cleaned daily sales, order items and FBA returns (``returned``: the
     sandbox's, per marketplace and local day) against the ground truth on settled days, the
-    unit costs against the ``costs`` rows loaded, and the sales_daily mart's units against its
-    cleaned table's. (table results, check lines, the
-    suites' failure lines)"""
+    unit costs against the ``costs`` rows loaded, the cleaned financial events against what the
+    sandbox ``posted`` (``finances.fee_truth``), and the sales_daily mart's units against its
+    cleaned table's. (table results, check lines, the suites' failure lines)"""
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.session import spark_session
@@ -108,6 +109,7 @@ def curate(
         daily = spark.read.parquet(lake.location("cleaned/sales_traffic_daily")).collect()
         items = spark.read.parquet(lake.location("cleaned/order_items")).collect()
         came_back = spark.read.parquet(lake.location("cleaned/returns")).collect()
+        events = spark.read.parquet(lake.location("cleaned/financial_events")).collect()
         cost_rows = spark.read.parquet(lake.location("cleaned/unit_costs")).count()
         mart_units, cleaned_units = (
             spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
@@ -133,6 +135,7 @@ def curate(
             f"truth on {same} of {len(settled)} settled days"
         )
     lines += _returns_lines(came_back, returned, now)
+    lines += _fees_lines(events, posted, now)
     lines.append(f"unit_costs: {cost_rows} rows curated of the {costs} loaded: "
                  f"{'yes' if cost_rows == costs else 'NO'}")  # fmt: skip
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
@@ -160,6 +163,18 @@ def sandbox_returns(
     return found
 
 
+def sandbox_fees(
+    seller: Any, markets: list[str], first: date, last: date
+) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """What the sandbox posted on the local days ``first`` to ``last`` (``fee_truth``)."""
+    from spapi_sandbox.finances import fee_truth
+
+    wide = (datetime.combine(first - timedelta(days=1), datetime.min.time(), UTC),
+            datetime.combine(last + timedelta(days=2), datetime.min.time(), UTC))  # fmt: skip
+    return {key: parts for key, parts in fee_truth(seller, markets, *wide).items()
+            if first.isoformat() <= key[1] <= last.isoformat()}  # fmt: skip
+
+
 def _compared(row: Any) -> tuple[Any, ...]:
     """What the returns check compares of a return: a sandbox ``Return`` or a cleaned row, which
     name these fields alike."""
@@ -182,6 +197,39 @@ def _returns_lines(
         units = sum(u for d in settled for _, _, u, _, _ in held[(market, d)])
         lines.append(f"{country}: cleaned FBA returns ({units} units) match the ground truth on "
                      f"{same} of {len(settled)} settled days with returns")  # fmt: skip
+    return lines
+
+
+# financial_events' money columns by the charge, fee or promotion type Amazon posts them under
+FEE_COLUMNS = {"Principal": "principal", "Tax": "tax", "ShippingCharge": "shipping_charge",
+               "ShippingTax": "shipping_tax", "Promotion": "promotion",
+               "Commission": "referral_fee", "FBAPerUnitFulfillmentFee": "fba_fee",
+               "RefundCommission": "refund_commission"}  # fmt: skip
+
+
+def _fees_lines(
+    rows: list[Any], posted: dict[tuple[str, str, str, str], dict[str, Any]], now: datetime
+) -> list[str]:
+    """Per marketplace: on how many settled days every charge, promotion and fee of the cleaned
+    financial events, summed per SKU and kind of event, is what the sandbox posted."""
+    held: dict[tuple[str, str], dict[tuple[str, str, str], Any]] = defaultdict(dict)
+    for r in rows:
+        sums = held[(r.marketplace_id, str(r.posted_date))]
+        for name, column in FEE_COLUMNS.items():
+            if getattr(r, column):
+                key = (r.sku, r.event_list, name)
+                sums[key] = sums.get(key, 0) + getattr(r, column)
+    truth: dict[tuple[str, str], dict[tuple[str, str, str], Any]] = defaultdict(dict)
+    for (market, day, sku, kind), parts in posted.items():
+        truth[(market, day)] |= {(sku, kind, n): v for n, v in parts.items() if v}
+    lines = []
+    for country in MARKETPLACES:
+        market = marketplace(country).marketplace_id
+        days = sorted({d for m, d in {*held, *truth} if m == market})
+        settled = [d for d in days if _settled(d, country, now)]
+        same = sum(held[(market, d)] == truth[(market, d)] for d in settled)
+        lines.append(f"{country}: cleaned financial events match the sandbox's posted charges "
+                     f"and fees on {same} of {len(settled)} settled days")  # fmt: skip
     return lines
 
 
@@ -298,6 +346,8 @@ def run(
         truth = seller.truth()
         returned = sandbox_returns(seller, markets, today - timedelta(days=30),
                                    today - timedelta(days=1))  # fmt: skip
+        posted = sandbox_fees(seller, markets, today - timedelta(days=30),
+                              today - timedelta(days=1))  # fmt: skip
         stats = client.stats()
         fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
     stages["ingest: sandbox → raw"] = time.monotonic() - started
@@ -306,7 +356,7 @@ def run(
     costs_line, costs = load_unit_costs(lake, out, seller)
     manifests = landed_manifests(lake, seller_id)
     checks = [fx_line, costs_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
-    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs)
+    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs, posted)
     stages["curate: raw → cleaned → marts, suites"] = time.monotonic() - mark
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip

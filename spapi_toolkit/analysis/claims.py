@@ -24,11 +24,13 @@ from spapi_toolkit.analysis.diagnoses import (
     TOP_QUARTER,
     high_refunds,
     high_returns,
+    losing_money,
     low_conversion,
     needs_stock,
     with_reasons,
 )
 from spapi_toolkit.analysis.periods import ALL, MEASURES, compare
+from spapi_toolkit.analysis.profit import by_marketplace
 from spapi_toolkit.analysis.scope import Scope, country, missing
 from spapi_toolkit.lake.curate.marts.inventory_health import HIGH_RISK_DAYS
 
@@ -76,7 +78,7 @@ def check(analysis: Scope) -> list[Claim]:
     checks: list[Callable[[Scope, Read], list[Claim]]] = [
         _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
         _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refunded_units,
-        _above_threshold, _buy_box, _click_share,
+        _above_threshold, _buy_box, _click_share, _profit_parts, _fee_share, _losing_money,
     ]  # fmt: skip
     for claim in checks:
         found += claim(analysis, read)
@@ -404,3 +406,69 @@ def _click_share(analysis: Scope, read: Read) -> list[Claim]:
     return [same("04", f"our click share of the 15 most searched terms (week of {sunday}) "
                  "equals the summed click share of our ASINs in cleaned.search_terms", shown,
                  counted)]  # fmt: skip
+
+
+# What a marketplace's shipments and refunds posted in the period, from the cleaned events.
+_POSTED = """
+    SELECT marketplace_id,
+           SUM(CASE WHEN event_list = 'ShipmentEventList'
+                    THEN COALESCE(principal, 0) + COALESCE(shipping_charge, 0) END) AS revenue,
+           SUM(CASE WHEN event_list = 'ShipmentEventList' THEN COALESCE(fees, 0) END)
+             AS shipment_fees,
+           SUM(COALESCE(fees, 0)) AS fees
+    FROM cleaned.financial_events
+    WHERE posted_date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
+    GROUP BY marketplace_id"""
+
+
+def _profit_parts(analysis: Scope, read: Read) -> list[Claim]:
+    """05's revenue and Amazon's fees per marketplace (profit_daily, summed per SKU and then per
+    marketplace) against the cleaned financial events posted in the period."""
+    profit = read("profit_by_sku")
+    if profit is None:
+        return []
+    markets = by_marketplace(profit.assign(marketplace=profit.marketplace_id.map(country)))
+    fees = markets.referral_fees + markets.fba_fees + markets.other_fees + markets.refund_fees
+    shown = {(m, "revenue"): r for m, r in zip(markets.marketplace_id, markets.revenue,
+                                               strict=True)}  # fmt: skip
+    shown |= {(m, "fees"): f for m, f in zip(markets.marketplace_id, fees, strict=True)}
+    posted = analysis.con.sql(_POSTED, **analysis.params)
+    counted = {(r.marketplace_id, "revenue"): _plain(r.revenue) for r in posted.itertuples()}
+    counted |= {(r.marketplace_id, "fees"): _plain(r.fees) for r in posted.itertuples()}
+    return [same("05", "each marketplace's revenue and Amazon's fees are those the cleaned "
+                 "financial events posted in the period", shown, counted)]  # fmt: skip
+
+
+def _fee_share(analysis: Scope, read: Read) -> list[Claim]:
+    """05's fee share per marketplace against the cleaned financial events' shipments."""
+    profit = read("profit_by_sku")
+    if profit is None:
+        return []
+    markets = by_marketplace(profit.assign(marketplace=profit.marketplace_id.map(country)))
+    shown = {m: _plain(f) for m, f in zip(markets.marketplace_id, markets.fee_share,
+                                          strict=True)}  # fmt: skip
+    posted = analysis.con.sql(_POSTED, **analysis.params)
+    counted = {r.marketplace_id: -float(r.shipment_fees) / float(r.revenue)
+               for r in posted.itertuples() if r.revenue}  # fmt: skip
+    return [same("05", "the share of revenue the shipped items' fees took, per marketplace, is "
+                 "the cleaned shipment events' fees over their item and shipping charges",
+                 shown, counted)]  # fmt: skip
+
+
+def _losing_money(analysis: Scope, read: Read) -> list[Claim]:
+    """05's SKUs that lose money against the rule written out over profit_daily (*rule*: the
+    report reads the same mart)."""
+    profit = read("profit_by_sku")
+    if profit is None:
+        return []
+    shown = {(r.marketplace_id, r.sku): True for r in losing_money(profit).itertuples()}
+    counted = _sql(
+        analysis,
+        """
+        SELECT marketplace_id, sku, TRUE FROM aggregated.profit_daily
+        WHERE date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
+        GROUP BY 1, 2
+        HAVING COUNT(*) = COUNT(contribution_margin) AND SUM(contribution_margin) < 0""",
+    )
+    return [same("05", "the SKUs flagged as losing money are those whose contribution margin "
+                 "over the period is below zero", shown, counted)]  # fmt: skip

@@ -22,6 +22,14 @@ returned units.
 **Needs stock now**: a SKU out of stock at the latest inventory snapshot, or selling with fewer
 than 14 days of supply counting what is inbound: the ``inventory_health`` mart's
 ``out_of_stock`` and ``high`` stock-out risks (its ``HIGH_RISK_DAYS``).
+
+**Loses money**: a SKU whose contribution margin over the period is below zero (``profit_daily``:
+revenue less promotions, Amazon's fees, refunds and their fees, and the shipped units' cost). Why
+is read from its parts as shares of its revenue: when the units' cost, the fees and the
+promotions alone take all of it (``cost_share + fee_share + promotion_share >= 1``), the **price**
+does not cover them, refunds or not; otherwise the **refunds** took the rest. The parts are
+named beside it, largest first. A SKU with refunds and no sales in the period loses what it
+refunds. A SKU whose cost is unknown has no margin and is never flagged.
 """
 
 from __future__ import annotations
@@ -113,3 +121,27 @@ def with_reasons(returned: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
     out = returned.copy()
     out["reasons"] = [named.get(key, "") for key in zip(out.marketplace_id, out.asin, strict=True)]
     return out
+
+
+def losing_money(profit: pd.DataFrame) -> pd.DataFrame:
+    """The SKUs of ``profit`` (the ``profit_by_sku`` query) that lose money (module doc), the
+    most lost first (in the reporting currency), with ``why``: ``price`` or ``refunds``, then
+    what took the revenue, largest first, e.g. ``price: unit cost 58%, Amazon's fees 41%``."""
+    margin = profit.contribution_margin.astype("float64")
+    lost = profit[(margin < 0).fillna(False)].copy()
+    parts = {"cost_share": "unit cost", "fee_share": "Amazon's fees",
+             "refund_share": "refunds", "promotion_share": "promotions"}  # fmt: skip
+    shares = lost[list(parts)].astype("float64").fillna(0.0)
+    covering = shares.cost_share + shares.fee_share + shares.promotion_share
+    sold = lost.revenue.astype("float64").fillna(0) > 0
+    why = []
+    for (_, row), covers, has_sales in zip(shares.iterrows(), covering, sold, strict=True):
+        if not has_sales:
+            why.append("refunds of earlier sales (no revenue in the period)")
+            continue
+        taken = ", ".join(f"{parts[name]} {share:.0%}"
+                          for name, share in row.sort_values(ascending=False).items()
+                          if round(share, 2) > 0)  # fmt: skip
+        why.append(f"{'price' if covers >= 1 else 'refunds'}: {taken}")
+    lost["why"] = why
+    return lost.sort_values("contribution_margin_reporting", kind="stable")

@@ -100,8 +100,16 @@ class Scope:
         for qualified in tables:
             zone, _, name = qualified.partition(".")
             rows = fresh[(fresh.zone == zone) & (fresh.table == name)]
-            days = ", ".join(f"{country(r.marketplace_id)} {r.last_day}" for r in rows.itertuples()
-                             if r.marketplace_id in self.marketplaces) or "no data"  # fmt: skip
+            # A table kept for no marketplace (fx_rates, unit_costs) holds for every one.
+            days = (
+                ", ".join(
+                    f"{country(r.marketplace_id) if r.marketplace_id else 'every marketplace'} "
+                    f"{r.last_day}"
+                    for r in rows.itertuples()
+                    if r.marketplace_id in self.marketplaces or missing(r.marketplace_id)
+                )
+                or "no data"
+            )
             curated = rows.curated_at.dropna().max() if len(rows) else None
             checked = quality[(quality.zone == zone) & (quality.table == name)]
             if checked.empty:

@@ -25,7 +25,7 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 
 @pytest.mark.slow
 @pytest.mark.spark  # the demo curates on a local Spark
-@pytest.mark.timeout(900)  # ingestion, curation with its suites, five notebooks, then again
+@pytest.mark.timeout(900)  # ingestion, curation with its suites, six notebooks, then again
 def test_demo_runs_end_to_end_and_again(tmp_path):
     lake, out, reports = str(tmp_path / "lake"), tmp_path / "out", tmp_path / "reports"
     assert run(lake, out, seed=42, scale=3600.0, notebooks=NOTEBOOKS, reports=reports,
@@ -42,6 +42,12 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
         assert found, summary
         units, matching, settled = map(int, found.groups())
         assert units > 0 and matching == settled > 0, found.group(0)
+        fees = (rf"{country}: cleaned financial events match the sandbox's posted charges and "
+                r"fees on (\d+) of (\d+) settled days")  # fmt: skip
+        found = re.search(fees, summary)
+        assert found, summary
+        matching, settled = map(int, found.groups())
+        assert matching == settled >= 20, found.group(0)
     assert "| sales_traffic_by_asin | 90 |" in summary  # 30 days x 3 marketplaces
     costs = re.search(r"unit_costs: (\d+) rows curated of the (\d+) loaded: yes", summary)
     assert costs and costs.group(1) == costs.group(2), summary
@@ -53,7 +59,7 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     assert "## The reports' claims, checked against the lake" in summary, summary
     assert "- ok: 01: US ordered product sales equals the SUM" in summary
     assert "- ok: 02: every ASIN flagged for low conversion" in summary
-    for report in ("00", "01", "02", "03", "04"):
+    for report in ("00", "01", "02", "03", "04", "05"):
         assert f"- ok: {report}: " in summary, report
     _altered_tables_fail_their_claims(lake, tmp_path / "altered")
     _a_period_without_data_fails(lake, tmp_path / "empty")
@@ -90,6 +96,8 @@ ALTERED = [  # (table, which row, column, its new value, the claim that must the
      lambda f: (f.our_clicked_asins > 0) & (f.search_frequency_rank
                                             == f.search_frequency_rank.min()),
      "our_click_share", lambda v: v + 0.1, "04: our click share"),
+    ("cleaned/financial_events", lambda f: f.event_list == "RefundEventList", "fees",
+     lambda v: v - 1, "05: each marketplace's revenue and Amazon's fees"),
 ]  # fmt: skip
 
 

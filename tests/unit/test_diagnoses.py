@@ -5,6 +5,7 @@ flagged however low its Buy Box share."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from spapi_toolkit.analysis.diagnoses import (
     HIGH_REFUND_RATE,
@@ -108,3 +109,47 @@ def test_a_high_return_rate_is_above_the_threshold_of_units_ordered_with_its_rea
     assert named[(US, "B01")] == "DEFECTIVE 40%, NOT_AS_DESCRIBED 30%, UNWANTED_ITEM 20%"
     assert named[(DE, "B01")] == "DEFECTIVE 100%"
     assert named[(US, "B02")] == ""  # no reasons known
+
+
+def test_a_sku_loses_money_on_its_price_or_its_refunds_and_an_unknown_cost_is_not_a_loss():
+    from spapi_toolkit.analysis.diagnoses import losing_money
+    from spapi_toolkit.analysis.profit import by_marketplace
+
+    profit = pd.DataFrame({
+        "marketplace_id": [US, US, US, US, DE], "marketplace": ["US", "US", "US", "US", "DE"],
+        "sku": ["PRICE", "REFUNDS", "FINE", "UNKNOWN", "NOSALES"],
+        "currency": ["USD"] * 4 + ["EUR"], "reporting_currency": ["USD"] * 5,
+        "units_shipped": [4, 5, 3, 2, 0], "units_refunded": [0, 2, 0, 0, 1],
+        "units_without_cost": [0, 0, 0, 2, 0],
+        "revenue": [100.0, 100.0, 100.0, 50.0, 0.0],
+        "promotions": [-5.0, 0.0, 0.0, 0.0, 0.0],
+        "referral_fees": [-15.0, -15.0, -15.0, -7.5, 0.0],
+        "fba_fees": [-30.0, -10.0, -10.0, -5.0, 0.0], "other_fees": [0.0] * 5,
+        "refunds": [0.0, -40.0, 0.0, 0.0, -30.0], "refund_fees": [0.0, 2.0, 0.0, 0.0, 1.0],
+        "cost_of_goods": [60.0, 40.0, 30.0, 0.0, 0.0],
+        "contribution_margin": [-10.0, -3.0, 45.0, None, -29.0],
+        "revenue_reporting": [100.0, 100.0, 100.0, 50.0, 0.0],
+        "fees_reporting": [-45.0, -25.0, -25.0, -12.5, 0.0],
+        "refunds_reporting": [0.0, -38.0, 0.0, 0.0, -31.0],
+        "cost_of_goods_reporting": [60.0, 40.0, 30.0, 0.0, 0.0],
+        "contribution_margin_reporting": [-10.0, -3.0, 45.0, None, -31.0],
+    })  # fmt: skip
+    revenue = profit.revenue.where(profit.revenue != 0)
+    profit["margin_rate"] = profit.contribution_margin / revenue
+    profit["fee_share"] = -(profit.referral_fees + profit.fba_fees) / revenue
+    profit["refund_share"] = -(profit.refunds + profit.refund_fees) / revenue
+    profit["promotion_share"] = -profit.promotions / revenue
+    profit["cost_share"] = profit.cost_of_goods / revenue
+    lost = losing_money(profit).set_index("sku").why
+    # cost 60 % + fees 45 % + promotions 5 % take it all: the price; 40 + 25 < 100: refunds
+    assert lost.to_dict() == {
+        "NOSALES": "refunds of earlier sales (no revenue in the period)",
+        "PRICE": "price: unit cost 60%, Amazon's fees 45%, promotions 5%",
+        "REFUNDS": "refunds: unit cost 40%, refunds 38%, Amazon's fees 25%",
+    }
+    markets = by_marketplace(profit).set_index("marketplace")
+    assert pd.isna(markets.loc["US", "contribution_margin"])  # UNKNOWN has no cost: no total
+    assert markets.loc["US", "revenue"] == 350.0 and markets.loc["US", "units_without_cost"] == 2
+    assert markets.loc["US", "fee_share"] == pytest.approx(107.5 / 350)
+    assert markets.loc["DE", "contribution_margin"] == -29.0
+    assert pd.isna(markets.loc["DE", "margin_rate"])  # no revenue

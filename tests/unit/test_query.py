@@ -437,3 +437,50 @@ def test_athena_runs_the_query_in_the_workgroup_with_execution_parameters(aws_en
     assert "FROM spapi_a.sales_daily WHERE date = ? AND marketplace_id = ?" in sent["Query"]
     assert sent["ExecutionParameters"] == ["DATE '2026-11-03'", f"'{US}'"]
     assert sent["WorkGroup"] == "analysts"
+
+
+def _profit(marketplace, day, sku, units, revenue, fees, refunds, cost, currency="USD"):
+    """A profit_daily row: ``fees`` split as referral and FBA halves, ``cost`` None: unknown."""
+    revenue, fees, refunds = Decimal(revenue), Decimal(fees), Decimal(refunds)
+    margin = None if cost is None else revenue + fees + refunds - Decimal(cost)
+    return dict(seller_id="A2SELLER", marketplace_id=marketplace, date=day, sku=sku,
+                currency=currency, reporting_currency="USD", units_shipped=units,
+                units_refunded=0, revenue=revenue, promotions=Decimal(0),
+                referral_fees=fees / 2, fba_fees=fees / 2, other_fees=Decimal(0), refunds=refunds,
+                refund_fees=Decimal(0), cost_of_goods=None if cost is None else Decimal(cost),
+                units_without_cost=units if cost is None else 0, contribution_margin=margin,
+                revenue_reporting=revenue, referral_fees_reporting=fees / 2,
+                fba_fees_reporting=fees / 2, other_fees_reporting=Decimal(0),
+                refunds_reporting=refunds, refund_fees_reporting=Decimal(0),
+                cost_of_goods_reporting=None if cost is None else Decimal(cost),
+                contribution_margin_reporting=margin)  # fmt: skip
+
+
+def test_profit_per_sku_sums_its_days_and_has_no_margin_where_a_cost_is_unknown(tmp_path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    write_rows(lake, mart("profit_daily"), [
+        _profit(US, D1, "S1", 2, "40.00", "-10.00", "0", "16.00"),
+        _profit(US, D2, "S1", 1, "20.00", "-5.00", "-20.00", "8.00"),  # a refund: a loss that day
+        _profit(US, D1, "S2", 1, "10.00", "-4.00", "0", "3.00"),
+        _profit(US, D2, "S2", 1, "10.00", "-4.00", "0", None),  # no cost that day: no margin
+        _profit(US, date(2026, 11, 5), "S1", 9, "90.00", "-9.00", "0", "1.00"),  # after the end
+    ])  # fmt: skip
+    write_rows(lake, mart("orders_daily"), [
+        dict(seller_id="A2SELLER", marketplace_id=US, date=D1, sku="S1", asin="B01", units=2),
+    ])  # fmt: skip
+    con = connect(lake)
+    us = {**PARAMS, "marketplaces": [US]}
+    rows = {r.sku: r for r in con.query("profit_by_sku", **us).itertuples()}
+    s1, s2 = rows["S1"], rows["S2"]
+    assert (s1.asin, s1.units_shipped, s1.revenue, s1.cost_of_goods) == (
+        "B01", 3, Decimal("60.00"), Decimal("24.00"))  # fmt: skip
+    assert s1.contribution_margin == Decimal("60") - 15 - 20 - 24
+    assert s1.margin_rate == pytest.approx(1 / 60)
+    assert s1.fee_share == pytest.approx(0.25) and s1.refund_share == pytest.approx(1 / 3)
+    assert s1.cost_share == pytest.approx(0.4)
+    assert pd.isna(s2.asin) and s2.units_without_cost == 1
+    assert pd.isna(s2.contribution_margin) and pd.isna(s2.contribution_margin_reporting)
+    assert pd.isna(s2.margin_rate) and s2.fee_share == pytest.approx(0.4)
+    days = con.query("profit_by_day", **us).set_index("date")
+    assert days.loc[pd.Timestamp(D1), "contribution_margin_reporting"] == 14 + 3  # S1 + S2
+    assert pd.isna(days.loc[pd.Timestamp(D2), "contribution_margin_reporting"])
