@@ -386,6 +386,28 @@ def test_duckdb_views_give_each_zone_its_schema(tmp_path):
     assert [name for name, *_ in described] == [c.name for c in mart("sales_daily").columns]
 
 
+def test_files_older_than_their_contract_read_its_new_columns_as_null(tmp_path):
+    """A lake curated before the contract gained a column: its files lack it, and the view
+    matches columns by name (reading it as null); files that hold the contract are read by the
+    first file's schema (no per-file schema reads on every scan)."""
+    import pyarrow.parquet as pq
+
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    write_cleaned(lake, "order_items", {(US, DAY1): 2})
+    write_table(lake, mart("sales_daily"), {(US, DAY1): 3})
+    current = duckdb_views(lake)
+    [(sql,)] = current.sql(
+        "select sql from duckdb_views() where view_name = 'order_items'"
+    ).fetchall()
+    assert "union_by_name = false" in sql
+    for path in (tmp_path / "lake" / "cleaned" / "order_items").rglob("*.parquet"):
+        old = pq.read_table(path)
+        pq.write_table(old.drop_columns(["item_tax"]), path)  # as written before item_tax
+    con = duckdb_views(lake)
+    assert con.sql("select count(*), count(item_tax) from order_items").fetchall() == [(2, 0)]
+    assert con.sql("select count(*) from aggregated.sales_daily").fetchall() == [(3,)]
+
+
 def test_duckdb_views_pin_partition_types_instead_of_guessing_them(tmp_path):
     # A marketplace id that looks like a number would be guessed BIGINT from the folder name.
     lake = Lake.from_uri(str(tmp_path / "lake"))
