@@ -1,10 +1,10 @@
 """The synchronous SP-API operations, answered from the simulated seller.
 
 Catalog Items 2022-04-01, Listings Items 2021-08-01, Orders 2026-01-01 and v0 (read only),
-Product Pricing v0 and 2022-05-01, FBA Inventory, Finances v0 (listFinancialEvents), Sellers and
-Tokens. Each handler turns the seller's Python objects into the JSON shape of the operation's
-model (the schema test holds every answer to it) and does nothing else: checks of tokens,
-limits and parameters happen before.
+Product Pricing v0 and 2022-05-01, FBA Inventory, Finances v0 (listFinancialEvents,
+listFinancialEventGroups), Sellers and Tokens. Each handler turns the seller's Python objects
+into the JSON shape of the operation's model (the schema test holds every answer to it) and
+does nothing else: checks of tokens, limits and parameters happen before.
 ``HANDLERS`` maps ``"<model>.<operationId>"`` to its handler.
 
 ``MarketEvents`` lets simulated time produce notifications: Buy Box and price changes
@@ -1125,9 +1125,10 @@ def list_financial_events(call: Call) -> Response:
             return invalid_input(f"MaxResultsPerPage must be 1 to {FINANCES_PAGE}.")
         state = {"start": start.isoformat(), "end": end.isoformat(), "offset": 0, "size": size,
                  "as_of": _now_dt(call).isoformat()}  # fmt: skip
+    # PostedBefore leaves its own instant out ("before (but not on)", says the model).
     events = financial_events(
         call.seller, call.seller.config.marketplace_ids, parse_time(state["start"]),
-        parse_time(state["end"]), as_of=parse_time(state["as_of"]),
+        parse_time(state["end"]) - timedelta(microseconds=1), as_of=parse_time(state["as_of"]),
     )  # fmt: skip
     page, next_token = page_of(events, state)
     lists: dict[str, list[dict[str, Any]]] = {"ShipmentEventList": [], "RefundEventList": []}
@@ -1136,6 +1137,49 @@ def list_financial_events(call: Call) -> Response:
             event.body
         )
     payload: dict[str, Any] = {"FinancialEvents": lists}
+    if next_token:
+        payload["NextToken"] = next_token
+    return Response.json(200, {"payload": payload})
+
+
+GROUPS_PAGE = 100  # listFinancialEventGroups' MaxResultsPerPage default and maximum
+GROUPS_HISTORY = timedelta(days=180)  # groups opened since then when no start is given
+
+
+def list_financial_event_groups(call: Call) -> Response:
+    """The settlement groups opened in the window (``finances.event_groups``), paged."""
+    from spapi_sandbox.finances import event_groups
+
+    token = call.arg("NextToken")
+    if token:
+        state = read_state(token)
+        if state is None:
+            return invalid_input("Invalid NextToken.")
+    else:
+        now = _now_dt(call)
+        after = call.arg("FinancialEventGroupStartedAfter")
+        before = call.arg("FinancialEventGroupStartedBefore")
+        try:
+            start = parse_time(after) if after else now - GROUPS_HISTORY
+            end = parse_time(before) if before else now - timedelta(minutes=2)
+        except ValueError:
+            return invalid_input("FinancialEventGroupStartedAfter and ...Before must be ISO 8601 "
+                                 "date-times.")  # fmt: skip
+        if start > now - timedelta(minutes=2):
+            return invalid_input("FinancialEventGroupStartedAfter must be at least two minutes "
+                                 "before now.")  # fmt: skip
+        if end < start:
+            return invalid_input("FinancialEventGroupStartedBefore must be later than "
+                                 "FinancialEventGroupStartedAfter.")  # fmt: skip
+        size = int(call.arg("MaxResultsPerPage") or GROUPS_PAGE)
+        if not 1 <= size <= GROUPS_PAGE:
+            return invalid_input(f"MaxResultsPerPage must be 1 to {GROUPS_PAGE}.")
+        state = {"start": start.isoformat(), "end": end.isoformat(), "offset": 0, "size": size,
+                 "as_of": now.isoformat()}  # fmt: skip
+    groups = event_groups(call.seller, parse_time(state["start"]), parse_time(state["end"]),
+                          parse_time(state["as_of"]))  # fmt: skip
+    page, next_token = page_of(groups, state)
+    payload: dict[str, Any] = {"FinancialEventGroupList": page}
     if next_token:
         payload["NextToken"] = next_token
     return Response.json(200, {"payload": payload})
@@ -1158,6 +1202,7 @@ HANDLERS: dict[str, Callable[[Call], Response]] = {
     f"{PRICING}.getCompetitiveSummary": get_competitive_summary,
     "fbaInventory.getInventorySummaries": get_inventory_summaries,
     "financesV0.listFinancialEvents": list_financial_events,
+    "financesV0.listFinancialEventGroups": list_financial_event_groups,
     "sellers.getMarketplaceParticipations": get_marketplace_participations,
     "tokens_2021-03-01.createRestrictedDataToken": create_restricted_data_token,
 }

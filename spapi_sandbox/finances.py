@@ -16,14 +16,21 @@ administration fee (``RefundCommission``: 20 % of that referral fee, at most $5)
 back. Fees in USD convert into the marketplace's currency at the sandbox's fixed rates
 (``seller.CURRENCIES``) and round to its minor unit. ``fee_truth`` sums the same figures per
 marketplace, local day, SKU and kind of event: what a lake's fee tables must add up to.
+
+The events settle in ``FinancialEventGroup`` s (``event_groups``): one per currency (a seller's
+marketplaces of one currency share an account) and 14 days (Amazon's settlement period, here on
+a fixed calendar of UTC fortnights). A group still running is ``Open`` with its balance so far;
+an ended one is ``Closed``, its total paid out when it closed. Its total is every amount its
+events posted, tax included (the sandbox withholds none), with nothing carried over.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,6 +99,8 @@ def _shipped(seller: SimulatedSeller, item: OrderItem) -> dict[str, Decimal]:
     parts = {"Principal": item.item_price, "Tax": item.item_tax}
     if item.shipping_price:
         parts |= {"ShippingCharge": item.shipping_price, "ShippingTax": item.shipping_tax}
+    if item.gift_wrap_price:
+        parts |= {"GiftWrap": item.gift_wrap_price, "GiftWrapTax": item.gift_wrap_tax}
     if item.item_promotion_discount:
         parts["Promotion"] = -item.item_promotion_discount
     parts["Commission"] = -referral_fee(seller, item)
@@ -108,7 +117,14 @@ def _refunded(seller: SimulatedSeller, item: OrderItem) -> dict[str, Decimal]:
     parts = {
         name: -money(amount * share, item.currency)
         for name, amount in shipped.items()
-        if name not in ("FBAPerUnitFulfillmentFee", "ShippingCharge", "ShippingTax")
+        if name
+        not in (
+            "FBAPerUnitFulfillmentFee",
+            "ShippingCharge",
+            "ShippingTax",
+            "GiftWrap",
+            "GiftWrapTax",
+        )
     }
     given_back = parts["Commission"]  # positive: the referral fee returned
     admin = min(money(given_back * REFUND_ADMIN_SHARE, item.currency),
@@ -204,3 +220,61 @@ def fee_truth(
             for name, amount in parts.items():
                 totals[(event.marketplace_id, day.date().isoformat(), sku, listed)][name] += amount
     return totals
+
+
+GROUP_DAYS = 14  # a settlement period
+GROUPS_FROM = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday: the first period of the calendar
+
+
+def group_start(moment: datetime) -> datetime:
+    """The start of the settlement period ``moment`` falls in."""
+    periods = (as_utc(moment) - GROUPS_FROM) // timedelta(days=GROUP_DAYS)
+    return GROUPS_FROM + periods * timedelta(days=GROUP_DAYS)
+
+
+def group_id(currency: str, start: datetime) -> str:
+    """A stable opaque id per currency and period, of Amazon's shape (letters and digits)."""
+    digest = hashlib.sha256(f"group:{currency}:{start.isoformat()}".encode()).hexdigest()
+    return digest[:44]
+
+
+def event_groups(
+    seller: SimulatedSeller, started_after: datetime, started_before: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """The seller's event groups (as the model has them) opened in ``[started_after,
+    started_before)`` (the model's "before (but not at)"), as known at ``now``, by start and
+    currency."""
+    by_currency: dict[str, list[str]] = defaultdict(list)
+    for mp in seller.config.marketplace_ids:
+        by_currency[marketplace(mp).currency].append(mp)
+    groups = []
+    start = group_start(started_after)
+    if start < as_utc(started_after):
+        start += timedelta(days=GROUP_DAYS)
+    while start < as_utc(started_before) and start <= now:
+        end = start + timedelta(days=GROUP_DAYS)
+        closed = end <= now
+        for currency, markets in sorted(by_currency.items()):
+            posted = financial_events(seller, markets, start, min(end, now) - timedelta(seconds=1),
+                                      as_of=now)  # fmt: skip
+            total = sum((a for e in posted for _, parts in e.items for a in parts.values()),
+                        Decimal(0))  # fmt: skip
+            group: dict[str, Any] = {
+                "FinancialEventGroupId": group_id(currency, start),
+                "ProcessingStatus": "Closed" if closed else "Open",
+                "FundTransferStatus": "Succeeded" if closed else "Unknown",
+                "OriginalTotal": _amount(total, currency),
+                "BeginningBalance": _amount(Decimal(0), currency),
+                "FinancialEventGroupStart": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            if closed:
+                group |= {
+                    "ConvertedTotal": _amount(total, currency),
+                    "FundTransferDate": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "FinancialEventGroupEnd": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "TraceId": group_id(currency, start)[:16].upper(),
+                    "AccountTail": "042",
+                }
+            groups.append(group)
+        start = end
+    return groups

@@ -412,8 +412,9 @@ def _click_share(analysis: Scope, read: Read) -> list[Claim]:
 _POSTED = """
     SELECT marketplace_id,
            SUM(CASE WHEN event_list = 'ShipmentEventList'
-                    THEN COALESCE(principal, 0) + COALESCE(shipping_charge, 0) END) AS revenue,
-           SUM(CASE WHEN event_list = 'ShipmentEventList' THEN COALESCE(fees, 0) END)
+                    THEN COALESCE(charges, 0) - COALESCE(tax, 0) - COALESCE(shipping_tax, 0)
+                         - COALESCE(gift_wrap_tax, 0) ELSE 0 END) AS revenue,
+           SUM(CASE WHEN event_list = 'ShipmentEventList' THEN COALESCE(fees, 0) ELSE 0 END)
              AS shipment_fees,
            SUM(COALESCE(fees, 0)) AS fees
     FROM cleaned.financial_events

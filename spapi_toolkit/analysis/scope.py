@@ -68,7 +68,7 @@ class Scope:
     def titled(self, frame: pd.DataFrame, asin: str = "asin", into: str = "title") -> pd.DataFrame:
         """``frame`` (with ``marketplace_id`` and an ASIN column) with each ASIN's title in an
         ``into`` column beside it: its latest catalog title up to the period's end (empty
-        for an ASIN the catalog snapshots of the year before do not hold)."""
+        for an ASIN no catalog snapshot from 90 days before the period on holds)."""
         if into in frame.columns:
             return frame
         if self._titles is None:
@@ -78,6 +78,18 @@ class Scope:
         columns = list(frame.columns)
         after = columns.index(asin) + 1
         return out[[*columns[:after], into, *columns[after:]]]
+
+    def with_asins(self, frame: pd.DataFrame, sku: str = "sku") -> pd.DataFrame:
+        """``frame`` (with ``marketplace_id`` and a SKU column) with each SKU's ``asin`` beside
+        it, as its orders of the period name it (the ``sku_asins`` query; empty for a SKU
+        without orders in the period), so ``titled`` can label it."""
+        if "asin" in frame.columns:
+            return frame
+        asins = self.con.query("sku_asins", **self.params).rename(columns={"sku": sku})
+        out = frame.merge(asins, on=["marketplace_id", sku], how="left")
+        columns = list(frame.columns)
+        after = columns.index(sku) + 1
+        return out[[*columns[:after], "asin", *columns[after:]]]
 
     def describe(self) -> str:
         """The scope in words, e.g. ``US, DE 2026-10-29 to 2026-11-27``."""

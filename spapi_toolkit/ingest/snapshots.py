@@ -23,7 +23,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 
 from spapi_toolkit.api.client import SpApiClient, next_page_params, prepare_call
@@ -50,6 +50,7 @@ PAGES_PER_BATCH = 100  # paginated datasets: pages per landed batch ...
 ITEMS_PER_BATCH = 10_000  # ... or items, whichever comes first
 ORDERS_PAGE_SIZE = 100
 FINANCES_PAGE_SIZE = 100  # listFinancialEvents' maximum
+LATEST = timedelta(minutes=3)  # Finances refuses a window ending less than 2 minutes ago
 CATALOG_PAGE_SIZE = 20  # searchCatalogItems' maximum, the same as its identifiers per call
 # A page whose call failed for a reason that says nothing about the call (a token answered as
 # expired again right after its refresh, a 5xx or a lost answer once the client's retries are
@@ -204,15 +205,47 @@ def _inventory(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> d
     }
 
 
-def _finances(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+def _exclusive(request: PlannedRequest) -> tuple[datetime, datetime]:
+    """The window as [first instant, the instant after its last): Finances' ``...Before``
+    bounds leave their instant out, so the last day ends at the next day's midnight (a window
+    ending at 23:59:59 would never ask for its last second)."""
     times = request.time_range()
     if times is None:
         raise SnapshotError(f"{request.dataset.name} needs a window (plan it with a date range)")
+    return times[0], times[1] + timedelta(seconds=1)
+
+
+def _finances(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    after, before = _exclusive(request)
     return {
-        "PostedAfter": _iso(times[0]),
-        "PostedBefore": _iso(times[1]),
+        "PostedAfter": _iso(after),
+        "PostedBefore": _iso(before),
         "MaxResultsPerPage": FINANCES_PAGE_SIZE,
     }
+
+
+def _event_groups(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    after, before = _exclusive(request)
+    return {
+        "FinancialEventGroupStartedAfter": _iso(after),
+        "FinancialEventGroupStartedBefore": _iso(before),
+        "MaxResultsPerPage": FINANCES_PAGE_SIZE,
+    }
+
+
+def _groups_in_currency(page: Any, request: PlannedRequest) -> list[Any]:
+    """The page's settlement groups in the currency of the request's marketplace: a group is
+    an account's, one per currency, so each marketplace keeps those of its currency (several
+    marketplaces of one currency, such as Europe's, land the same groups; the cleaned table
+    keeps each group once). A group without a total says no currency: every marketplace keeps
+    it, rather than none."""
+    currency = marketplace(request.marketplace_ids[0]).currency
+    groups = (page.get("payload") or {}).get("FinancialEventGroupList") or []
+    return [g for g in groups if _total_currency(g) in (currency, None)]
+
+
+def _total_currency(group: Any) -> str | None:
+    return ((group or {}).get("OriginalTotal") or {}).get("CurrencyCode")
 
 
 def _financial_events(page: Any, request: PlannedRequest) -> list[Any]:
@@ -221,7 +254,10 @@ def _financial_events(page: Any, request: PlannedRequest) -> list[Any]:
     is, as the page did, and still reads as Amazon's model. Finances v0 has no marketplace
     filter: every marketplace's request gets the seller's events of all its marketplaces, and
     keeps those of its own (by ``MarketplaceName``, the site's domain); each other one lands
-    with its own marketplace's request."""
+    with its own marketplace's request. An event without a ``MarketplaceName`` (most lists but
+    shipments, refunds and a few others: service fees, adjustments, ... are the account's, not
+    a site's) is kept by every marketplace's request, so it lands once per marketplace rather
+    than never: a table reading such events keys them by the account, not the marketplace."""
     site = marketplace(request.marketplace_ids[0]).domain.lower()
     events = (page.get("payload") or {}).get("FinancialEvents") or {}
     return [
@@ -229,7 +265,7 @@ def _financial_events(page: Any, request: PlannedRequest) -> list[Any]:
         for name, listed in events.items()
         if isinstance(listed, list)
         for event in listed
-        if str((event or {}).get("MarketplaceName", "")).lower() == site
+        if str((event or {}).get("MarketplaceName") or site).lower() == site
     ]
 
 
@@ -242,6 +278,7 @@ class _Operation:
     items: Callable[[Any, PlannedRequest], list[Any]]  # (page, request) -> the lines it lands
     body_params: bool = False  # the registry's params are used inside the batch body
     not_found_is_item: bool = False  # a 404 for one identifier is that identifier's answer
+    before: str | None = None  # a window's end Amazon wants at least LATEST before now
 
 
 def _field(name: str) -> Callable[[Any, PlannedRequest], list[Any]]:
@@ -259,7 +296,10 @@ OPERATIONS: dict[str, _Operation] = {
         _inventory,
         lambda page, request: (page.get("payload") or {}).get("inventorySummaries", []),
     ),
-    "listFinancialEvents": _Operation(_finances, _financial_events),
+    "listFinancialEvents": _Operation(_finances, _financial_events, before="PostedBefore"),
+    "listFinancialEventGroups": _Operation(
+        _event_groups, _groups_in_currency, before="FinancialEventGroupStartedBefore"
+    ),
 }
 
 
@@ -464,9 +504,15 @@ class SnapshotIngestor:
             yield {"errors": [{**error, **({"details": exc.details} if exc.details else {})}]}
 
     def _pages(self, request: PlannedRequest, call: _Call) -> Iterator[list[Any]]:
-        extract = _operation(request).items
+        operation = _operation(request)
+        extract = operation.items
         op = find_operation(str(request.dataset.operation))
         params: Mapping[str, Any] | None = call.params
+        if operation.before and operation.before in call.params:
+            # A window ending less than LATEST ago (yesterday in a marketplace west of UTC,
+            # soon after midnight UTC) asks up to then; the restated days are asked again.
+            latest = _iso(self.client.clock.now() - LATEST)
+            params = {**call.params, operation.before: min(call.params[operation.before], latest)}
         while params is not None:
             page = self._page(op, params)
             self.stats.calls += 1

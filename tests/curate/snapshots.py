@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from spapi_sandbox.finances import fee_truth
+from spapi_sandbox.finances import event_groups, fee_truth
 from spapi_sandbox.server import run_sandbox
 from spapi_sandbox.unit_costs import unit_costs_csv
 from spapi_toolkit.api.client import SpApiClient
@@ -29,10 +29,10 @@ from .week import SELLER, TODAY, curate
 # merchant_listings drives the snapshots (their ASINs and SKUs); it is curated too (listings).
 DATASETS = ("merchant_listings,inventory_summaries,catalog_items,competitive_summary,item_offers,"
             "kiosk_sales_traffic,search_terms,repeat_purchase,market_basket,orders_api,"
-            "listings_items,financial_events")  # fmt: skip
+            "listings_items,financial_events,financial_event_groups")  # fmt: skip
 TABLES = ["inventory_summaries", "catalog_items", "competitive_summary", "item_offers",
           "kiosk_sales_traffic", "search_terms", "repeat_purchase", "market_basket", "orders",
-          "listings_items", "financial_events"]  # fmt: skip
+          "listings_items", "financial_events", "settlements"]  # fmt: skip
 SERVED = ("orders_api", "listings_items", "item_offers")  # landed items the tests read back
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)  # two Brand Analytics weeks, settled days
 MARKETS = (US, DE, JP)
@@ -69,6 +69,12 @@ def build(spark, root: Path) -> tuple[dict, dict[str, list], dict[str, Any]]:
             ),
             "served": {name: served(lake, name) for name in SERVED},
             "unit_costs": unit_costs_csv(seller),
+            "groups": event_groups(
+                seller,
+                datetime.combine(FIRST, time.min, UTC),
+                datetime.combine(LAST, time.max, UTC),
+                sandbox.app.clock.datetime(),
+            ),
             "fees": {
                 key: parts
                 for mp in MARKETS

@@ -54,6 +54,21 @@ def profit(spark, snapshots, tmp_path_factory):
     return {(r.marketplace_id, r.date.isoformat(), r.sku): r for r in rows}, fx, truth
 
 
+def _events(spark, shipments: list[tuple[str, str, str, str]]):  # type: ignore[no-untyped-def]
+    """financial_events rows: one unit shipped per (sku, currency, item price, referral fee),
+    on 2026-11-03 in the US marketplace (the transform reads the currency, not the site)."""
+    return spark.createDataFrame(
+        [(SELLER, "ATVPDKIKX0DER", datetime(2026, 11, 3).date(), sku, "ShipmentEventList", 1,
+          currency, Decimal(price), Decimal(price), None, None, None, None, Decimal(fee), None,
+          Decimal(fee)) for sku, currency, price, fee in shipments],
+        "seller_id string, marketplace_id string, posted_date date, sku string, "
+        "event_list string, quantity int, currency string, principal decimal(18,2), "
+        "charges decimal(18,2), tax decimal(18,2), shipping_tax decimal(18,2), "
+        "gift_wrap_tax decimal(18,2), promotion decimal(18,2), referral_fee decimal(18,2), "
+        "fba_fee decimal(18,2), fees decimal(18,2)",
+    )  # fmt: skip
+
+
 def _costs(text: bytes) -> dict[str, list[tuple[str, Decimal, str]]]:
     found: dict[str, list[tuple[str, Decimal, str]]] = defaultdict(list)
     for line in text.decode().splitlines()[1:]:
@@ -133,16 +148,7 @@ def test_an_unknown_cost_gives_a_null_margin_and_counts_its_units(spark, profit)
 
     rows, _, _ = profit
     sku = next(k[2] for k, r in rows.items() if r.units_shipped)
-    events = spark.createDataFrame([  # one shipment of the SKU, one unit
-        (SELLER, "ATVPDKIKX0DER", datetime(2026, 11, 3).date(), sku, "ShipmentEventList", 1,
-         "USD", Decimal("10.00"), None, None, None, None, Decimal("-1.50"), None,
-         Decimal("-1.50"))],
-        "seller_id string, marketplace_id string, posted_date date, sku string, "
-        "event_list string, quantity int, currency string, principal decimal(18,2), "
-        "tax decimal(18,2), shipping_charge decimal(18,2), shipping_tax decimal(18,2), "
-        "promotion decimal(18,2), referral_fee decimal(18,2), fba_fee decimal(18,2), "
-        "fees decimal(18,2)",
-    )  # fmt: skip
+    events = _events(spark, [(sku, "USD", "10.00", "-1.50")])
     later = spark.createDataFrame(
         [(SELLER, sku, "USD", datetime(2026, 11, 4).date(), Decimal("4.00"))],
         "seller_id string, sku string, currency string, valid_from date, unit_cost decimal(18,2)",
@@ -152,3 +158,31 @@ def test_an_unknown_cost_gives_a_null_margin_and_counts_its_units(spark, profit)
     assert (row.revenue, row.referral_fees, row.cost_of_goods, row.contribution_margin,
             row.margin_rate, row.units_without_cost) == (Decimal("10.00"), Decimal("-1.50"), None,
                                                          None, None, 1)  # fmt: skip
+
+
+def test_a_cost_in_another_currency_converts_through_the_reporting_currency(spark):
+    """An EUR cost of a JPY sale: cost x (EUR's rate / JPY's rate) in yen, cost x EUR's rate in
+    the reporting currency (USD), each rate the latest on or before the day."""
+    from spapi_toolkit.lake.curate.marts import build
+    from spapi_toolkit.lake.marts import mart
+
+    day = datetime(2026, 11, 3).date()
+    costs = spark.createDataFrame(
+        [(SELLER, "S1", "EUR", day - timedelta(days=30), Decimal("10.00"))],
+        "seller_id string, sku string, currency string, valid_from date, unit_cost decimal(18,2)",
+    )
+    rates = spark.createDataFrame(
+        [(day - timedelta(days=1), "EUR", "USD", 1.10), (day, "JPY", "USD", 0.0066),
+         (day + timedelta(days=1), "EUR", "USD", 9.99)],  # after the day: never used
+        "rate_date date, currency string, reporting_currency string, rate double",
+    )  # fmt: skip
+    inputs = {"financial_events": _events(spark, [("S1", "JPY", "3000", "-450")]),
+              "unit_costs": costs, "fx_rates": rates}  # fmt: skip
+    (row,) = build(mart("profit_daily"), inputs).collect()
+    assert (row.unit_cost, row.cost_currency) == (Decimal("10.00"), "EUR")
+    assert row.cost_of_goods_reporting == Decimal("11.00")
+    assert row.cost_of_goods == (Decimal("10") * Decimal("1.10") / Decimal("0.0066")).quantize(CENT)
+    assert row.contribution_margin == Decimal("3000") - 450 - row.cost_of_goods
+    assert row.contribution_margin_reporting == (
+        Decimal("19.80") - Decimal("2.97") - Decimal("11.00")
+    )  # 3000 and -450 yen at 0.0066

@@ -61,6 +61,8 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     assert "- ok: 02: every ASIN flagged for low conversion" in summary
     for report in ("00", "01", "02", "03", "04", "05"):
         assert f"- ok: {report}: " in summary, report
+    losing = re.search(r"- ok: 05: the SKUs flagged as losing money .* \((\d+): ", summary)
+    assert losing and int(losing.group(1)) > 0, "the demo's seller has SKUs that lose money"
     _altered_tables_fail_their_claims(lake, tmp_path / "altered")
     _a_period_without_data_fails(lake, tmp_path / "empty")
     _another_reporting_currency_fails(lake, tmp_path / "eur")

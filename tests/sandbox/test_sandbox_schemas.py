@@ -303,6 +303,15 @@ def tour(tmp_path_factory) -> tuple[CheckedSession, list[dict]]:
         s.call("GET", f"{events}?NextToken={first['payload']['NextToken']}")
         s.call("GET", f"{events}?PostedBefore=2026-11-20T00:00:00Z", expect=400)
         s.call("GET", f"{events}?{after}&PostedBefore=2099-01-01T00:00:00Z", expect=400)
+        groups = "/finances/v0/financialEventGroups"
+        opened = "FinancialEventGroupStartedAfter=2026-09-01T00:00:00Z"
+        first = s.call("GET", f"{groups}?{opened}&MaxResultsPerPage=2").json()
+        assert first["payload"]["FinancialEventGroupList"] and first["payload"]["NextToken"]
+        s.call("GET", f"{groups}?NextToken={first['payload']['NextToken']}")
+        every = s.call("GET", f"{groups}?{opened}").json()["payload"]["FinancialEventGroupList"]
+        assert {g["ProcessingStatus"] for g in every} == {"Open", "Closed"}
+        s.call("GET", f"{groups}?FinancialEventGroupStartedAfter=2099-01-01T00:00:00Z",
+               expect=400)  # fmt: skip
         address, buyer = (
             f"/orders/v0/orders/{order_id}/{what}" for what in ("address", "buyerInfo")
         )

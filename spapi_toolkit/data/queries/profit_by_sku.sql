@@ -1,9 +1,9 @@
 -- Contribution margin per marketplace and SKU over the period (profit_daily: each shipment's
 -- charges and fees on the local day Amazon posted them, each refund's on its day), the parts
 -- summed in the local and the reporting currency, with the ratios rebuilt from the sums. A SKU
--- with any day whose unit cost is unknown has no margin (null, never a partial sum);
--- units_without_cost says how many of its units lack a cost. The ASIN is the one the SKU's
--- orders of the period name (orders_daily).
+-- with any day whose unit cost (or, in the reporting currency, FX rate) is unknown has no
+-- cost of goods and no margin there (null, never a partial sum); units_without_cost says how
+-- many of its units lack a cost. ASINs and titles come from sku_asins and asin_titles.
 WITH summed AS (
   SELECT
     marketplace_id,
@@ -20,23 +20,21 @@ WITH summed AS (
     SUM(other_fees) AS other_fees,
     SUM(refunds) AS refunds,
     SUM(refund_fees) AS refund_fees,
-    SUM(cost_of_goods) AS cost_of_goods,
+    CASE WHEN COUNT(*) = COUNT(cost_of_goods) THEN SUM(cost_of_goods) END AS cost_of_goods,
     CASE WHEN COUNT(*) = COUNT(contribution_margin) THEN SUM(contribution_margin) END
       AS contribution_margin,
-    SUM(revenue_reporting) AS revenue_reporting,
-    SUM(referral_fees_reporting + fba_fees_reporting + other_fees_reporting) AS fees_reporting,
-    SUM(refunds_reporting + refund_fees_reporting) AS refunds_reporting,
-    SUM(cost_of_goods_reporting) AS cost_of_goods_reporting,
+    CASE WHEN COUNT(*) = COUNT(revenue_reporting) THEN SUM(revenue_reporting) END
+      AS revenue_reporting,
+    CASE WHEN COUNT(*) = COUNT(revenue_reporting)
+         THEN SUM(referral_fees_reporting + fba_fees_reporting + other_fees_reporting) END
+      AS fees_reporting,
+    CASE WHEN COUNT(*) = COUNT(revenue_reporting)
+         THEN SUM(refunds_reporting + refund_fees_reporting) END AS refunds_reporting,
+    CASE WHEN COUNT(*) = COUNT(cost_of_goods_reporting) THEN SUM(cost_of_goods_reporting) END
+      AS cost_of_goods_reporting,
     CASE WHEN COUNT(*) = COUNT(contribution_margin_reporting)
          THEN SUM(contribution_margin_reporting) END AS contribution_margin_reporting
   FROM aggregated.profit_daily
-  WHERE date BETWEEN :start AND :end
-    AND CONTAINS(:marketplaces, marketplace_id)
-  GROUP BY marketplace_id, sku
-),
-asins AS (
-  SELECT marketplace_id, sku, MAX(asin) AS asin
-  FROM aggregated.orders_daily
   WHERE date BETWEEN :start AND :end
     AND CONTAINS(:marketplaces, marketplace_id)
   GROUP BY marketplace_id, sku
@@ -44,7 +42,6 @@ asins AS (
 SELECT
   s.marketplace_id,
   s.sku,
-  a.asin,
   s.currency,
   s.reporting_currency,
   s.units_shipped,
@@ -70,6 +67,4 @@ SELECT
   s.cost_of_goods_reporting,
   s.contribution_margin_reporting
 FROM summed AS s
-LEFT JOIN asins AS a
-  ON a.marketplace_id = s.marketplace_id AND a.sku = s.sku
 ORDER BY s.marketplace_id, s.contribution_margin_reporting, s.sku

@@ -61,7 +61,8 @@ def typed(rows: DataFrame, table: Table) -> DataFrame:
     kept = [c for c in sourced if c.type != "string"]
     out = rows.withColumnsRenamed({c.name: _raw(c) for c in kept})
     out = out.withColumns({c.name: _cast(F.col(_raw(c)), c) for c in sourced})
-    dates = {c.name: _local_date(c.local_date_of) for c in table.columns if c.local_date_of}
+    local = any(c.name == "marketplace_id" for c in table.columns)
+    dates = {c.name: _local_date(c.local_date_of, local) for c in table.columns if c.local_date_of}
     out = out.withColumns(dates)
     problems = [_problem(column, table) for column in sourced]
     reasons = F.array_compact(F.array(*problems)) if problems else F.array()
@@ -136,10 +137,13 @@ def _problem(column: Column, table: Table) -> SparkColumn:
     return F.when(unfit, message)
 
 
-def _local_date(timestamp_column: str) -> SparkColumn:
-    """The marketplace-local calendar date of a UTC timestamp (the marketplace's time zone)."""
+def _local_date(timestamp_column: str, local: bool = True) -> SparkColumn:
+    """The marketplace-local calendar date of a UTC timestamp (the marketplace's time zone);
+    the UTC date in a table of no marketplace (``local`` False)."""
     from pyspark.sql import functions as F
 
+    if not local:
+        return F.to_date(F.col(timestamp_column))
     zones = F.create_map(
         *[x for m in marketplaces().values() for x in (F.lit(m.marketplace_id), F.lit(m.timezone))]
     )

@@ -7,8 +7,9 @@ cleaned ``unit_costs`` and converted with ``fx_rates``. The rules, declared in t
 - The day is the marketplace-local day the event posted: a sale's charges and fees on the day it
   shipped (when Amazon posts them), a refund's on the day it was made. It is the day money moved
   on the seller's account, not the purchase day ``sales_daily`` counts an order on.
-- Revenue is what the buyer paid for the item and its shipping; tax is owed, not earned, and is
-  apart (``tax_collected``). Fees, promotions and refunds carry Amazon's signs: negative when they
+- Revenue is every charge to the buyer but tax: the item, its shipping, gift wrap and any other
+  charge; tax (on the item, shipping and gift wrap) is owed, not earned, and is apart
+  (``tax_collected``). Fees, promotions and refunds carry Amazon's signs: negative when they
   take from the seller, so the margin is a plain sum of parts.
 - A unit's cost is the ``unit_costs`` row of the SKU with the latest ``valid_from`` on or before
   the day, in the sale's currency when the file has one in it, else in another converted
@@ -36,6 +37,7 @@ ROW = ("seller_id", "marketplace_id", "date", "sku")
 PARTS = ("revenue", "promotions", "referral_fees", "fba_fees", "other_fees", "refunds",
          "refund_fees")  # fmt: skip
 MONEY_COLUMNS = (*PARTS, "tax_collected", "amazon_fees")
+TAXES = ("tax", "shipping_tax", "gift_wrap_tax")  # the charges that are tax: owed, not earned
 
 
 def profit_daily(
@@ -50,10 +52,11 @@ def profit_daily(
     def units(kind: str) -> SparkColumn:
         return F.sum(F.when(F.col("event_list") == kind, F.coalesce("quantity", F.lit(0))))
 
+    taxes = sum((F.coalesce(c, F.lit(0)) for c in TAXES[1:]), F.coalesce(TAXES[0], F.lit(0)))
     sold = events.withColumns({
         "date": F.col("posted_date"),
-        "_sales": F.coalesce("principal", F.lit(0)) + F.coalesce("shipping_charge", F.lit(0)),
-        "_tax": F.coalesce("tax", F.lit(0)) + F.coalesce("shipping_tax", F.lit(0)),
+        "_sales": F.coalesce("charges", F.lit(0)) - taxes,
+        "_tax": taxes,
         "_other": F.coalesce("fees", F.lit(0)) - F.coalesce("referral_fee", F.lit(0))
         - F.coalesce("fba_fee", F.lit(0)),
     })  # fmt: skip
