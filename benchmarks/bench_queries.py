@@ -49,6 +49,50 @@ built in 201 s: 8.76 M order items, 4.38 M rows in each daily per-ASIN table, 2.
 
 The slowest warm query is orders_per_day at 0.296 s (first run 0.581 s); DuckDB is 1.3 to 11
 times faster than Spark SQL on the same files.
+
+Stop 32 (2026-12-07, commit 070aac5 and later, v4 lake: profit_daily added), same kind of VM,
+whose DuckDB ran every query 2-3 times slower than on 2026-12-03 (the same queries, the same
+lake size). Before the view change (070aac5), on this VM, an hour earlier, DuckDB only: 5
+queries over 1 s (listing_health 3.62 s, asin_titles 1.31 s, orders_per_day 1.23 s,
+returns_by_asin 1.08 s, sales_rank_daily 1.09 s; sales_by_day 0.34 s). The views now glob one
+``*`` per partition level instead of ``**`` and read a table's files by the first file's schema
+(``union_by_name`` only for a lake curated before its contract gained a column: it read every
+file's footer on every scan, about 0.5 s on a 2,190-partition cleaned table); asin_titles reads
+90 days of catalog snapshots instead of 365. The full run after it (lake reused)::
+
+    query                     rows  duckdb 1st   duckdb  spark 1st    spark  spark/duckdb  target
+    ---------------------------------------------------------------------------------------------
+    abc_classes             12,000      2.175s   0.066s     4.388s   0.782s         11.8x  ok
+    abc_period               6,000      0.211s   0.227s     4.217s   1.772s          7.8x  ok
+    asin_funnel              6,000      0.222s   0.235s     2.421s   1.356s          5.8x  ok
+    asin_halves              6,000      0.199s   0.194s     1.819s   1.110s          5.7x  ok
+    asin_titles              6,000      0.331s   0.310s     2.852s   2.078s          6.7x  ok
+    basket_pairs            29,972      0.345s   0.233s     1.714s   0.835s          3.6x  ok
+    customer_weekly             15      0.199s   0.169s     0.702s   0.411s          2.4x  ok
+    inventory_latest         6,000      0.368s   0.349s     2.945s   1.618s          4.6x  ok
+    listing_health           5,999      0.858s   0.914s    21.918s  14.402s         15.8x  ok
+    orders_against_sales        90      0.543s   0.356s     1.245s   0.889s          2.5x  ok
+    orders_per_day              90      0.424s   0.262s     1.968s   0.977s          3.7x  ok
+    period_totals                3      0.274s   0.205s     1.589s   0.765s          3.7x  ok
+    price_position_daily        87      0.302s   0.195s     0.879s   0.607s          3.1x  ok
+    price_position_latest    6,000      0.307s   0.343s     1.891s   1.117s          3.3x  ok
+    profit_by_day               90      0.334s   0.193s     1.302s   0.802s          4.1x  ok
+    profit_by_sku            6,000      0.414s   0.354s     4.845s   2.682s          7.6x  ok
+    refunds_by_asin          6,000      0.311s   0.245s     1.016s   0.640s          2.6x  ok
+    repeat_purchase             15      0.158s   0.145s     0.383s   0.271s          1.9x  ok
+    reporting_currency           1      0.137s   0.120s     0.340s   0.214s          1.8x  ok
+    return_reasons          15,253      0.240s   0.206s     1.621s   0.993s          4.8x  ok
+    returns_by_asin          5,711      0.428s   0.398s     1.220s   0.843s          2.1x  ok
+    sales_by_day                90      0.232s   0.220s     0.884s   0.443s          2.0x  ok
+    sales_rank_daily       174,000      0.501s   0.426s     2.660s   2.800s          6.6x  ok
+    search_term_share        5,996      0.223s   0.192s     0.756s   0.415s          2.2x  ok
+    ship_states                860      0.218s   0.202s     0.538s   0.332s          1.6x  ok
+    sku_asins                6,000      0.208s   0.183s     0.963s   0.649s          3.5x  ok
+    top_asins                6,000      0.183s   0.229s     1.017s   0.621s          2.7x  ok
+    target: every query under 1 s on DuckDB: met
+
+05_profitability's queries (profit_by_sku, profit_by_day, sku_asins and asin_titles for its
+labels) take 0.18-0.35 s warm, under issue 22's 0.5 s.
 """
 
 from __future__ import annotations
