@@ -1096,17 +1096,25 @@ def create_restricted_data_token(call: Call) -> Response:
 FINANCES_PAGE = 100  # MaxResultsPerPage's default and maximum
 
 
+def _resumed(call: Call) -> dict[str, Any] | Response | None:
+    """A Finances listing's state from its ``NextToken`` (an error for a token it did not
+    make); None for a first page."""
+    token = call.arg("NextToken")
+    if not token:
+        return None
+    state = read_state(token)
+    return invalid_input("Invalid NextToken.") if state is None else state
+
+
 def list_financial_events(call: Call) -> Response:
     """Shipment and refund events posted in the window (``finances``: what they hold), the
     window's end at most two minutes before now, paged by event."""
     from spapi_sandbox.finances import financial_events
 
-    token = call.arg("NextToken")
-    if token:
-        state = read_state(token)
-        if state is None:
-            return invalid_input("Invalid NextToken.")
-    else:
+    state = _resumed(call)
+    if isinstance(state, Response):
+        return state
+    if state is None:
         after, before = call.arg("PostedAfter"), call.arg("PostedBefore")
         latest = _now_dt(call) - timedelta(minutes=2)
         if not after:
@@ -1150,12 +1158,10 @@ def list_financial_event_groups(call: Call) -> Response:
     """The settlement groups opened in the window (``finances.event_groups``), paged."""
     from spapi_sandbox.finances import event_groups
 
-    token = call.arg("NextToken")
-    if token:
-        state = read_state(token)
-        if state is None:
-            return invalid_input("Invalid NextToken.")
-    else:
+    state = _resumed(call)
+    if isinstance(state, Response):
+        return state
+    if state is None:
         now = _now_dt(call)
         after = call.arg("FinancialEventGroupStartedAfter")
         before = call.arg("FinancialEventGroupStartedBefore")

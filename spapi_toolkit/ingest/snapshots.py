@@ -215,22 +215,16 @@ def _exclusive(request: PlannedRequest) -> tuple[datetime, datetime]:
     return times[0], times[1] + timedelta(seconds=1)
 
 
-def _finances(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
-    after, before = _exclusive(request)
-    return {
-        "PostedAfter": _iso(after),
-        "PostedBefore": _iso(before),
-        "MaxResultsPerPage": FINANCES_PAGE_SIZE,
-    }
+def _posted(
+    after: str, before: str
+) -> Callable[[PlannedRequest, Sequence[str], str], dict[str, Any]]:
+    """A Finances listing's parameters: the window in the parameters ``after`` and ``before``."""
 
+    def params(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+        first, end = _exclusive(request)
+        return {after: _iso(first), before: _iso(end), "MaxResultsPerPage": FINANCES_PAGE_SIZE}
 
-def _event_groups(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
-    after, before = _exclusive(request)
-    return {
-        "FinancialEventGroupStartedAfter": _iso(after),
-        "FinancialEventGroupStartedBefore": _iso(before),
-        "MaxResultsPerPage": FINANCES_PAGE_SIZE,
-    }
+    return params
 
 
 def _groups_in_currency(page: Any, request: PlannedRequest) -> list[Any]:
@@ -296,9 +290,13 @@ OPERATIONS: dict[str, _Operation] = {
         _inventory,
         lambda page, request: (page.get("payload") or {}).get("inventorySummaries", []),
     ),
-    "listFinancialEvents": _Operation(_finances, _financial_events, before="PostedBefore"),
+    "listFinancialEvents": _Operation(
+        _posted("PostedAfter", "PostedBefore"), _financial_events, before="PostedBefore"
+    ),
     "listFinancialEventGroups": _Operation(
-        _event_groups, _groups_in_currency, before="FinancialEventGroupStartedBefore"
+        _posted("FinancialEventGroupStartedAfter", "FinancialEventGroupStartedBefore"),
+        _groups_in_currency,
+        before="FinancialEventGroupStartedBefore",
     ),
 }
 

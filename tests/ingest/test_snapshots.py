@@ -376,3 +376,41 @@ def test_resume_with_several_batches(world, tmp_path, monkeypatch) -> None:
     assert after - before == len(skus) - 6
     for key in keys:
         assert resumed.read_bytes(key) == whole.read_bytes(key)
+
+
+def test_finances_windows_end_at_the_next_midnight_and_events_of_no_site_are_kept() -> None:
+    """PostedBefore leaves its instant out, so a window asks up to the next local midnight;
+    each marketplace keeps its own site's events and every event of no site (the account's)."""
+    from datetime import date
+
+    from spapi_toolkit.ingest.planner import PlannedRequest, Window
+    from spapi_toolkit.ingest.snapshots import OPERATIONS
+
+    us, de = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
+    day = date(2026, 11, 10)
+    events = dataset("financial_events")
+    request = PlannedRequest(events, "S", (us,), Window(day, day))
+    params = OPERATIONS["listFinancialEvents"].params(request, (), "S")
+    assert (params["PostedAfter"], params["PostedBefore"]) == (
+        "2026-11-10T08:00:00Z", "2026-11-11T08:00:00Z")  # Los Angeles' midnights  # fmt: skip
+    page = {"payload": {"FinancialEvents": {
+        "ShipmentEventList": [{"AmazonOrderId": "1", "MarketplaceName": "Amazon.com"},
+                              {"AmazonOrderId": "2", "MarketplaceName": "Amazon.de"}],
+        "ServiceFeeEventList": [{"FeeReason": "Subscription"}],
+        "RefundEventList": [],
+    }}}  # fmt: skip
+    lines = OPERATIONS["listFinancialEvents"].items
+    assert lines(page, request) == [
+        {"ShipmentEventList": [{"AmazonOrderId": "1", "MarketplaceName": "Amazon.com"}]},
+        {"ServiceFeeEventList": [{"FeeReason": "Subscription"}]},
+    ]
+    in_de = PlannedRequest(events, "S", (de,), Window(day, day))
+    assert [next(iter(line)) for line in lines(page, in_de)] == [
+        "ShipmentEventList", "ServiceFeeEventList"]  # fmt: skip
+    groups = {"payload": {"FinancialEventGroupList": [
+        {"FinancialEventGroupId": "G1", "OriginalTotal": {"CurrencyCode": "USD"}},
+        {"FinancialEventGroupId": "G2", "OriginalTotal": {"CurrencyCode": "EUR"}},
+        {"FinancialEventGroupId": "G3"},  # no total: no currency, kept by every marketplace
+    ]}}  # fmt: skip
+    kept = OPERATIONS["listFinancialEventGroups"].items(groups, request)
+    assert [g["FinancialEventGroupId"] for g in kept] == ["G1", "G3"]
