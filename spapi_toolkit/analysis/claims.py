@@ -78,7 +78,7 @@ def check(analysis: Scope) -> list[Claim]:
     checks: list[Callable[[Scope, Read], list[Claim]]] = [
         _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
         _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refunded_units,
-        _above_threshold, _buy_box, _click_share, _profit_parts, _fee_share, _losing_money,
+        _above_threshold, _buy_box, _click_share, _profit_parts, _losing_money,
     ]  # fmt: skip
     for claim in checks:
         found += claim(analysis, read)
@@ -424,36 +424,30 @@ _POSTED = """
 
 def _profit_parts(analysis: Scope, read: Read) -> list[Claim]:
     """05's revenue and Amazon's fees per marketplace (profit_daily, summed per SKU and then per
-    marketplace) against the cleaned financial events posted in the period."""
+    marketplace), and its fee share, against the cleaned financial events posted in the
+    period (one pass over them for both claims)."""
     profit = read("profit_by_sku")
     if profit is None:
         return []
     markets = by_marketplace(profit.assign(marketplace=profit.marketplace_id.map(country)))
+    posted = analysis.con.sql(_POSTED, **analysis.params)
     fees = markets.referral_fees + markets.fba_fees + markets.other_fees + markets.refund_fees
     shown = {(m, "revenue"): r for m, r in zip(markets.marketplace_id, markets.revenue,
                                                strict=True)}  # fmt: skip
     shown |= {(m, "fees"): f for m, f in zip(markets.marketplace_id, fees, strict=True)}
-    posted = analysis.con.sql(_POSTED, **analysis.params)
     counted = {(r.marketplace_id, "revenue"): _plain(r.revenue) for r in posted.itertuples()}
     counted |= {(r.marketplace_id, "fees"): _plain(r.fees) for r in posted.itertuples()}
-    return [same("05", "each marketplace's revenue and Amazon's fees are those the cleaned "
-                 "financial events posted in the period", shown, counted)]  # fmt: skip
-
-
-def _fee_share(analysis: Scope, read: Read) -> list[Claim]:
-    """05's fee share per marketplace against the cleaned financial events' shipments."""
-    profit = read("profit_by_sku")
-    if profit is None:
-        return []
-    markets = by_marketplace(profit.assign(marketplace=profit.marketplace_id.map(country)))
-    shown = {m: _plain(f) for m, f in zip(markets.marketplace_id, markets.fee_share,
-                                          strict=True)}  # fmt: skip
-    posted = analysis.con.sql(_POSTED, **analysis.params)
-    counted = {r.marketplace_id: -float(r.shipment_fees) / float(r.revenue)
-               for r in posted.itertuples() if r.revenue}  # fmt: skip
-    return [same("05", "the share of revenue the shipped items' fees took, per marketplace, is "
-                 "the cleaned shipment events' fees over their item and shipping charges",
-                 shown, counted)]  # fmt: skip
+    shares = {m: _plain(f) for m, f in zip(markets.marketplace_id, markets.fee_share,
+                                           strict=True)}  # fmt: skip
+    counted_shares = {r.marketplace_id: -float(r.shipment_fees) / float(r.revenue)
+                      for r in posted.itertuples() if r.revenue}  # fmt: skip
+    return [
+        same("05", "each marketplace's revenue and Amazon's fees are those the cleaned "
+             "financial events posted in the period", shown, counted),
+        same("05", "the share of revenue the shipped items' fees took, per marketplace, is the "
+             "cleaned shipment events' fees over their item and shipping charges", shares,
+             counted_shares),
+    ]  # fmt: skip
 
 
 def _losing_money(analysis: Scope, read: Read) -> list[Claim]:

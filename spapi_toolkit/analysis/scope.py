@@ -74,10 +74,7 @@ class Scope:
         if self._titles is None:
             self._titles = self.con.query("asin_titles", **self.params)
         titles = self._titles.rename(columns={"asin": asin, "title": into})
-        out = frame.merge(titles, on=["marketplace_id", asin], how="left")
-        columns = list(frame.columns)
-        after = columns.index(asin) + 1
-        return out[[*columns[:after], into, *columns[after:]]]
+        return _beside(frame, titles, asin, into)
 
     def with_asins(self, frame: pd.DataFrame, sku: str = "sku") -> pd.DataFrame:
         """``frame`` (with ``marketplace_id`` and a SKU column) with each SKU's ``asin`` beside
@@ -86,10 +83,7 @@ class Scope:
         if "asin" in frame.columns:
             return frame
         asins = self.con.query("sku_asins", **self.params).rename(columns={"sku": sku})
-        out = frame.merge(asins, on=["marketplace_id", sku], how="left")
-        columns = list(frame.columns)
-        after = columns.index(sku) + 1
-        return out[[*columns[:after], "asin", *columns[after:]]]
+        return _beside(frame, asins, sku, "asin")
 
     def describe(self) -> str:
         """The scope in words, e.g. ``US, DE 2026-10-29 to 2026-11-27``."""
@@ -137,6 +131,15 @@ class Scope:
             lines += ["", f"**Warning:** {', '.join(failed)} failed their checks: the figures "
                           "below that use them may be wrong."]  # fmt: skip
         return "\n".join(lines)
+
+
+def _beside(frame: pd.DataFrame, lookup: pd.DataFrame, key: str, added: str) -> pd.DataFrame:
+    """``frame`` with ``lookup``'s ``added`` column (by marketplace and ``key``) right after
+    ``key``; empty where ``lookup`` has no row."""
+    out = frame.merge(lookup, on=["marketplace_id", key], how="left")
+    columns = list(frame.columns)
+    after = columns.index(key) + 1
+    return out[[*columns[:after], added, *columns[after:]]]
 
 
 def say(text: str) -> None:

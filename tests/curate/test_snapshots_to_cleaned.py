@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from spapi_sandbox.demo import FEE_COLUMNS
 from spapi_toolkit.lake.checks import document_shape
 from spapi_toolkit.lake.landing import land
 from spapi_toolkit.lake.layout import raw_stem
@@ -56,13 +57,6 @@ def test_inventory_summaries_equal_the_sellers_fba_inventory(curated):
                 for mp, rows in truth["inventory"].items() for i in rows}  # fmt: skip
     assert len(expected) > 10 and got == expected
     assert {r.snapshot_date for r in tables["inventory_summaries"]} == {TODAY}
-
-
-FEE_COLUMNS = {
-    "Principal": "principal", "Tax": "tax", "ShippingCharge": "shipping_charge",
-    "ShippingTax": "shipping_tax", "Promotion": "promotion", "Commission": "referral_fee",
-    "FBAPerUnitFulfillmentFee": "fba_fee", "RefundCommission": "refund_commission",
-}  # fmt: skip
 
 
 def test_financial_events_add_up_to_the_sellers_charges_and_fees(curated):

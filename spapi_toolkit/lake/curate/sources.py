@@ -370,10 +370,16 @@ def _element_columns(table: Table) -> list[Column]:
     ]
 
 
+def _parent_columns(table: Table) -> list[Column]:
+    """The document columns that read the object holding their row's array (``^``)."""
+    return [c for c in _document_columns(table)
+            if c.source != ROWS_SOURCE and reads_parent(table, c)]  # fmt: skip
+
+
 def _rows_relative(table: Table) -> list[str]:
     """The columns that read ``@rows`` or a row's parent: JSON lines with ``rows`` only."""
-    return [c.name for c in _document_columns(table) if c.name not in
-            {e.name for e in _element_columns(table)}]  # fmt: skip
+    own = {c.name for c in _element_columns(table)}
+    return [c.name for c in _document_columns(table) if c.name not in own]
 
 
 @dataclass
@@ -636,8 +642,7 @@ def line_schema(table: Table) -> str:
     element of the wrong shape costs its row, not the line), and beside it what the ``^``
     columns read of the object holding it."""
     root = _Node(fields={})
-    parents = [c for c in _document_columns(table) if c.source != ROWS_SOURCE
-               and reads_parent(table, c)]  # fmt: skip
+    parents = _parent_columns(table)
     for path in rows_paths(table):
         *above, last = path
         holder = _add(table, root, above, leaf=False) if above else root
@@ -673,11 +678,7 @@ def _read_jsonl_rows(
         read = [_value(holder, table, str(column.source)) for holder in holders]
         return F.coalesce(*[F.when(chosen == i, value) for i, value in enumerate(read)])
 
-    parents = {
-        c.name: parent(c)
-        for c in _document_columns(table)
-        if c.source != ROWS_SOURCE and reads_parent(table, c)
-    }
+    parents = {c.name: parent(c) for c in _parent_columns(table)}
     came_by = F.when(~unread, F.element_at(F.array(*[F.lit(p[0].name) for p in paths]), chosen + 1))
     # What the rows need of the line is taken out before the explode (see _read_json).
     staged = doc.select(

@@ -53,11 +53,19 @@ def reporting_currency(fx: DataFrame | None) -> str | None:
 
 
 def with_reporting(
-    frame: DataFrame, fx: DataFrame | None, money: Sequence[str], day: str = "date"
+    frame: DataFrame,
+    fx: DataFrame | None,
+    money: Sequence[str],
+    day: str = "date",
+    *,
+    currency: str = "currency",
+    rate: str = "fx_rate",
+    rate_date: str = "fx_rate_date",
 ) -> DataFrame:
     """``frame`` with ``reporting_currency``, the ``fx_rate`` and ``fx_rate_date`` the rule
     chose for its ``currency`` on its ``day``, and ``<column>_reporting`` for each ``money``
-    column (see the module doc)."""
+    column (see the module doc). ``currency``, ``rate`` and ``rate_date`` name other columns
+    for a second currency of the same rows (profit_daily's unit cost)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -65,12 +73,12 @@ def with_reporting(
     if target is None or fx is None:
         out = (
             frame.withColumn("reporting_currency", F.lit(None).cast("string"))
-            .withColumn("fx_rate", F.lit(None).cast("double"))
-            .withColumn("fx_rate_date", F.lit(None).cast("date"))
+            .withColumn(rate, F.lit(None).cast("double"))
+            .withColumn(rate_date, F.lit(None).cast("date"))
         )
     else:
         pairs = (
-            frame.select(F.col("currency").alias("_currency"), F.col(day).alias("_day"))
+            frame.select(F.col(currency).alias("_currency"), F.col(day).alias("_day"))
             .where(F.col("_currency").isNotNull() & (F.col("_currency") != target))
             .distinct()
         )
@@ -88,22 +96,22 @@ def with_reporting(
             candidates.withColumn("_n", F.row_number().over(newest))
             .where(F.col("_n") == 1)
             .select(
-                F.col("_currency").alias("currency"),
+                F.col("_currency").alias(currency),
                 F.col("_day").alias(day),
                 F.col("rate").alias("_rate"),
                 F.col("rate_date").alias("_rate_date"),
             )
         )
-        own = F.col("currency") == target
+        own = F.col(currency) == target
         out = (
-            frame.join(F.broadcast(chosen), on=["currency", day], how="left")
+            frame.join(F.broadcast(chosen), on=[currency, day], how="left")
             .withColumn("reporting_currency", F.lit(target))
-            .withColumn("fx_rate", F.when(own, F.lit(1.0)).otherwise(F.col("_rate")))
-            .withColumn("fx_rate_date", F.when(own, F.col(day)).otherwise(F.col("_rate_date")))
+            .withColumn(rate, F.when(own, F.lit(1.0)).otherwise(F.col("_rate")))
+            .withColumn(rate_date, F.when(own, F.col(day)).otherwise(F.col("_rate_date")))
             .drop("_rate", "_rate_date")
         )
     for column in money:
-        out = out.withColumn(column + REPORTING_SUFFIX, convert(F.col(column), F.col("fx_rate")))
+        out = out.withColumn(column + REPORTING_SUFFIX, convert(F.col(column), F.col(rate)))
     return out
 
 

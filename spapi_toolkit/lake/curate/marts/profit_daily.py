@@ -125,23 +125,8 @@ def _with_cost(
         )
         costed = rows.join(chosen, on=list(ROW), how="left")
     # The cost currency's rate on the row's day converts a cost in another currency.
-    rated = with_reporting(
-        costed.withColumnRenamed("currency", "_currency")
-        .withColumnRenamed("reporting_currency", "_reporting_currency")
-        .withColumnRenamed("fx_rate", "_fx_rate")
-        .withColumnRenamed("fx_rate_date", "_fx_rate_date")
-        .withColumn("currency", F.col("cost_currency")),
-        fx_rates,
-        [],
-    )
-    restored = (
-        rated.drop("currency", "reporting_currency", "fx_rate_date")
-        .withColumnRenamed("fx_rate", "_cost_rate")
-        .withColumnRenamed("_currency", "currency")
-        .withColumnRenamed("_reporting_currency", "reporting_currency")
-        .withColumnRenamed("_fx_rate", "fx_rate")
-        .withColumnRenamed("_fx_rate_date", "fx_rate_date")
-    )
+    rated = with_reporting(costed, fx_rates, [], currency="cost_currency", rate="_cost_rate",
+                           rate_date="_cost_rate_date")  # fmt: skip
     shipped = F.col("units_shipped")
     cost = F.col("unit_cost") * shipped
     same = F.col("cost_currency") == F.col("currency")
@@ -150,11 +135,11 @@ def _with_cost(
     local = F.when(shipped == 0, F.lit(0)).when(same, cost).otherwise(crossed)
     reporting = F.when(shipped == 0, F.lit(0)).otherwise(convert(cost, F.col("_cost_rate")))
     return (
-        restored.withColumn("cost_of_goods", local.cast(MONEY))
+        rated.withColumn("cost_of_goods", local.cast(MONEY))
         .withColumn("cost_of_goods_reporting", reporting.cast(MONEY))
         .withColumn(
             "units_without_cost",
             F.when(F.col("cost_of_goods").isNull(), shipped).otherwise(F.lit(0)),
         )
-        .drop("_cost_rate")
+        .drop("_cost_rate", "_cost_rate_date")
     )
