@@ -13,6 +13,12 @@ from spapi_toolkit.lake.curate.session import spark_session
 spark = spark_session("session-test", cores=1)
 # A Python worker: it needs pyarrow, which the PATH's python3 here does not promise.
 print(spark.range(3).mapInArrow(lambda batches: batches, "id long").count())
+# The JIT settings of the JVM that really runs (a setting it never got would read its default).
+jvm = spark.sparkContext._jvm
+bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
+    jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean"))
+for flag in ("TieredStopAtLevel", "ReservedCodeCacheSize"):
+    print(flag, bean.getVMOption(flag).getValue())
 spark.stop()
 """
 
@@ -24,6 +30,9 @@ def test_spark_warnings_go_to_the_log_and_workers_run_this_interpreter(tmp_path)
     run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
                          timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "3"
+    count, *flags = run.stdout.strip().splitlines()
+    assert count == "3"
+    # C1 only, with tiered compilation's code cache (session.JVM_OPTIONS): not C1's 48 MB.
+    assert flags == ["TieredStopAtLevel 1", f"ReservedCodeCacheSize {240 * 1024 * 1024}"]
     assert "WARN" not in run.stderr and "Setting default log level" not in run.stderr, run.stderr
     assert "NativeCodeLoader" in log.read_text()  # the start-up warning, kept in the log
