@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,9 +63,13 @@ def spark_log() -> Path:
     return Path(cache) / "spapi-lake" / "spark.log"
 
 
-def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSession:
+def spark_session(
+    app_name: str = "spapi-curate", cores: int = 2, jvm_options: Sequence[str] = JVM_OPTIONS
+) -> SparkSession:
     """A local session for the laptop, the tests and ``spapi curate``: small shuffles, no UI,
-    Spark's warnings in ``spark_log()`` and only its errors on the terminal."""
+    Spark's warnings in ``spark_log()`` and only its errors on the terminal. ``jvm_options``:
+    the JVM's flags beside the logging ones (``()`` for the JVM's defaults, as
+    ``benchmarks/bench_demo_curation.py`` compares them)."""
     from pyspark.sql import SparkSession
 
     log = spark_log()
@@ -82,7 +87,7 @@ def spark_session(app_name: str = "spapi-curate", cores: int = 2) -> SparkSessio
         .config(
             "spark.driver.extraJavaOptions",
             " ".join(
-                (f"-Dlog4j2.configurationFile={logging}", f"-Dspapi.spark.log={log}", *JVM_OPTIONS)
+                (f"-Dlog4j2.configurationFile={logging}", f"-Dspapi.spark.log={log}", *jvm_options)
             ),
         )
         .config("spark.ui.showConsoleProgress", "false")
