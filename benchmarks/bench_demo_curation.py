@@ -20,22 +20,29 @@ process's passes, shown on its first line.
 
 Figures seen
 ------------
-A 2-core VM, 2026-12-07, at commit 6ff59a2 (the flags were measured before this script, with
-the same steps run by hand; these are those runs, two processes per configuration, one after
-the other; 30 days of the demo's seller, 20 tables and 10 marts)::
+A 2-core VM, 2026-12-07, at commit 9970d13 (30 days of the demo's seller: 20 tables, 10 marts),
+7 min 26 s in all::
 
-    config     pass  tables s  marts s  total s   JVM CPU s  compiler  executor
-    defaults   cold     106.8     49.2    156.1       287.1     137.2      79.6
-    defaults   warm      60.3     36.6     96.8
-    defaults   cold      88.8     37.2    126.0       231.3     109.8      61.5
-    defaults   warm      51.6     29.5     81.1
-    session    cold      75.2     33.7    108.9       133.5       6.7      69.6
-    session    warm      54.3     34.5     88.8
-    session    cold      74.7     37.2    111.9       149.7       6.5      86.6
-    session    warm      55.6     31.3     86.9
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_demo_curation.py
 
-C1 alone with its own 48 MB code cache filled it ("CodeCache is full. Compiler has been
-disabled") and ran 107-122 s cold; the 240 MB cache is tiered compilation's default size.
+    config     pass   tables s  marts s  total s  JVM CPU s  compiler  executor     gc  python CPU s
+    defaults   cold       91.1     38.4    129.4      242.5     118.7      66.7   33.1          30.4
+    defaults   warm       49.7     29.0     78.7
+    session    cold       70.9     43.4    114.3      165.1       7.3     100.2   30.6          37.1
+    session    warm       69.2     38.0    107.2
+
+Earlier the same day, the same steps run by hand (one process per configuration, two passes),
+twice per configuration: defaults cold 156.1 s and 126.0 s, warm 96.8 s and 81.1 s (JVM CPU
+287.1 s and 231.3 s, of it compilers 137.2 s and 109.8 s); session cold 108.9 s and 111.9 s, warm
+88.8 s and 86.9 s (JVM CPU 133.5 s and 149.7 s, compilers 6.7 s and 6.5 s).
+
+So with C1 alone the cold pass, which is what ``make demo`` and a day's ``spapi curate`` pay, is
+12-30 % shorter, and the JVM uses a third to a half less CPU. A warm pass can be slower (here
+107.2 s against 78.7 s): C1's code runs slower, which a JVM that goes on curating feels, so the
+tests' long session and bench_curate keep the JVM's defaults. C1 alone with its own 48 MB code
+cache filled it ("CodeCache is full. Compiler has been disabled") and ran 107-122 s cold; the
+240 MB cache is tiered compilation's default size. At ``make demo``'s size the C2 compiler
+thread kept one of the two cores busy for most of the cold pass.
 """
 
 from __future__ import annotations

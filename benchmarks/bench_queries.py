@@ -309,7 +309,7 @@ def spark_runner(root: Path) -> Any:
     from spapi_toolkit.lake.curate.session import spark_session
     from spapi_toolkit.lake.query.sql import literal
 
-    spark = spark_session("bench-queries")
+    spark = spark_session("bench-queries", jvm_options=())  # warm medians: C2 (JVM_OPTIONS)
     spark.sparkContext.setLogLevel("ERROR")
     for zone_name in ("cleaned", "aggregated"):
         for contract in contracts(zone_name):

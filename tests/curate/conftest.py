@@ -17,7 +17,8 @@ from .week import FIRST, LAST, curate, ingest
 def spark():
     from spapi_toolkit.lake.curate.session import spark_session
 
-    session = spark_session("spapi-tests")
+    # One session curates for the whole run: C2 pays for itself there (session.JVM_OPTIONS).
+    session = spark_session("spapi-tests", jvm_options=())
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

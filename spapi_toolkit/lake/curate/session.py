@@ -35,14 +35,15 @@ SETTINGS = {
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
     "spark.sql.constraintPropagation.enabled": "false",
 }
-# A local session's JVM compiles with C1 only. Curation runs many small, different queries, and
-# in a short run most of the JVM's CPU went to C2 optimising code it then ran a few times: the
-# demo's curation, cold, spent 110-137 of its JVM's 231-287 CPU seconds in compiler threads.
-# With C1 alone the JVM used about half the CPU (134-150 s), the cold pass took 109-112 s
-# instead of 126-156 s and a warm second pass the same (87-89 s against 81-97 s), measured one
-# after the other on two cores. C1 alone gets a 48 MB code cache, which Spark's generated code
-# fills (the JVM then stops compiling: "CodeCache is full"), hence the size of tiered's default.
-# Glue's sessions are Glue's own and keep their JVM's defaults.
+# A local session's JVM compiles with C1 only: a local run (``spapi curate``, the demo, a Glue
+# job run locally) is one short curation of many small, different queries, and in such a run C2
+# took half the JVM's CPU optimising code that then ran a few times. The demo's curation, cold,
+# with C1 alone: 109-114 s against 126-156 s, the JVM's CPU 133-165 s against 231-287 s, C2's
+# share 110-137 s (benchmarks/bench_demo_curation.py). A JVM that goes on curating (a second
+# pass on the same session, the tests' long session, a year of history) is as fast or faster
+# with C2 (warm passes 87-107 s against 79-97 s): those pass ``jvm_options=()``. C1 alone gets a
+# 48 MB code cache, which Spark's generated code fills ("CodeCache is full. Compiler has been
+# disabled"), hence tiered compilation's default size. Glue's sessions are Glue's own.
 JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
 
 
