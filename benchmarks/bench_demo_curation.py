@@ -37,7 +37,7 @@ twice per configuration: defaults cold 156.1 s and 126.0 s, warm 96.8 s and 81.1
 88.8 s and 86.9 s (JVM CPU 133.5 s and 149.7 s, compilers 6.7 s and 6.5 s).
 
 So with C1 alone the cold pass, which is what ``make demo`` and a day's ``spapi curate`` pay, is
-12-30 % shorter, and the JVM uses a third to a half less CPU. A warm pass can be slower (here
+11-30 % shorter, and the JVM uses a third to a half less CPU. A warm pass can be slower (here
 107.2 s against 78.7 s): C1's code runs slower, which a JVM that goes on curating feels, so the
 tests' long session and bench_curate keep the JVM's defaults. C1 alone with its own 48 MB code
 cache filled it ("CodeCache is full. Compiler has been disabled") and ran 107-122 s cold; the
