@@ -8,28 +8,14 @@ the benchmark's to report.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_curate.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_curate", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from ..benchmarks import load
 
 
 def test_the_benchmark_runs_and_its_checks_pass(spark, tmp_path, capsys):
     argv = ["--products", "6", "--marketplaces", "US", "--days", "1", "--workers", "1",
             "--datasets", "sales_traffic_by_asin", "--marts", "sales_daily",
             "--lake-dir", str(tmp_path)]  # fmt: skip
-    assert _bench().main(argv, spark=spark) == 0
+    assert load("bench_curate").main(argv, spark=spark) == 0
     out = capsys.readouterr().out
     assert "result: all checks passed" in out
     assert "floor: pyarrow documents -> Parquet" in out

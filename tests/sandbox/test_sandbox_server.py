@@ -20,6 +20,7 @@ import requests
 from spapi_sandbox.faults import Faults
 from spapi_sandbox.server import SandboxConfig, run_sandbox
 
+from ..benchmarks import load
 from ..support import END_DATE
 
 REPORTS = "/reports/2021-06-30"
@@ -903,17 +904,11 @@ def test_subscriptions_list_and_test_notification(tmp_path: Path):
 # python-amazon-sp-api against the sandbox
 # --------------------------------------------------------------------------------------------
 
-ADAPTER = Path(__file__).resolve().parents[2] / "benchmarks" / "pasp_adapter.py"
-
 
 def test_python_amazon_sp_api_reports_round_trip(sandbox, monkeypatch):
-    import importlib.util
-
     from sp_api.api import ReportsV2
 
-    spec = importlib.util.spec_from_file_location("pasp_adapter", ADAPTER)
-    adapter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(adapter)
+    adapter = load("pasp_adapter")
     adapter.reset_token_cache()
     env = sandbox.env
     client = adapter.make_client(

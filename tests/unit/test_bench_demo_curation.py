@@ -4,25 +4,15 @@ benchmark's to time (each starts two JVMs: too slow for the suite)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_demo_curation.py"
+from ..benchmarks import load
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_demo_curation", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+bench = load("bench_demo_curation")
 
 
 def test_jvm_threads_are_sorted_by_what_they_do():
-    kind = _bench().thread_kind
+    kind = bench.thread_kind
     names = {  # as /proc/PID/task/TID/comm shows a JDK 17 JVM's threads: 15 characters
         "C2 CompilerThre": "compiler", "C1 CompilerThre": "compiler",
         "Sweeper thread": "compiler", "Executor task l": "executor", "GC Thread#0": "gc",
@@ -33,14 +23,14 @@ def test_jvm_threads_are_sorted_by_what_they_do():
 
 
 def test_cpu_by_thread_kind_is_within_the_processs():
-    seconds = _bench().jvm_cpu(os.getpid())  # any process: this one's threads are "other"
+    seconds = bench.jvm_cpu(os.getpid())  # any process: this one's threads are "other"
     used = os.times()
     assert set(seconds) <= {"compiler", "executor", "gc", "other"}
     # Threads that ended are in the process's figure and no longer in /proc's list of threads.
     assert 0 < sum(seconds.values()) <= used.user + used.system + 0.05
-    assert _bench().jvm_cpu(2**22 + 1) == {}  # no such process
+    assert bench.jvm_cpu(2**22 + 1) == {}  # no such process
 
 
 def test_without_a_raw_zone_it_says_to_run_the_demo(tmp_path, capsys):
-    assert _bench().main(["--lake", str(tmp_path)]) == 2
+    assert bench.main(["--lake", str(tmp_path)]) == 2
     assert "run `make demo` first" in capsys.readouterr().err
