@@ -43,9 +43,9 @@ SETTINGS = {
 # against 231-287 s (benchmarks/bench_demo_curation.py). A JVM that goes on curating (a second
 # pass on the same session, the tests' long session, a full refresh) is as fast or faster with
 # C2 (warm passes: C1 87-107 s, C2 79-97 s; bench_curate's 30-day full refresh: C1 64.9 s, C2
-# 58.5 s): those pass ``jvm_options=()``. C1 alone gets a
-# 48 MB code cache, which Spark's generated code fills ("CodeCache is full. Compiler has been
-# disabled"), hence tiered compilation's default size. Glue's sessions are Glue's own.
+# 58.5 s): those pass ``jvm_options=()``. C1 alone gets a 48 MB code cache, which Spark's
+# generated code fills ("CodeCache is full. Compiler has been disabled"), hence tiered
+# compilation's default size. Glue's sessions are Glue's own.
 JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
 
 
