@@ -642,7 +642,8 @@ def quality(
 
 
 reference_app = typer.Typer(
-    help="Reference files (daily FX rates, a seller's unit costs).", no_args_is_help=True
+    help="Reference files (daily FX rates; a seller's unit costs and competitor watchlist).",
+    no_args_is_help=True,
 )
 app.add_typer(reference_app, name="reference")
 
@@ -652,7 +653,7 @@ def reference_load(
     name: str = typer.Argument(..., help="the reference dataset, e.g. fx_rates"),
     file: Path = typer.Argument(..., help="the file to load (a CSV, see the README)"),
     seller: str = typer.Option(
-        None, help="whose data it is (unit_costs: the selling partner id; fx_rates: none)"
+        None, help="whose data it is (unit_costs, watchlist: the seller's id; fx_rates: none)"
     ),
     lake: str = typer.Option("./lake", envvar="SPAPI_LAKE"),
 ) -> None:
@@ -669,8 +670,9 @@ def reference_load(
     except (ReferenceFileError, SpApiToolkitError, LookupError) as exc:
         _fail(exc)
     details = ", ".join(f"{k} {v}" for k, v in checked.details.items())
-    err.print(f"{name}: {checked.rows} rows, {checked.first} to {checked.last} ({details}) "
-              f"landed at {manifest.key}", highlight=False)  # fmt: skip
+    days = f", {checked.first} to {checked.last}" if checked.first else ""
+    err.print(f"{name}: {checked.rows} rows{days} ({details}) landed at {manifest.key}",
+              highlight=False)  # fmt: skip
 
 
 catalog_app = typer.Typer(

@@ -36,9 +36,11 @@ from spapi_toolkit.api.errors import (
     UnauthorizedError,
 )
 from spapi_toolkit.api.models import Operation, find_operation
+from spapi_toolkit.ingest import watchlist
 from spapi_toolkit.ingest.jobs import encodings_for, new_entry
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
+from spapi_toolkit.ingest.watchlist import SEARCH_RESULTS, Search
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
 from spapi_toolkit.lake.storage import Lake
@@ -57,6 +59,7 @@ CATALOG_PAGE_SIZE = 20  # searchCatalogItems' maximum, the same as its identifie
 # spent) is asked again, up to this many times in all, before its whole request fails: one
 # unlucky call among hundreds must not fail a snapshot (the reports' steps do the same).
 PAGE_ATTEMPTS = 3
+CHOSEN = "chosen"  # a watchlist or search request's ledger entry: what it asks about
 TRANSIENT_ERRORS = (UnauthorizedError, ServerError, TransportError)
 
 
@@ -227,7 +230,7 @@ def _posted(
     return params
 
 
-def _groups_in_currency(page: Any, request: PlannedRequest) -> list[Any]:
+def _groups_in_currency(page: Any, request: PlannedRequest, params: Mapping[str, Any]) -> list[Any]:
     """The page's settlement groups in the currency of the request's marketplace: a group is
     an account's, one per currency, so each marketplace keeps those of its currency (several
     marketplaces of one currency, such as Europe's, land the same groups; the cleaned table
@@ -242,7 +245,7 @@ def _total_currency(group: Any) -> str | None:
     return ((group or {}).get("OriginalTotal") or {}).get("CurrencyCode")
 
 
-def _financial_events(page: Any, request: PlannedRequest) -> list[Any]:
+def _financial_events(page: Any, request: PlannedRequest, params: Mapping[str, Any]) -> list[Any]:
     """Each event of a page as a line of its own: a ``FinancialEvents`` object holding that one
     event in its list (``{"RefundEventList": [event]}``), so the line says what kind of event it
     is, as the page did, and still reads as Amazon's model. Finances v0 has no marketplace
@@ -269,26 +272,55 @@ class _Operation:
     call, where a page keeps its items, and which registry params go in the body instead."""
 
     params: Callable[[PlannedRequest, Sequence[str], str], dict[str, Any]]
-    items: Callable[[Any, PlannedRequest], list[Any]]  # (page, request) -> the lines it lands
+    # (page, request, the call's parameters) -> the lines it lands
+    items: Callable[[Any, PlannedRequest, Mapping[str, Any]], list[Any]]
     body_params: bool = False  # the registry's params are used inside the batch body
     not_found_is_item: bool = False  # a 404 for one identifier is that identifier's answer
     before: str | None = None  # a window's end Amazon wants at least LATEST before now
+    first_page_only: bool = False  # the first page is all that is kept (a search's top results)
 
 
-def _field(name: str) -> Callable[[Any, PlannedRequest], list[Any]]:
+def _field(name: str) -> Callable[[Any, PlannedRequest, Mapping[str, Any]], list[Any]]:
     """The items a page keeps in its field ``name``."""
-    return lambda page, request: page.get(name, [])
+    return lambda page, request, params: page.get(name, [])
+
+
+def _keyword_search(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
+    """One watched keyword search (``ids`` holds its label): its words, its brand, the top
+    ``watchlist.SEARCH_RESULTS`` results on one page."""
+    (label,) = ids
+    search = Search.from_label(label)
+    return {
+        "keywords": search.keywords.split(),
+        **({"brandNames": [search.brand]} if search.brand else {}),
+        "marketplaceIds": list(request.marketplace_ids),
+        "pageSize": SEARCH_RESULTS,
+    }
+
+
+def _search_results(page: Any, request: PlannedRequest, params: Mapping[str, Any]) -> list[Any]:
+    """A keyword search's results as lines that keep what the item alone does not say: the
+    search (its label) and the item's position in the results (1 = first), beside the item as
+    Amazon returned it (``{"search", "position", "item"}``)."""
+    brands = params.get("brandNames") or [None]
+    label = Search.of(" ".join(params.get("keywords") or []), brands[0]).label
+    return [
+        {"search": label, "position": position, "item": item}
+        for position, item in enumerate(page.get("items") or [], start=1)
+    ]
 
 
 OPERATIONS: dict[str, _Operation] = {
     "searchCatalogItems": _Operation(_catalog, _field("items")),
-    "getListingsItem": _Operation(_listing, lambda page, request: [page], not_found_is_item=True),
+    "getListingsItem": _Operation(
+        _listing, lambda page, request, params: [page], not_found_is_item=True
+    ),
     "getCompetitiveSummary": _Operation(_competitive, _field("responses"), body_params=True),
     "getItemOffersBatch": _Operation(_item_offers, _field("responses"), body_params=True),
     "searchOrders": _Operation(_orders, _field("orders")),
     "getInventorySummaries": _Operation(
         _inventory,
-        lambda page, request: (page.get("payload") or {}).get("inventorySummaries", []),
+        lambda page, request, params: (page.get("payload") or {}).get("inventorySummaries", []),
     ),
     "listFinancialEvents": _Operation(
         _posted("PostedAfter", "PostedBefore"), _financial_events, before="PostedBefore"
@@ -301,8 +333,16 @@ OPERATIONS: dict[str, _Operation] = {
 }
 
 
+# A catalog search by keywords (driven by the watchlist's searches) keeps its top results only.
+KEYWORD_SEARCH = _Operation(_keyword_search, _search_results, first_page_only=True)
+
+
 def _operation(request: PlannedRequest) -> _Operation:
     name = str(request.dataset.operation)
+    if request.dataset.driven_by == "searches":
+        if name != "searchCatalogItems":
+            raise SnapshotError(f"{request.dataset.name}: only searchCatalogItems searches")
+        return KEYWORD_SEARCH
     if name not in OPERATIONS:
         raise SnapshotError(
             f"{request.dataset.name}: no snapshot support for operation {name}; "
@@ -382,8 +422,8 @@ class SnapshotIngestor:
             self.stats.already_landed += 1
             return
         try:
-            calls = _calls(request, self._identifiers(request), self.seller_id)
             entry = entry or self._new_entry(request)
+            calls = _calls(request, self._identifiers(request, entry), self.seller_id)
             attempt = entry.attempts + 1
             self.ledger.move(entry, "requesting", f"{len(calls)} calls", attempts=attempt)
             last = self._take(request, calls)
@@ -397,15 +437,35 @@ class SnapshotIngestor:
             self.ledger.move(entry, "landed", "", raw_key=last.key, error=None)
             self.stats.landed += 1
 
-    def _identifiers(self, request: PlannedRequest) -> list[str]:
+    def _identifiers(self, request: PlannedRequest, entry: Entry) -> list[str]:
+        """What the request's calls ask about. The watched ASINs and searches of a request are
+        chosen once, when it is first taken, and kept in its ledger entry: a resumed request
+        asks about the same ones, so its batches hold the same calls (the module doc)."""
         driven_by = request.dataset.driven_by
         if driven_by == "none":
             return []
-        marketplace_id = request.marketplace_ids[0]
+        if driven_by in ("watchlist", "searches"):
+            if CHOSEN not in entry.request:
+                entry.request[CHOSEN] = self._choose(request)
+            return [row[0] for row in entry.request[CHOSEN]]
+        asins, skus = self._own(request.marketplace_ids[0])
+        return asins if driven_by == "asins" else skus
+
+    def _own(self, marketplace_id: str) -> tuple[list[str], list[str]]:
+        """The seller's ASINs and SKUs in ``marketplace_id`` (``known_items``), read once."""
         if marketplace_id not in self._items:
             self._items[marketplace_id] = known_items(self.lake, self.seller_id, marketplace_id)
-        asins, skus = self._items[marketplace_id]
-        return asins if driven_by == "asins" else skus
+        return self._items[marketplace_id]
+
+    def _choose(self, request: PlannedRequest) -> list[list[str]]:
+        """The watched searches (label) or ASINs (asin, source, detail) of a request's day."""
+        marketplace_id = request.marketplace_ids[0]
+        if request.dataset.driven_by == "searches":
+            found = watchlist.searches(self.lake, self.seller_id, marketplace_id)
+            return [[search.label] for search in found]
+        own = self._own(marketplace_id)[0]
+        chosen = watchlist.watched(self.lake, self.seller_id, marketplace_id, request.dt, own)
+        return watchlist.describe(chosen)
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
         return new_entry(request, self.seller_id, self._describe(request))
@@ -514,8 +574,8 @@ class SnapshotIngestor:
         while params is not None:
             page = self._page(op, params)
             self.stats.calls += 1
-            yield list(extract(page or {}, request))
-            params = next_page_params(op, params, page)
+            yield list(extract(page or {}, request, params))
+            params = None if operation.first_page_only else next_page_params(op, params, page)
 
     def _page(self, op: Operation, params: Mapping[str, Any]) -> Any:
         """One page, asked again after a transient failure (``PAGE_ATTEMPTS``) with the client's

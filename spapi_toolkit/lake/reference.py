@@ -32,6 +32,16 @@ holds from that day until the SKU's next ``valid_from`` in the same currency), i
 nothing else; one row per SKU, currency and day. Unit costs are one seller's: they land under
 its id (``spapi reference load unit_costs costs.csv --seller A2...``), and a corrected file
 wins row by row as FX files do.
+
+Watchlist (``watchlist``): what one seller watches of its competitors. A UTF-8 CSV with a header
+naming ``marketplace_id`` (Amazon's id, e.g. A1PA6795UKMFR9), ``kind`` (``asin``: watch that
+ASIN; ``search``: watch the top results of a catalog keyword search), ``value`` (the ASIN, ten
+capitals and digits, or the search's keywords), ``brand`` (a search only, may be empty: only
+that brand's items), ``watch`` (``true``, or ``false`` to stop watching an entry an earlier file
+declared) and ``note`` (free text, may be empty), in any order, nothing else; one row per
+marketplace, kind and value. It lands under the seller's id and the day it was loaded
+(``--seller``); the files' rows win key by key (newest file), as for the other reference
+files, and ``ingest/watchlist.py`` turns them into each day's watched ASINs.
 """
 
 from __future__ import annotations
@@ -66,6 +76,11 @@ UNIT_COST_COLUMNS = ("sku", "currency", "unit_cost", "valid_from")
 _COST = re.compile(r"\d{1,16}(\.\d{1,2})?")  # fits the lake's decimal(18,2)
 MAX_SKU = 40  # Amazon's limit on a seller SKU
 _SELLER = re.compile(r"[A-Z0-9]{1,40}")  # Amazon's ids are upper case, unlike "reference"
+WATCHLIST_COLUMNS = ("marketplace_id", "kind", "value", "brand", "watch", "note")
+WATCH_KINDS = ("asin", "search")
+_ASIN = re.compile(r"[A-Z0-9]{10}")
+MAX_KEYWORDS = 200  # characters of a search's keywords
+MAX_NOTE = 200
 
 
 class ReferenceFileError(SpApiToolkitError, ValueError):
@@ -77,8 +92,8 @@ class ReferenceFile:
     """What a checked reference file holds: its rows and what the manifest records of it."""
 
     rows: int
-    first: date  # the first day it covers (the raw key's dt)
-    last: date
+    first: date | None  # the first day it covers (the raw key's dt); None: the day it is loaded
+    last: date | None
     details: dict[str, str]  # recorded in the manifest's request (e.g. the reporting currency)
 
 
@@ -201,6 +216,57 @@ def check_unit_costs(data: bytes, where: str) -> ReferenceFile:
     )  # fmt: skip
 
 
+def check_watchlist(data: bytes, where: str) -> ReferenceFile:
+    """Check a watchlist file (see the module doc); ``ReferenceFileError`` lists its problems."""
+    problems: list[str] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for line, value in _csv_rows(data, where, WATCHLIST_COLUMNS, problems):
+        row_problems = _watchlist_problems(value)
+        problems += [f"line {line} column {p}" for p in row_problems]
+        if row_problems:
+            continue
+        key = (value["marketplace_id"], value["kind"], value["value"])
+        if key in seen:
+            problems.append(f"line {line}: {key[1]} {key[2]!r} in {key[0]} again (first on line "
+                            f"{seen[key]}): one row per marketplace, kind and value")  # fmt: skip
+            continue
+        seen[key] = line
+    _refuse(where, problems, "watchlist entries", len(seen))
+    kinds = [kind for _, kind, _ in seen]
+    return ReferenceFile(
+        rows=len(seen), first=None, last=None,
+        details={"asins": str(kinds.count("asin")), "searches": str(kinds.count("search")),
+                 "marketplaces": ",".join(sorted({m for m, _, _ in seen}))},
+    )  # fmt: skip
+
+
+def _watchlist_problems(value: dict[str, str]) -> list[str]:
+    """What is wrong with one watchlist row's values, each starting with the column's name."""
+    from spapi_toolkit.regions import marketplaces
+
+    problems = []
+    known = marketplaces()
+    market = value["marketplace_id"]
+    if market not in known:
+        by_country = [m.marketplace_id for m in known.values() if m.country_code == market]
+        hint = f" (the id of {market} is {by_country[0]})" if by_country else ""
+        problems.append(f"marketplace_id: {market[:40]!r} is not a marketplace id{hint}")
+    kind, text = value["kind"], value["value"]
+    if kind not in WATCH_KINDS:
+        problems.append(f"kind: {kind[:40]!r} is not one of {', '.join(WATCH_KINDS)}")
+    elif kind == "asin" and not _ASIN.fullmatch(text):
+        problems.append(f"value: {text[:40]!r} is not an ASIN (10 capitals and digits)")
+    elif kind == "search" and not 0 < len(text) <= MAX_KEYWORDS:
+        problems.append(f"value: a search's keywords are 1 to {MAX_KEYWORDS} characters")
+    if kind == "asin" and value["brand"]:
+        problems.append("brand: only a search is narrowed to a brand; leave it empty for an ASIN")
+    if value["watch"] not in ("true", "false"):
+        problems.append(f"watch: {value['watch'][:40]!r} is not true or false")
+    if len(value["note"]) > MAX_NOTE:
+        problems.append(f"note: longer than {MAX_NOTE} characters")
+    return problems
+
+
 def _date_problem(name: str, text: str) -> list[str]:
     try:
         if not _DATE.fullmatch(text):
@@ -243,9 +309,10 @@ def _fx_row_problems(value: dict[str, str]) -> list[str]:
 CHECKS: dict[str, Callable[[bytes, str], ReferenceFile]] = {
     "fx_rates": check_fx_rates,
     "unit_costs": check_unit_costs,
+    "watchlist": check_watchlist,
 }
 """Each reference dataset's file check."""
-SELLERS_OWN = {"unit_costs"}
+SELLERS_OWN = {"unit_costs", "watchlist"}
 """The reference datasets that belong to one seller (landed under its id, not ``reference``)."""
 
 
@@ -276,13 +343,11 @@ def load_reference(
     checked = check(data, str(path))
     _check_consistent(lake, name, checked, str(path))
     digest = hashlib.sha256(data).hexdigest()
-    stem = raw_stem(name, owner, ALL_MARKETPLACES, checked.first, f"{name}-{digest[:16]}")
-    request: dict[str, Any] = {
-        "file": path.name,
-        "first_day": checked.first.isoformat(),
-        "last_day": checked.last.isoformat(),
-        **checked.details,
-    }
+    first = checked.first or clock.today()
+    stem = raw_stem(name, owner, ALL_MARKETPLACES, first, f"{name}-{digest[:16]}")
+    request: dict[str, Any] = {"file": path.name, **checked.details}
+    if checked.first is not None and checked.last is not None:
+        request.update(first_day=checked.first.isoformat(), last_day=checked.last.isoformat())
     manifest = land(
         lake, stem, [data], fmt=spec.format, encodings=["utf-8"], shape=document_shape(spec),
         manifest_fields={"dataset": name, "seller_id": owner, "request": request},

@@ -17,7 +17,7 @@ from typing import Any
 SOURCES = ("report", "api", "data_kiosk", "file")
 FORMATS = ("json", "tsv", "jsonl", "csv")
 WINDOWS = ("day", "range", "week", "snapshot", "none")
-DRIVERS = ("asins", "skus", "none")
+DRIVERS = ("asins", "skus", "watchlist", "searches", "none")
 REPORT_SCHEMAS = "data/spapi-models/schemas/reports"
 
 

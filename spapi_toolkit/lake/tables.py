@@ -33,7 +33,7 @@ STORED_TYPES = {
 }
 TYPES = tuple(STORED_TYPES)
 PII_ACTIONS = ("drop", "hash", "restrict")
-REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date")
+REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date", "@watched")
 ROWS_SOURCE = "@rows"  # (JSON lines with rows) the first field of the rows path a row came by
 LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")
 EXTRA = "extra"

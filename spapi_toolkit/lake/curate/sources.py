@@ -231,12 +231,18 @@ def _with_request(
     """Join each row to its document's manifest: seller, request columns and lineage."""
     from pyspark.sql import functions as F
 
+    from spapi_toolkit.lake.registry import dataset
+
+    watched = {d.dataset: str(dataset(d.dataset).driven_by == "watchlist").lower()
+               for d in documents}  # fmt: skip
+    rows_of = [
+        (d.key, d.seller_id, d.marketplace_id, d.dt, watched[d.dataset], d.report_id,
+         d.document_id, d.ingested_at)
+        for d in documents
+    ]  # fmt: skip
     meta = spark.createDataFrame(
-        [
-            (d.key, d.seller_id, d.marketplace_id, d.dt, d.report_id, d.document_id, d.ingested_at)
-            for d in documents
-        ],
-        "raw_key string, seller_id string, _marketplace_id string, _dt string, "
+        rows_of,
+        "raw_key string, seller_id string, _marketplace_id string, _dt string, _watched string, "
         "report_id string, document_id string, ingested_at string",
     )
     joined = rows.join(F.broadcast(meta), on="raw_key", how="inner")
@@ -244,9 +250,10 @@ def _with_request(
         "@marketplace_id": "_marketplace_id",
         "@window_start": "_dt",
         "@snapshot_date": "_dt",
+        "@watched": "_watched",
     }
     from_request = {c.name: F.col(request[str(c.source)]) for c in table.columns if c.from_request}
-    return joined.withColumns(from_request).drop("_marketplace_id", "_dt")
+    return joined.withColumns(from_request).drop("_marketplace_id", "_dt", "_watched")
 
 
 def _document_columns(table: Table) -> list[Column]:

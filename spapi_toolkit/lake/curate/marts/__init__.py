@@ -13,9 +13,9 @@ Pure DataFrame-to-DataFrame functions, the same on Glue and locally. The rules o
 - A row's ``date`` follows its mart's declared ``day_boundary``: sales_daily and orders_daily
   use the marketplace-local calendar day (Sales & Traffic's request day; the orders' local
   purchase day, ``order_items.purchase_date``), never the UTC date of a timestamp; the snapshot
-  marts (inventory_health, price_competitiveness) the UTC day the snapshot was pulled, their
-  sales windows the complete local days before it; product_performance the calendar month; the
-  weekly marts the Sunday their week starts.
+  marts (inventory_health, price_competitiveness, competitor_daily) the UTC day the snapshot
+  was pulled, their sales windows the complete local days before it; product_performance the
+  calendar month; the weekly marts the Sunday their week starts.
 - Every mart's key starts with ``seller_id``: ranks, classes, windows and joins stay within one
   seller.
 
@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import conform, money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.competitor_daily import competitor_daily
 from spapi_toolkit.lake.curate.marts.customer_behavior import (
     customer_behavior,
     market_basket_pairs,
@@ -47,10 +48,11 @@ from spapi_toolkit.lake.marts import Mart
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "conform", "customer_behavior", "inventory_health",
-           "market_basket_pairs", "money_ratio", "money_sum", "orders_against_sales",
-           "orders_daily", "price_competitiveness", "product_performance", "profit_daily", "ratio",
-           "repeat_customers", "rollup", "sales_daily", "search_terms_weekly"]  # fmt: skip
+__all__ = ["BUILDERS", "build", "competitor_daily", "conform", "customer_behavior",
+           "inventory_health", "market_basket_pairs", "money_ratio", "money_sum",
+           "orders_against_sales", "orders_daily", "price_competitiveness", "product_performance",
+           "profit_daily", "ratio", "repeat_customers", "rollup", "sales_daily",
+           "search_terms_weekly"]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,
@@ -63,6 +65,7 @@ BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "repeat_customers": repeat_customers,
     "market_basket_pairs": market_basket_pairs,
     "profit_daily": profit_daily,
+    "competitor_daily": competitor_daily,
 }
 """Each mart's transform: called with its ``from_table``'s rows, and each other table it
 ``reads`` as a keyword argument of that table's name."""

@@ -44,3 +44,11 @@ def conform(frame: DataFrame, mart: Mart) -> DataFrame:
         raise ValueError(f"mart {mart.name}: the transform does not produce {missing}")
     return frame.select(*(F.col(c.name).cast(STORED_TYPES[c.type]).alias(c.name)
                           for c in mart.columns))  # fmt: skip
+
+
+def own() -> SparkColumn:
+    """The rows of the seller's own ASINs in a table that also holds the competitors it
+    watches (``watched``: catalog_items, item_offers, competitive_summary)."""
+    from pyspark.sql import functions as F
+
+    return ~F.coalesce(F.col("watched"), F.lit(False))

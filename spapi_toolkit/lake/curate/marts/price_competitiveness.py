@@ -9,14 +9,15 @@ price): an offer priced above it is not made the featured (Buy Box) offer.
 
 Gaps are money (our price minus theirs, local currency); price indexes are ratios of the two
 prices, so a rollup over ASINs rebuilds a basket index from summed prices. Answers Amazon marks
-as failed (status other than Success) carry no prices and give no row.
+as failed (status other than Success) carry no prices and give no row, and neither do the
+competitors' ASINs the seller watches (``watched``): ``competitor_daily`` is theirs.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.curate.marts.common import ratio
+from spapi_toolkit.lake.curate.marts.common import own, ratio
 from spapi_toolkit.lake.tables import MONEY
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ def price_competitiveness(offers: DataFrame, *, competitive_summary: DataFrame) 
     Threshold of the same day's ``competitive_summary`` where item_offers has none."""
     from pyspark.sql import functions as F
 
-    answered = offers.where(F.coalesce(F.col("status") == SUCCESS, F.lit(True)))
+    answered = offers.where(F.coalesce(F.col("status") == SUCCESS, F.lit(True)) & own())
     summary = competitive_summary.where(
-        F.coalesce(F.col("status_code") == 200, F.lit(True))
+        F.coalesce(F.col("status_code") == 200, F.lit(True)) & own()
     ).select(
         *KEY,
         F.col("competitive_price_threshold").alias("_summary_threshold"),

@@ -25,7 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from spapi_toolkit.lake.curate.marts.common import money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.common import money_ratio, money_sum, own, ratio
 from spapi_toolkit.lake.tables import MONEY
 
 if TYPE_CHECKING:
@@ -65,13 +65,15 @@ def _months(by_asin: DataFrame) -> DataFrame:
 
 
 def _ranks(catalog: DataFrame) -> DataFrame:
-    """Per seller, marketplace, month and ASIN: the sales-rank trend of its catalog snapshots."""
+    """Per seller, marketplace, month and ASIN: the sales-rank trend of its catalog snapshots
+    (the seller's own ASINs: the competitors it watches are ``competitor_daily``'s)."""
     from pyspark.sql import functions as F
 
     ranked = F.col("sales_rank").isNotNull()
     snapshot = F.when(ranked, F.struct("snapshot_date", "sales_rank", "sales_rank_group"))
     trend = (
-        catalog.withColumn("date", F.trunc("snapshot_date", "month").cast("date"))
+        catalog.where(own())
+        .withColumn("date", F.trunc("snapshot_date", "month").cast("date"))
         .groupBy(*MONTH, F.col("asin").alias("child_asin"))
         .agg(
             F.max("parent_asin").alias("_catalog_parent"),

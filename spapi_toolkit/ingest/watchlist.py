@@ -1,0 +1,193 @@
+"""The competitors a seller watches: the keyword searches and ASINs of a day's snapshots.
+
+A seller's watchlist files (``spapi reference load watchlist FILE --seller ID``; the format is in
+``lake/reference.py``) declare ASINs to watch and catalog keyword searches. The files' rows are
+read as curation reads them: the newest file's row wins per marketplace, kind and value, and a
+row with ``watch`` false stops watching what an earlier file declared.
+
+The ASINs watched on a day in a marketplace, each with where it came from, in this order (the
+list stops at ``LIMIT``, so the earlier sources win when it is full):
+
+1. ``file``: the ``asin`` rows;
+2. ``search``: the results of each ``search`` row's catalog search landed that day
+   (``catalog_search``, its top ``SEARCH_RESULTS``), by search then position;
+3. ``brand_analytics``: the ASINs Brand Analytics shows clicked for a search term beside one of
+   the seller's own ASINs, in the newest search terms report of the marketplace landed for a
+   week that started on or before the day, by the term's search frequency rank.
+
+The seller's own ASINs are never watched: their snapshots are the seller's datasets already.
+Everything here reads landed objects only, never Amazon.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from spapi_toolkit.lake.landing import Manifest
+from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
+from spapi_toolkit.lake.storage import Lake
+
+WATCHLIST_DATASET = "watchlist"
+SEARCH_DATASET = "catalog_search"
+SEARCH_TERMS_DATASET = "search_terms"
+ALL_MARKETPLACES = "all"  # where reference files land (lake/reference.py)
+LIMIT = 100  # watched ASINs per seller, marketplace and day: 5 getItemOffersBatch calls
+SEARCH_RESULTS = 10  # results kept per keyword search and day (one page; at most 20)
+SOURCES = ("file", "search", "brand_analytics")
+_BRANDED = re.compile(r"^(.*) \[brand=(.*)\]$")
+
+
+@dataclass(frozen=True)
+class Search:
+    """One catalog keyword search of a watchlist: its words, and the brand it is narrowed to."""
+
+    keywords: str
+    brand: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the search is named in the ledger, the manifests and the cleaned table."""
+        return f"{self.keywords} [brand={self.brand}]" if self.brand else self.keywords
+
+    @classmethod
+    def from_label(cls, label: str) -> Search:
+        match = _BRANDED.fullmatch(label)
+        return cls(match.group(1), match.group(2)) if match else cls(label)
+
+    @classmethod
+    def of(cls, keywords: str, brand: str | None = None) -> Search:
+        """A search with its keywords' whitespace normalised (one space between words)."""
+        return cls(" ".join(keywords.split()), brand or None)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One watched ASIN and where it came from (``SOURCES``): the note of its file row, the
+    search's label, or the Brand Analytics search term."""
+
+    asin: str
+    source: str
+    detail: str
+
+
+def _manifests(lake: Lake, prefix: str) -> list[Manifest]:
+    """The manifests under ``prefix`` whose objects are there, oldest pull first."""
+    keys = set(lake.list(prefix))
+    found = [
+        Manifest.from_json(lake.read_bytes(key))
+        for key in keys
+        if is_manifest(key) and object_key(key) in keys
+    ]
+    return sorted(found, key=lambda m: (m.retrieved_at, m.key))
+
+
+def _text(lake: Lake, manifest: Manifest) -> str:
+    """A landed document's text (gunzipped when compressed, decoded as its manifest says)."""
+    data = lake.read_bytes(manifest.key)
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode(manifest.encoding or "utf-8")
+
+
+def settings(lake: Lake, seller_id: str, marketplace_id: str) -> list[dict[str, str]]:
+    """The seller's watchlist rows of ``marketplace_id`` that are watched, newest file's row per
+    kind and value, in the order of the files (the module doc)."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for manifest in _manifests(lake, raw_prefix(WATCHLIST_DATASET, seller_id, ALL_MARKETPLACES)):
+        text = lake.read_bytes(manifest.key).decode("utf-8-sig")
+        for row in csv.DictReader(io.StringIO(text, newline="")):
+            if row.get("marketplace_id") == marketplace_id:
+                rows.pop((row["kind"], row["value"]), None)  # a newer row moves to the end
+                rows[(row["kind"], row["value"])] = row
+    return [row for row in rows.values() if row.get("watch") == "true"]
+
+
+def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:
+    """The keyword searches the seller watches in ``marketplace_id``."""
+    found = [
+        Search.of(row["value"], row.get("brand"))
+        for row in settings(lake, seller_id, marketplace_id)
+        if row["kind"] == "search"
+    ]
+    return list(dict.fromkeys(found))
+
+
+def search_results(lake: Lake, seller_id: str, marketplace_id: str, day: date) -> list[Watched]:
+    """The ASINs the catalog searches landed for ``day`` found, by search then position."""
+    prefix = f"{raw_prefix(SEARCH_DATASET, seller_id, marketplace_id)}dt={day.isoformat()}/"
+    lines = [
+        json.loads(line)
+        for manifest in _manifests(lake, prefix)
+        for line in _text(lake, manifest).splitlines()
+        if line.strip()
+    ]
+    ordered = sorted(lines, key=lambda line: (line.get("search", ""), line.get("position", 0)))
+    return [
+        Watched(str((line.get("item") or {}).get("asin")), "search", str(line.get("search")))
+        for line in ordered
+        if (line.get("item") or {}).get("asin")
+    ]
+
+
+def clicked_beside(
+    lake: Lake, seller_id: str, marketplace_id: str, day: date, own: set[str]
+) -> list[Watched]:
+    """The ASINs clicked for the search terms where one of ``own`` is clicked too, from the
+    newest search terms report of a week starting on or before ``day``."""
+    candidates = [
+        m
+        for m in _manifests(lake, raw_prefix(SEARCH_TERMS_DATASET, seller_id, marketplace_id))
+        if raw_partition(m.key).get("dt", "") <= day.isoformat()
+    ]
+    if not candidates:
+        return []
+    newest = max(candidates, key=lambda m: (raw_partition(m.key)["dt"], m.retrieved_at))
+    report = json.loads(_text(lake, newest))
+    terms: dict[str, list[dict]] = {}
+    for row in report.get("dataByDepartmentAndSearchTerm") or []:
+        terms.setdefault(f"{row.get('departmentName')}|{row.get('searchTerm')}", []).append(row)
+    beside = [rows for rows in terms.values() if any(r.get("clickedAsin") in own for r in rows)]
+    beside.sort(key=lambda rows: min(r.get("searchFrequencyRank") or 0 for r in rows))
+    return [
+        Watched(str(row["clickedAsin"]), "brand_analytics", str(row.get("searchTerm")))
+        for rows in beside
+        for row in sorted(rows, key=lambda r: r.get("clickShareRank") or 0)
+        if row.get("clickedAsin") and row["clickedAsin"] not in own
+    ]
+
+
+def watched(
+    lake: Lake,
+    seller_id: str,
+    marketplace_id: str,
+    day: date,
+    own: Iterable[str],
+    limit: int = LIMIT,
+) -> list[Watched]:
+    """The ASINs the seller watches on ``day`` in ``marketplace_id`` (the module doc), at most
+    ``limit``, each once (by its first source), none of ``own``."""
+    mine = set(own)
+    listed = [
+        Watched(row["value"], "file", row.get("note") or "")
+        for row in settings(lake, seller_id, marketplace_id)
+        if row["kind"] == "asin"
+    ]
+    listed += search_results(lake, seller_id, marketplace_id, day)
+    listed += clicked_beside(lake, seller_id, marketplace_id, day, mine)
+    chosen: dict[str, Watched] = {}
+    for entry in listed:
+        if entry.asin not in mine and entry.asin not in chosen and len(chosen) < limit:
+            chosen[entry.asin] = entry
+    return list(chosen.values())
+
+
+def describe(entries: Sequence[Watched]) -> list[list[str]]:
+    """``entries`` as JSON-ready rows (asin, source, detail), for the ledger and manifests."""
+    return [[e.asin, e.source, e.detail] for e in entries]
