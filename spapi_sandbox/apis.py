@@ -7,6 +7,12 @@ into the JSON shape of the operation's model (the schema test holds every answer
 does nothing else: checks of tokens, limits and parameters happen before.
 ``HANDLERS`` maps ``"<model>.<operationId>"`` to its handler.
 
+The catalog and pricing serve the seller's rivals beside its own products. A rival is listed
+from its launch day on and answers with its price, offers and sales rank of the sandbox's
+current calendar day in the marketplace asked about (``_market_day``); our own offers change
+by the hour. A keyword search orders both by that day's sales rank
+(``SimulatedSeller.search_results``).
+
 ``MarketEvents`` lets simulated time produce notifications: Buy Box and price changes
 (``ANY_OFFER_CHANGED``) each simulated hour and listing status changes
 (``LISTINGS_ITEM_STATUS_CHANGE``) each simulated day, for sellers that subscribed.
@@ -33,7 +39,16 @@ from spapi_sandbox.calls import (
 )
 from spapi_sandbox.http import Response, route, sp_api_error
 from spapi_sandbox.notifications import Notifier
-from spapi_sandbox.seller import Offer, OrderItem, Product, SellerConfig, SimulatedSeller, rng_for
+from spapi_sandbox.seller import (
+    Offer,
+    OrderItem,
+    Product,
+    Rival,
+    SellerConfig,
+    SimulatedSeller,
+    local_day,
+    rng_for,
+)
 from spapi_toolkit.regions import marketplaces
 
 ORDERS_PAGE = 100
@@ -116,96 +131,118 @@ def listing_status(
 CATALOG = "catalogItems_2022-04-01"
 
 
-def _classification_id(product: Product) -> str:
-    return str(1_000_000 + sum(map(ord, product.category)) * 97 % 900_000)
+CatalogItem = Product | Rival  # what the catalog lists: our products and launched rivals
 
 
-def _display_group(product: Product) -> str:
-    return f"{product.department.lower().replace(' ', '_')}_display_on_website"
+def _market_day(call: Call, marketplace_id: str) -> date:
+    """The sandbox's current calendar day in a marketplace: the day whose price, rank and
+    offers a rival shows, and by which it must have launched to be listed at all."""
+    return local_day(marketplace_id, _now_dt(call))
+
+
+def _classification_id(item: CatalogItem) -> str:
+    return str(1_000_000 + sum(map(ord, item.category)) * 97 % 900_000)
+
+
+def _display_group(item: CatalogItem) -> str:
+    return f"{item.department.lower().replace(' ', '_')}_display_on_website"
 
 
 def _catalog_item(
-    seller: SimulatedSeller, product: Product, marketplace_ids: list[str], included: set[str]
+    call: Call, item: CatalogItem, marketplace_ids: list[str], included: set[str]
 ) -> dict:
-    item: dict[str, Any] = {"asin": product.asin}
+    """One item of a catalog answer with the ``included`` datasets, per marketplace.
+
+    A rival has no variations, no SKU of ours and, in a marketplace where it is not listed
+    yet that day (a time zone behind), no sales rank.
+    """
+    seller = call.seller
+    product = item if isinstance(item, Product) else None
+    answer: dict[str, Any] = {"asin": item.asin}
     if "summaries" in included:
-        item["summaries"] = [
-            {
-                "marketplaceId": m,
-                "brand": product.brand,
-                "browseClassification": {
-                    "displayName": product.category,
-                    "classificationId": _classification_id(product),
-                },
-                "color": product.variation or None,
-                "itemClassification": (
-                    "VARIATION_PARENT"
-                    if product.asin == product.parent_asin and _child_asins(seller, product)
-                    else "BASE_PRODUCT"
-                ),
-                "itemName": product.title(m),
-                "manufacturer": product.brand,
-                "websiteDisplayGroup": _display_group(product),
-                "websiteDisplayGroupName": product.department,
-            }
-            for m in marketplace_ids
-        ]
-        for summary in item["summaries"]:
-            if summary["color"] is None:
-                del summary["color"]
+        answer["summaries"] = [_summary(seller, item, m) for m in marketplace_ids]
     if "salesRanks" in included:
-        item["salesRanks"] = [
-            {
-                "marketplaceId": m,
-                "classificationRanks": [
-                    {
-                        "classificationId": _classification_id(product),
-                        "title": product.category,
-                        "rank": max(1, product.sales_rank // 12),
-                    }
-                ],
-                "displayGroupRanks": [
-                    {
-                        "websiteDisplayGroup": _display_group(product),
-                        "title": product.department,
-                        "rank": product.sales_rank,
-                    }
-                ],
-            }
-            for m in marketplace_ids
+        ranks = {m: seller.sales_rank(item.asin, m, _market_day(call, m)) for m in marketplace_ids}
+        answer["salesRanks"] = [
+            _sales_ranks(item, m, rank) for m, rank in ranks.items() if rank is not None
         ]
     if "identifiers" in included:
-        item["identifiers"] = [
+        answer["identifiers"] = [
             {
                 "marketplaceId": m,
-                "identifiers": [{"identifierType": "SKU", "identifier": product.sku}],
+                "identifiers": [{"identifierType": "SKU", "identifier": product.sku}]
+                if product
+                else [],
             }
             for m in marketplace_ids
         ]
     if "relationships" in included:
-        item["relationships"] = [
-            {"marketplaceId": m, "relationships": _relationships(seller, product)}
+        answer["relationships"] = [
+            {
+                "marketplaceId": m,
+                "relationships": _relationships(seller, product) if product else [],
+            }
             for m in marketplace_ids
         ]
     if "productTypes" in included:
-        item["productTypes"] = [
-            {"marketplaceId": m, "productType": product.noun.upper().replace(" ", "_")}
+        answer["productTypes"] = [
+            {"marketplaceId": m, "productType": item.noun.upper().replace(" ", "_")}
             for m in marketplace_ids
         ]
     if "classifications" in included:
-        item["classifications"] = [
+        answer["classifications"] = [
             {
                 "marketplaceId": m,
                 "classifications": [
-                    {
-                        "displayName": product.category,
-                        "classificationId": _classification_id(product),
-                    }
+                    {"displayName": item.category, "classificationId": _classification_id(item)}
                 ],
             }
             for m in marketplace_ids
         ]
-    return item
+    return answer
+
+
+def _summary(seller: SimulatedSeller, item: CatalogItem, marketplace_id: str) -> dict[str, Any]:
+    product = item if isinstance(item, Product) else None
+    parent = product is not None and product.asin == product.parent_asin
+    return {
+        "marketplaceId": marketplace_id,
+        "brand": item.brand,
+        "browseClassification": {
+            "displayName": item.category,
+            "classificationId": _classification_id(item),
+        },
+        **({"color": product.variation} if product and product.variation else {}),
+        "itemClassification": (
+            "VARIATION_PARENT"
+            if product and parent and _child_asins(seller, product)
+            else "BASE_PRODUCT"
+        ),
+        "itemName": item.title(marketplace_id),
+        "manufacturer": item.brand,
+        "websiteDisplayGroup": _display_group(item),
+        "websiteDisplayGroupName": item.department,
+    }
+
+
+def _sales_ranks(item: CatalogItem, marketplace_id: str, rank: int) -> dict[str, Any]:
+    return {
+        "marketplaceId": marketplace_id,
+        "classificationRanks": [
+            {
+                "classificationId": _classification_id(item),
+                "title": item.category,
+                "rank": max(1, rank // 12),
+            }
+        ],
+        "displayGroupRanks": [
+            {
+                "websiteDisplayGroup": _display_group(item),
+                "title": item.department,
+                "rank": rank,
+            }
+        ],
+    }
 
 
 def _child_asins(seller: SimulatedSeller, product: Product) -> list[str]:
@@ -224,14 +261,51 @@ def _included(call: Call, default: str) -> set[str]:
     return set(call.args("includedData") or [default])
 
 
+def _unknown_marketplace(ids: Iterable[str]) -> Response | None:
+    """400 for a marketplace id that names no Amazon marketplace (it has no currency or
+    day for a rival's price and rank)."""
+    for marketplace_id in ids:
+        if marketplace_id not in marketplaces():
+            return invalid_input(f"Invalid marketplaceIds: {marketplace_id} is not a marketplace.")
+    return None
+
+
 def get_catalog_item(call: Call) -> Response:
-    product = call.seller.product(call.arg("asin") or "")
-    if product is None or product.asin != call.arg("asin"):
-        return not_found(f"Requested item '{call.arg('asin')}' not found.")
-    item = _catalog_item(
-        call.seller, product, call.args("marketplaceIds"), _included(call, "summaries")
-    )
-    return Response.json(200, item)
+    asin, marketplace_ids = call.arg("asin") or "", call.args("marketplaceIds")
+    refusal = _unknown_marketplace(marketplace_ids)
+    if refusal:
+        return refusal
+    item = call.seller.catalog_item(asin, _market_day(call, marketplace_ids[0]))
+    if item is None:
+        return not_found(f"Requested item '{asin}' not found.")
+    answer = _catalog_item(call, item, marketplace_ids, _included(call, "summaries"))
+    return Response.json(200, answer)
+
+
+def _identified(
+    seller: SimulatedSeller, identifiers: list[str], kind: str | None, day: date
+) -> list[CatalogItem]:
+    """Our products with one of the identifiers (SKUs, or else ASINs), in catalog order, then
+    the rivals listed on ``day`` with one of them as ASIN."""
+    wanted = set(identifiers)
+    items: list[CatalogItem] = [
+        p for p in seller.products() if (p.sku if kind == "SKU" else p.asin) in wanted
+    ]
+    if kind != "SKU":
+        items += [r for r in seller.rivals() if r.asin in wanted and r.launched_by(day)]
+    return items
+
+
+def _searched(call: Call, keywords: list[str], marketplace_id: str, day: date) -> list[CatalogItem]:
+    """A keyword search's results in the first requested marketplace, ordered as
+    ``SimulatedSeller.search_results`` orders them, within the requested classifications."""
+    seller = call.seller
+    asins = seller.search_results(marketplace_id, day, keywords, call.args("brandNames"))
+    items = [item for asin in asins if (item := seller.catalog_item(asin, day)) is not None]
+    classifications = set(call.args("classificationIds"))
+    if classifications:
+        items = [item for item in items if _classification_id(item) in classifications]
+    return items
 
 
 def search_catalog_items(call: Call) -> Response:
@@ -242,46 +316,44 @@ def search_catalog_items(call: Call) -> Response:
         return invalid_input("Missing required parameter: identifiersType.")
     if call.arg("identifiersType") == "SKU" and not call.arg("sellerId"):
         return invalid_input("sellerId is required when identifiersType is SKU.")
-    products = call.seller.products()
+    marketplace_ids = call.args("marketplaceIds")
+    refusal = _unknown_marketplace(marketplace_ids)
+    if refusal:
+        return refusal
+    day = _market_day(call, marketplace_ids[0])
     if identifiers:
-        wanted = set(identifiers)
-        kind = call.arg("identifiersType")
-        products = [p for p in products if (p.sku if kind == "SKU" else p.asin) in wanted]
+        items = _identified(call.seller, identifiers, call.arg("identifiersType"), day)
+        brands = call.args("brandNames")
+        if brands:
+            items = [i for i in items if i.brand in brands]
     else:
-        words = [w.lower() for w in keywords]
-        products = [
-            p for p in products if all(w in p.title("ATVPDKIKX0DER").lower() for w in words)
-        ]
-    brands = call.args("brandNames")
-    if brands:
-        products = [p for p in products if p.brand in brands]
+        items = _searched(call, keywords, marketplace_ids[0], day)
     size = int(call.arg("pageSize") or 10)
     start = _page_offset(call, "pageToken")
-    page = products[start : start + size]
+    page = items[start : start + size]
     included = _included(call, "summaries")
-    marketplace_ids = call.args("marketplaceIds")
     body: dict[str, Any] = {
-        "numberOfResults": len(products),
+        "numberOfResults": len(items),
         "pagination": {},
         "refinements": {
             "brands": [
-                {"numberOfResults": sum(1 for p in products if p.brand == b), "brandName": b}
-                for b in sorted({p.brand for p in products})
+                {"numberOfResults": sum(1 for i in items if i.brand == b), "brandName": b}
+                for b in sorted({i.brand for i in items})
             ],
             "classifications": [
                 {
-                    "numberOfResults": sum(1 for p in products if p.category == c),
+                    "numberOfResults": sum(1 for i in items if i.category == c),
                     "displayName": c,
                     "classificationId": _classification_id(
-                        next(p for p in products if p.category == c)
+                        next(i for i in items if i.category == c)
                     ),
                 }
-                for c in sorted({p.category for p in products})
+                for c in sorted({i.category for i in items})
             ],
         },
-        "items": [_catalog_item(call.seller, p, marketplace_ids, included) for p in page],
+        "items": [_catalog_item(call, i, marketplace_ids, included) for i in page],
     }
-    if start + size < len(products):
+    if start + size < len(items):
         body["pagination"]["nextToken"] = state_token({"offset": start + size})
     if start:
         body["pagination"]["previousToken"] = state_token({"offset": max(0, start - size)})
@@ -777,9 +849,11 @@ def _channel(offer: Offer) -> str:
 def offers_result(
     seller: SimulatedSeller, asin: str, marketplace_id: str, condition: str, at: datetime
 ) -> dict:
-    """The ``GetOffersResult`` of one ASIN at one moment (also the ANY_OFFER_CHANGED summary)."""
-    offers = seller.offers(asin, marketplace_id, at)
-    product = seller.product(asin)
+    """The ``GetOffersResult`` of one ASIN at one moment (also the ANY_OFFER_CHANGED summary):
+    our product's offers of the hour, or a rival's of the marketplace-local day."""
+    offers = seller.page_offers(asin, marketplace_id, at)
+    day = local_day(marketplace_id, at)
+    item = seller.catalog_item(asin, day)
     currency = marketplaces()[marketplace_id].currency
     counts: dict[str, int] = {}
     lowest: dict[str, Offer] = {}
@@ -821,11 +895,10 @@ def offers_result(
                 "sellerId": winner.seller_id,
             }
         ]
-    if product is not None:
-        summary["ListPrice"] = _money_v0(product.price(marketplace_id), currency)
-        summary["SalesRankings"] = [
-            {"ProductCategoryId": _classification_id(product), "Rank": product.sales_rank}
-        ]
+    rank = seller.sales_rank(asin, marketplace_id, day)
+    if item is not None and rank is not None:
+        summary["ListPrice"] = _money_v0(item.price(marketplace_id), currency)
+        summary["SalesRankings"] = [{"ProductCategoryId": _classification_id(item), "Rank": rank}]
     return {
         "marketplaceId": marketplace_id,
         "ASIN": asin,
@@ -862,7 +935,7 @@ def _item_offers(call: Call, asin: str, marketplace_id: str, condition: str) -> 
     if marketplace_id not in call.seller.config.marketplace_ids:
         error = {"code": "InvalidInput", "message": f"Invalid MarketplaceId {marketplace_id}."}
         return 400, {"errors": [error]}
-    if call.seller.product(asin) is None:
+    if call.seller.catalog_item(asin, _market_day(call, marketplace_id)) is None:
         error = {"code": "NotFound", "message": f"ASIN {asin} is not in the catalog."}
         return 404, {"errors": [error]}
     result = offers_result(call.seller, asin, marketplace_id, condition, _now_dt(call))
@@ -917,15 +990,19 @@ def get_item_offers_batch(call: Call) -> Response:
 
 
 def _competitive_summary(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """One ``getCompetitiveSummary`` answer: our product's offers of the hour, or a rival's of
+    the marketplace-local day; 404 for an ASIN the catalog does not list (yet)."""
     asin, marketplace_id = request["asin"], request["marketplaceId"]
-    product = call.seller.product(asin)
-    if product is None or marketplace_id not in call.seller.config.marketplace_ids:
+    item = None
+    if marketplace_id in call.seller.config.marketplace_ids:
+        item = call.seller.catalog_item(asin, _market_day(call, marketplace_id))
+    if item is None:
         error = {"code": "NotFound", "message": f"No offers for {asin} in {marketplace_id}."}
         return {
             "status": {"statusCode": 404, "reasonPhrase": "Not Found"},
             "body": {"asin": asin, "marketplaceId": marketplace_id, "errors": [error]},
         }
-    offers = call.seller.offers(asin, marketplace_id, _now_dt(call))
+    offers = call.seller.page_offers(asin, marketplace_id, _now_dt(call))
     currency = marketplaces()[marketplace_id].currency
 
     def money(value: Decimal) -> dict[str, Any]:
@@ -981,7 +1058,7 @@ def _competitive_summary(call: Call, request: dict[str, Any]) -> dict[str, Any]:
                 "name": "CompetitivePriceThreshold",
                 "price": money(min(o.landed_price for o in offers)),
             },
-            {"name": "WasPrice", "price": money(product.price(marketplace_id))},
+            {"name": "WasPrice", "price": money(item.price(marketplace_id))},
         ]
     return {"status": {"statusCode": 200, "reasonPhrase": "OK"}, "body": body}
 

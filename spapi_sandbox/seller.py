@@ -10,6 +10,14 @@ period is reproducible on its own, whatever was generated before it. Only the ca
 in ``__init__``; days are generated lazily and cached (a bounded LRU), so a seller with 2000
 products and two years of history constructs instantly.
 
+Competitors: every noun family of the catalog (a department and an English noun, as "Home &
+Kitchen" and "Chef's Knife") has ``RIVALS_PER_FAMILY`` rival products of other brands, one of
+them launched within the history (a new entrant). A rival's price and sales rank move from one
+marketplace-local day to the next (``rival_day``), resellers come and go (``rival_offers``);
+the catalog, pricing and Brand Analytics serve them, ``competitor_truth`` and
+``search_results`` say what they serve on a day, and ``local_noun`` gives the keyword that
+finds a family in a marketplace's language ("Kochmesser" on amazon.de).
+
 Orders change after the fact, as on Amazon: every order starts ``Pending``; most ship within
 hours to three days, about 3 % are cancelled within two days and 2 to 12 % of shipped items
 (a rate per product, ``refund_rate``) are refunded up to two weeks later. ``OrderItem.as_of(t)``
@@ -92,6 +100,20 @@ DEFAULT_MARKET_SCALE = 0.25
 ORDER_PREFIX = {"na": 111, "eu": 302, "fe": 503}
 
 BRANDS = ("Northpeak", "Lumora", "Kestrel & Co", "Vantiq", "Brightfold", "Oakhaven")
+# The brands of competitors ("rivals"): never one of ours, and no catalog noun in their names.
+RIVAL_BRANDS = (
+    "Ferncliff",
+    "Tidewell",
+    "Corvane",
+    "Halvorsen Goods",
+    "Marlowe & Pine",
+    "Stonebridge",
+    "Quillion",
+)
+RIVALS_PER_FAMILY = 4
+RIVAL_ASIN_BASE = 20_000_000  # rival ASIN numbers; ours are below, parents from 10_000_000
+RESELLER_POOL = 5  # resellers who may offer one rival ASIN; 0 to 3 of them do on a day
+PRICE_CUT_SHARE = 0.12  # share of days a rival cuts its price for the day
 
 
 @dataclass(frozen=True)
@@ -178,6 +200,14 @@ CATEGORIES = (
         "color",
     ),
 )
+
+# English noun -> its category and position among the category's nouns. A noun family is a
+# department and an English noun; the nouns are distinct, so the noun alone names the family.
+NOUNS: dict[str, tuple[Category, int]] = {
+    noun: (category, index)
+    for category in CATEGORIES
+    for index, noun in enumerate(category.nouns["en"])
+}
 
 ADJECTIVES: dict[str, tuple[str, ...]] = {
     "en": ("Premium", "Compact", "Eco", "Pro", "Classic", "Ultra"),
@@ -293,6 +323,49 @@ class Product:
 
     def price(self, marketplace_id: str) -> Decimal:
         return self.prices.get(marketplace_id) or list_price(self.base_price_usd, marketplace_id)
+
+
+@dataclass(frozen=True)
+class Rival:
+    """A competitor's product in one of our noun families: its brand sells it, resellers may.
+
+    ``prices`` and ``base_rank`` are its base levels; the price and sales rank of a day are
+    ``SimulatedSeller.rival_day``'s. Before ``launch_date`` Amazon does not list it.
+    """
+
+    asin: str
+    brand: str
+    category: str
+    department: str
+    noun: str  # English noun: the family, as Product.noun
+    titles: dict[str, str]  # marketplace id -> title in the marketplace's language
+    prices: dict[str, Decimal]  # marketplace id -> base list price in its currency
+    base_price_usd: Decimal
+    base_rank: int
+    fulfillment: str  # of the brand's own offer: "FBA" or "MFN"
+    launch_date: date
+
+    @property
+    def is_fba(self) -> bool:
+        return self.fulfillment == "FBA"
+
+    def title(self, marketplace_id: str) -> str:
+        return self.titles.get(marketplace_id) or next(iter(self.titles.values()))
+
+    def price(self, marketplace_id: str) -> Decimal:
+        return self.prices.get(marketplace_id) or list_price(self.base_price_usd, marketplace_id)
+
+    def launched_by(self, d: date) -> bool:
+        return self.launch_date <= d
+
+
+@dataclass(frozen=True)
+class RivalDay:
+    """A launched rival on one marketplace-local day: its brand's price and its sales rank."""
+
+    price: Decimal
+    sales_rank: int
+    price_cut: bool  # the brand cut its price for the day (and sold better for it)
 
 
 class _TrafficTotals:
@@ -666,6 +739,31 @@ def make_asin(number: int, seed: int) -> str:
     return "B0" + base36(scramble(number, seed, 36**8), 8)
 
 
+def brand_seller_id(brand: str) -> str:
+    """The seller id under which a rival brand sells its own products (14 characters)."""
+    return "A" + base36(scramble(zlib.crc32(f"brand:{brand}".encode()), 11, 36**13), 13)
+
+
+def local_day(marketplace_id: str, at: datetime) -> date:
+    """The marketplace-local calendar day of the instant ``at``.
+
+    Rivals move once a day: this is the day their price, rank and offers are those of.
+    """
+    return as_utc(at).astimezone(ZoneInfo(marketplace(marketplace_id).timezone)).date()
+
+
+def local_noun(noun: str, marketplace_id: str) -> str:
+    """A family's English noun as the marketplace's titles and search terms write it: the
+    keyword that finds the family's products, ours and rivals', in a catalog search there."""
+    category, index = NOUNS[noun]
+    return category.nouns[language_of(marketplace(marketplace_id))][index]
+
+
+def _factor(value: float) -> Decimal:
+    """A random multiplier as a Decimal, rounded so that prices do not depend on float repr."""
+    return Decimal(str(round(value, 4)))
+
+
 def poisson(rng: random.Random, lam: float) -> int:
     """A Poisson draw (Knuth below 30, normal approximation above)."""
     if lam <= 0:
@@ -748,6 +846,8 @@ class SimulatedSeller:
         self._products = self._build_catalog()
         self._by_key = {p.asin: p for p in self._products}
         self._by_key.update({p.sku: p for p in self._products})
+        self._rivals = self._build_rivals()
+        self._rival_by_asin = {r.asin: r for r in self._rivals}
         self._days: OrderedDict[tuple[str, date], DayActivity] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -846,6 +946,60 @@ class SimulatedSeller:
         if lang == "ja":
             return f"{brand} {adj}{noun_text}" + (f" {value}" if value else "")
         return f"{brand} {adj} {noun_text}" + (f" - {value}" if value else "")
+
+    def _build_rivals(self) -> list[Rival]:
+        """``RIVALS_PER_FAMILY`` rivals for each noun family of our catalog, family by family."""
+        return [
+            rival
+            for (_, noun), products in _noun_families(self._products).items()
+            for rival in self._rival_family(noun, products)
+        ]
+
+    def _rival_family(self, noun: str, products: list[Product]) -> list[Rival]:
+        """The rivals of one family, priced around our products of it.
+
+        Their ASINs and brands depend on the seed and the noun only, so a family's rivals are
+        the same whatever else the catalog holds. One of them is a new entrant, launched
+        within the history; the others were launched long before it.
+        """
+        cfg = self.config
+        category, noun_index = NOUNS[noun]
+        rng = rng_for(cfg.seed, "rivals", noun)
+        family_usd = sum((p.base_price_usd for p in products), Decimal(0)) / len(products)
+        markets = [marketplace(m) for m in cfg.marketplace_ids]
+        entrant = rng.randrange(RIVALS_PER_FAMILY)
+        brands = rng.sample(RIVAL_BRANDS, RIVALS_PER_FAMILY)
+        first_number = RIVAL_ASIN_BASE + list(NOUNS).index(noun) * RIVALS_PER_FAMILY
+        rivals = []
+        for k, brand in enumerate(brands):
+            adjective = rng.randrange(len(ADJECTIVES["en"]))
+            usd = (family_usd * _factor(rng.uniform(0.8, 1.25))).quantize(Decimal("0.01"))
+            if k == entrant:  # after the first day, by the last (a one-day history: on it)
+                since_start = timedelta(days=rng.randint(1, max(1, cfg.days - 1)))
+                launch = min(cfg.end_date, cfg.start_date + since_start)
+            else:
+                launch = cfg.start_date - timedelta(days=rng.randint(60, 1500))
+            rivals.append(
+                Rival(
+                    asin=make_asin(first_number + k, cfg.seed),
+                    brand=brand,
+                    category=category.key,
+                    department=category.department,
+                    noun=noun,
+                    titles={
+                        m.marketplace_id: self._title(
+                            brand, category, noun_index, adjective, -1, language_of(m)
+                        )
+                        for m in markets
+                    },
+                    prices={m.marketplace_id: list_price(usd, m.marketplace_id) for m in markets},
+                    base_price_usd=usd,
+                    base_rank=rng.randint(500, 40_000),
+                    fulfillment="FBA" if rng.random() < 0.7 else "MFN",
+                    launch_date=launch,
+                )
+            )
+        return rivals
 
     # ---- days ------------------------------------------------------------------------------
 
@@ -1145,6 +1299,182 @@ class SimulatedSeller:
         offers[winner] = replace(offers[winner], is_buy_box_winner=True)
         return sorted(offers, key=lambda o: (o.landed_price, o.seller_id))
 
+    # ---- rivals ----------------------------------------------------------------------------
+
+    def rivals(self) -> list[Rival]:
+        """Every rival, launched or not, family by family (families sorted)."""
+        return list(self._rivals)
+
+    def rival(self, asin: str) -> Rival | None:
+        return self._rival_by_asin.get(asin)
+
+    def _launched_rivals(self, noun: str, d: date) -> list[str]:
+        """The ASINs of a family's rivals launched by day ``d``."""
+        return [r.asin for r in self._rivals if r.noun == noun and r.launched_by(d)]
+
+    def rival_day(self, asin: str, marketplace_id: str, d: date) -> RivalDay | None:
+        """A rival's brand price and sales rank on a marketplace-local day (None before its
+        launch or for an ASIN that is no rival).
+
+        The price level is set per ISO week (base times 0.95 to 1.05); on about 12 % of days
+        the brand cuts it by 10 to 20 % for the day, and sells better: the rank, base times a
+        daily log-normal factor, improves by 40 %. Each week and day has its own generator,
+        so any day is computed on its own.
+        """
+        rival = self.rival(asin)
+        if rival is None or not rival.launched_by(d):
+            return None
+        return self._rival_day(rival, marketplace_id, d)
+
+    def _rival_day(self, rival: Rival, marketplace_id: str, d: date) -> RivalDay:
+        seed, key = self.config.seed, f"{marketplace_id}:{rival.asin}"
+        year, week, _ = d.isocalendar()
+        level = rng_for(seed, "rival-week", f"{key}:{year}-W{week:02d}").uniform(0.95, 1.05)
+        rng = rng_for(seed, "rival-day", f"{key}:{d.isoformat()}")
+        price_cut = rng.random() < PRICE_CUT_SHARE
+        depth = rng.uniform(0.80, 0.90)  # drawn every day, so the draws after it stay aligned
+        factor = level * (depth if price_cut else 1.0)
+        price = money(rival.price(marketplace_id) * _factor(factor), currency_of(marketplace_id))
+        rank = rival.base_rank * math.exp(rng.gauss(0, 0.15)) * (0.6 if price_cut else 1.0)
+        return RivalDay(price, max(1, round(rank)), price_cut)
+
+    def rival_offers(self, asin: str, marketplace_id: str, d: date) -> list[Offer]:
+        """Offers on a rival's page on a marketplace-local day: its brand's, at the day's
+        price, and 0 to 3 resellers' at up to 20 % more. The lowest landed price wins the
+        Buy Box (ties: the lower seller id). Sorted as ``offers`` sorts; [] before launch."""
+        rival, day = self.rival(asin), self.rival_day(asin, marketplace_id, d)
+        if rival is None or day is None:
+            return []
+        currency = currency_of(marketplace_id)
+        brand = rng_for(self.config.seed, "rival-brand", rival.brand)
+        offers = [
+            Offer(
+                brand_seller_id(rival.brand),
+                day.price,
+                _shipping(day.price, rival.is_fba, currency),
+                currency,
+                "New",
+                rival.is_fba,
+                False,
+                False,
+                brand.randint(200, 80_000),
+                brand.randint(88, 100),
+            )
+        ]
+        rng = rng_for(self.config.seed, "rival-resellers", f"{marketplace_id}:{asin}:{d}")
+        for slot in sorted(rng.sample(range(RESELLER_POOL), rng.randint(0, 3))):
+            reseller = rng_for(self.config.seed, "rival-reseller", f"{asin}:{slot}")
+            fba = reseller.random() < 0.5
+            price = money(day.price * _factor(rng.uniform(1.0, 1.2)), currency)
+            crc = zlib.crc32(f"{asin}:reseller:{slot}".encode())
+            offers.append(
+                Offer(
+                    "A" + base36(scramble(crc, 13, 36**13), 13),
+                    price,
+                    _shipping(price, fba, currency),
+                    currency,
+                    "New",
+                    fba,
+                    False,
+                    False,
+                    reseller.randint(10, 20_000),
+                    reseller.randint(75, 100),
+                )
+            )
+        offers.sort(key=lambda o: (o.landed_price, o.seller_id))
+        offers[0] = replace(offers[0], is_buy_box_winner=True)
+        return offers
+
+    def catalog_item(self, asin: str, d: date) -> Product | Rival | None:
+        """What the catalog lists under ``asin`` on day ``d``: our product, or a rival
+        launched by then; None otherwise."""
+        product = self._by_key.get(asin)
+        if product is not None and product.asin == asin:
+            return product
+        rival = self.rival(asin)
+        return rival if rival is not None and rival.launched_by(d) else None
+
+    def sales_rank(self, asin: str, marketplace_id: str, d: date) -> int | None:
+        """An ASIN's sales rank on a marketplace-local day: ours is fixed, a rival's moves
+        (``rival_day``); None for an ASIN the catalog does not list that day."""
+        item = self.catalog_item(asin, d)
+        return None if item is None else self._rank(item, marketplace_id, d)
+
+    def _rank(self, item: Product | Rival, marketplace_id: str, d: date) -> int:
+        if isinstance(item, Product):
+            return item.sales_rank
+        return self._rival_day(item, marketplace_id, d).sales_rank
+
+    def page_offers(self, asin: str, marketplace_id: str, at: datetime) -> list[Offer]:
+        """The offers on any listed ASIN's page at ``at``: ours for the hour (``offers``), a
+        rival's for the marketplace-local day (``rival_offers``)."""
+        if self.rival(asin) is not None:
+            return self.rival_offers(asin, marketplace_id, local_day(marketplace_id, at))
+        return self.offers(asin, marketplace_id, at)
+
+    def search_results(
+        self,
+        marketplace_id: str,
+        d: date,
+        keywords: list[str],
+        brand_names: Iterable[str] | None = None,
+        top: int | None = None,
+    ) -> list[str]:
+        """The ASINs, ours and launched rivals', a catalog keyword search in the marketplace
+        finds on day ``d``, as an organic search orders them: by that day's sales rank, then
+        ASIN (at most ``top``).
+
+        An item matches when its title there contains every word of every keyword (case
+        folded), and its brand is one of ``brand_names`` when they are given.
+        """
+        words = [word.casefold() for keyword in keywords for word in keyword.split()]
+        brands = set(brand_names or ())
+        candidates: list[Product | Rival] = [*self._products]
+        candidates += [r for r in self._rivals if r.launched_by(d)]
+        ranked = sorted(
+            (self._rank(item, marketplace_id, d), item.asin)
+            for item in candidates
+            if (not brands or item.brand in brands)
+            and all(word in item.title(marketplace_id).casefold() for word in words)
+        )
+        return [asin for _, asin in ranked][:top]
+
+    def competitor_truth(self, marketplace_id: str, d: date) -> list[dict]:
+        """What the catalog and pricing APIs serve of each rival launched by marketplace-local
+        day ``d`` (in ``rivals()`` order): its sales rank and its offers' Buy Box, lowest
+        prices and counts. Money is Decimal in the marketplace's currency; a lowest price of a
+        channel without offers is None."""
+        rows = []
+        for rival in self._rivals:
+            day = self.rival_day(rival.asin, marketplace_id, d)
+            if day is None:
+                continue
+            offers = self.rival_offers(rival.asin, marketplace_id, d)
+            winner = offers[0]  # they are sorted as the Buy Box is decided
+            fba = [o.landed_price for o in offers if o.is_fulfilled_by_amazon]
+            mfn = [o.landed_price for o in offers if not o.is_fulfilled_by_amazon]
+            rows.append(
+                {
+                    "date": d,
+                    "marketplace_id": marketplace_id,
+                    "asin": rival.asin,
+                    "brand": rival.brand,
+                    "currency": currency_of(marketplace_id),
+                    "sales_rank": day.sales_rank,
+                    "buy_box_seller_id": winner.seller_id,
+                    "buy_box_landed_price": winner.landed_price,
+                    "buy_box_listing_price": winner.listing_price,
+                    "lowest_landed_price": min(o.landed_price for o in offers),
+                    "lowest_fba_landed_price": min(fba, default=None),
+                    "lowest_mfn_landed_price": min(mfn, default=None),
+                    "total_offer_count": len(offers),
+                    "fba_offer_count": len(fba),
+                    "mfn_offer_count": len(mfn),
+                    "brand_price": day.price,
+                }
+            )
+        return rows
+
     # ---- Brand Analytics -------------------------------------------------------------------
 
     def _counted_items(self, marketplace_id: str, start: date, end: date) -> list[OrderItem]:
@@ -1160,23 +1490,23 @@ class SimulatedSeller:
         """Brand Analytics search terms of the period: the top three clicked ASINs per term.
 
         Terms come from the catalog's product nouns in the marketplace's language, with
-        modifiers; our ASINs compete with made-up competitor ASINs for the clicks.
+        modifiers; our ASINs compete for the clicks with the family's rivals launched by the
+        end of the period (the catalog and pricing APIs serve them too).
         """
         items = self._counted_items(marketplace_id, start, end)
         if not items:
             return []
         lang = language_of(marketplace(marketplace_id))
         rng = rng_for(self.config.seed, "search-terms", f"{marketplace_id}:{start}:{end}")
-        families = _noun_families(self._products, lang)
         terms = [
-            (dept, term, asins)
-            for (dept, noun), asins in sorted(families.items())
-            for term in _search_term_variants(noun, lang)
+            (dept, term, [p.asin for p in products], self._launched_rivals(noun, end))
+            for (dept, noun), products in _noun_families(self._products).items()
+            for term in _search_term_variants(local_noun(noun, marketplace_id), lang)
         ]
         rng.shuffle(terms)
         rows = []
-        for rank, (dept, term, asins) in enumerate(terms, start=1):
-            clicked = _clicked_asins(rng, term, asins, self.config.seed)
+        for rank, (dept, term, ours, rivals) in enumerate(terms, start=1):
+            clicked = _clicked_asins(rng, ours, rivals)
             shares = sorted((rng.uniform(0.02, 0.3) for _ in clicked), reverse=True)
             for position, (asin, share) in enumerate(zip(clicked, shares, strict=True), 1):
                 rows.append(
@@ -1262,6 +1592,12 @@ class SimulatedSeller:
         return rows
 
 
+def _shipping(price: Decimal, fba: bool, currency: str) -> Decimal:
+    """What a rival's or reseller's offer charges for shipping: nothing with FBA, 8 % of the
+    price when the merchant ships."""
+    return Decimal(0) if fba else money(price * Decimal("0.08"), currency)
+
+
 def _hours(rng: random.Random, low: float, high: float) -> timedelta:
     """A random whole-second delay between ``low`` and ``high`` hours."""
     return timedelta(seconds=int(rng.uniform(low, high) * 3600))
@@ -1304,15 +1640,12 @@ def tally_day(view: DayView, total: Tally | None = None) -> Tally:
     return total
 
 
-def _noun_families(products: Iterable[Product], lang: str) -> dict[tuple[str, str], list[str]]:
-    """(department, noun in ``lang``) -> our ASINs of that noun."""
-    by_key = {c.key: c for c in CATEGORIES}
-    families: dict[tuple[str, str], list[str]] = {}
+def _noun_families(products: Iterable[Product]) -> dict[tuple[str, str], list[Product]]:
+    """(department, English noun) -> our products of that noun family, families sorted."""
+    families: dict[tuple[str, str], list[Product]] = {}
     for p in products:
-        category = by_key[p.category]
-        noun = category.nouns[lang][category.nouns["en"].index(p.noun)]
-        families.setdefault((category.department, noun), []).append(p.asin)
-    return families
+        families.setdefault((p.department, p.noun), []).append(p)
+    return dict(sorted(families.items()))
 
 
 SEARCH_MODIFIERS = {
@@ -1330,17 +1663,18 @@ def _search_term_variants(noun: str, lang: str) -> list[str]:
     return out
 
 
-def _clicked_asins(rng: random.Random, term: str, ours: list[str], seed: int) -> list[str]:
-    """Three distinct clicked ASINs: sometimes ours, otherwise competitors'."""
+def _clicked_asins(rng: random.Random, ours: list[str], rivals: list[str]) -> list[str]:
+    """Three distinct clicked ASINs of a term's family: each one of ours about 45 % of the
+    time (while any is left), otherwise one of the family's rivals."""
     picks: list[str] = []
-    for slot in range(3):
-        if rng.random() < 0.45 and len(set(ours) - set(picks)) > 0:
-            picks.append(rng.choice(sorted(set(ours) - set(picks))))
-        else:
-            picks.append(
-                make_asin(20_000_000 + zlib.crc32(f"{term}:{slot}".encode()) % 10**6, seed)
-            )
-    return list(dict.fromkeys(picks)) or picks[:1]
+    for _ in range(3):
+        left_ours = sorted(set(ours) - set(picks))
+        left_rivals = [asin for asin in rivals if asin not in picks]
+        take_ours = left_ours and (not left_rivals or rng.random() < 0.45)
+        pool = left_ours if take_ours else left_rivals
+        if pool:
+            picks.append(rng.choice(pool))
+    return picks
 
 
 # --------------------------------------------------------------------------------------------
