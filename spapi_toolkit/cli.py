@@ -280,6 +280,8 @@ def ingest(
                 err.print(f"[yellow]note:[/yellow] {note}")
             guess = estimate(planned.requests, time_scale=run.client.time_scale)
             err.print(f"{run.seller_id}: {guess.describe()}")
+            for line in _watchlist_plan(target, run.seller_id, planned.requests, today):
+                err.print(f"  watchlist {line}", highlight=False)
         if plan_only:
             return
         # Temp files (S3: multipart uploads) of writers killed mid-write: never keys, but
@@ -310,6 +312,23 @@ def ingest(
         if isinstance(exc, typer.BadParameter):
             raise
         _fail(exc)
+
+
+def _watchlist_plan(lake: Any, seller_id: str, requests: list[Any], today: date) -> list[str]:
+    """What the planned watchlist snapshots will ask for, per marketplace (``--plan``)."""
+    from spapi_toolkit.ingest import watchlist
+    from spapi_toolkit.ingest.snapshots import SnapshotError, known_items
+
+    markets = sorted({r.marketplace_ids[0] for r in requests
+                      if r.dataset.driven_by in ("watchlist", "searches")})  # fmt: skip
+    lines = []
+    for market in markets:
+        try:
+            own = known_items(lake, seller_id, market)[0]
+        except SnapshotError:
+            own = []  # the run lands the merchant listings first
+        lines.append(watchlist.estimate(lake, seller_id, market, today, own).describe())
+    return lines
 
 
 @contextmanager

@@ -464,7 +464,8 @@ class SnapshotIngestor:
             found = watchlist.searches(self.lake, self.seller_id, marketplace_id)
             return [[search.label] for search in found]
         own = self._own(marketplace_id)[0]
-        chosen = watchlist.watched(self.lake, self.seller_id, marketplace_id, request.dt, own)
+        chosen = watchlist.watched(self.lake, self.seller_id, marketplace_id, request.dt, own,
+                                   watchlist.watch_limit())  # fmt: skip
         return watchlist.describe(chosen)
 
     def _new_entry(self, request: PlannedRequest) -> Entry:

@@ -16,7 +16,9 @@ list stops at ``LIMIT``, so the earlier sources win when it is full):
    week that started on or before the day, by the term's search frequency rank.
 
 The seller's own ASINs are never watched: their snapshots are the seller's datasets already.
-Everything here reads landed objects only, never Amazon.
+``LIMIT`` is the default bound; ``SPAPI_WATCHLIST_LIMIT`` sets another (``watch_limit()``), and
+``spapi ingest --plan`` shows what the watchlist will ask for (``estimate``). Everything here
+reads landed objects only, never Amazon.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import csv
 import gzip
 import io
 import json
+import math
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,6 +43,8 @@ SEARCH_DATASET = "catalog_search"
 SEARCH_TERMS_DATASET = "search_terms"
 ALL_MARKETPLACES = "all"  # where reference files land (lake/reference.py)
 LIMIT = 100  # watched ASINs per seller, marketplace and day: 5 getItemOffersBatch calls
+LIMIT_SETTING = "SPAPI_WATCHLIST_LIMIT"
+BATCH = 20  # ASINs per call of the watchlist_* operations (their batch_size)
 SEARCH_RESULTS = 10  # results kept per keyword search and day (one page; at most 20)
 SOURCES = ("file", "search", "brand_analytics")
 _BRANDED = re.compile(r"^(.*) \[brand=(.*)\]$")
@@ -161,6 +167,59 @@ def clicked_beside(
         for row in sorted(rows, key=lambda r: r.get("clickShareRank") or 0)
         if row.get("clickedAsin") and row["clickedAsin"] not in own
     ]
+
+
+def watch_limit(env: Mapping[str, str] | None = None) -> int:
+    """The most ASINs watched per seller, marketplace and day: ``SPAPI_WATCHLIST_LIMIT``, else
+    ``LIMIT``; a value that is not a whole number of 0 or more is refused by name."""
+    text = (os.environ if env is None else env).get(LIMIT_SETTING)
+    if text is None or text == "":
+        return LIMIT
+    if not text.isdigit():
+        from spapi_toolkit.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"{LIMIT_SETTING}={text[:40]!r} is not a whole number of 0 or more"
+        )
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a day's watchlist asks of Amazon in one marketplace, before the searches run."""
+
+    marketplace_id: str
+    files: int  # ASINs the watchlist files name
+    searches: int
+    brand_analytics: int  # competitors clicked beside ours in the newest Brand Analytics week
+    limit: int
+
+    @property
+    def asins(self) -> int:
+        """At most this many ASINs are watched: every search may fill its top results."""
+        return min(self.limit, self.files + self.searches * SEARCH_RESULTS + self.brand_analytics)
+
+    @property
+    def calls(self) -> int:
+        """Calls a day: one per search, and per watchlist_* operation one per ``BATCH`` ASINs."""
+        return self.searches + 3 * math.ceil(self.asins / BATCH)
+
+    def describe(self) -> str:
+        return (f"{self.marketplace_id}: up to {self.asins} watched ASINs ({self.files} named, "
+                f"{self.searches} searches of {SEARCH_RESULTS}, {self.brand_analytics} from Brand "
+                f"Analytics; at most {self.limit}), {self.calls} calls a day")  # fmt: skip
+
+
+def estimate(
+    lake: Lake, seller_id: str, marketplace_id: str, day: date, own: Iterable[str]
+) -> Estimate:
+    """What the watchlist of ``seller_id`` will ask for on ``day`` in ``marketplace_id``."""
+    mine = set(own)
+    rows = settings(lake, seller_id, marketplace_id)
+    named = {r["value"] for r in rows if r["kind"] == "asin"} - mine
+    clicked = {w.asin for w in clicked_beside(lake, seller_id, marketplace_id, day, mine)}
+    return Estimate(marketplace_id, len(named), len(searches(lake, seller_id, marketplace_id)),
+                    len(clicked - named), watch_limit())  # fmt: skip
 
 
 def watched(

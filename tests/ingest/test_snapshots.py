@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from spapi_sandbox.server import run_sandbox
+from spapi_sandbox.watchlist import watchlist_csv
 from spapi_toolkit.api.client import SpApiClient
 from spapi_toolkit.api.ratelimit import RateLimiter, RetryPolicy, official_limits
 from spapi_toolkit.ingest.jobs import IngestSettings, ReportIngestor
@@ -25,6 +26,7 @@ from spapi_toolkit.ingest.snapshots import (
 )
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import manifest_key
+from spapi_toolkit.lake.reference import load_reference
 from spapi_toolkit.lake.registry import dataset, registry
 from spapi_toolkit.lake.storage import Lake
 
@@ -47,8 +49,8 @@ def scaled_client(env: dict[str, str]) -> SpApiClient:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A sandbox, a lake with merchant listings landed, and one snapshot run of every api
-    dataset over the last 10 days (orders) and today (the rest)."""
+    """A sandbox, a lake with merchant listings and the seller's watchlist landed, and one
+    snapshot run of every api dataset over the last 10 days (orders) and today (the rest)."""
     with run_sandbox(end_date=END_DATE, scale=SCALE) as sandbox:
         seller = sandbox.app.seller
         seller_id = sandbox.seller_ids[0]
@@ -61,6 +63,9 @@ def world(tmp_path_factory):
             )
             report_stats = ReportIngestor(client, lake, seller_id, settings).run(listings.requests)
             assert report_stats.landed == len(MARKETPLACES), report_stats.errors
+            watching = tmp_path_factory.mktemp("watchlist") / "watchlist.csv"
+            watching.write_bytes(watchlist_csv(seller))  # searches and a rival in each market
+            load_reference(lake, "watchlist", watching, seller=seller_id, clock=client.clock)
             snapshots = plan(
                 API_DATASETS,
                 seller_id,
@@ -161,11 +166,19 @@ def test_batches_of_at_most_20_identifiers(world) -> None:
     per_marketplace = [known_items(lake, world["seller_id"], m) for m in MARKETPLACES]
     asin_calls = sum(-(-len(asins) // 20) for asins, _ in per_marketplace)
     sku_calls = sum(len(skus) for _, skus in per_marketplace)
-    assert calls["catalogItems_2022-04-01.searchCatalogItems"] == asin_calls
-    assert calls["productPricingV0.getItemOffersBatch"] == asin_calls
-    assert calls["productPricing_2022-05-01.getCompetitiveSummary"] == asin_calls
+    # The watchlist's: one call per keyword search, and 20 watched ASINs per call.
+    entries = Ledger(lake).entries(world["seller_id"])
+    chosen = {(e.dataset, e.marketplace_ids[0]): e.request["chosen"]
+              for e in entries if "chosen" in e.request}  # fmt: skip
+    searches = sum(len(rows) for (name, _), rows in chosen.items() if name == "catalog_search")
+    watched = sum(-(-len(rows) // 20) for (name, _), rows in chosen.items()
+                  if name == "watchlist_offers")  # fmt: skip
+    assert searches and watched
+    assert calls["catalogItems_2022-04-01.searchCatalogItems"] == asin_calls + searches + watched
+    assert calls["productPricingV0.getItemOffersBatch"] == asin_calls + watched
+    assert calls["productPricing_2022-05-01.getCompetitiveSummary"] == asin_calls + watched
     assert calls["listingsItems_2021-08-01.getListingsItem"] == sku_calls
-    for name in ("catalog_items", "item_offers", "competitive_summary"):
+    for name in ("catalog_items", "item_offers", "competitive_summary", "watchlist_offers"):
         for manifest in landed_manifests(lake, name):
             assert manifest.request["calls"] <= CALLS_PER_BATCH
             assert len(manifest.request["identifiers"]) <= 20 * manifest.request["calls"]
@@ -400,17 +413,51 @@ def test_finances_windows_end_at_the_next_midnight_and_events_of_no_site_are_kep
         "RefundEventList": [],
     }}}  # fmt: skip
     lines = OPERATIONS["listFinancialEvents"].items
-    assert lines(page, request) == [
+    assert lines(page, request, params) == [
         {"ShipmentEventList": [{"AmazonOrderId": "1", "MarketplaceName": "Amazon.com"}]},
         {"ServiceFeeEventList": [{"FeeReason": "Subscription"}]},
     ]
     in_de = PlannedRequest(events, "S", (de,), Window(day, day))
-    assert [next(iter(line)) for line in lines(page, in_de)] == [
+    assert [next(iter(line)) for line in lines(page, in_de, params)] == [
         "ShipmentEventList", "ServiceFeeEventList"]  # fmt: skip
     groups = {"payload": {"FinancialEventGroupList": [
         {"FinancialEventGroupId": "G1", "OriginalTotal": {"CurrencyCode": "USD"}},
         {"FinancialEventGroupId": "G2", "OriginalTotal": {"CurrencyCode": "EUR"}},
         {"FinancialEventGroupId": "G3"},  # no total: no currency, kept by every marketplace
     ]}}  # fmt: skip
-    kept = OPERATIONS["listFinancialEventGroups"].items(groups, request)
+    kept = OPERATIONS["listFinancialEventGroups"].items(groups, request, {})
     assert [g["FinancialEventGroupId"] for g in kept] == ["G1", "G3"]
+
+
+def test_a_resumed_watchlist_request_asks_the_asins_it_chose_first(world, tmp_path) -> None:
+    """The watched ASINs of a request are chosen once and kept in its ledger entry: after a
+    crash, a watchlist that changed meanwhile does not change what the request asks about (its
+    batches would no longer hold the same calls)."""
+    lake, seller_id = _lake_with_listings(world, tmp_path / "lake"), world["seller_id"]
+    marketplace_id = MARKETPLACES[1]
+    (request,) = [r for r in world["plan"].requests if r.dataset.name == "watchlist_offers"
+                  and r.marketplace_ids == (marketplace_id,)]  # fmt: skip
+    first = tmp_path / "first.csv"
+    rival = next(
+        r for r in world["seller"].rivals() if r.launch_date < END_DATE - timedelta(days=60)
+    )
+    first.write_text(
+        f"marketplace_id,kind,value,brand,watch,note\n{marketplace_id},asin,{rival.asin},,true,\n"
+    )
+    load_reference(lake, "watchlist", first, seller=seller_id, clock=world["client"].clock)
+    ingestor = SnapshotIngestor(world["client"], lake, seller_id)
+    entry = ingestor._new_entry(request)
+    assert ingestor._identifiers(request, entry) == [rival.asin]
+    ingestor.ledger.move(entry, "requesting", "the run dies here")
+    other = next(r for r in world["seller"].rivals() if r.asin != rival.asin)
+    second = tmp_path / "second.csv"
+    second.write_text(
+        f"marketplace_id,kind,value,brand,watch,note\n{marketplace_id},asin,{other.asin},,true,\n"
+    )
+    load_reference(lake, "watchlist", second, seller=seller_id, clock=world["client"].clock)
+    stats = SnapshotIngestor(world["client"], lake, seller_id).run([request])
+    assert stats.landed == 1, stats.errors
+    offers = items_of(lake, "watchlist_offers", marketplace_id)
+    assert [o["request"]["Asin"] for o in offers] == [rival.asin]
+    (landed,) = landed_manifests(lake, "watchlist_offers", marketplace_id)
+    assert landed.request["identifiers"] == [rival.asin]

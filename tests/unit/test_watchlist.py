@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from spapi_toolkit.clock import ManualClock
+from spapi_toolkit.errors import ConfigurationError
 from spapi_toolkit.ingest import watchlist
 from spapi_toolkit.ingest.watchlist import Search, Watched
 from spapi_toolkit.lake.landing import land
@@ -150,3 +151,23 @@ def test_a_search_label_names_its_brand_and_reads_back():
     assert search.label == "beste kochmesser [brand=Vantiq]"
     assert Search.from_label(search.label) == search
     assert Search.from_label("kochmesser") == Search("kochmesser")
+
+
+def test_the_plan_estimates_a_days_watchlist_within_its_limit(tmp_path, monkeypatch):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    _load(tmp_path, lake, f"{DE},asin,B0FILE0001,,true,\n"
+          f"{DE},asin,{OURS},,true,\n"  # our own: never watched
+          f"{DE},search,kochmesser,,true,\n"
+          f"{DE},search,schneidebrett,,true,\n")  # fmt: skip
+    _land_search_terms(lake, DE, date(2026, 11, 8), [
+        _term("messer", 5, "B0BA000001", 1), _term("messer", 5, OURS, 2),
+        _term("messer", 5, "B0FILE0001", 3)])  # fmt: skip
+    guess = watchlist.estimate(lake, SELLER, DE, DAY, own=[OURS])
+    assert (guess.files, guess.searches, guess.brand_analytics) == (1, 2, 1)
+    assert (guess.asins, guess.calls) == (22, 2 + 3 * 2)  # 2 searches; 2 batches x 3 operations
+    assert "up to 22 watched ASINs" in guess.describe()
+    monkeypatch.setenv(watchlist.LIMIT_SETTING, "5")
+    assert watchlist.estimate(lake, SELLER, DE, DAY, own=[OURS]).asins == 5
+    monkeypatch.setenv(watchlist.LIMIT_SETTING, "-1")
+    with pytest.raises(ConfigurationError, match="SPAPI_WATCHLIST_LIMIT='-1' is not a whole"):
+        watchlist.watch_limit()
