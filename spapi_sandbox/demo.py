@@ -3,7 +3,9 @@
 Starts the sandbox (a simulated seller in the US, Germany and Japan) and points an unchanged
 ``SpApiClient`` at it through the same environment variables a deployment uses. Then it ingests
 every dataset of the registry for the seller's last 30 days into a local lake's raw zone
-(reports, Data Kiosk, API snapshots), checks what landed against the seller's ground truth, loads
+(reports, Data Kiosk, API snapshots; the seller's competitor watchlist is loaded first, and the
+morning snapshots of the week before are replayed, a sandbox started on each morning, so the
+competitors have a week of history), checks what landed against the seller's ground truth, loads
 the sandbox's daily FX file (``spapi reference load fx_rates``'s code), curates the raw zone into
 the cleaned tables and the marts on a local Spark (the Glue jobs' code), checks the
 cleaned tables against the ground truth too, and writes ``reports/demo/summary.md``. The
@@ -42,6 +44,10 @@ from spapi_toolkit.regions import marketplace
 MARKETPLACES = ("US", "DE", "JP")
 RESTATEMENT = timedelta(hours=72)
 FX_LOOKBACK = timedelta(days=7)  # rates before the history, for its first days (the rate-date rule)
+WATCHED_DAYS = 6  # earlier mornings whose snapshots are replayed: competitors' history
+SNAPSHOTS = ("catalog_search,watchlist_catalog,watchlist_offers,watchlist_competitive,"
+             "item_offers,catalog_items,competitive_summary")  # fmt: skip
+SNAPSHOT_SCALE = 60  # a simulated minute per real second: each morning's run stays on its day
 # The demo's PII hashing key when SPAPI_PII_HASH_KEY is unset: fine for a simulated seller,
 # never for real data (a deployment keeps its key in Secrets Manager).
 DEMO_HASH_KEY = b"spapi-lake demo key - not a secret"
@@ -75,13 +81,15 @@ def curate(
     returned: dict[Returned, list[Any]],
     costs: int,
     posted: dict[tuple[str, str, str, str], dict[str, Any]],
+    seller: Any,
 ) -> tuple[list[Any], list[str], list[str]]:
     """Curate raw → cleaned → aggregated on a local Spark, each batch gated by its expectation
     suite; check the cleaned daily sales, order items and FBA returns (``returned``: the
     sandbox's, per marketplace and local day) against the ground truth on settled days, the
     unit costs against the ``costs`` rows loaded, the cleaned financial events against what the
-    sandbox ``posted`` (``finances.fee_truth``), and the sales_daily mart's units against its
-    cleaned table's. (table results, check lines, the suites' failure lines)"""
+    sandbox ``posted`` (``finances.fee_truth``), the sales_daily mart's units against its
+    cleaned table's, and competitor_daily's watched rivals against what the ``seller``'s
+    catalog and offers served. (table results, check lines, the suites' failure lines)"""
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.session import spark_session
@@ -111,6 +119,14 @@ def curate(
         came_back = spark.read.parquet(lake.location("cleaned/returns")).collect()
         events = spark.read.parquet(lake.location("cleaned/financial_events")).collect()
         cost_rows = spark.read.parquet(lake.location("cleaned/unit_costs")).count()
+        rivals = (
+            spark.read.parquet(lake.location("aggregated/competitor_daily"))
+            .where("NOT is_ours")
+            .collect()
+        )
+        pulled = {(r.marketplace_id, r.snapshot_date, r.asin): r.offers_available_ts
+                  for r in spark.read.parquet(lake.location("cleaned/item_offers")).where(
+                      "watched").collect()}  # fmt: skip
         mart_units, cleaned_units = (
             spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
             for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
@@ -140,7 +156,36 @@ def curate(
                  f"{'yes' if cost_rows == costs else 'NO'}")  # fmt: skip
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
                  f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
+    lines.append(_competitor_line(rivals, pulled, seller))
     return results, lines, held
+
+
+COMPARED = ("sales_rank", "buy_box_seller_id", "buy_box_landed_price", "lowest_landed_price",
+            "total_offer_count")  # fmt: skip
+
+
+def _competitor_line(rows: list[Any], pulled: dict[tuple, Any], seller: Any) -> str:
+    """On how many watched rival-days competitor_daily holds what the sandbox's catalog and
+    offers served that marketplace-local day (the day of Amazon's OffersAvailableTime)."""
+    from spapi_sandbox.seller import local_day
+
+    truth: dict[tuple[str, date], dict[str, dict]] = {}
+    same = 0
+    for row in rows:
+        moment = pulled.get((row.marketplace_id, row.date, row.asin))
+        day = local_day(row.marketplace_id, moment.astimezone(UTC)) if moment else None
+        if day is None:
+            continue
+        if (row.marketplace_id, day) not in truth:
+            served = seller.competitor_truth(row.marketplace_id, day)
+            truth[(row.marketplace_id, day)] = {t["asin"]: t for t in served}
+        want = truth[(row.marketplace_id, day)].get(row.asin)
+        same += want is not None and all(row[c] == want[c] for c in COMPARED)
+    days = len({(r.marketplace_id, r.date) for r in rows})
+    return (
+        f"competitors: competitor_daily matches the sandbox's catalog and offers on {same} "
+        f"of {len(rows)} watched rival-days ({days} marketplace-days)"
+    )
 
 
 Returned = tuple[str, str]  # (marketplace id, local day)
@@ -254,6 +299,53 @@ def load_fx(lake: Lake, out: Path, first: date, last: date, seed: int) -> str:
             f"loaded from {path} ({manifest.key})")  # fmt: skip
 
 
+def load_watchlist(lake: Lake, out: Path, seller: Any) -> str:
+    """Write the seller's competitor watchlist beside the summary and load it as ``spapi
+    reference load watchlist --seller`` does; the summary line."""
+    from spapi_sandbox.watchlist import watchlist_csv
+    from spapi_toolkit.lake.reference import load_reference
+
+    path = out / "watchlist.csv"
+    path.write_bytes(watchlist_csv(seller))
+    seller_id = seller.config.seller_id
+    manifest, checked = load_reference(lake, "watchlist", path, seller=seller_id)
+    return (f"watchlist: {checked.details['searches']} keyword searches and "
+            f"{checked.details['asins']} ASINs to watch ({seller_id}) loaded from {path} "
+            f"({manifest.key})")  # fmt: skip
+
+
+def replay_snapshots(
+    lake: Lake, seed: int, end_date: date, seller_id: str, markets: list[str], today: date
+) -> str:
+    """The snapshots of the ``WATCHED_DAYS`` mornings before ``today``, each taken from a
+    sandbox started at 06:00 UTC that day, as the daily schedule would have taken them; the
+    summary line."""
+    from spapi_sandbox.server import run_sandbox
+    from spapi_toolkit.lake.registry import select
+
+    console.print(f"[bold]snapshots[/bold] of the {WATCHED_DAYS} mornings before {today} "
+                  "(competitors' history)")  # fmt: skip
+    calls = items = 0
+    for back in range(WATCHED_DAYS, 0, -1):
+        day = today - timedelta(days=back)
+        start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=6)
+        with run_sandbox(seed=seed, scale=SNAPSHOT_SCALE, end_date=end_date,
+                         start=start) as sandbox:  # fmt: skip
+            client = SpApiClient.from_env(env=sandbox.env)
+            run = run_seller(SellerRun(seller_id, client), lake, select(SNAPSHOTS), markets,
+                             day - timedelta(days=1), day - timedelta(days=1), day)  # fmt: skip
+        if run.failures:
+            raise RuntimeError(f"the snapshots of {day} failed: {run.failures}")
+        stats = run.snapshots
+        calls, items = calls + (stats.calls if stats else 0), items + (stats.items if stats else 0)
+        console.print(f"  {day}  calls {stats.calls if stats else 0} · items "
+                      f"{stats.items if stats else 0}", highlight=False)  # fmt: skip
+    return (
+        f"snapshots: the {WATCHED_DAYS} mornings before {today} replayed ({calls} calls, "
+        f"{items} items)"
+    )
+
+
 def load_unit_costs(lake: Lake, out: Path, seller: Any) -> tuple[str, int]:
     """Write the seller's unit costs beside the summary and load them as ``spapi reference load
     unit_costs --seller`` does; (the summary line, the rows loaded)."""
@@ -338,6 +430,7 @@ def run(
         # Days settled when the run starts are settled in every report it gets; the sandbox's
         # clock runs an hour per second, so by the end of the run a few more have settled.
         settled_as_of = sandbox.app.clock.datetime()
+        watch_line = load_watchlist(lake, out, seller)
 
         result = run_seller(
             SellerRun(seller_id, client), lake, list(registry().values()), markets,
@@ -350,13 +443,17 @@ def run(
                               today - timedelta(days=1))  # fmt: skip
         stats = client.stats()
         fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
+    earlier = replay_snapshots(lake, seed, end_date or seller.config.end_date, seller_id,
+                               markets, today)  # fmt: skip
     stages["ingest: sandbox → raw"] = time.monotonic() - started
     mark = time.monotonic()
     fx_line = load_fx(lake, out, fx_first, fx_last, seed)
     costs_line, costs = load_unit_costs(lake, out, seller)
     manifests = landed_manifests(lake, seller_id)
-    checks = [fx_line, costs_line, *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]
-    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs, posted)
+    checks = [fx_line, costs_line, watch_line, earlier,
+              *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]  # fmt: skip
+    curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs, posted,
+                                            seller)  # fmt: skip
     stages["curate: raw → cleaned → marts, suites"] = time.monotonic() - mark
     _write_summary(out, lake_uri, result, manifests, checks + curation_checks, stats,
                    time.monotonic() - started, curated)  # fmt: skip

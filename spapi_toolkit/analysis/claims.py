@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from spapi_toolkit.analysis.competitors import lost_beside_cuts, moves
 from spapi_toolkit.analysis.diagnoses import (
     HIGH_REFUND_RATE,
     HIGH_RETURN_RATE,
@@ -31,7 +32,7 @@ from spapi_toolkit.analysis.diagnoses import (
 )
 from spapi_toolkit.analysis.periods import ALL, MEASURES, compare
 from spapi_toolkit.analysis.profit import by_marketplace
-from spapi_toolkit.analysis.scope import Scope, country, missing
+from spapi_toolkit.analysis.scope import Scope, country, day, missing
 from spapi_toolkit.lake.curate.marts.inventory_health import HIGH_RISK_DAYS
 
 # A snapshot table's rows on the latest snapshot day the period holds per marketplace (alias t):
@@ -78,7 +79,8 @@ def check(analysis: Scope) -> list[Claim]:
     checks: list[Callable[[Scope, Read], list[Claim]]] = [
         _units_ordered, _opening_totals, _low_conversion, _listing_health, _needs_stock,
         _high_refunds, _high_returns, _top_reasons, _basket_orders, _repeat_share, _refunded_units,
-        _above_threshold, _buy_box, _click_share, _profit_parts, _losing_money,
+        _above_threshold, _buy_box, _competitor_prices, _competitor_cuts, _click_share,
+        _profit_parts, _losing_money,
     ]  # fmt: skip
     for claim in checks:
         found += claim(analysis, read)
@@ -377,6 +379,80 @@ def _buy_box(analysis: Scope, read: Read) -> list[Claim]:
                    "t.buy_box_seller_id = t.seller_id) GROUP BY 1")  # fmt: skip
     return [same("04", "the Buy Boxes we held per marketplace equal cleaned.item_offers' at "
                  "the latest snapshot", won, counted)]  # fmt: skip
+
+
+# The lowest landed price of an offers row (alias A): the lower of the FBA and seller-fulfilled
+# ones, either when the other is missing (LEAST alone is null then, in Athena and DuckDB).
+_LOWEST = (
+    "COALESCE(LEAST(A.lowest_fba_landed_price, A.lowest_mfn_landed_price), "
+    "A.lowest_fba_landed_price, A.lowest_mfn_landed_price)"
+)
+# The watched competitors' offers in cleaned item_offers (alias w) over the period's snapshot days.
+_WATCHED = (f"SELECT w.marketplace_id, w.snapshot_date, w.asin, {_LOWEST.replace('A.', 'w.')} "
+            "AS price FROM cleaned.item_offers AS w WHERE w.watched "
+            "AND COALESCE(w.status = 'Success', TRUE) AND CONTAINS(:marketplaces, "
+            f"w.marketplace_id) AND w.snapshot_date {SNAPSHOT_DAYS}")  # fmt: skip
+
+
+def _competitor_prices(analysis: Scope, read: Read) -> list[Claim]:
+    """04's watched competitors: each one's latest lowest landed price shown against cleaned
+    item_offers' at its latest snapshot of the period (competitors with two snapshots or more)."""
+    days = read("competitor_days")
+    moved = moves(days) if days is not None else None
+    if moved is None or moved.empty:
+        return []
+    shown = {(r.marketplace_id, r.asin): r.last_price for r in moved.itertuples()}
+    counted = _sql(analysis, f"WITH o AS ({_WATCHED}) SELECT o.marketplace_id, o.asin, o.price "
+                   "FROM o WHERE o.price IS NOT NULL AND o.snapshot_date = (SELECT "
+                   "MAX(p.snapshot_date) FROM o AS p WHERE p.marketplace_id = o.marketplace_id "
+                   "AND p.asin = o.asin AND p.price IS NOT NULL) AND (SELECT COUNT(DISTINCT "
+                   "q.snapshot_date) FROM o AS q WHERE q.marketplace_id = o.marketplace_id AND "
+                   "q.asin = o.asin AND q.price IS NOT NULL) >= 2")  # fmt: skip
+    return [same("04", "each watched competitor's latest lowest landed price is cleaned "
+                 "item_offers' at its latest snapshot", shown, counted)]  # fmt: skip
+
+
+def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
+    """04's price cuts beside our Buy Box: the competitor cuts (5 % or more below the same
+    ASIN's previous snapshot, sharing a watched search with one of ours that day) and the
+    ASINs of ours that lost the Buy Box beside them, recomputed from cleaned item_offers and
+    catalog_search."""
+    cuts = read("competitor_price_cuts")
+    if cuts is None:
+        return []
+    shown_cuts = {(r.marketplace_id, day(r.date), r.competitor_asin): True
+                  for r in cuts.itertuples()}  # fmt: skip
+    lost = lost_beside_cuts(cuts)
+    shown_lost = {(r.marketplace_id, day(r.date), r.our_asin): True for r in lost.itertuples()}
+    lowest = _LOWEST.replace("A.", "o.")
+    offers = ("SELECT o.seller_id, o.marketplace_id, o.snapshot_date, o.asin, o.watched, "
+              f"{lowest} AS price, "
+              "COALESCE(o.we_win_buy_box, o.buy_box_seller_id = o.seller_id) AS ours_won, "
+              f"LAG({lowest}) OVER (PARTITION "
+              "BY o.seller_id, o.marketplace_id, o.asin ORDER BY o.snapshot_date) AS before, "
+              "LAG(COALESCE(o.we_win_buy_box, o.buy_box_seller_id = o.seller_id)) OVER "
+              "(PARTITION BY o.seller_id, o.marketplace_id, o.asin ORDER BY o.snapshot_date) "
+              "AS won_before FROM cleaned.item_offers AS o WHERE COALESCE(o.status = 'Success', "
+              f"TRUE) AND CONTAINS(:marketplaces, o.marketplace_id) AND o.snapshot_date "
+              f"{SNAPSHOT_DAYS}")  # fmt: skip
+    beside = ("FROM d AS c JOIN cleaned.catalog_search AS a ON a.seller_id = c.seller_id AND "
+              "a.marketplace_id = c.marketplace_id AND a.snapshot_date = c.snapshot_date AND "
+              "a.asin = c.asin JOIN cleaned.catalog_search AS b ON b.seller_id = a.seller_id AND "
+              "b.marketplace_id = a.marketplace_id AND b.snapshot_date = a.snapshot_date AND "
+              "b.search = a.search AND b.asin <> a.asin JOIN d AS u ON u.seller_id = c.seller_id "
+              "AND u.marketplace_id = c.marketplace_id AND u.snapshot_date = c.snapshot_date AND "
+              "u.asin = b.asin AND NOT u.watched WHERE c.watched AND c.before IS NOT NULL AND "
+              "c.price <= c.before * 0.95")  # fmt: skip
+    counted_cuts = _sql(analysis, f"WITH d AS ({offers}) SELECT DISTINCT c.marketplace_id, "
+                        f"CAST(c.snapshot_date AS VARCHAR), c.asin, TRUE {beside}")  # fmt: skip
+    held = "COALESCE(u.won_before, FALSE) AND NOT COALESCE(u.ours_won, FALSE)"
+    counted_lost = _sql(analysis, f"WITH d AS ({offers}) SELECT DISTINCT u.marketplace_id, "
+                        "CAST(u.snapshot_date AS VARCHAR), u.asin, TRUE "
+                        f"{beside} AND {held}")  # fmt: skip
+    return [same("04", "the competitors' price cuts of 5 % or more beside our ASINs in a "
+                 "watched search are those of cleaned item_offers", shown_cuts, counted_cuts),
+            same("04", "the ASINs of ours that lost the Buy Box on the day of such a cut are "
+                 "those of cleaned item_offers", shown_lost, counted_lost)]  # fmt: skip
 
 
 def _click_share(analysis: Scope, read: Read) -> list[Claim]:

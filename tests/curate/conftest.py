@@ -9,6 +9,7 @@ from spapi_toolkit.lake.storage import Lake
 
 from ..reconcile import JP
 from ..support import END_DATE
+from . import competitors as competitor_lake
 from . import snapshots as snapshot_lake
 from .week import FIRST, LAST, curate, ingest
 
@@ -45,6 +46,13 @@ def snapshots(spark, tmp_path_factory):
     table's rows and the seller's own numbers."""
     root = tmp_path_factory.mktemp("snapshots")
     return (root, *snapshot_lake.build(spark, root))
+
+
+@pytest.fixture(scope="session")
+def competitors(spark, tmp_path_factory):
+    """Three days of competitor snapshots in two marketplaces, landed and curated once
+    (``competitors.py``)."""
+    return competitor_lake.build(spark, tmp_path_factory.mktemp("competitors"))
 
 
 def pytest_collection_modifyitems(items):
