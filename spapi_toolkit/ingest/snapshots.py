@@ -404,6 +404,7 @@ class SnapshotIngestor:
         self.progress = progress
         self.stats = SnapshotStats()
         self._items: dict[str, tuple[list[str], list[str]]] = {}  # marketplace -> asins, skus
+        self._chosen: dict[str, list[list[str]]] = {}  # request id -> watched (asin, source, ...)
 
     def run(self, requests: Sequence[PlannedRequest]) -> SnapshotStats:
         """Drive every ``source = "api"`` request to landed or failed; return what happened."""
@@ -447,6 +448,7 @@ class SnapshotIngestor:
         if driven_by in ("watchlist", "searches"):
             if CHOSEN not in entry.request:
                 entry.request[CHOSEN] = self._choose(request)
+            self._chosen[request.request_id] = entry.request[CHOSEN]
             return [row[0] for row in entry.request[CHOSEN]]
         asins, skus = self._own(request.marketplace_ids[0])
         return asins if driven_by == "asins" else skus
@@ -606,6 +608,10 @@ class SnapshotIngestor:
         described = {**self._describe(request), "batch": number, "calls": batch.calls}
         if batch.identifiers:
             described["identifiers"] = batch.identifiers
+        if request.dataset.driven_by == "watchlist":  # where each watched ASIN came from
+            asked = set(batch.identifiers)
+            chosen = self._chosen.get(request.request_id, [])
+            described["watched"] = [row for row in chosen if row[0] in asked]
         try:
             manifest = land(
                 self.lake, stem, [batch.finish()], fmt=request.dataset.format,

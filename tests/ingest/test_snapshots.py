@@ -461,3 +461,4 @@ def test_a_resumed_watchlist_request_asks_the_asins_it_chose_first(world, tmp_pa
     assert [o["request"]["Asin"] for o in offers] == [rival.asin]
     (landed,) = landed_manifests(lake, "watchlist_offers", marketplace_id)
     assert landed.request["identifiers"] == [rival.asin]
+    assert landed.request["watched"] == [[rival.asin, "file", ""]]  # where it came from
