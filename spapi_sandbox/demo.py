@@ -182,9 +182,10 @@ def _competitor_line(rows: list[Any], pulled: dict[tuple, Any], seller: Any) -> 
         want = truth[(row.marketplace_id, day)].get(row.asin)
         same += want is not None and all(row[c] == want[c] for c in COMPARED)
     days = len({(r.marketplace_id, r.date) for r in rows})
+    verdict = "yes" if rows and same == len(rows) else "NO"
     return (
         f"competitors: competitor_daily matches the sandbox's catalog and offers on {same} "
-        f"of {len(rows)} watched rival-days ({days} marketplace-days)"
+        f"of {len(rows)} watched rival-days ({days} marketplace-days): {verdict}"
     )
 
 

@@ -9,6 +9,8 @@ the daily snapshots then follow the searches' results and the named rival.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 
 from spapi_sandbox.seller import SimulatedSeller, local_noun
@@ -35,13 +37,8 @@ def watchlist_rows(seller: SimulatedSeller) -> list[tuple[str, str, str, str, st
 
 def watchlist_csv(seller: SimulatedSeller) -> bytes:
     """The ``watchlist`` file (see ``spapi_toolkit.lake.reference``) of ``seller``."""
-    lines = ["marketplace_id,kind,value,brand,watch,note"]
-    lines += [",".join(_cell(v) for v in row) for row in watchlist_rows(seller)]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _cell(value: str) -> str:
-    """A CSV field, quoted when it holds a comma or a quote."""
-    if any(c in value for c in ',"\n'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("marketplace_id", "kind", "value", "brand", "watch", "note"))
+    writer.writerows(watchlist_rows(seller))
+    return text.getvalue().encode("utf-8")

@@ -375,7 +375,8 @@ def _buy_box(analysis: Scope, read: Read) -> list[Claim]:
     won = prices[prices.buy_box_winner == "us"].groupby("marketplace_id").asin.count().to_dict()
     counted = _sql(analysis, "SELECT t.marketplace_id, COUNT(*) "
                    + _latest("cleaned.item_offers", "snapshot_date")
-                   + " AND COALESCE(t.status = 'Success', TRUE) AND COALESCE(t.we_win_buy_box, "
+                   + " AND COALESCE(t.status = 'Success', TRUE) AND NOT COALESCE(t.watched, "
+                   "FALSE) AND COALESCE(t.we_win_buy_box, "
                    "t.buy_box_seller_id = t.seller_id) GROUP BY 1")  # fmt: skip
     return [same("04", "the Buy Boxes we held per marketplace equal cleaned.item_offers' at "
                  "the latest snapshot", won, counted)]  # fmt: skip
@@ -433,8 +434,8 @@ def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
               "LAG(COALESCE(o.we_win_buy_box, o.buy_box_seller_id = o.seller_id)) OVER "
               "(PARTITION BY o.seller_id, o.marketplace_id, o.asin ORDER BY o.snapshot_date) "
               "AS won_before FROM cleaned.item_offers AS o WHERE COALESCE(o.status = 'Success', "
-              f"TRUE) AND CONTAINS(:marketplaces, o.marketplace_id) AND o.snapshot_date "
-              f"{SNAPSHOT_DAYS}")  # fmt: skip
+              "TRUE) AND CONTAINS(:marketplaces, o.marketplace_id) AND o.snapshot_date BETWEEN "
+              ":start AND CAST(DATE_ADD('day', 1, :end) AS DATE)")  # fmt: skip
     beside = ("FROM d AS c JOIN cleaned.catalog_search AS a ON a.seller_id = c.seller_id AND "
               "a.marketplace_id = c.marketplace_id AND a.snapshot_date = c.snapshot_date AND "
               "a.asin = c.asin JOIN cleaned.catalog_search AS b ON b.seller_id = a.seller_id AND "
@@ -442,7 +443,7 @@ def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
               "b.search = a.search AND b.asin <> a.asin JOIN d AS u ON u.seller_id = c.seller_id "
               "AND u.marketplace_id = c.marketplace_id AND u.snapshot_date = c.snapshot_date AND "
               "u.asin = b.asin AND NOT u.watched WHERE c.watched AND c.before IS NOT NULL AND "
-              "c.price <= c.before * 0.95")  # fmt: skip
+              f"c.price <= c.before * 0.95 AND c.snapshot_date {SNAPSHOT_DAYS}")  # fmt: skip
     counted_cuts = _sql(analysis, f"WITH d AS ({offers}) SELECT DISTINCT c.marketplace_id, "
                         f"CAST(c.snapshot_date AS VARCHAR), c.asin, TRUE {beside}")  # fmt: skip
     held = "COALESCE(u.won_before, FALSE) AND NOT COALESCE(u.ours_won, FALSE)"

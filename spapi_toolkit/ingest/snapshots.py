@@ -11,7 +11,8 @@ identifiers) goes to the manifest's ``request``.
 Crash safety follows ``ingest.py``: the ledger entry is written before the first call; a batch
 is landed object first, manifest second; a batch whose manifest exists is never written again.
 Batch ``n`` of a request always holds the same calls (identifiers are sorted, calls grouped by a
-fixed count), so a resumed run skips the batches already landed without calling Amazon for them.
+fixed count; a watchlist request's ASINs, in the order they were chosen, are kept in its ledger
+entry), so a resumed run skips the batches already landed without calling Amazon for them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO, cast
 
 from spapi_toolkit.api.client import SpApiClient, next_page_params, prepare_call
@@ -43,7 +44,7 @@ from spapi_toolkit.ingest.planner import PlannedRequest
 from spapi_toolkit.ingest.watchlist import SEARCH_RESULTS, Search
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
-from spapi_toolkit.lake.storage import Lake
+from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.regions import marketplace
 
 LISTINGS_DATASET = "merchant_listings"
@@ -409,6 +410,8 @@ class SnapshotIngestor:
     def run(self, requests: Sequence[PlannedRequest]) -> SnapshotStats:
         """Drive every ``source = "api"`` request to landed or failed; return what happened."""
         todo = [r for r in requests if r.dataset.source == "api"]
+        # The watched ASINs include the day's keyword searches' results: those requests last.
+        todo.sort(key=lambda r: r.dataset.driven_by == "watchlist")
         self.stats.planned = len(todo)
         for position, request in enumerate(todo):
             self._one(request)
@@ -460,15 +463,46 @@ class SnapshotIngestor:
         return self._items[marketplace_id]
 
     def _choose(self, request: PlannedRequest) -> list[list[str]]:
-        """The watched searches (label) or ASINs (asin, source, detail) of a request's day."""
+        """The watched searches (label) or ASINs (asin, source, detail) of a request's day.
+
+        The ASINs are chosen once per marketplace and day, by the first watchlist request to
+        run, and kept in the lake (``watchlist.state_key``): the three watchlist datasets ask
+        about the same ones. They are chosen after the day's keyword searches landed; a
+        watchlist with searches whose results are not in yet is refused by name."""
         marketplace_id = request.marketplace_ids[0]
         if request.dataset.driven_by == "searches":
             found = watchlist.searches(self.lake, self.seller_id, marketplace_id)
             return [[search.label] for search in found]
+        key = watchlist.state_key(self.seller_id, marketplace_id, request.dt)
+        try:
+            chosen: list[list[str]] = json.loads(self.lake.read_bytes(key))["watched"]
+            return chosen
+        except ObjectNotFound:
+            pass
+        declared = watchlist.searches(self.lake, self.seller_id, marketplace_id)
+        if declared and not self._searched(marketplace_id, request.dt):
+            raise SnapshotError(
+                f"the watchlist declares {len(declared)} keyword searches in {marketplace_id}, "
+                f"and catalog_search has not landed them for {request.dt}: ingest catalog_search "
+                "for the day first (its results are watched too)"
+            )
         own = self._own(marketplace_id)[0]
-        chosen = watchlist.watched(self.lake, self.seller_id, marketplace_id, request.dt, own,
-                                   watchlist.watch_limit())  # fmt: skip
-        return watchlist.describe(chosen)
+        chosen = watchlist.describe(watchlist.watched(
+            self.lake, self.seller_id, marketplace_id, request.dt, own, watchlist.watch_limit()
+        ))  # fmt: skip
+        state = {"seller_id": self.seller_id, "marketplace_id": marketplace_id,
+                 "day": str(request.dt), "watched": chosen}  # fmt: skip
+        self.lake.write_bytes(key, json.dumps(state, indent=1).encode("utf-8"))
+        return chosen
+
+    def _searched(self, marketplace_id: str, day: date) -> bool:
+        """Whether the day's catalog_search request in the marketplace finished."""
+        from spapi_toolkit.lake.registry import dataset
+
+        searches = PlannedRequest(dataset(watchlist.SEARCH_DATASET), self.seller_id,
+                                  (marketplace_id,), None, snapshot_date=day)  # fmt: skip
+        entry = self.ledger.get(self.seller_id, searches.dataset.name, searches.request_id)
+        return entry is not None and entry.finished
 
     def _new_entry(self, request: PlannedRequest) -> Entry:
         return new_entry(request, self.seller_id, self._describe(request))

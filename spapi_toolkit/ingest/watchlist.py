@@ -10,7 +10,8 @@ list stops at ``LIMIT``, so the earlier sources win when it is full):
 
 1. ``file``: the ``asin`` rows;
 2. ``search``: the results of each ``search`` row's catalog search landed that day
-   (``catalog_search``, its top ``SEARCH_RESULTS``), by search then position;
+   (``catalog_search``, its top ``SEARCH_RESULTS``), by position (every search's first result,
+   then every search's second, ...);
 3. ``brand_analytics``: the ASINs Brand Analytics shows clicked for a search term beside one of
    the seller's own ASINs, in the newest search terms report of the marketplace landed for a
    week that started on or before the day, by the term's search frequency rank.
@@ -47,6 +48,7 @@ LIMIT_SETTING = "SPAPI_WATCHLIST_LIMIT"
 BATCH = 20  # ASINs per call of the watchlist_* operations (their batch_size)
 SEARCH_RESULTS = 10  # results kept per keyword search and day (one page; at most 20)
 SOURCES = ("file", "search", "brand_analytics")
+STATE = "_state/watchlist"  # the ASINs chosen per seller, marketplace and day
 _BRANDED = re.compile(r"^(.*) \[brand=(.*)\]$")
 
 
@@ -110,9 +112,16 @@ def settings(lake: Lake, seller_id: str, marketplace_id: str) -> list[dict[str, 
         text = lake.read_bytes(manifest.key).decode("utf-8-sig")
         for row in csv.DictReader(io.StringIO(text, newline="")):
             if row.get("marketplace_id") == marketplace_id:
-                rows.pop((row["kind"], row["value"]), None)  # a newer row moves to the end
-                rows[(row["kind"], row["value"])] = row
+                key = (row["kind"], entry_value(row["kind"], row["value"]))
+                rows.pop(key, None)  # a newer row moves to the end
+                rows[key] = row
     return [row for row in rows.values() if row.get("watch") == "true"]
+
+
+def entry_value(kind: str, value: str) -> str:
+    """A watchlist row's value as it identifies the entry: a search's keywords with their
+    whitespace normalised (``usb  cable`` and ``usb cable`` are one search), an ASIN as is."""
+    return " ".join(value.split()) if kind == "search" else value
 
 
 def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:
@@ -134,7 +143,8 @@ def search_results(lake: Lake, seller_id: str, marketplace_id: str, day: date) -
         for line in _text(lake, manifest).splitlines()
         if line.strip()
     ]
-    ordered = sorted(lines, key=lambda line: (line.get("search", ""), line.get("position", 0)))
+    # Interleaved by position: every search's first result before any search's second.
+    ordered = sorted(lines, key=lambda line: (line.get("position", 0), line.get("search", "")))
     return [
         Watched(str((line.get("item") or {}).get("asin")), "search", str(line.get("search")))
         for line in ordered
@@ -160,11 +170,11 @@ def clicked_beside(
     for row in report.get("dataByDepartmentAndSearchTerm") or []:
         terms.setdefault(f"{row.get('departmentName')}|{row.get('searchTerm')}", []).append(row)
     beside = [rows for rows in terms.values() if any(r.get("clickedAsin") in own for r in rows)]
-    beside.sort(key=lambda rows: min(r.get("searchFrequencyRank") or 0 for r in rows))
+    beside.sort(key=lambda rows: min(r.get("searchFrequencyRank") or math.inf for r in rows))
     return [
         Watched(str(row["clickedAsin"]), "brand_analytics", str(row.get("searchTerm")))
         for rows in beside
-        for row in sorted(rows, key=lambda r: r.get("clickShareRank") or 0)
+        for row in sorted(rows, key=lambda r: r.get("clickShareRank") or math.inf)
         if row.get("clickedAsin") and row["clickedAsin"] not in own
     ]
 
@@ -245,6 +255,13 @@ def watched(
         if entry.asin not in mine and entry.asin not in chosen and len(chosen) < limit:
             chosen[entry.asin] = entry
     return list(chosen.values())
+
+
+def state_key(seller_id: str, marketplace_id: str, day: date) -> str:
+    """Where the ASINs watched on ``day`` are kept once chosen (``ingest/snapshots.py``): the
+    watchlist datasets of the day read them from there."""
+    return (f"{STATE}/seller_id={seller_id}/marketplace_id={marketplace_id}/"
+            f"dt={day.isoformat()}.json")  # fmt: skip
 
 
 def describe(entries: Sequence[Watched]) -> list[list[str]]:

@@ -39,9 +39,11 @@ ASIN; ``search``: watch the top results of a catalog keyword search), ``value`` 
 capitals and digits, or the search's keywords), ``brand`` (a search only, may be empty: only
 that brand's items), ``watch`` (``true``, or ``false`` to stop watching an entry an earlier file
 declared) and ``note`` (free text, may be empty), in any order, nothing else; one row per
-marketplace, kind and value. It lands under the seller's id and the day it was loaded
-(``--seller``); the files' rows win key by key (newest file), as for the other reference
-files, and ``ingest/watchlist.py`` turns them into each day's watched ASINs.
+marketplace, kind and value (a search's keywords compared with their spaces normalised; one
+search per keywords, so the same keywords cannot be watched for two brands). It lands under the
+seller's id and the day it was loaded (``--seller``); the files' rows win key by key (newest
+file), as for the other reference files, and ``ingest/watchlist.py`` turns them into each day's
+watched ASINs.
 """
 
 from __future__ import annotations
@@ -225,7 +227,8 @@ def check_watchlist(data: bytes, where: str) -> ReferenceFile:
         problems += [f"line {line} column {p}" for p in row_problems]
         if row_problems:
             continue
-        key = (value["marketplace_id"], value["kind"], value["value"])
+        same = " ".join(value["value"].split()) if value["kind"] == "search" else value["value"]
+        key = (value["marketplace_id"], value["kind"], same)
         if key in seen:
             problems.append(f"line {line}: {key[1]} {key[2]!r} in {key[0]} again (first on line "
                             f"{seen[key]}): one row per marketplace, kind and value")  # fmt: skip
@@ -256,8 +259,11 @@ def _watchlist_problems(value: dict[str, str]) -> list[str]:
         problems.append(f"kind: {kind[:40]!r} is not one of {', '.join(WATCH_KINDS)}")
     elif kind == "asin" and not _ASIN.fullmatch(text):
         problems.append(f"value: {text[:40]!r} is not an ASIN (10 capitals and digits)")
-    elif kind == "search" and not 0 < len(text) <= MAX_KEYWORDS:
+    elif kind == "search" and not 0 < len(text.strip()) <= MAX_KEYWORDS:
         problems.append(f"value: a search's keywords are 1 to {MAX_KEYWORDS} characters")
+    elif kind == "search" and "[brand=" in text:
+        problems.append("value: '[brand=' names a search's brand in the lake; put the brand in "
+                        "the brand column")  # fmt: skip
     if kind == "asin" and value["brand"]:
         problems.append("brand: only a search is narrowed to a brand; leave it empty for an ASIN")
     if value["watch"] not in ("true", "false"):

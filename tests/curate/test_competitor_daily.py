@@ -39,7 +39,9 @@ def _built(spark, offers, catalog=(), found=()):
             "catalog_search": cleaned(spark, "catalog_search", found),
         },
     )
-    return {r.asin: r for r in frame.collect()}
+    rows = frame.collect()
+    assert len(rows) == len({(r.seller_id, r.marketplace_id, r.date, r.asin) for r in rows})
+    return {r.asin: r for r in rows}
 
 
 def test_competitors_are_compared_with_our_cheapest_asin_in_a_shared_search(spark):
@@ -76,6 +78,8 @@ def test_competitors_are_compared_with_our_cheapest_asin_in_a_shared_search(spar
     assert (ours.is_ours, ours.our_landed_price, ours.our_reference_price) == (
         True, Decimal("22.00"), Decimal("22.00"))  # fmt: skip
     assert ours.price_gap_to_ours == Decimal("-2.00")  # someone sells it 2.00 cheaper
+    assert (ours.we_hold_buy_box, got["B0OURS0002"].we_hold_buy_box) == (True, False)
+    assert rival.we_hold_buy_box is None  # a competitor's ASIN: not ours to hold
     assert (ours.fba_offer_count, ours.mfn_offer_count) == (1, 0)
 
 

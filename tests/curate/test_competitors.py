@@ -66,12 +66,15 @@ def test_the_watched_asins_are_the_files_the_searches_and_brand_analytics_never_
 def test_competitor_daily_equals_the_sandboxs_truth_on_every_snapshot_day(competitors):
     rows, truth = competitors["rows"], competitors["truth"]
     mart = {(r.marketplace_id, r.date, r.asin): r for r in rows["competitor_daily"]}
+    assert len(mart) == len(rows["competitor_daily"])  # one row per key
+    offers = _by(rows["item_offers"], "marketplace_id", "snapshot_date")
     checked = 0
     for market in MARKETS:
         for day in DAYS:
             served = {t["asin"]: t for t in truth["rivals"][(market, day)]}
             theirs = {k[2]: r for k, r in mart.items() if k[:2] == (market, day) and not r.is_ours}
-            assert theirs and set(theirs) <= set(served), (market, day)
+            watched = {r.asin for r in offers[(market, day)] if r.watched}
+            assert theirs and set(theirs) == watched and watched <= set(served), (market, day)
             for asin, row in theirs.items():
                 want = served[asin]
                 got = {name: row[name] for name in (

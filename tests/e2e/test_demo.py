@@ -52,6 +52,12 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     costs = re.search(r"unit_costs: (\d+) rows curated of the (\d+) loaded: yes", summary)
     assert costs and costs.group(1) == costs.group(2), summary
     assert "FAILED" not in summary
+    rivals = re.search(r"competitor_daily matches the sandbox's catalog and offers on (\d+) "
+                       r"of (\d+) watched rival-days \((\d+) marketplace-days\): yes",
+                       summary)  # fmt: skip
+    assert rivals, summary
+    matching, total, days = map(int, rivals.groups())
+    assert matching == total > 0 and days == 7 * 3  # today and six replayed mornings, 3 markets
     for stage in ("ingest: sandbox → raw", "curate: raw → cleaned → marts, suites",
                   "notebooks → HTML", "total"):  # fmt: skip
         assert re.search(rf"\| {stage} \| \d+ \|", summary), stage

@@ -462,3 +462,39 @@ def test_a_resumed_watchlist_request_asks_the_asins_it_chose_first(world, tmp_pa
     (landed,) = landed_manifests(lake, "watchlist_offers", marketplace_id)
     assert landed.request["identifiers"] == [rival.asin]
     assert landed.request["watched"] == [[rival.asin, "file", ""]]  # where it came from
+
+
+def test_the_days_watched_asins_follow_its_searches_and_are_shared(world, tmp_path) -> None:
+    """The watched ASINs of a day are chosen after its keyword searches landed (whatever order
+    the datasets were named in; refused by name without them), once per marketplace: the
+    three watchlist datasets ask about the same ASINs even if the watchlist changed between."""
+    lake, seller_id = _lake_with_listings(world, tmp_path / "lake"), world["seller_id"]
+    market = MARKETPLACES[0]
+    watching = tmp_path / "watchlist.csv"
+    watching.write_bytes(watchlist_csv(world["seller"]))
+    load_reference(lake, "watchlist", watching, seller=seller_id, clock=world["client"].clock)
+
+    def planned(name):
+        return [r for r in world["plan"].requests
+                if r.dataset.name == name and r.marketplace_ids == (market,)]  # fmt: skip
+
+    alone = ingest_snapshots(world["client"], lake, seller_id, planned("watchlist_offers"))
+    assert alone.failed == 1 and "catalog_search has not landed them" in alone.errors[0]
+    for key in list(lake.list("_state/ledger/")):
+        lake.delete(key)
+    requests = planned("watchlist_offers") + planned("catalog_search")  # the wrong order
+    stats = ingest_snapshots(world["client"], lake, seller_id, requests)
+    assert stats.failed == 0 and stats.landed == 2, stats.errors
+    searched = {o["item"]["asin"] for o in items_of(lake, "catalog_search", market)}
+    offered = [o["request"]["Asin"] for o in items_of(lake, "watchlist_offers", market)]
+    assert searched - {p.asin for p in world["seller"].products()} <= set(offered)
+    # A changed watchlist before the day's other watchlist datasets: the same ASINs.
+    other = tmp_path / "other.csv"
+    other.write_text(
+        f"marketplace_id,kind,value,brand,watch,note\n{market},asin,B0OTHER001,,true,\n"
+    )
+    load_reference(lake, "watchlist", other, seller=seller_id, clock=world["client"].clock)
+    stats = ingest_snapshots(world["client"], lake, seller_id, planned("watchlist_competitive"))
+    assert stats.landed == 1, stats.errors
+    summary = [s["body"]["asin"] for s in items_of(lake, "watchlist_competitive", market)]
+    assert sorted(summary) == sorted(offered)

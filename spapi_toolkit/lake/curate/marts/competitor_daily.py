@@ -44,8 +44,11 @@ def competitor_daily(
         (F.col("our_listing_price") + F.coalesce("our_shipping_price", F.lit(0)))
         .cast(MONEY)
         .alias("our_landed_price"),
+        F.when(
+            own(), F.coalesce("we_win_buy_box", F.col("buy_box_seller_id") == F.col("seller_id"))
+        ).alias("we_hold_buy_box"),
     )
-    catalog = catalog_items.select(*KEY, "brand", "title", "sales_rank").dropDuplicates(KEY)
+    catalog = catalog_items.select(*KEY, "brand", "title", "sales_rank")
     results = catalog_search.select(*KEY, "search", "position")
     placed = results.groupBy(*KEY).agg(
         F.countDistinct("search").alias("searches"),
