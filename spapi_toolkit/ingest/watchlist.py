@@ -37,6 +37,7 @@ from datetime import date
 
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
+from spapi_toolkit.lake.reference import entry_value
 from spapi_toolkit.lake.storage import Lake
 
 WATCHLIST_DATASET = "watchlist"
@@ -116,12 +117,6 @@ def settings(lake: Lake, seller_id: str, marketplace_id: str) -> list[dict[str, 
                 rows.pop(key, None)  # a newer row moves to the end
                 rows[key] = row
     return [row for row in rows.values() if row.get("watch") == "true"]
-
-
-def entry_value(kind: str, value: str) -> str:
-    """A watchlist row's value as it identifies the entry: a search's keywords with their
-    whitespace normalised (``usb  cable`` and ``usb cable`` are one search), an ASIN as is."""
-    return " ".join(value.split()) if kind == "search" else value
 
 
 def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:

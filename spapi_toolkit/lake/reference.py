@@ -160,25 +160,45 @@ def _refuse(where: str, problems: list[str], what: str, rows: int) -> None:
         )
 
 
+def _unique_rows(
+    data: bytes,
+    where: str,
+    columns: tuple[str, ...],
+    problems: list[str],
+    row_problems: Callable[[dict[str, str]], list[str]],
+    key_of: Callable[[dict[str, str]], tuple[Any, ...]],
+    again: tuple[Callable[[tuple[Any, ...]], str], str],
+) -> dict[tuple[Any, ...], tuple[int, dict[str, str]]]:
+    """A reference CSV's good rows by key (``key_of``): (line, values) of each key's first row.
+    A row with ``row_problems`` adds them to ``problems`` with its line and column; a row whose
+    key came before adds ``again``'s words for it (what the key names, and the rule)."""
+    named, rule = again
+    seen: dict[tuple[Any, ...], tuple[int, dict[str, str]]] = {}
+    for line, value in _csv_rows(data, where, columns, problems):
+        wrong = row_problems(value)
+        problems += [f"line {line} column {p}" for p in wrong]
+        if wrong:
+            continue
+        key = key_of(value)
+        if key in seen:
+            problems.append(f"line {line}: {named(key)} again (first on line {seen[key][0]}): "
+                            f"{rule}")  # fmt: skip
+            continue
+        seen[key] = (line, value)
+    return seen
+
+
 def check_fx_rates(data: bytes, where: str) -> ReferenceFile:
     """Check an FX rates file (see the module doc); ``ReferenceFileError`` lists its problems."""
     problems: list[str] = []
-    seen: dict[tuple[date, str, str], int] = {}
-    days: list[date] = []
+    seen = _unique_rows(
+        data, where, FX_COLUMNS, problems, _fx_row_problems,
+        lambda v: (date.fromisoformat(v["rate_date"]), v["currency"], v["reporting_currency"]),
+        (lambda k: f"{k[1]} on {k[0]}", "one rate per day and currency"),
+    )  # fmt: skip
+    days = [day for day, _, _ in seen]
     reporting: dict[str, int] = {}  # reporting currency -> first line using it
-    for line, value in _csv_rows(data, where, FX_COLUMNS, problems):
-        row_problems = _fx_row_problems(value)
-        problems += [f"line {line} column {p}" for p in row_problems]
-        if row_problems:
-            continue
-        day = date.fromisoformat(value["rate_date"])
-        key = (day, value["currency"], value["reporting_currency"])
-        if key in seen:
-            problems.append(f"line {line}: {value['currency']} on {day} again (first on line "
-                            f"{seen[key]}): one rate per day and currency")  # fmt: skip
-            continue
-        seen[key] = line
-        days.append(day)
+    for line, value in seen.values():
         reporting.setdefault(value["reporting_currency"], line)
     if len(reporting) > 1:
         firsts = ", ".join(f"{c} (line {n})" for c, n in reporting.items())
@@ -197,18 +217,11 @@ def check_unit_costs(data: bytes, where: str) -> ReferenceFile:
     """Check a unit costs file (see the module doc); ``ReferenceFileError`` lists its
     problems."""
     problems: list[str] = []
-    seen: dict[tuple[str, str, date], int] = {}
-    for line, value in _csv_rows(data, where, UNIT_COST_COLUMNS, problems):
-        row_problems = _unit_cost_problems(value)
-        problems += [f"line {line} column {p}" for p in row_problems]
-        if row_problems:
-            continue
-        key = (value["sku"], value["currency"], date.fromisoformat(value["valid_from"]))
-        if key in seen:
-            problems.append(f"line {line}: {key[0]} in {key[1]} from {key[2]} again (first on "
-                            f"line {seen[key]}): one cost per SKU, currency and day")  # fmt: skip
-            continue
-        seen[key] = line
+    seen = _unique_rows(
+        data, where, UNIT_COST_COLUMNS, problems, _unit_cost_problems,
+        lambda v: (v["sku"], v["currency"], date.fromisoformat(v["valid_from"])),
+        (lambda k: f"{k[0]} in {k[1]} from {k[2]}", "one cost per SKU, currency and day"),
+    )  # fmt: skip
     _refuse(where, problems, "unit costs", len(seen))
     days = [day for _, _, day in seen]
     return ReferenceFile(
@@ -221,19 +234,11 @@ def check_unit_costs(data: bytes, where: str) -> ReferenceFile:
 def check_watchlist(data: bytes, where: str) -> ReferenceFile:
     """Check a watchlist file (see the module doc); ``ReferenceFileError`` lists its problems."""
     problems: list[str] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for line, value in _csv_rows(data, where, WATCHLIST_COLUMNS, problems):
-        row_problems = _watchlist_problems(value)
-        problems += [f"line {line} column {p}" for p in row_problems]
-        if row_problems:
-            continue
-        same = " ".join(value["value"].split()) if value["kind"] == "search" else value["value"]
-        key = (value["marketplace_id"], value["kind"], same)
-        if key in seen:
-            problems.append(f"line {line}: {key[1]} {key[2]!r} in {key[0]} again (first on line "
-                            f"{seen[key]}): one row per marketplace, kind and value")  # fmt: skip
-            continue
-        seen[key] = line
+    seen = _unique_rows(
+        data, where, WATCHLIST_COLUMNS, problems, _watchlist_problems,
+        lambda v: (v["marketplace_id"], v["kind"], entry_value(v["kind"], v["value"])),
+        (lambda k: f"{k[1]} {k[2]!r} in {k[0]}", "one row per marketplace, kind and value"),
+    )  # fmt: skip
     _refuse(where, problems, "watchlist entries", len(seen))
     kinds = [kind for _, kind, _ in seen]
     return ReferenceFile(
@@ -241,6 +246,12 @@ def check_watchlist(data: bytes, where: str) -> ReferenceFile:
         details={"asins": str(kinds.count("asin")), "searches": str(kinds.count("search")),
                  "marketplaces": ",".join(sorted({m for m, _, _ in seen}))},
     )  # fmt: skip
+
+
+def entry_value(kind: str, value: str) -> str:
+    """A watchlist row's value as it identifies the entry: a search's keywords with their
+    whitespace normalised (``usb  cable`` and ``usb cable`` are one search), an ASIN as is."""
+    return " ".join(value.split()) if kind == "search" else value
 
 
 def _watchlist_problems(value: dict[str, str]) -> list[str]:

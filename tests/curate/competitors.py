@@ -31,8 +31,9 @@ MARKETS = (US, DE)
 FIRST_RUN = "merchant_listings,search_terms"  # the seller's ASINs, and Brand Analytics' week
 DAILY = ("catalog_search,watchlist_catalog,watchlist_offers,watchlist_competitive,item_offers,"
          "catalog_items")  # fmt: skip
-TABLES = ["listings", "search_terms", "catalog_search", "catalog_items", "item_offers",
-          "competitive_summary", "watchlist"]  # fmt: skip
+# What competitor_daily and the tests read (the other tables these datasets feed are curated
+# like any other: their own tests cover them).
+TABLES = ["search_terms", "catalog_search", "catalog_items", "item_offers"]
 SCALE = 60  # a simulated minute per real second: a day's snapshots stay on their local day
 
 
