@@ -47,7 +47,7 @@ FX_LOOKBACK = timedelta(days=7)  # rates before the history, for its first days 
 WATCHED_DAYS = 6  # earlier mornings whose snapshots are replayed: competitors' history
 SNAPSHOTS = ("catalog_search,watchlist_catalog,watchlist_offers,watchlist_competitive,"
              "item_offers,catalog_items,competitive_summary")  # fmt: skip
-SNAPSHOT_SCALE = 60  # a simulated minute per real second: each morning's run stays on its day
+SNAPSHOT_SCALE = 600  # ten simulated minutes per real second: each morning's run stays on its day
 # The demo's PII hashing key when SPAPI_PII_HASH_KEY is unset: fine for a simulated seller,
 # never for real data (a deployment keeps its key in Secrets Manager).
 DEMO_HASH_KEY = b"spapi-lake demo key - not a secret"

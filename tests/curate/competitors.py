@@ -34,7 +34,7 @@ DAILY = ("catalog_search,watchlist_catalog,watchlist_offers,watchlist_competitiv
 # What competitor_daily and the tests read (the other tables these datasets feed are curated
 # like any other: their own tests cover them).
 TABLES = ["search_terms", "catalog_search", "catalog_items", "item_offers"]
-SCALE = 60  # a simulated minute per real second: a day's snapshots stay on their local day
+SCALE = 600  # ten simulated minutes per real second: a day's snapshots stay on its local day
 
 
 def searches(seller: SimulatedSeller) -> dict[str, str]:
