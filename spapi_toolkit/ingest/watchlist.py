@@ -37,13 +37,12 @@ from datetime import date
 
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
-from spapi_toolkit.lake.reference import entry_value
+from spapi_toolkit.lake.reference import ALL_MARKETPLACES, entry_value
 from spapi_toolkit.lake.storage import Lake
 
 WATCHLIST_DATASET = "watchlist"
 SEARCH_DATASET = "catalog_search"
 SEARCH_TERMS_DATASET = "search_terms"
-ALL_MARKETPLACES = "all"  # where reference files land (lake/reference.py)
 LIMIT = 100  # watched ASINs per seller, marketplace and day: 5 getItemOffersBatch calls
 LIMIT_SETTING = "SPAPI_WATCHLIST_LIMIT"
 BATCH = 20  # ASINs per call of the watchlist_* operations (their batch_size)
@@ -130,7 +129,8 @@ def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:
 
 
 def search_results(lake: Lake, seller_id: str, marketplace_id: str, day: date) -> list[Watched]:
-    """The ASINs the catalog searches landed for ``day`` found, by search then position."""
+    """The ASINs the catalog searches landed for ``day`` found, by position (every search's
+    first result, then every search's second, ...), then search."""
     prefix = f"{raw_prefix(SEARCH_DATASET, seller_id, marketplace_id)}dt={day.isoformat()}/"
     lines = [
         json.loads(line)
