@@ -1,16 +1,18 @@
 """``make demo``: the pipeline end to end, offline, against the local SP-API sandbox.
 
 Starts the sandbox (a simulated seller in the US, Germany and Japan) and points an unchanged
-``SpApiClient`` at it through the same environment variables a deployment uses. Then it ingests
-every dataset of the registry for the seller's last 30 days into a local lake's raw zone
-(reports, Data Kiosk, API snapshots; the seller's competitor watchlist is loaded first, and the
-morning snapshots of the week before are replayed, a sandbox started on each morning, so the
-competitors have a week of history), checks what landed against the seller's ground truth, loads
-the sandbox's daily FX file (``spapi reference load fx_rates``'s code), curates the raw zone into
-the cleaned tables and the marts on a local Spark (the Glue jobs' code), checks the
-cleaned tables against the ground truth too, and writes ``reports/demo/summary.md``. The
-sandbox's clocks run an hour per real second, so Amazon's report quotas and processing times pass
-quickly. Run it twice: the second run lands nothing new and curates nothing new.
+``SpApiClient`` at it through the same environment variables a deployment uses. Then it loads
+the seller's competitor watchlist and ingests every dataset of the registry for the seller's
+last 30 days into a local lake's raw zone (reports, Data Kiosk, listings and the other API
+reads). The catalog, offers and competitor snapshots are taken as the daily schedule takes
+them: on each of the seven mornings up to today, from a sandbox started at 06:00 UTC that
+morning, so the competitors have a week of history and every snapshot stays on its day. It
+checks what landed against the seller's ground truth, loads the sandbox's daily FX file
+(``spapi reference load fx_rates``'s code), curates the raw zone into the cleaned tables and the
+marts on a local Spark (the Glue jobs' code), checks the cleaned tables against the ground
+truth too, and writes ``reports/demo/summary.md``. The main run's sandbox clock runs an hour per
+real second, so Amazon's report quotas and processing times pass quickly. Run it twice: the
+second run lands nothing new and curates nothing new.
 
 Every batch is checked by its expectation suite before it is published. With ``--notebooks``
 (``make demo``), the analysis notebooks then run against the lake to HTML under ``reports/``;
@@ -44,10 +46,13 @@ from spapi_toolkit.regions import marketplace
 MARKETPLACES = ("US", "DE", "JP")
 RESTATEMENT = timedelta(hours=72)
 FX_LOOKBACK = timedelta(days=7)  # rates before the history, for its first days (the rate-date rule)
-WATCHED_DAYS = 6  # earlier mornings whose snapshots are replayed: competitors' history
+MORNINGS = 7  # today's and the six before: the competitors' history
 SNAPSHOTS = ("catalog_search,watchlist_catalog,watchlist_offers,watchlist_competitive,"
              "item_offers,catalog_items,competitive_summary")  # fmt: skip
-SNAPSHOT_SCALE = 600  # ten simulated minutes per real second: each morning's run stays on its day
+# Ten simulated minutes per real second: each morning's run stays on its day in every marketplace
+# (the main run's hour per second would carry a snapshot's catalog and offers calls across a
+# marketplace's midnight, and the demo's check could not say which day's truth to compare).
+SNAPSHOT_SCALE = 600
 # The demo's PII hashing key when SPAPI_PII_HASH_KEY is unset: fine for a simulated seller,
 # never for real data (a deployment keeps its key in Secrets Manager).
 DEMO_HASH_KEY = b"spapi-lake demo key - not a secret"
@@ -315,19 +320,18 @@ def load_watchlist(lake: Lake, out: Path, seller: Any) -> str:
             f"({manifest.key})")  # fmt: skip
 
 
-def replay_snapshots(
+def morning_snapshots(
     lake: Lake, seed: int, end_date: date, seller_id: str, markets: list[str], today: date
 ) -> str:
-    """The snapshots of the ``WATCHED_DAYS`` mornings before ``today``, each taken from a
-    sandbox started at 06:00 UTC that day, as the daily schedule would have taken them; the
-    summary line."""
+    """The ``SNAPSHOTS`` of the ``MORNINGS`` mornings up to ``today``, each taken from a sandbox
+    started at 06:00 UTC that day, as the daily schedule takes them; the summary line."""
     from spapi_sandbox.server import run_sandbox
     from spapi_toolkit.lake.registry import select
 
-    console.print(f"[bold]snapshots[/bold] of the {WATCHED_DAYS} mornings before {today} "
-                  "(competitors' history)")  # fmt: skip
+    console.print(f"[bold]snapshots[/bold] of the {MORNINGS} mornings up to {today} "
+                  "(catalog, offers, competitors)")  # fmt: skip
     calls = items = 0
-    for back in range(WATCHED_DAYS, 0, -1):
+    for back in range(MORNINGS - 1, -1, -1):
         day = today - timedelta(days=back)
         start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=6)
         with run_sandbox(seed=seed, scale=SNAPSHOT_SCALE, end_date=end_date,
@@ -342,8 +346,8 @@ def replay_snapshots(
         console.print(f"  {day}  calls {stats.calls if stats else 0} · items "
                       f"{stats.items if stats else 0}", highlight=False)  # fmt: skip
     return (
-        f"snapshots: the {WATCHED_DAYS} mornings before {today} replayed ({calls} calls, "
-        f"{items} items)"
+        f"snapshots: the {MORNINGS} mornings up to {today}, each from a sandbox started at 06:00 "
+        f"UTC ({calls} calls, {items} items)"
     )
 
 
@@ -433,8 +437,10 @@ def run(
         settled_as_of = sandbox.app.clock.datetime()
         watch_line = load_watchlist(lake, out, seller)
 
+        snapshots = set(SNAPSHOTS.split(","))
         result = run_seller(
-            SellerRun(seller_id, client), lake, list(registry().values()), markets,
+            SellerRun(seller_id, client), lake,
+            [d for name, d in registry().items() if name not in snapshots], markets,
             today - timedelta(days=30), today - timedelta(days=1), today, progress,
         )  # fmt: skip
         truth = seller.truth()
@@ -444,14 +450,14 @@ def run(
                               today - timedelta(days=1))  # fmt: skip
         stats = client.stats()
         fx_first, fx_last = seller.config.start_date - FX_LOOKBACK, seller.config.end_date
-    earlier = replay_snapshots(lake, seed, end_date or seller.config.end_date, seller_id,
+    mornings = morning_snapshots(lake, seed, end_date or seller.config.end_date, seller_id,
                                markets, today)  # fmt: skip
     stages["ingest: sandbox → raw"] = time.monotonic() - started
     mark = time.monotonic()
     fx_line = load_fx(lake, out, fx_first, fx_last, seed)
     costs_line, costs = load_unit_costs(lake, out, seller)
     manifests = landed_manifests(lake, seller_id)
-    checks = [fx_line, costs_line, watch_line, earlier,
+    checks = [fx_line, costs_line, watch_line, mornings,
               *check_sales_and_traffic(lake, manifests, truth, settled_as_of)]  # fmt: skip
     curated, curation_checks, held = curate(lake, truth, settled_as_of, returned, costs, posted,
                                             seller)  # fmt: skip

@@ -57,7 +57,7 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
                        summary)  # fmt: skip
     assert rivals, summary
     matching, total, days = map(int, rivals.groups())
-    assert matching == total > 0 and days == 7 * 3  # today and six replayed mornings, 3 markets
+    assert matching == total > 0 and days == 7 * 3  # seven snapshot mornings, 3 markets
     for stage in ("ingest: sandbox → raw", "curate: raw → cleaned → marts, suites",
                   "notebooks → HTML", "total"):  # fmt: skip
         assert re.search(rf"\| {stage} \| \d+ \|", summary), stage
