@@ -31,9 +31,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import BinaryIO, cast
 
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
@@ -147,11 +148,24 @@ def search_results(lake: Lake, seller_id: str, marketplace_id: str, day: date) -
     ]
 
 
+def _search_term_rows(lake: Lake, manifest: Manifest) -> Iterator[dict]:
+    """The rows of a landed search terms report, parsed as they stream in: the report of a big
+    marketplace runs to gigabytes, more than a Lambda's memory."""
+    import ijson  # the landing functions already need it
+
+    with lake.open(manifest.key) as raw:
+        stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw)) if manifest.compression else raw
+        yield from ijson.items(stream, "dataByDepartmentAndSearchTerm.item", use_float=True)
+
+
 def clicked_beside(
     lake: Lake, seller_id: str, marketplace_id: str, day: date, own: set[str]
 ) -> list[Watched]:
     """The ASINs clicked for the search terms where one of ``own`` is clicked too, from the
-    newest search terms report of a week starting on or before ``day``."""
+    newest search terms report of a week starting on or before ``day``.
+
+    Two passes over the report, keeping only the terms beside ``own`` and their rows, so memory
+    follows the seller's terms, not the report's size."""
     candidates = [
         m
         for m in _manifests(lake, raw_prefix(SEARCH_TERMS_DATASET, seller_id, marketplace_id))
@@ -160,12 +174,20 @@ def clicked_beside(
     if not candidates:
         return []
     newest = max(candidates, key=lambda m: (raw_partition(m.key)["dt"], m.retrieved_at))
-    report = json.loads(_text(lake, newest))
-    terms: dict[str, list[dict]] = {}
-    for row in report.get("dataByDepartmentAndSearchTerm") or []:
-        terms.setdefault(f"{row.get('departmentName')}|{row.get('searchTerm')}", []).append(row)
-    beside = [rows for rows in terms.values() if any(r.get("clickedAsin") in own for r in rows)]
-    beside.sort(key=lambda rows: min(r.get("searchFrequencyRank") or math.inf for r in rows))
+
+    def term(row: dict) -> tuple[str, str]:
+        return (str(row.get("departmentName")), str(row.get("searchTerm")))
+
+    beside_ours = {term(r) for r in _search_term_rows(lake, newest) if r.get("clickedAsin") in own}
+    terms: dict[tuple[str, str], list[dict]] = {}
+    for row in _search_term_rows(lake, newest):
+        if term(row) in beside_ours:
+            terms.setdefault(term(row), []).append(row)
+
+    def frequency_rank(rows: list[dict]) -> float:
+        return min(r.get("searchFrequencyRank") or math.inf for r in rows)
+
+    beside = sorted(terms.values(), key=frequency_rank)
     return [
         Watched(str(row["clickedAsin"]), "brand_analytics", str(row.get("searchTerm")))
         for rows in beside

@@ -171,3 +171,30 @@ def test_the_plan_estimates_a_days_watchlist_within_its_limit(tmp_path, monkeypa
     monkeypatch.setenv(watchlist.LIMIT_SETTING, "-1")
     with pytest.raises(ConfigurationError, match="SPAPI_WATCHLIST_LIMIT='-1' is not a whole"):
         watchlist.watch_limit()
+
+
+def test_brand_analytics_is_read_as_it_streams_whatever_the_reports_size(tmp_path):
+    """A big marketplace's search terms report runs to gigabytes: choosing the competitors keeps
+    only the terms beside the seller's ASINs in memory, and finds them wherever they are."""
+    import tracemalloc
+
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    rows = [_term(f"term {n}", n + 10, f"B0X{n:07d}", 1) for n in range(60_000)]
+    rows.insert(10, _term("messer", 3, "B0BA000001", 1))  # our row comes 50,000 rows later
+    rows.insert(50_000, _term("messer", 3, OURS, 2))
+    body = {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": rows}
+    data = gzip.compress(json.dumps(body).encode())
+    land(lake, raw_stem("search_terms", SELLER, DE, date(2026, 11, 8), "report"), [data],
+         fmt="json", encodings=["utf-8"],
+         manifest_fields={"dataset": "search_terms", "seller_id": SELLER, "request": {}},
+         now=datetime(2026, 11, 20, 9, tzinfo=UTC))  # fmt: skip
+    del rows, body
+    whole = len(gzip.decompress(data))
+    tracemalloc.start()
+    try:
+        found = watchlist.clicked_beside(lake, SELLER, DE, DAY, {OURS})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found == [Watched("B0BA000001", "brand_analytics", "messer")]
+    assert peak < whole / 4, (peak, whole)  # json.loads alone would hold several times `whole`
