@@ -328,6 +328,11 @@ def _watchlist_plan(lake: Any, seller_id: str, requests: list[Any], today: date)
         except SnapshotError:
             own = []  # the run lands the merchant listings first
         lines.append(watchlist.estimate(lake, seller_id, market, today, own).describe())
+    if markets:  # entries for marketplaces the run leaves out are not watched: say so
+        for market, count in sorted(watchlist.marketplaces(lake, seller_id).items()):
+            if market not in markets:
+                lines.append(f"{market}: {count} entries not watched: this run does not cover "
+                             "the marketplace (--marketplaces)")  # fmt: skip
     return lines
 
 

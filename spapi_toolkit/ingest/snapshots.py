@@ -41,7 +41,7 @@ from spapi_toolkit.ingest import watchlist
 from spapi_toolkit.ingest.jobs import encodings_for, new_entry
 from spapi_toolkit.ingest.ledger import Entry, Ledger
 from spapi_toolkit.ingest.planner import PlannedRequest
-from spapi_toolkit.ingest.watchlist import SEARCH_RESULTS, Search
+from spapi_toolkit.ingest.watchlist import Search
 from spapi_toolkit.lake.landing import BadDocument, Manifest, is_landed, land
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_prefix, raw_stem
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
@@ -287,15 +287,16 @@ def _field(name: str) -> Callable[[Any, PlannedRequest, Mapping[str, Any]], list
 
 
 def _keyword_search(request: PlannedRequest, ids: Sequence[str], seller_id: str) -> dict[str, Any]:
-    """One watched keyword search (``ids`` holds its label): its words, its brand, the top
-    ``watchlist.SEARCH_RESULTS`` results on one page."""
+    """One watched keyword search (``ids`` holds its label): its words, its brand and
+    classification, its top results on one page."""
     (label,) = ids
     search = Search.from_label(label)
     return {
         "keywords": search.keywords.split(),
         **({"brandNames": [search.brand]} if search.brand else {}),
+        **({"classificationIds": [search.classification]} if search.classification else {}),
         "marketplaceIds": list(request.marketplace_ids),
-        "pageSize": SEARCH_RESULTS,
+        "pageSize": search.results,
     }
 
 
@@ -303,8 +304,10 @@ def _search_results(page: Any, request: PlannedRequest, params: Mapping[str, Any
     """A keyword search's results as lines that keep what the item alone does not say: the
     search (its label) and the item's position in the results (1 = first), beside the item as
     Amazon returned it (``{"search", "position", "item"}``)."""
-    brands = params.get("brandNames") or [None]
-    label = Search.of(" ".join(params.get("keywords") or []), brands[0]).label
+    brand = (params.get("brandNames") or [None])[0]
+    classification = (params.get("classificationIds") or [None])[0]
+    words = " ".join(params.get("keywords") or [])
+    label = Search.of(words, brand, classification, params.get("pageSize")).label
     return [
         {"search": label, "position": position, "item": item}
         for position, item in enumerate(page.get("items") or [], start=1)

@@ -10,8 +10,9 @@ list stops at ``LIMIT``, so the earlier sources win when it is full):
 
 1. ``file``: the ``asin`` rows;
 2. ``search``: the results of each ``search`` row's catalog search landed that day
-   (``catalog_search``, its top ``SEARCH_RESULTS``), by position (every search's first result,
-   then every search's second, ...);
+   (``catalog_search``: its top ``results``, default ``SEARCH_RESULTS``, narrowed to its
+   ``brand`` and ``classification`` when the row names them), by position (every search's
+   first result, then every search's second, ...);
 3. ``brand_analytics``: the ASINs Brand Analytics shows clicked for a search term beside one of
    the seller's own ASINs, in the newest search terms report of the marketplace landed for a
    week that started on or before the day, by the term's search frequency rank.
@@ -38,7 +39,7 @@ from typing import BinaryIO, cast
 
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
-from spapi_toolkit.lake.reference import ALL_MARKETPLACES, entry_value
+from spapi_toolkit.lake.reference import ALL_MARKETPLACES, DEFAULT_RESULTS, entry_value
 from spapi_toolkit.lake.storage import Lake
 
 WATCHLIST_DATASET = "watchlist"
@@ -47,33 +48,51 @@ SEARCH_TERMS_DATASET = "search_terms"
 LIMIT = 100  # watched ASINs per seller, marketplace and day: 5 getItemOffersBatch calls
 LIMIT_SETTING = "SPAPI_WATCHLIST_LIMIT"
 BATCH = 20  # ASINs per call of the watchlist_* operations (their batch_size)
-SEARCH_RESULTS = 10  # results kept per keyword search and day (one page; at most 20)
+SEARCH_RESULTS = DEFAULT_RESULTS  # a search's results kept per day unless its row says more
 SOURCES = ("file", "search", "brand_analytics")
 STATE = "_state/watchlist"  # the ASINs chosen per seller, marketplace and day
-_BRANDED = re.compile(r"^(.*) \[brand=(.*)\]$")
+_NARROWED = re.compile(r"^(.*) \[(brand|classification|top)=([^\]]*)\]$")
 
 
 @dataclass(frozen=True)
 class Search:
-    """One catalog keyword search of a watchlist: its words, and the brand it is narrowed to."""
+    """One catalog keyword search of a watchlist: its words, the brand and classification it is
+    narrowed to, and how many of its top results are kept (one page)."""
 
     keywords: str
     brand: str | None = None
+    classification: str | None = None
+    results: int = SEARCH_RESULTS
 
     @property
     def label(self) -> str:
-        """How the search is named in the ledger, the manifests and the cleaned table."""
-        return f"{self.keywords} [brand={self.brand}]" if self.brand else self.keywords
+        """How the search is named in the ledger, the manifests and the cleaned table: its
+        keywords, then what narrows it (``kochmesser [brand=Vantiq] [top=20]``)."""
+        top = None if self.results == SEARCH_RESULTS else str(self.results)
+        narrowed = [("brand", self.brand), ("classification", self.classification), ("top", top)]
+        return " ".join([self.keywords] + [f"[{name}={v}]" for name, v in narrowed if v])
 
     @classmethod
     def from_label(cls, label: str) -> Search:
-        match = _BRANDED.fullmatch(label)
-        return cls(match.group(1), match.group(2)) if match else cls(label)
+        narrowed: dict[str, str] = {}
+        while match := _NARROWED.fullmatch(label):
+            label, name, value = match.groups()
+            narrowed[name] = value
+        return cls(label, narrowed.get("brand"), narrowed.get("classification"),
+                   int(narrowed.get("top", SEARCH_RESULTS)))  # fmt: skip
 
     @classmethod
-    def of(cls, keywords: str, brand: str | None = None) -> Search:
-        """A search with its keywords' whitespace normalised (one space between words)."""
-        return cls(" ".join(keywords.split()), brand or None)
+    def of(
+        cls,
+        keywords: str,
+        brand: str | None = None,
+        classification: str | None = None,
+        results: int | str | None = None,
+    ) -> Search:
+        """A search with its keywords' whitespace normalised (one space between words); empty
+        narrowing is none, and no ``results`` is ``SEARCH_RESULTS``."""
+        return cls(" ".join(keywords.split()), brand or None, classification or None,
+                   int(results) if results else SEARCH_RESULTS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -105,24 +124,38 @@ def _text(lake: Lake, manifest: Manifest) -> str:
     return data.decode(manifest.encoding or "utf-8")
 
 
-def settings(lake: Lake, seller_id: str, marketplace_id: str) -> list[dict[str, str]]:
-    """The seller's watchlist rows of ``marketplace_id`` that are watched, newest file's row per
-    kind and value, in the order of the files (the module doc)."""
-    rows: dict[tuple[str, str], dict[str, str]] = {}
+def _entries(lake: Lake, seller_id: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The seller's watchlist rows, newest file's row per marketplace, kind and value, in the
+    order of the files (a newer row moves to the end)."""
+    rows: dict[tuple[str, str, str], dict[str, str]] = {}
     for manifest in _manifests(lake, raw_prefix(WATCHLIST_DATASET, seller_id, ALL_MARKETPLACES)):
         text = lake.read_bytes(manifest.key).decode("utf-8-sig")
         for row in csv.DictReader(io.StringIO(text, newline="")):
-            if row.get("marketplace_id") == marketplace_id:
-                key = (row["kind"], entry_value(row["kind"], row["value"]))
-                rows.pop(key, None)  # a newer row moves to the end
-                rows[key] = row
-    return [row for row in rows.values() if row.get("watch") == "true"]
+            key = (row["marketplace_id"], row["kind"], entry_value(row["kind"], row["value"]))
+            rows.pop(key, None)
+            rows[key] = row
+    return rows
+
+
+def settings(lake: Lake, seller_id: str, marketplace_id: str) -> list[dict[str, str]]:
+    """The seller's watchlist rows of ``marketplace_id`` that are watched, newest file's row per
+    kind and value, in the order of the files (the module doc)."""
+    return [row for (market, _, _), row in _entries(lake, seller_id).items()
+            if market == marketplace_id and row.get("watch") == "true"]  # fmt: skip
+
+
+def marketplaces(lake: Lake, seller_id: str) -> dict[str, int]:
+    """The marketplaces the seller's watchlist names: how many entries each watches."""
+    found: dict[str, int] = {}
+    for (market, _, _), row in _entries(lake, seller_id).items():
+        found[market] = found.get(market, 0) + (row.get("watch") == "true")
+    return {market: count for market, count in found.items() if count}
 
 
 def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:
     """The keyword searches the seller watches in ``marketplace_id``."""
     found = [
-        Search.of(row["value"], row.get("brand"))
+        Search.of(row["value"], row.get("brand"), row.get("classification"), row.get("results"))
         for row in settings(lake, seller_id, marketplace_id)
         if row["kind"] == "search"
     ]
@@ -218,13 +251,14 @@ class Estimate:
     marketplace_id: str
     files: int  # ASINs the watchlist files name
     searches: int
+    search_results: int  # the searches' top results together
     brand_analytics: int  # competitors clicked beside ours in the newest Brand Analytics week
     limit: int
 
     @property
     def asins(self) -> int:
         """At most this many ASINs are watched: every search may fill its top results."""
-        return min(self.limit, self.files + self.searches * SEARCH_RESULTS + self.brand_analytics)
+        return min(self.limit, self.files + self.search_results + self.brand_analytics)
 
     @property
     def calls(self) -> int:
@@ -233,7 +267,8 @@ class Estimate:
 
     def describe(self) -> str:
         return (f"{self.marketplace_id}: up to {self.asins} watched ASINs ({self.files} named, "
-                f"{self.searches} searches of {SEARCH_RESULTS}, {self.brand_analytics} from Brand "
+                f"{self.searches} searches of {self.search_results} results together, "
+                f"{self.brand_analytics} from Brand "
                 f"Analytics; at most {self.limit}), {self.calls} calls a day")  # fmt: skip
 
 
@@ -245,7 +280,8 @@ def estimate(
     rows = settings(lake, seller_id, marketplace_id)
     named = {r["value"] for r in rows if r["kind"] == "asin"} - mine
     clicked = {w.asin for w in clicked_beside(lake, seller_id, marketplace_id, day, mine)}
-    return Estimate(marketplace_id, len(named), len(searches(lake, seller_id, marketplace_id)),
+    declared = searches(lake, seller_id, marketplace_id)
+    return Estimate(marketplace_id, len(named), len(declared), sum(s.results for s in declared),
                     len(clicked - named), watch_limit())  # fmt: skip
 
 

@@ -38,12 +38,15 @@ naming ``marketplace_id`` (Amazon's id, e.g. A1PA6795UKMFR9), ``kind`` (``asin``
 ASIN; ``search``: watch the top results of a catalog keyword search), ``value`` (the ASIN, ten
 capitals and digits, or the search's keywords), ``brand`` (a search only, may be empty: only
 that brand's items), ``watch`` (``true``, or ``false`` to stop watching an entry an earlier file
-declared) and ``note`` (free text, may be empty), in any order, nothing else; one row per
-marketplace, kind and value (a search's keywords compared with their spaces normalised; one
-search per keywords, so the same keywords cannot be watched for two brands). It lands under the
-seller's id and the day it was loaded (``--seller``); the files' rows win key by key (newest
-file), as for the other reference files, and ``ingest/watchlist.py`` turns them into each day's
-watched ASINs.
+declared) and ``note`` (free text, may be empty), in any order; two more columns may be there
+or not, both for a search only and empty for an ASIN: ``classification`` (one of Amazon's
+classification ids, the digits of a browse node such as 3167641, to keep the search to that
+category) and ``results`` (how many of its top results to watch, 1 to 20; empty: 10); nothing
+else. One row per marketplace, kind and value (a search's keywords compared with their spaces
+normalised; one search per keywords, so the same keywords cannot be watched for two brands). It
+lands under the seller's id and the day it was loaded (``--seller``); the files' rows win key by
+key (newest file), as for the other reference files, and ``ingest/watchlist.py`` turns them into
+each day's watched ASINs.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ _COST = re.compile(r"\d{1,16}(\.\d{1,2})?")  # fits the lake's decimal(18,2)
 MAX_SKU = 40  # Amazon's limit on a seller SKU
 _SELLER = re.compile(r"[A-Z0-9]{1,40}")  # Amazon's ids are upper case, unlike "reference"
 WATCHLIST_COLUMNS = ("marketplace_id", "kind", "value", "brand", "watch", "note")
+WATCHLIST_OPTIONAL = ("classification", "results")  # absent: empty in every row
+_CLASSIFICATION = re.compile(r"[0-9]{1,20}")
+DEFAULT_RESULTS = 10  # a search's top results watched when its row leaves ``results`` empty
+MAX_RESULTS = 20  # one page of searchCatalogItems at most
+_NARROWING = ("[brand=", "[classification=", "[top=")  # how the lake labels a narrowed search
 WATCH_KINDS = ("asin", "search")
 _ASIN = re.compile(r"[A-Z0-9]{10}")
 MAX_KEYWORDS = 200  # characters of a search's keywords
@@ -100,12 +108,17 @@ class ReferenceFile:
 
 
 def _csv_rows(
-    data: bytes, where: str, columns: tuple[str, ...], problems: list[str]
+    data: bytes,
+    where: str,
+    columns: tuple[str, ...],
+    problems: list[str],
+    optional: tuple[str, ...] = (),
 ) -> list[tuple[int, dict[str, str]]]:
     """A reference CSV's rows as (line, {column: value}), after checking it is UTF-8 and its
-    header names exactly ``columns`` (any order; ``ReferenceFileError`` otherwise); a row with
-    the wrong number of fields or a value with spaces around it is added to ``problems``
-    instead; blank lines skipped."""
+    header names exactly ``columns`` and any of ``optional`` (any order; ``ReferenceFileError``
+    otherwise; an optional column the header lacks is empty in every row); a row with the wrong
+    number of fields or a value with spaces around it is added to ``problems`` instead; blank
+    lines skipped."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -120,7 +133,7 @@ def _csv_rows(
         raise ReferenceFileError(f"{where} line 1: the header's names {spaced} have spaces "
                                  f"around them; expected exactly {','.join(columns)}")  # fmt: skip
     missing = [c for c in columns if c not in names]
-    unknown = [c for c in names if c not in columns]
+    unknown = [c for c in names if c not in columns + optional]
     doubled = sorted({c for c in names if names.count(c) > 1})
     if missing or unknown or doubled:
         parts = [f"lacks {missing}" if missing else "", f"has unknown {unknown}" if unknown else "",
@@ -128,6 +141,7 @@ def _csv_rows(
         raise ReferenceFileError(
             f"{where} line 1: the header {', '.join(p for p in parts if p)}; "
             f"expected exactly {', '.join(columns)} (any order)"
+            + (f", and may name {', '.join(optional)}" if optional else "")
         )
     position = {name: i for i, name in enumerate(names)}
     rows = []
@@ -137,7 +151,7 @@ def _csv_rows(
         if len(fields) != len(names):
             problems.append(f"line {line}: {len(fields)} fields, the header has {len(names)}")
             continue
-        value = {name: fields[i] for name, i in position.items()}
+        value = {name: "" for name in optional} | {n: fields[i] for n, i in position.items()}
         spaced = [name for name, text in value.items() if text != text.strip()]
         problems += [f"line {line} column {name}: {value[name][:40]!r} has spaces around it"
                      for name in spaced]  # fmt: skip
@@ -168,13 +182,14 @@ def _unique_rows(
     row_problems: Callable[[dict[str, str]], list[str]],
     key_of: Callable[[dict[str, str]], tuple[Any, ...]],
     again: tuple[Callable[[tuple[Any, ...]], str], str],
+    optional: tuple[str, ...] = (),
 ) -> dict[tuple[Any, ...], tuple[int, dict[str, str]]]:
     """A reference CSV's good rows by key (``key_of``): (line, values) of each key's first row.
     A row with ``row_problems`` adds them to ``problems`` with its line and column; a row whose
     key came before adds ``again``'s words for it (what the key names, and the rule)."""
     named, rule = again
     seen: dict[tuple[Any, ...], tuple[int, dict[str, str]]] = {}
-    for line, value in _csv_rows(data, where, columns, problems):
+    for line, value in _csv_rows(data, where, columns, problems, optional):
         wrong = row_problems(value)
         problems += [f"line {line} column {p}" for p in wrong]
         if wrong:
@@ -238,6 +253,7 @@ def check_watchlist(data: bytes, where: str) -> ReferenceFile:
         data, where, WATCHLIST_COLUMNS, problems, _watchlist_problems,
         lambda v: (v["marketplace_id"], v["kind"], entry_value(v["kind"], v["value"])),
         (lambda k: f"{k[1]} {k[2]!r} in {k[0]}", "one row per marketplace, kind and value"),
+        WATCHLIST_OPTIONAL,
     )  # fmt: skip
     _refuse(where, problems, "watchlist entries", len(seen))
     kinds = [kind for _, kind, _ in seen]
@@ -272,15 +288,35 @@ def _watchlist_problems(value: dict[str, str]) -> list[str]:
         problems.append(f"value: {text[:40]!r} is not an ASIN (10 capitals and digits)")
     elif kind == "search" and not 0 < len(text.strip()) <= MAX_KEYWORDS:
         problems.append(f"value: a search's keywords are 1 to {MAX_KEYWORDS} characters")
-    elif kind == "search" and "[brand=" in text:
-        problems.append("value: '[brand=' names a search's brand in the lake; put the brand in "
-                        "the brand column")  # fmt: skip
+    elif kind == "search" and any(mark in text for mark in _NARROWING):
+        problems.append("value: '[brand=', '[classification=' and '[top=' label a search's "
+                        "narrowing in the lake; use the brand, classification and results "
+                        "columns")  # fmt: skip
     if kind == "asin" and value["brand"]:
         problems.append("brand: only a search is narrowed to a brand; leave it empty for an ASIN")
+    if "[" in value["brand"] or "]" in value["brand"]:
+        problems.append(f"brand: {value['brand'][:40]!r} holds a square bracket")
+    problems += _search_problems(kind, value["classification"], value["results"])
     if value["watch"] not in ("true", "false"):
         problems.append(f"watch: {value['watch'][:40]!r} is not true or false")
     if len(value["note"]) > MAX_NOTE:
         problems.append(f"note: longer than {MAX_NOTE} characters")
+    return problems
+
+
+def _search_problems(kind: str, classification: str, results: str) -> list[str]:
+    """What is wrong with a watchlist row's ``classification`` and ``results``."""
+    problems = []
+    if classification and kind == "asin":
+        problems.append("classification: only a search is narrowed to a classification")
+    elif classification and not _CLASSIFICATION.fullmatch(classification):
+        problems.append(f"classification: {classification[:40]!r} is not a classification id "
+                        "(the digits of a browse node, e.g. 3167641)")  # fmt: skip
+    if results and kind == "asin":
+        problems.append("results: only a search has top results; leave it empty for an ASIN")
+    elif results and not (results.isdigit() and 1 <= int(results) <= MAX_RESULTS):
+        problems.append(f"results: {results[:40]!r} is not a whole number from 1 to "
+                        f"{MAX_RESULTS} (one page of search results)")  # fmt: skip
     return problems
 
 

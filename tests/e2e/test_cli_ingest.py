@@ -92,6 +92,28 @@ def test_ingest_then_status(sandbox, tmp_path):
     assert len(Ledger(Lake.from_uri(lake)).entries()) == 4
 
 
+def test_the_plan_shows_what_the_watchlist_asks_and_what_it_leaves_out(sandbox, tmp_path):
+    from spapi_toolkit.lake.reference import load_reference
+
+    lake = tmp_path / "lake"
+    watching = tmp_path / "watch.csv"
+    watching.write_text("marketplace_id,kind,value,brand,watch,note,results\n"
+                        f"{US},asin,B0RIVAL001,,true,,\n"
+                        f"{US},search,chef knife,,true,,15\n"
+                        "A1VC38T7YXB528,asin,B0RIVAL002,,true,,\n")  # fmt: skip
+    load_reference(Lake.from_uri(str(lake)), "watchlist", watching,
+                   seller=sandbox.env["SPAPI_SELLING_PARTNER_ID"])  # fmt: skip
+    planned = spapi("ingest", "catalog_search,watchlist_offers", "--from", "2026-11-10", "--to",
+                    "2026-11-10", "--marketplaces", "US", "--lake", str(lake), "--plan",
+                    env=sandbox.env)  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    text = " ".join(planned.stderr.split())
+    assert (f"watchlist {US}: up to 16 watched ASINs (1 named, 1 searches of 15 results "
+            "together, 0 from Brand Analytics; at most 100), 4 calls a day") in text, text
+    assert ("watchlist A1VC38T7YXB528: 1 entries not watched: this run does not cover the "
+            "marketplace") in text, text
+
+
 def test_ingest_with_a_notification_queue(aws_env, tmp_path):
     queue = f"q-{uuid.uuid4().hex[:8]}"
     lake = str(tmp_path / "lake")

@@ -498,3 +498,33 @@ def test_the_days_watched_asins_follow_its_searches_and_are_shared(world, tmp_pa
     assert stats.landed == 1, stats.errors
     summary = [s["body"]["asin"] for s in items_of(lake, "watchlist_competitive", market)]
     assert sorted(summary) == sorted(offered)
+
+
+def test_a_search_kept_to_a_classification_lands_its_top_results_there(world, tmp_path) -> None:
+    """A watchlist search with a classification and a number of results asks Amazon for them
+    (classificationIds, pageSize) and lands exactly that many of the results in that
+    classification, in the order the unnarrowed search ranks them, labelled with both."""
+    lake, seller_id = _lake_with_listings(world, tmp_path / "lake"), world["seller_id"]
+    market = MARKETPLACES[0]
+
+    def classification(line: dict) -> str:
+        return line["item"]["summaries"][0]["browseClassification"]["classificationId"]
+
+    wide = sorted(items_of(world["lake"], "catalog_search", market),
+                  key=lambda line: line["position"])  # fmt: skip
+    by_pair: dict[tuple[str, str], list[str]] = {}
+    for line in (line for line in wide if "[" not in line["search"]):  # an unnarrowed search
+        by_pair.setdefault((line["search"], classification(line)), []).append(line["item"]["asin"])
+    (label, node), asins = next((pair, a) for pair, a in by_pair.items() if len(a) >= 2)
+    narrowed = tmp_path / "narrowed.csv"
+    narrowed.write_text("marketplace_id,kind,value,brand,watch,note,classification,results\n"
+                        f"{market},search,{label},,true,,{node},2\n")  # fmt: skip
+    load_reference(lake, "watchlist", narrowed, seller=seller_id, clock=world["client"].clock)
+    (request,) = [r for r in world["plan"].requests if r.dataset.name == "catalog_search"
+                  and r.marketplace_ids == (market,)]  # fmt: skip
+    stats = ingest_snapshots(world["client"], lake, seller_id, [request])
+    assert stats.landed == 1, stats.errors
+    landed = items_of(lake, "catalog_search", market)
+    assert [line["search"] for line in landed] == [f"{label} [classification={node}] [top=2]"] * 2
+    assert [line["item"]["asin"] for line in landed] == asins[:2]
+    assert [line["position"] for line in landed] == [1, 2]

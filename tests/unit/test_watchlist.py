@@ -151,6 +151,46 @@ def test_a_search_label_names_its_brand_and_reads_back():
     assert search.label == "beste kochmesser [brand=Vantiq]"
     assert Search.from_label(search.label) == search
     assert Search.from_label("kochmesser") == Search("kochmesser")
+    narrowed = Search.of("kochmesser", "", "3167641", "20")
+    assert narrowed.label == "kochmesser [classification=3167641] [top=20]"
+    assert Search.from_label(narrowed.label) == narrowed
+    assert narrowed == Search("kochmesser", None, "3167641", 20)
+    assert Search.of("kochmesser", results="10").label == "kochmesser"  # the default is unsaid
+
+
+def test_a_search_may_be_kept_to_a_classification_and_its_top_results(tmp_path):
+    """The two optional columns: absent from the header, empty in every row; present, checked
+    like the others, and read into the day's searches."""
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    path = tmp_path / "narrow.csv"
+    path.write_text(HEADER.strip() + ",classification,results\n"
+                    f"{DE},search,kochmesser,,true,,3167641,20\n"
+                    f"{DE},search,brett,,true,,,\n"
+                    f"{DE},asin,B0RIVAL001,,true,,12,3\n"
+                    f"{DE},search,tasse,,true,,home,21\n"
+                    f"{DE},search,teller [top=5],,true,,,\n")  # fmt: skip
+    with pytest.raises(ReferenceFileError) as caught:
+        load_reference(lake, "watchlist", path, seller=SELLER)
+    message = str(caught.value)
+    for expected in (
+        "5 problem(s)",
+        "line 4 column classification: only a search is narrowed to a classification",
+        "line 4 column results: only a search has top results",
+        "line 5 column classification: 'home' is not a classification id",
+        "line 5 column results: '21' is not a whole number from 1 to 20",
+        "line 6 column value: '[brand=', '[classification=' and '[top=' label a search's",
+    ):
+        assert expected in message, message
+    path.write_text(HEADER.strip() + ",results,classification\n"
+                    f"{DE},search,kochmesser,,true,,20,3167641\n"
+                    f"{DE},search,brett,,true,,,\n")  # fmt: skip
+    load_reference(lake, "watchlist", path, seller=SELLER)
+    assert watchlist.searches(lake, SELLER, DE) == [
+        Search("kochmesser", None, "3167641", 20), Search("brett")]  # fmt: skip
+    path.write_text(HEADER.strip() + ",top\n")
+    with pytest.raises(ReferenceFileError, match=r"has unknown \['top'\].* may name "
+                       "classification, results"):  # fmt: skip
+        load_reference(lake, "watchlist", path, seller=SELLER)
 
 
 def test_the_plan_estimates_a_days_watchlist_within_its_limit(tmp_path, monkeypatch):
