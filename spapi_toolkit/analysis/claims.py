@@ -17,7 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from spapi_toolkit.analysis.competitors import lost_beside_cuts, moves
+from spapi_toolkit.analysis.competitors import (
+    FELL,
+    USUAL_UNITS,
+    lost_beside_cuts,
+    moves,
+    sales_fell_beside_cuts,
+)
 from spapi_toolkit.analysis.diagnoses import (
     HIGH_REFUND_RATE,
     HIGH_RETURN_RATE,
@@ -125,11 +131,16 @@ def _equal_figures(shown: Any, counted: Any) -> bool:
 def _sql(analysis: Scope, sql: str, **extra: Any) -> dict[Any, Any]:
     """``sql``'s rows as {key: value}: the last column is the value, the others the key. The
     scope's parameters are bound where ``sql`` names them."""
-    used = {k: v for k, v in analysis.params.items() if re.search(rf":{k}\b", sql)}
-    frame = analysis.con.sql(sql, **used, **extra)
+    frame = _frame(analysis, sql, **extra)
     keys = frame.columns[:-1]
     return {(tuple(row[:-1]) if len(keys) > 1 else row[0]): _plain(row[-1])
             for row in frame.itertuples(index=False)}  # fmt: skip
+
+
+def _frame(analysis: Scope, sql: str, **extra: Any) -> pd.DataFrame:
+    """``sql``'s rows, the scope's parameters bound where ``sql`` names them."""
+    used = {k: v for k, v in analysis.params.items() if re.search(rf":{k}\b", sql)}
+    return analysis.con.sql(sql, **used, **extra)
 
 
 def _plain(value: Any) -> Any:
@@ -414,10 +425,11 @@ def _competitor_prices(analysis: Scope, read: Read) -> list[Claim]:
 
 
 def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
-    """04's price cuts beside our Buy Box: the competitor cuts (5 % or more below the same
-    ASIN's previous snapshot, sharing a watched search with one of ours that day) and the
+    """04's price cuts beside our Buy Box and sales: the competitor cuts (5 % or more below the
+    same ASIN's previous snapshot, sharing a watched search with one of ours that day), the
     ASINs of ours that lost the Buy Box beside them, recomputed from cleaned item_offers and
-    catalog_search."""
+    catalog_search, and those whose units fell beside them, from cleaned
+    sales_traffic_by_asin."""
     cuts = read("competitor_price_cuts")
     if cuts is None:
         return []
@@ -431,6 +443,8 @@ def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
               "COALESCE(o.we_win_buy_box, o.buy_box_seller_id = o.seller_id) AS ours_won, "
               f"LAG({lowest}) OVER (PARTITION "
               "BY o.seller_id, o.marketplace_id, o.asin ORDER BY o.snapshot_date) AS before, "
+              "LAG(o.snapshot_date) OVER (PARTITION BY o.seller_id, o.marketplace_id, o.asin "
+              "ORDER BY o.snapshot_date) AS before_date, "
               "LAG(COALESCE(o.we_win_buy_box, o.buy_box_seller_id = o.seller_id)) OVER "
               "(PARTITION BY o.seller_id, o.marketplace_id, o.asin ORDER BY o.snapshot_date) "
               "AS won_before FROM cleaned.item_offers AS o WHERE COALESCE(o.status = 'Success', "
@@ -450,10 +464,48 @@ def _competitor_cuts(analysis: Scope, read: Read) -> list[Claim]:
     counted_lost = _sql(analysis, f"WITH d AS ({offers}) SELECT DISTINCT u.marketplace_id, "
                         "CAST(u.snapshot_date AS VARCHAR), u.asin, TRUE "
                         f"{beside} AND {held}")  # fmt: skip
+    pairs = _frame(analysis, f"WITH d AS ({offers}) SELECT DISTINCT u.seller_id, "
+                   "u.marketplace_id, CAST(u.snapshot_date AS VARCHAR) AS day, u.asin, "
+                   f"CAST(c.before_date AS VARCHAR) AS before {beside}")  # fmt: skip
+    shown_fell = {(r.marketplace_id, day(r.date), r.our_asin): True
+                  for r in sales_fell_beside_cuts(cuts).itertuples()}  # fmt: skip
     return [same("04", "the competitors' price cuts of 5 % or more beside our ASINs in a "
                  "watched search are those of cleaned item_offers", shown_cuts, counted_cuts),
             same("04", "the ASINs of ours that lost the Buy Box on the day of such a cut are "
-                 "those of cleaned item_offers", shown_lost, counted_lost)]  # fmt: skip
+                 "those of cleaned item_offers", shown_lost, counted_lost),
+            same("04", "the ASINs of ours whose units fell by half or more on the day of such "
+                 "a cut, against their mean over the week before, are those of cleaned "
+                 "sales_traffic_by_asin", shown_fell, _fell(analysis, pairs))]  # fmt: skip
+
+
+def _fell(analysis: Scope, pairs: pd.DataFrame) -> dict[Any, Any]:
+    """Of ``pairs`` (seller, marketplace, day, our ASIN, the competitor's previous snapshot
+    day), those whose units on ``day`` were at most ``FELL`` of their mean over the 7 days
+    before ``before`` (at least ``USUAL_UNITS``), counted from cleaned sales_traffic_by_asin:
+    a day with a landed report lists every ASIN that sold; a day without one is unknown."""
+    from datetime import date, timedelta
+
+    sold = _frame(analysis, "SELECT seller_id, marketplace_id, CAST(date AS VARCHAR) AS day, "
+                  "child_asin AS asin, SUM(units_ordered) AS units FROM "
+                  "cleaned.sales_traffic_by_asin WHERE CONTAINS(:marketplaces, marketplace_id) "
+                  "GROUP BY 1, 2, 3, 4")  # fmt: skip
+    units = {(r.seller_id, r.marketplace_id, r.day, r.asin): int(r.units or 0)
+             for r in sold.itertuples()}  # fmt: skip
+    reported = {key[:3] for key in units}
+    found: dict[Any, Any] = {}
+    for p in pairs.itertuples():
+        if (p.seller_id, p.marketplace_id, p.day) not in reported or missing(p.before):
+            continue
+        week = [(date.fromisoformat(p.before) - timedelta(days=n)).isoformat() for n in range(1, 8)]
+        known = [d for d in week if (p.seller_id, p.marketplace_id, d) in reported]
+        if not known:
+            continue
+        sold_before = sum(units.get((p.seller_id, p.marketplace_id, d, p.asin), 0) for d in known)
+        usual = sold_before / len(known)
+        now = units.get((p.seller_id, p.marketplace_id, p.day, p.asin), 0)
+        if usual >= USUAL_UNITS and now <= usual * FELL:
+            found[(p.marketplace_id, p.day, p.asin)] = True
+    return found
 
 
 def _click_share(analysis: Scope, read: Read) -> list[Claim]:

@@ -1,7 +1,8 @@
 """The watched competitors' moves over a period, from the ``competitor_days`` query's rows: each
 competitor's latest lowest landed price and Best Sellers Rank against its usual ones, and
-the price cuts beside which we lost the Buy Box (``competitor_price_cuts``' rows). The notebook
-``04_competitive_analysis`` shows them and the claims check them against the cleaned tables."""
+the price cuts beside which we lost the Buy Box or sales (``competitor_price_cuts``' rows).
+The notebook ``04_competitive_analysis`` shows them and the claims check them against the
+cleaned tables."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MOVE = 0.05  # a price move counted as a cut or a rise: 5 % of the first snapshot's price
+FELL = 0.5  # our units on a cut's day at most half the usual ones: sales fell
+USUAL_UNITS = 1.0  # ... counted only for an ASIN that usually sells a unit a day or more
 
 
 def moves(days: pd.DataFrame) -> pd.DataFrame:
@@ -53,6 +56,30 @@ def moves(days: pd.DataFrame) -> pd.DataFrame:
 def lost_beside_cuts(cuts: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``competitor_price_cuts`` where our ASIN held the Buy Box at its previous
     snapshot and no longer did on the day the competitor beside it in a search cut its price."""
-    held = cuts.we_held_buy_box_before.fillna(False).astype(bool)
-    lost = ~cuts.we_hold_buy_box.fillna(False).astype(bool)
-    return cuts[held & lost].reset_index(drop=True)
+    return cuts[_lost_buy_box(cuts)].reset_index(drop=True)
+
+
+def sales_fell_beside_cuts(cuts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``competitor_price_cuts`` where our ASIN, usually selling ``USUAL_UNITS`` a
+    day or more, sold at most ``FELL`` of its usual units on the day of the cut's snapshot."""
+    return cuts[_sales_fell(cuts)].reset_index(drop=True)
+
+
+def lost_ground(cuts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``competitor_price_cuts`` where we lost the Buy Box or sales (above), with
+    ``lost`` saying which: ``Buy Box``, ``sales`` or both."""
+    buy_box, sales = _lost_buy_box(cuts), _sales_fell(cuts)
+    labels = {(True, False): "Buy Box", (False, True): "sales", (True, True): "Buy Box, sales"}
+    found = cuts.assign(lost=[labels.get((b, s)) for b, s in zip(buy_box, sales, strict=True)])
+    return found[buy_box | sales].reset_index(drop=True)
+
+
+def _lost_buy_box(cuts: pd.DataFrame) -> pd.Series:
+    held = cuts.we_held_buy_box_before.astype("boolean").fillna(False).astype(bool)
+    return held & ~cuts.we_hold_buy_box.astype("boolean").fillna(False).astype(bool)
+
+
+def _sales_fell(cuts: pd.DataFrame) -> pd.Series:
+    usual = cuts.our_usual_units.astype(float)
+    units = cuts.our_units.astype(float)  # NaN: the day's sales are not in yet
+    return (usual >= USUAL_UNITS) & (units <= usual * FELL)
