@@ -33,7 +33,8 @@ STORED_TYPES = {
 }
 TYPES = tuple(STORED_TYPES)
 PII_ACTIONS = ("drop", "hash", "restrict")
-REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date", "@watched")
+REQUEST_SOURCES = ("@marketplace_id", "@window_start", "@snapshot_date", "@watched",
+                   "@watched_from", "@watched_detail")  # fmt: skip
 ROWS_SOURCE = "@rows"  # (JSON lines with rows) the first field of the rows path a row came by
 LINEAGE = ("raw_key", "report_id", "document_id", "ingested_at")
 EXTRA = "extra"
@@ -257,6 +258,9 @@ def _check(table: Table) -> None:
                 problems.append(f"{column.name}: local_date_of must name a timestamp column")
         if column.name in (*LINEAGE, EXTRA):
             problems.append(f"{column.name} is a lineage column every table gets")
+    why = [c.name for c in table.columns if c.source in ("@watched_from", "@watched_detail")]
+    if why and "asin" not in names:
+        problems.append(f"{why} are found by each row's asin: the table needs an asin column")
     dropped_keys = [c.name for c in table.columns if c.pii == "drop" and c.name in table.key]
     if dropped_keys:
         problems.append(f"key columns cannot be dropped: {dropped_keys}")

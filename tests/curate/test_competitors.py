@@ -61,6 +61,17 @@ def test_the_watched_asins_are_the_files_the_searches_and_brand_analytics_never_
             assert watched and not watched & own
             ours = {r.asin for r in offers[(market, day)] if not r.watched}
             assert ours and ours <= own
+            # Each watched ASIN says why, by the sources' precedence: the file, a search, BA.
+            why = {r.asin: (r.watched_from, r.watched_detail)
+                   for r in offers[(market, day)] if r.watched}  # fmt: skip
+            for asin, (source, detail) in why.items():
+                if market == MARKETS[1] and asin == truth["watched_rival"]:
+                    assert (source, detail) == ("file", "the rival we know")
+                elif asin in truth["search"][(market, day)]:
+                    assert (source, detail) == ("search", truth["keywords"][market]), asin
+                else:
+                    assert source == "brand_analytics" and detail, (market, day, asin)
+            assert {r.watched_from for r in offers[(market, day)] if not r.watched} == {None}
 
 
 def test_competitor_daily_equals_the_sandboxs_truth_on_every_snapshot_day(competitors):
@@ -85,6 +96,9 @@ def test_competitor_daily_equals_the_sandboxs_truth_on_every_snapshot_day(compet
                 wanted["fba_offer_count"] = wanted["fba_offer_count"] or 0
                 wanted["mfn_offer_count"] = wanted["mfn_offer_count"] or 0
                 assert got == wanted, (market, day, asin)
+                offered = next(r for r in offers[(market, day)] if r.asin == asin)
+                assert (row.watched_from, row.watched_detail) == (
+                    offered.watched_from, offered.watched_detail) != (None, None)  # fmt: skip
                 checked += 1
     assert checked >= len(MARKETS) * len(DAYS) * 3
     # Prices and ranks moved between the days for some rival.

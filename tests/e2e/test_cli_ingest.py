@@ -108,10 +108,13 @@ def test_the_plan_shows_what_the_watchlist_asks_and_what_it_leaves_out(sandbox, 
                     env=sandbox.env)  # fmt: skip
     assert planned.returncode == 0, planned.stderr
     text = " ".join(planned.stderr.split())
-    assert (f"watchlist {US}: up to 16 watched ASINs (1 named, 1 searches of 15 results "
-            "together, 0 from Brand Analytics; at most 100), 4 calls a day") in text, text
-    assert ("watchlist A1VC38T7YXB528: 1 entries not watched: this run does not cover the "
-            "marketplace") in text, text
+    assert (
+        f"watchlist {US}: up to 16 watched ASINs (1 named, 1 searches of 15 results "
+        "together, 0 from Brand Analytics; at most 100), 4 calls a day"
+    ) in text, text
+    assert (
+        "watchlist A1VC38T7YXB528: 1 entries not watched: this run does not cover the marketplace"
+    ) in text, text
 
 
 def test_ingest_with_a_notification_queue(aws_env, tmp_path):

@@ -52,6 +52,11 @@ def test_contracts_document_every_column():
         ),
         ('columns = { a = { from = "a", type = "int", pii = "drop" } }', "cannot be dropped"),
         ('columns = { a = { from = "a", type = "int", colour = "red" } }', "unknown field"),
+        (
+            'columns = { a = { from = "a", type = "int" }, w = { from = "@watched_from", '
+            'type = "string" } }',
+            r"\['w'\] are found by each row's asin: the table needs an asin column",
+        ),
     ],
 )
 def test_contract_mistakes_fail_loudly_naming_table_and_column(spec, message):

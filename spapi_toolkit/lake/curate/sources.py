@@ -93,6 +93,8 @@ class RawDocument:
     window: tuple[str, str] | None = None  # the request's first and last day (request_window)
     size: int = -1  # the bytes the manifest counted
     problem: str | None = None  # why it cannot be read at all, known before reading it
+    # (watchlist_* datasets) each ASIN asked about: (asin, where it came from, its detail)
+    watched: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
     def unreadable(cls, key: str, fmt: str, problem: str) -> RawDocument:
@@ -121,7 +123,14 @@ class RawDocument:
             ingested_at=manifest.retrieved_at,
             window=request_window(manifest.request, part["dt"], part["marketplace_id"]),
             size=manifest.bytes,
+            watched=_watched(manifest.request),
         )
+
+
+def _watched(request: dict) -> tuple[tuple[str, str, str], ...]:
+    """A watchlist request's ASINs with where each came from (``request.watched``)."""
+    return tuple((str(a), str(source), str(detail))
+                 for a, source, detail in request.get("watched") or [])  # fmt: skip
 
 
 def request_window(request: dict, dt: str, marketplace_id: str) -> tuple[str, str]:
@@ -228,7 +237,9 @@ def refused(rows: DataFrame) -> dict[str, str]:
 def _with_request(
     spark: SparkSession, rows: DataFrame, table: Table, documents: list[RawDocument]
 ) -> DataFrame:
-    """Join each row to its document's manifest: seller, request columns and lineage."""
+    """Join each row to its document's manifest: seller, request columns and lineage; and, for
+    a table with ``@watched_from``/``@watched_detail`` columns, each row's ``asin`` to where its
+    request's watchlist found it."""
     from pyspark.sql import functions as F
 
     from spapi_toolkit.lake.registry import dataset
@@ -251,9 +262,21 @@ def _with_request(
         "@window_start": "_dt",
         "@snapshot_date": "_dt",
         "@watched": "_watched",
+        "@watched_from": "_watched_from",
+        "@watched_detail": "_watched_detail",
     }
+    sources = {str(c.source) for c in table.columns if c.from_request}
+    if sources & {"@watched_from", "@watched_detail"}:
+        found = {(d.key, asin): (source, detail) for d in documents
+                 for asin, source, detail in d.watched}  # fmt: skip
+        why = spark.createDataFrame(
+            [(key, asin, source, detail) for (key, asin), (source, detail) in found.items()],
+            "_why_key string, _why_asin string, _watched_from string, _watched_detail string",
+        )
+        on = (F.col("raw_key") == F.col("_why_key")) & (F.col("asin") == F.col("_why_asin"))
+        joined = joined.join(F.broadcast(why), on=on, how="left").drop("_why_key", "_why_asin")
     from_request = {c.name: F.col(request[str(c.source)]) for c in table.columns if c.from_request}
-    return joined.withColumns(from_request).drop("_marketplace_id", "_dt", "_watched")
+    return joined.withColumns(from_request).drop(*set(request.values()))
 
 
 def _document_columns(table: Table) -> list[Column]:

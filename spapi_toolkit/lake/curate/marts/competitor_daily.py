@@ -1,7 +1,8 @@
 """``competitor_daily``: each ASIN on each snapshot day, the seller's and the competitors' it
 watches side by side (``ingest/watchlist.py`` chooses the watched ones).
 
-The offers come from ``item_offers`` (both kinds: ``watched`` tells them apart), the title,
+The offers come from ``item_offers`` (both kinds: ``watched`` tells them apart, and
+``watched_from`` says why a competitor is watched), the title,
 brand and rank from ``catalog_items`` of the same day, and the keyword searches from
 ``catalog_search`` of the same day. A competitor's price is compared with ours where we sell
 the same ASIN, else with our cheapest ASIN among those its searches also list: the price a
@@ -34,6 +35,8 @@ def competitor_daily(
     base = offers.where(F.coalesce(F.col("status") == SUCCESS, F.lit(True))).select(
         *KEY,
         own().alias("is_ours"),
+        "watched_from",
+        "watched_detail",
         "currency",
         "buy_box_landed_price",
         "buy_box_seller_id",
