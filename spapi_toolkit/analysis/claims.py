@@ -152,17 +152,33 @@ def _by(frame: pd.DataFrame, keys: list[str], column: str) -> dict[Any, Any]:
     return {key: _plain(value) for key, value in summed.items()}
 
 
+# A seller's per-ASIN sales and traffic of a day as sales_daily takes it (issue 23): the Sales &
+# Traffic report's rows, else Data Kiosk's one-day window of a day the report does not hold.
+ORDERED = """(
+  SELECT seller_id, marketplace_id, date, child_asin, units_ordered
+  FROM cleaned.sales_traffic_by_asin
+  UNION ALL
+  SELECT k.seller_id, k.marketplace_id, k.start_date AS date, k.child_asin, k.units_ordered
+  FROM cleaned.kiosk_sales_traffic AS k
+  WHERE k.start_date = k.end_date AND NOT EXISTS (
+    SELECT 1 FROM cleaned.sales_traffic_by_asin AS r
+    WHERE r.seller_id = k.seller_id AND r.marketplace_id = k.marketplace_id
+      AND r.date = k.start_date)
+)"""
+
+
 def _units_ordered(analysis: Scope, read: Read) -> list[Claim]:
     """00's units ordered per marketplace (from sales_daily) against the cleaned Sales and
-    Traffic report it sums."""
+    Traffic report it sums (Data Kiosk's on the days the report does not hold)."""
     daily = read("sales_by_day")
     if daily is None:
         return []
-    counted = _sql(analysis, "SELECT marketplace_id, SUM(units_ordered) FROM "
-                   "cleaned.sales_traffic_by_asin WHERE date BETWEEN :start AND :end AND "
-                   "CONTAINS(:marketplaces, marketplace_id) GROUP BY 1")  # fmt: skip
+    counted = _sql(analysis, f"SELECT marketplace_id, SUM(units_ordered) FROM {ORDERED} AS t "
+                   "WHERE date BETWEEN :start AND :end AND CONTAINS(:marketplaces, "
+                   "marketplace_id) GROUP BY 1")  # fmt: skip
     return [same("00", "units ordered per marketplace equal the SUM over "
-                 "cleaned.sales_traffic_by_asin", _by(daily, ["marketplace_id"], "units_ordered"),
+                 "cleaned.sales_traffic_by_asin (cleaned.kiosk_sales_traffic on the days it "
+                 "alone holds)", _by(daily, ["marketplace_id"], "units_ordered"),
                  counted)]  # fmt: skip
 
 
@@ -275,7 +291,7 @@ def _high_returns(analysis: Scope, read: Read) -> list[Claim]:
     counted = _sql(analysis, """
         WITH ordered AS (
           SELECT marketplace_id, child_asin AS asin, SUM(units_ordered) AS units
-          FROM cleaned.sales_traffic_by_asin
+          FROM """ + ORDERED + """ AS t
           WHERE date BETWEEN :start AND :end AND CONTAINS(:marketplaces, marketplace_id)
           GROUP BY 1, 2
         )
@@ -486,9 +502,8 @@ def _fell(analysis: Scope, pairs: pd.DataFrame) -> dict[Any, Any]:
     from datetime import date, timedelta
 
     sold = _frame(analysis, "SELECT seller_id, marketplace_id, CAST(date AS VARCHAR) AS day, "
-                  "child_asin AS asin, SUM(units_ordered) AS units FROM "
-                  "cleaned.sales_traffic_by_asin WHERE CONTAINS(:marketplaces, marketplace_id) "
-                  "GROUP BY 1, 2, 3, 4")  # fmt: skip
+                  f"child_asin AS asin, SUM(units_ordered) AS units FROM {ORDERED} AS t WHERE "
+                  "CONTAINS(:marketplaces, marketplace_id) GROUP BY 1, 2, 3, 4")  # fmt: skip
     units = {(r.seller_id, r.marketplace_id, r.day, r.asin): int(r.units or 0)
              for r in sold.itertuples()}  # fmt: skip
     reported = {key[:3] for key in units}
@@ -521,7 +536,7 @@ def _click_share(analysis: Scope, read: Read) -> list[Claim]:
     sunday = pd.Timestamp(week.week_start.max()).date()
     counted = _sql(analysis, """
         WITH ours AS (
-          SELECT marketplace_id, child_asin AS asin FROM cleaned.sales_traffic_by_asin
+          SELECT marketplace_id, child_asin AS asin FROM """ + ORDERED + """ AS t
           WHERE date BETWEEN :week AND DATE_ADD('day', 6, :week)
           UNION SELECT marketplace_id, asin FROM cleaned.listings
           WHERE snapshot_date BETWEEN :week AND DATE_ADD('day', 6, :week)

@@ -65,6 +65,9 @@ class Mart:
     partition_by: tuple[str, ...]
     columns: tuple[MartColumn, ...]
     period: str = "day"
+    # Cleaned tables giving the same figures as from_table, in order of precedence after it: a
+    # seller's day that from_table does not hold is built from the first of these that does
+    or_from: tuple[str, ...] = ()
     reads: tuple[tuple[str, int], ...] = ()  # (cleaned table, days of history before a period)
     # (mart column, cleaned column): per partition, the mart column's sum equals the cleaned
     # column's sum over the source partition it was built from (checked by the suites)
@@ -81,13 +84,20 @@ class Mart:
         raise KeyError(f"mart {self.name} has no column {name!r}")
 
     @property
-    def inputs(self) -> tuple[str, ...]:
-        """Every cleaned table the mart reads: ``from_table`` first, then ``reads``."""
-        return (self.from_table, *(name for name, _ in self.reads if name != self.from_table))
+    def sources(self) -> tuple[str, ...]:
+        """The tables whose partitions make the mart's: ``from_table``, then ``or_from``."""
+        return (self.from_table, *self.or_from)
 
-    def source_partition(self) -> dict[str, str]:
-        """The source table's partition columns -> the mart's (one to one, in order)."""
-        return dict(zip(self.source.partition_by, self.partition_by, strict=True))
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every cleaned table the mart reads: ``sources`` first, then ``reads``."""
+        return (*self.sources, *(name for name, _ in self.reads if name not in self.sources))
+
+    def source_partition(self, table: str | None = None) -> dict[str, str]:
+        """A source table's partition columns (default ``from_table``'s) -> the mart's (one to
+        one, in order)."""
+        source = tables()[table or self.from_table]
+        return dict(zip(source.partition_by, self.partition_by, strict=True))
 
 
 def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
@@ -124,6 +134,7 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             key=tuple(spec.pop("key")),
             partition_by=tuple(spec.pop("partition_by")),
             reads=tuple(spec.pop("reads", {}).items()),
+            or_from=tuple(spec.pop("or_from", ())),
             totals=tuple(totals.items()),
             **spec,
         )
@@ -142,14 +153,15 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
         missing = [c for c in listed if c not in names]
         if missing:
             problems.append(f"{what} names undeclared columns {missing}")
-    source = known.get(mart.from_table)
-    if source is None or not source.has_contract:
-        problems.append(f"from_table {mart.from_table!r} is not a cleaned table with a contract")
-    elif len(source.partition_by) != len(mart.partition_by):
-        problems.append(
-            f"partition_by {list(mart.partition_by)} does not map one to one onto "
-            f"{source.name}'s {list(source.partition_by)}"
-        )
+    for field, name in [("from_table", mart.from_table), *(("or_from", n) for n in mart.or_from)]:
+        table = known.get(name)
+        if table is None or not table.has_contract:
+            problems.append(f"{field} {name!r} is not a cleaned table with a contract")
+        elif len(table.partition_by) != len(mart.partition_by):
+            problems.append(
+                f"partition_by {list(mart.partition_by)} does not map one to one onto "
+                f"{table.name}'s {list(table.partition_by)}"
+            )
     if mart.period not in PERIODS:
         problems.append(f"period {mart.period!r} is not one of {sorted(PERIODS)}")
     for read, days in mart.reads:
@@ -166,14 +178,19 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             "totals compare one mart partition with one from_table partition: only "
             "a daily mart that does not read its from_table's history can have them"
         )
+    if mart.or_from and mart.period != "day":
+        problems.append("or_from: a day taken from one table or another needs a daily mart")
     for mine, theirs in mart.totals:
         if types.get(mine) not in NUMERIC:
             problems.append(f"totals: {mine!r} is not a numeric column of the mart")
-        if source is not None and source.has_contract:
-            if theirs not in {c.name for c in source.columns}:
-                problems.append(f"totals: {source.name} has no column {theirs!r}")
-            elif source.column(theirs).type not in NUMERIC:
-                problems.append(f"totals: {source.name}.{theirs} is not numeric")
+        for name in mart.sources:  # a day's totals are those of the table it was built from
+            table = known.get(name)
+            if table is None or not table.has_contract:
+                continue
+            if theirs not in {c.name for c in table.columns}:
+                problems.append(f"totals: {table.name} has no column {theirs!r}")
+            elif table.column(theirs).type not in NUMERIC:
+                problems.append(f"totals: {table.name}.{theirs} is not numeric")
     if not mart.day_boundary.strip():
         problems.append("day_boundary must say which calendar day a row's date is")
     if problems:

@@ -177,8 +177,17 @@ def test_sales_daily_takes_data_kiosks_shipped_and_refunded_units_of_each_day(
              (r.units_shipped, r.shipped_product_sales, r.units_refunded)
              for r in kiosk_rows if FIRST <= r.start_date <= LAST}  # fmt: skip
     assert {d for _, d, _ in kiosk} == {FIRST + timedelta(days=n) for n in range(6)}  # to Nov 15
-    assert result.partitions == 6 * 3  # the days Data Kiosk has; Nov 16 is left as it was
-    rows = _mart(spark, root, "sales_daily").collect()
+    # The days Data Kiosk has: Nov 10-15 gain its shipped and refunded units, Nov 2-9 (no
+    # Sales & Traffic report) come from it alone; Nov 16 is left as it was.
+    assert result.partitions == 14 * 3 and not result.failures
+    everything = _mart(spark, root, "sales_daily").collect()
+    rows = [r for r in everything if r.date >= FIRST]
+    early = [r for r in everything if r.date < FIRST]
+    assert {r.sales_source for r in rows} == {"sales_traffic_report"}
+    assert early and {r.sales_source for r in early} == {"data_kiosk"}
+    assert {(r.marketplace_id, r.date, r.child_asin): r.units_ordered for r in early} == {
+        (r.marketplace_id, r.start_date, r.child_asin): r.units_ordered
+        for r in kiosk_rows if r.start_date < FIRST}  # fmt: skip
     got = {(r.marketplace_id, r.date, r.child_asin):
            (r.units_shipped, r.shipped_product_sales, r.units_refunded) for r in rows}  # fmt: skip
     assert {k: v for k, v in got.items() if k[1] != LAST} == kiosk
@@ -195,3 +204,30 @@ def test_sales_daily_takes_data_kiosks_shipped_and_refunded_units_of_each_day(
     kiosk_only = [r for r in rows if r.sessions is None]
     assert kiosk_only and all(r.units_ordered is None and (r.units_shipped or r.units_refunded)
                               for r in kiosk_only)  # fmt: skip
+
+
+def test_a_report_landing_for_a_day_data_kiosk_held_takes_it_over(
+    spark, curated, snapshots, tmp_path_factory
+):
+    """The other order: Data Kiosk's days first (a backfill), then the week's Sales & Traffic
+    reports: the report's days are rebuilt from the report (its figures, its source), the
+    rest stay Data Kiosk's, and each rebuilt day's totals are checked against the report."""
+    root = tmp_path_factory.mktemp("kiosk_first") / "lake"
+    shutil.copytree(snapshots[0] / "cleaned" / "kiosk_sales_traffic",
+                    root / "cleaned" / "kiosk_sales_traffic")  # fmt: skip
+    lake = Lake.from_uri(str(root))
+    first = _aggregate(spark, lake, names=["sales_daily"])["sales_daily"]
+    assert first.partitions == 14 * 3 and not first.failures  # Nov 2-15, Data Kiosk's alone
+    assert {r.sales_source for r in _mart(spark, root, "sales_daily").collect()} == {"data_kiosk"}
+
+    shutil.copytree(curated[0] / "cleaned" / "sales_traffic_by_asin",
+                    root / "cleaned" / "sales_traffic_by_asin")  # fmt: skip
+    result = _aggregate(spark, lake, names=["sales_daily"])["sales_daily"]
+
+    assert result.partitions == 7 * 3 and not result.failures  # Nov 10-16 rebuilt
+    rows = _mart(spark, root, "sales_daily").collect()
+    assert {r.sales_source for r in rows if r.date >= FIRST} == {"sales_traffic_report"}
+    assert {r.sales_source for r in rows if r.date < FIRST} == {"data_kiosk"}
+    report = spark.read.parquet(str(root / "cleaned" / "sales_traffic_by_asin")).collect()
+    assert sum(r.units_ordered for r in rows if r.date >= FIRST and r.units_ordered) == sum(
+        r.units_ordered for r in report)  # fmt: skip

@@ -59,17 +59,31 @@ def test_sales_daily_rebuilds_the_unit_session_rate_instead_of_taking_amazons(sp
 KIOSK = (
     "seller_id string, marketplace_id string, start_date date, end_date date, parent_asin string,"
     " child_asin string, currency string, units_shipped bigint,"
-    " shipped_product_sales decimal(18,2), units_refunded bigint"
+    " shipped_product_sales decimal(18,2), units_refunded bigint,"
+    " ordered_product_sales decimal(18,2), ordered_product_sales_b2b decimal(18,2),"
+    " units_ordered bigint, units_ordered_b2b bigint, total_order_items bigint,"
+    " total_order_items_b2b bigint, page_views bigint, sessions bigint, buy_box_share double"
 )
+ORDERED_NONE = (None,) * 9  # a row of Data Kiosk's read for its shipped and refunded units only
+
+
+def _kiosk_row(child, day, units, sales, sessions, page_views, buy_box, shipped=(0, "0", 0)):
+    """Data Kiosk's one-day window of ``child``: its ordered sales and traffic, then shipped."""
+    return ("S1", US, day, day, "B0PARENT01", child, "USD", shipped[0], Decimal(shipped[1]),
+            shipped[2], Decimal(sales), Decimal("0"), units, 0, units, 0, page_views, sessions,
+            buy_box)  # fmt: skip
 
 
 def test_sales_daily_takes_data_kiosks_one_day_windows_and_leaves_longer_ones_out(spark):
     rows = [_asin_row("B0CHILD001", 4, "40.00", 8, 10, 1.0, 0.5)]
     week = (DAY - timedelta(days=3), DAY + timedelta(days=3))
     kiosk = [
-        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 3, Decimal("30.00"), 1),
-        ("S1", US, *week, "B0PARENT01", "B0CHILD001", "USD", 70, Decimal("700.00"), 9),
-        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD002", "USD", 1, Decimal("5.00"), 0),
+        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 3, Decimal("30.00"), 1,
+         *ORDERED_NONE),
+        ("S1", US, *week, "B0PARENT01", "B0CHILD001", "USD", 70, Decimal("700.00"), 9,
+         *ORDERED_NONE),
+        ("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD002", "USD", 1, Decimal("5.00"), 0,
+         *ORDERED_NONE),
     ]  # fmt: skip
     frames = {"sales_traffic_by_asin": spark.createDataFrame(rows, BY_ASIN),
               "kiosk_sales_traffic": spark.createDataFrame(kiosk, KIOSK)}  # fmt: skip
@@ -81,6 +95,35 @@ def test_sales_daily_takes_data_kiosks_one_day_windows_and_leaves_longer_ones_ou
     only_kiosk = got["B0CHILD002"]  # named by Data Kiosk only that day: its own row
     assert (only_kiosk.units_shipped, only_kiosk.units_ordered) == (1, None)
     assert (only_kiosk.currency, only_kiosk.parent_asin) == ("USD", "B0PARENT01")
+    # The report holds the day: its figures count, Data Kiosk's ordered ones do not.
+    assert {r.sales_source for r in got.values()} == {"sales_traffic_report"}
+
+
+def test_a_day_the_report_does_not_hold_comes_from_data_kiosk_and_says_so(spark):
+    """History may come from Data Kiosk (issue 23): a seller's day without a Sales & Traffic
+    report is built from Data Kiosk's one-day window with the same figures; a day both hold
+    takes the report's; each row names its source."""
+    later = DAY + timedelta(days=1)
+    report = [_asin_row("B0CHILD001", 4, "40.00", 8, 10, 1.0, 0.5)]
+    kiosk = [
+        _kiosk_row("B0CHILD001", DAY, 9, "90.00", 9, 9, 0.0),  # the report holds DAY: not used
+        _kiosk_row("B0CHILD001", later, 3, "33.00", 6, 12, 0.5, shipped=(2, "22.00", 1)),
+        _kiosk_row("B0CHILD002", later, 1, "5.00", 2, 2, 1.0),
+    ]
+    frames = {"sales_traffic_by_asin": spark.createDataFrame(report, BY_ASIN),
+              "kiosk_sales_traffic": spark.createDataFrame(kiosk, KIOSK)}  # fmt: skip
+    got = {(r.date, r.child_asin): r for r in transforms.build(mart("sales_daily"), frames)
+           .collect()}  # fmt: skip
+    assert got[(DAY, "B0CHILD001")].sales_source == "sales_traffic_report"
+    assert got[(DAY, "B0CHILD001")].units_ordered == 4
+    kept = got[(later, "B0CHILD001")]
+    assert kept.sales_source == "data_kiosk"
+    assert (kept.units_ordered, kept.ordered_product_sales, kept.sessions, kept.page_views) == (
+        3, Decimal("33.00"), 6, 12)  # fmt: skip
+    assert kept.unit_session_rate == 0.5 and kept.buy_box_page_views == pytest.approx(6)
+    assert (kept.units_shipped, kept.units_refunded, kept.refund_rate) == (2, 1, 1 / 3)
+    assert got[(later, "B0CHILD002")].sales_source == "data_kiosk"
+    assert len(got) == 3
 
 
 def test_a_day_refunding_more_units_than_it_sold_has_a_refund_rate_above_1_and_passes(spark):
@@ -89,7 +132,8 @@ def test_a_day_refunding_more_units_than_it_sold_has_a_refund_rate_above_1_and_p
     from spapi_toolkit.lake.quality import suites
 
     rows = [_asin_row("B0CHILD001", 1, "10.00", 2, 5, 1.0, 0.5)]
-    kiosk = [("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 1, Decimal("10.00"), 2)]
+    kiosk = [("S1", US, DAY, DAY, "B0PARENT01", "B0CHILD001", "USD", 1, Decimal("10.00"), 2,
+              *ORDERED_NONE)]  # fmt: skip
     frames = {"sales_traffic_by_asin": spark.createDataFrame(rows, BY_ASIN),
               "kiosk_sales_traffic": spark.createDataFrame(kiosk, KIOSK)}  # fmt: skip
     [got] = transforms.build(mart("sales_daily"), frames).collect()

@@ -54,3 +54,28 @@ def test_figures_compare_per_key_and_a_key_on_one_side_only_fails():
     assert not same("03", "share", {US: None}, {US: 0.0}).holds
     assert same("03", "share", {US: None}, {US: None}).holds
     assert same("03", "share", {US: float("nan")}, {US: None}).holds  # pandas' and SQL's null
+
+
+def test_units_are_counted_from_data_kiosk_on_the_days_the_report_does_not_hold(tmp_path):
+    """History may come from Data Kiosk (issue 23): the 00 claim counts a day from the Sales &
+    Traffic report when it holds it, else from Data Kiosk's one-day window, as sales_daily."""
+    lake = Lake.from_uri(str(tmp_path))
+    days = _days(START, 3)
+    rows = [_day(US, day, 2 + n, f"{20 + n}.50") for n, day in enumerate(days)]
+    write_rows(lake, mart("sales_daily"), rows)
+    report = [{k: row[k] for k in ("seller_id", "marketplace_id", "date", "child_asin",
+                                    "currency", "units_ordered")} for row in rows[:2]]  # fmt: skip
+    write_rows(lake, table("sales_traffic_by_asin"), report)
+
+    def kiosk(row, units):
+        return {"seller_id": row["seller_id"], "marketplace_id": row["marketplace_id"],
+                "start_date": row["date"], "end_date": row["date"],
+                "child_asin": row["child_asin"], "currency": row["currency"],
+                "units_ordered": units}  # fmt: skip
+
+    # The report holds the first day: Data Kiosk's other figure for it is not counted.
+    write_rows(lake, table("kiosk_sales_traffic"), [kiosk(rows[0], 99), kiosk(rows[2], 4)])
+    [claim] = [c for c in check(scope(str(tmp_path), start=START, end=END))
+               if c.claim.startswith("units ordered per marketplace")]  # fmt: skip
+    assert claim.holds, claim.line()
+    assert claim.detail == "1: US 9"  # 2 + 3 from the report, 4 from Data Kiosk

@@ -53,6 +53,12 @@ def test_the_marts_section_does_not_become_cleaned_tables():
         (("key = [", 'period = "year"\nkey = ['), "period 'year' is not one of"),
         (("key = [", "reads = { no_such_table = 3 }\nkey = ["), "reads 'no_such_table': not a"),
         (("key = [", "reads = { order_items = -1 }\nkey = ["), "whole number >= 0"),
+        (("key = [", 'or_from = ["no_such_table"]\nkey = ['), "or_from 'no_such_table' is not"),
+        (("key = [", 'or_from = ["fx_rates"]\nkey = ['), "not map one to one onto fx_rates"),
+        (
+            ("key = [", 'period = "week"\nor_from = ["kiosk_sales_traffic"]\nkey = ['),
+            "or_from: a day taken from one table or another needs a daily mart",
+        ),
     ],
 )
 def test_a_broken_contract_is_refused_saying_why(change, message):
@@ -73,3 +79,13 @@ def test_a_mart_reads_its_from_table_first_and_each_read_table_once():
     assert loaded.period == "week"
     assert loaded.reads == (("order_items", 90), ("sales_traffic_by_asin", 7))
     assert loaded.inputs == ("sales_traffic_by_asin", "order_items")
+
+
+def test_a_mart_made_from_one_table_or_another_reads_both_first():
+    loaded = contracts._load(GOOD.replace("key = [", 'or_from = ["kiosk_sales_traffic"]\n'
+                                          "reads = { kiosk_sales_traffic = 0, order_items = 3 }"
+                                          "\nkey = ["))["m"]  # fmt: skip
+    assert loaded.sources == ("sales_traffic_by_asin", "kiosk_sales_traffic")
+    assert loaded.inputs == ("sales_traffic_by_asin", "kiosk_sales_traffic", "order_items")
+    assert loaded.source_partition("kiosk_sales_traffic") == {
+        "marketplace_id": "marketplace_id", "start_date": "date"}  # fmt: skip

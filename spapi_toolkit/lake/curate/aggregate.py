@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -139,7 +139,8 @@ def aggregate_mart(
         built = None if full_refresh else _read_state(lake, contract)
         current = {name: cleaned_partitions(lake, tables()[name]) for name in contract.inputs}
         published = published_targets(lake, contract) if built is None else set()
-    targets = {_target(contract, path) for path in current[contract.from_table]}
+    targets = {_target(contract, path, name) for name in contract.sources
+               for path in current[name]}  # fmt: skip
     folder = publishing.table_key(contract, ZONE)
     if built is None:  # a full refresh, a first build, or a contract that changed
         result.changed = sum(len(partitions) for partitions in current.values())
@@ -161,7 +162,7 @@ def aggregate_mart(
 
         def gate(staged: DataFrame, staged_rows: int) -> list[tuple[Any, ...]]:
             with phase("validate"):
-                totals = with_cleaned_totals(staged, contract, frames[contract.from_table])
+                totals = with_cleaned_totals(staged, contract, source_rows(contract, frames))
                 outcome = checker.validate(totals, suites.mart_spec(contract), staged_rows)
             outcomes.append(outcome)
             return outcome.blocked_values
@@ -205,18 +206,19 @@ def aggregate_mart(
 def _recorded(
     contract: Mart, current: Inputs, built: Inputs | None, held_back: set[Target]
 ) -> Inputs:
-    """What to record as built: the current inputs, except that the from_table partitions of a
+    """What to record as built: the current inputs, except that the source partitions of a
     mart partition the suite held back keep what they were last built from (or nothing), so
     the next run rebuilds it."""
     recorded = {name: dict(partitions) for name, partitions in current.items()}
-    before = (built or {}).get(contract.from_table, {})
-    primary = recorded[contract.from_table]
-    for path in list(primary):
-        if _target(contract, path) in held_back:
-            if path in before:
-                primary[path] = before[path]
-            else:
-                del primary[path]
+    for name in contract.sources:
+        before = (built or {}).get(name, {})
+        primary = recorded[name]
+        for path in list(primary):
+            if _target(contract, path, name) in held_back:
+                if path in before:
+                    primary[path] = before[path]
+                else:
+                    del primary[path]
     return recorded
 
 
@@ -272,9 +274,11 @@ def period_end(first: date, period: str) -> date:
     return first
 
 
-def _target(contract: Mart, path: str) -> Target:
-    marketplace, day = _marketplace_and_day(contract.source, path)
-    assert marketplace is not None, "a mart's from_table is partitioned by marketplace"
+def _target(contract: Mart, path: str, table: str | None = None) -> Target:
+    """The mart partition a partition of source ``table`` (default ``from_table``) makes."""
+    source = tables()[table] if table else contract.source
+    marketplace, day = _marketplace_and_day(source, path)
+    assert marketplace is not None, "a mart's sources are partitioned by marketplace"
     return marketplace, period_start(day, contract.period)
 
 
@@ -292,13 +296,15 @@ def _depends(contract: Mart, target: Target, table: Table, path: str, days: int)
 
 def _windows(contract: Mart) -> dict[str, int]:
     """Each input table and the days of history a period reads of it (0: the period only)."""
-    return {contract.from_table: 0, **dict(contract.reads)}
+    return {**{name: 0 for name in contract.sources}, **dict(contract.reads)}
 
 
 def _affected(contract: Mart, changes: dict[str, list[str]], targets: set[Target]) -> set[Target]:
     """The mart partitions that depend on a changed input partition: those of ``targets`` (the
-    partitions with from_table rows), and those whose from_table partitions changed or went."""
-    stale = {_target(contract, path) for path in changes[contract.from_table]}
+    partitions with rows in a source table), and those whose source partitions changed or
+    went."""
+    stale = {_target(contract, path, name) for name in contract.sources
+             for path in changes[name]}  # fmt: skip
     for name, days in _windows(contract).items():
         table = tables()[name]
         for path in changes[name]:
@@ -365,9 +371,34 @@ def _mart_path(contract: Mart, target: Target) -> str:
 
 def with_cleaned_totals(rows: DataFrame, contract: Mart, cleaned: DataFrame) -> DataFrame:
     """A mart's rows with the columns of its ``totals`` rule (``gate.with_totals``): each total
-    over the mart partition beside the same total over ``cleaned``, its from_table's rows."""
-    return with_totals(rows, suites.mart_spec(contract), cleaned, dict(contract.totals),
-                       contract.source_partition())  # fmt: skip
+    over the mart partition beside the same total over ``cleaned``, the rows it was built from
+    (``source_rows``), partitioned as the mart is."""
+    same = {name: name for name in contract.partition_by}
+    return with_totals(rows, suites.mart_spec(contract), cleaned, dict(contract.totals), same)
+
+
+def source_rows(contract: Mart, frames: Mapping[str, DataFrame]) -> DataFrame:
+    """The source rows each mart partition is built from, under the mart's partition column
+    names: ``from_table``'s, and for a seller's day it does not hold, those of the first
+    ``or_from`` table that does (the totals' columns and the seller only)."""
+    from pyspark.sql import functions as F
+
+    chosen: DataFrame | None = None
+    wanted = sorted({theirs for _, theirs in contract.totals})
+    for name in contract.sources:
+        renamed = frames[name].select(
+            "seller_id",
+            *(F.col(c).alias(m) for c, m in contract.source_partition(name).items()),
+            *wanted,
+        )
+        if chosen is None:
+            chosen = renamed
+            continue
+        held = chosen.select("seller_id", *contract.partition_by).distinct()
+        extra = renamed.join(held, on=["seller_id", *contract.partition_by], how="left_anti")
+        chosen = chosen.unionByName(extra)
+    assert chosen is not None
+    return chosen
 
 
 def _state_key(contract: Mart) -> str:

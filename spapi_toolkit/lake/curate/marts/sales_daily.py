@@ -1,5 +1,10 @@
 """``sales_daily``: Sales & Traffic by child ASIN per marketplace-local day, ratios rebuilt, with
-Data Kiosk's shipped sales and refunds of one-day windows and money in the reporting currency."""
+Data Kiosk's shipped sales and refunds of one-day windows and money in the reporting currency.
+
+A seller's day comes from the Sales & Traffic report when it holds the day, else from Data
+Kiosk's one-day window of it (the same figures: a backfill may take history from whichever
+source is faster); ``sales_source`` says which. The framework's ``or_from`` builds the
+partitions only Data Kiosk holds and checks each day's totals against the source chosen."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ if TYPE_CHECKING:
 
 MONEY_COLUMNS = ("ordered_product_sales", "ordered_product_sales_b2b", "shipped_product_sales")
 KEY = ("seller_id", "marketplace_id", "date", "child_asin")
+DAY = ["seller_id", "marketplace_id", "date"]
+REPORT, KIOSK = "sales_traffic_report", "data_kiosk"  # sales_source
 
 
 def _sales_ratios(frame: DataFrame) -> DataFrame:
@@ -64,25 +71,14 @@ def _kiosk_days(kiosk: DataFrame) -> DataFrame:
     )
 
 
-def sales_daily(
-    by_asin: DataFrame,
-    kiosk_sales_traffic: DataFrame | None = None,
-    fx_rates: DataFrame | None = None,
-) -> DataFrame:
-    """``sales_daily`` from cleaned ``sales_traffic_by_asin``: summed per marketplace, day and
-    child ASIN; Amazon's own buy_box_share is only used to recover the Buy Box page views (its
-    weight), and its unit_session_rate is not used at all: the mart rebuilds both.
-
-    ``kiosk_sales_traffic`` adds shipped units and sales and refunded units where Data Kiosk has
-    a one-day window for the day (null otherwise; an ASIN only Data Kiosk names that day gets a
-    row with the Sales & Traffic columns null); ``fx_rates`` the reporting-currency money
-    (``fx.with_reporting``). Either may be absent: its columns are then null."""
+def _ordered(rows: DataFrame) -> DataFrame:
+    """Per day and child ASIN, the ordered sales and traffic of ``rows`` (cleaned Sales &
+    Traffic by ASIN, or Data Kiosk's with the same column names); Amazon's own buy_box_share is
+    only used to recover the Buy Box page views (its weight)."""
     from pyspark.sql import functions as F
 
-    weighted = by_asin.withColumn(
-        "buy_box_page_views", F.col("buy_box_share") * F.col("page_views")
-    )
-    summed = weighted.groupBy(*KEY).agg(
+    weighted = rows.withColumn("buy_box_page_views", F.col("buy_box_share") * F.col("page_views"))
+    return weighted.groupBy(*KEY).agg(
         F.max("parent_asin").alias("parent_asin"),
         F.max("currency").alias("currency"),
         *(F.sum(c).alias(c) for c in ("units_ordered", "units_ordered_b2b", "total_order_items",
@@ -91,6 +87,25 @@ def sales_daily(
         money_sum("ordered_product_sales_b2b").alias("ordered_product_sales_b2b"),
         F.sum("buy_box_page_views").alias("buy_box_page_views"),
     )  # fmt: skip
+
+
+def sales_daily(
+    by_asin: DataFrame,
+    kiosk_sales_traffic: DataFrame | None = None,
+    fx_rates: DataFrame | None = None,
+) -> DataFrame:
+    """``sales_daily`` from cleaned ``sales_traffic_by_asin``, and ``kiosk_sales_traffic``'s
+    one-day windows for a seller's days the report does not hold (the module doc): summed per
+    marketplace, day and child ASIN, the ratios rebuilt from their parts (Amazon's
+    unit_session_rate is not used).
+
+    Data Kiosk also adds shipped units and sales and refunded units where it has a one-day
+    window for the day (null otherwise; an ASIN only Data Kiosk names on a report's day gets a
+    row with the Sales & Traffic columns null); ``fx_rates`` the reporting-currency money
+    (``fx.with_reporting``). Either may be absent: its columns are then null."""
+    from pyspark.sql import functions as F
+
+    summed = _ordered(by_asin).withColumn("sales_source", F.lit(REPORT))
     if kiosk_sales_traffic is None:
         joined = (
             summed.withColumn("units_shipped", F.lit(None).cast("bigint"))
@@ -98,10 +113,18 @@ def sales_daily(
             .withColumn("units_refunded", F.lit(None).cast("bigint"))
         )
     else:
+        one_day = kiosk_sales_traffic.where(F.col("start_date") == F.col("end_date"))
+        days_reported = by_asin.select(*DAY).distinct()
+        kiosk_days = one_day.withColumnRenamed("start_date", "date").join(
+            days_reported, on=DAY, how="left_anti"
+        )
+        from_kiosk = _ordered(kiosk_days).withColumn("sales_source", F.lit(KIOSK))
         joined = (
-            summed.join(_kiosk_days(kiosk_sales_traffic), on=list(KEY), how="full_outer")
+            summed.unionByName(from_kiosk)
+            .join(_kiosk_days(kiosk_sales_traffic), on=list(KEY), how="full_outer")
             .withColumn("parent_asin", F.coalesce("parent_asin", "_kiosk_parent_asin"))
             .withColumn("currency", F.coalesce("currency", "_kiosk_currency"))
+            .withColumn("sales_source", F.coalesce("sales_source", F.lit(REPORT)))
             .drop("_kiosk_parent_asin", "_kiosk_currency")
         )
     converted = with_reporting(joined, fx_rates, MONEY_COLUMNS)
