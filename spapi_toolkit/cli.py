@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -237,6 +238,12 @@ def ingest(
     queue: str = typer.Option(
         None, help="SQS queue of `spapi notifications setup`: finished reports are taken from it"
     ),
+    each_source: bool = typer.Option(
+        False,
+        "--each-source",
+        help="ask every dataset named for every day, even where another "
+        "gives the same figures sooner (by default each day is asked of one: same_figures_as)",
+    ),
 ) -> None:
     """Land datasets in the lake's raw zone: planned, resumable, idempotent."""
     from rich.progress import (
@@ -275,11 +282,15 @@ def ingest(
         ledger = Ledger(target)
         for run in runs:
             covered = covered_days(ledger.entries(run.seller_id))
-            planned = plan(chosen, run.seller_id, markets, first, last, today, covered)
+            planned = plan(chosen, run.seller_id, markets, first, last, today, covered,
+                           one_source=not each_source)  # fmt: skip
             for note in planned.notes:
                 err.print(f"[yellow]note:[/yellow] {note}")
             guess = estimate(planned.requests, time_scale=run.client.time_scale)
             err.print(f"{run.seller_id}: {guess.describe()}")
+            counts = Counter(r.dataset.name for r in planned.requests).most_common()
+            listed = ", ".join(f"{name} {count}" for name, count in counts)
+            err.print(f"  requests by dataset: {listed}", highlight=False)
             for line in _watchlist_plan(target, run.seller_id, planned.requests, today):
                 err.print(f"  watchlist {line}", highlight=False)
         if plan_only:
@@ -301,7 +312,16 @@ def ingest(
 
             with _report_listener(queue, target, runs) as notices:
                 finished = run_sellers(
-                    runs, target, chosen, markets, first, last, today, show, notices=notices
+                    runs,
+                    target,
+                    chosen,
+                    markets,
+                    first,
+                    last,
+                    today,
+                    show,
+                    notices=notices,
+                    one_source=not each_source,
                 )
         failures = [(run.seller_id, line) for run in finished for line in run.failures]
         for seller, line in failures:

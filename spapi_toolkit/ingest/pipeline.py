@@ -71,10 +71,13 @@ def run_seller(
     progress: PipelineProgress | None = None,
     notices: ReportNotices | None = None,
     settings: IngestSettings | None = None,
+    one_source: bool = False,
 ) -> SellerRun:
     """Plan and land everything for one seller; errors end up in ``run``, never raised.
 
-    With ``notices``, report completion arrives by notification as well as by polling."""
+    With ``notices``, report completion arrives by notification as well as by polling;
+    ``one_source`` asks each day of datasets giving the same figures of one only
+    (``planner.plan``)."""
 
     def tell(stage: str, done: int, total: int, line: str) -> None:
         if progress is not None:
@@ -94,7 +97,8 @@ def run_seller(
 
     try:
         covered = covered_days(Ledger(lake).entries(run.seller_id))
-        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today, covered)
+        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today, covered,
+                       one_source=one_source)  # fmt: skip
         run.notes = planned.notes
         requests = planned.requests
         settings = settings or IngestSettings(time_scale=run.client.time_scale)

@@ -14,6 +14,7 @@ rerun idempotent.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -224,12 +225,19 @@ def plan(
     end: date,
     today: date,
     covered: Covered | None = None,
+    *,
+    one_source: bool = False,
 ) -> Plan:
     """Every request needed for ``datasets`` × ``marketplace_ids`` over ``start``..``end``.
 
     ``covered`` (see ``ledger.covered_days``) names the days of range datasets already landed
     with settled numbers: they are left out, so a range rerun on a later day asks only for the
     days that were missing or still being restated, not for a window whose end moved.
+
+    With ``one_source`` (what ``spapi ingest`` does unless ``--each-source``), a dataset whose
+    figures another gives too (``same_figures_as`` in the registry) has each day asked of one
+    of them only (``one_source_per_day``); without, every dataset named is asked for every
+    day, as named.
     """
     if start > end:
         raise PlanError(f"the range starts ({start}) after it ends ({end})")
@@ -279,7 +287,67 @@ def plan(
                         dataset, seller_id, (market,), window, provisional_as_of=provisional
                     )
                     result.requests.append(request)
+    if one_source:
+        one_source_per_day(result, datasets, covered or {}, today)
     return result
+
+
+def one_source_per_day(
+    result: Plan, named: Sequence[Dataset], covered: Covered, today: date
+) -> None:
+    """Ask each day of a dataset with ``same_figures_as`` (the Sales & Traffic report by ASIN)
+    of one source only, in ``result``'s requests, saying what moved in its notes:
+
+    - a day the fuller dataset (Data Kiosk) is also asked for in the plan, or already landed
+      with settled numbers, is not asked of this one: the fuller one gives the same figures;
+    - the days still being restated stay as named (the daily schedule's tail);
+    - the settled days left (history) go to the fuller dataset when the rate limits and
+      quotas let the plan finish sooner that way (``estimate``): the report's quota of 4 an
+      hour makes a long history weeks, Data Kiosk's createQuery rate hours; a day this dataset
+      already landed stays its own (the ledger skips it).
+    """
+    from spapi_toolkit.lake.registry import registry
+
+    names = {d.name for d in named}
+    for dataset in named:
+        fuller = registry().get(dataset.same_figures_as or "")
+        if fuller is None:
+            continue
+
+        def day(request: PlannedRequest) -> tuple[str, date]:
+            return request.marketplace_ids[0], request.dt
+
+        def landed(name: str) -> set[tuple[str, date]]:
+            return {(m, d) for (n, m), days in covered.items() if n == name for d in days}
+
+        elsewhere = {day(r) for r in result.requests if r.dataset.name == fuller.name}
+        elsewhere |= landed(fuller.name)
+        mine = [r for r in result.requests if r.dataset.name == dataset.name]
+        rest = [r for r in result.requests if r.dataset.name != dataset.name]
+        kept = [r for r in mine if day(r) not in elsewhere]
+        if len(kept) < len(mine):
+            why = "asked for in this plan" if fuller.name in names else "landed already"
+            result.notes.append(
+                f"{dataset.name}: {len(mine) - len(kept)} marketplace-days not asked: "
+                f"{fuller.name} gives the same figures and is {why} (--each-source asks both)"
+            )
+        own = landed(dataset.name)
+        earliest = today - timedelta(days=fuller.history_days or 100_000)
+        settled = [r.provisional_as_of is None and day(r) not in own and r.dt >= earliest
+                   for r in kept]  # fmt: skip
+        history = [r for r, old in zip(kept, settled, strict=True) if old]
+        recent = [r for r, old in zip(kept, settled, strict=True) if not old]
+        moved = [dataclasses.replace(r, dataset=fuller) for r in history]
+        as_named, instead = estimate(rest + kept), estimate(rest + recent + moved)
+        if history and instead.seconds < as_named.seconds:
+            result.notes.append(
+                f"{dataset.name}: {len(history)} settled marketplace-days asked of {fuller.name} "
+                f"instead (the same figures): the plan's limits allow it in "
+                f"{_duration(instead.seconds)} against {_duration(as_named.seconds)} as named "
+                "(--each-source asks as named)"
+            )
+            kept = recent + moved
+        result.requests = rest + kept
 
 
 @dataclass(frozen=True)
@@ -290,12 +358,17 @@ class Estimate:
     seconds: float  # the least time the limits allow, before Amazon's processing time
 
     def describe(self) -> str:
-        hours, rest = divmod(math.ceil(self.seconds), 3600)
-        when = f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
         return (
             f"{self.requests} requests ({self.report_requests} reports, {self.quota_limited} "
-            f"under a report quota); the limits allow it in no less than {when}"
+            f"under a report quota); the limits allow it in no less than "
+            f"{_duration(self.seconds)}"
         )
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as hours and minutes (minutes and seconds under an hour)."""
+    hours, rest = divmod(math.ceil(seconds), 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
 
 
 def estimate(requests: Sequence[PlannedRequest], time_scale: float = 1.0) -> Estimate:

@@ -52,6 +52,9 @@ class Dataset:
     history_days: int | None = None
     restatement_days: int = 0
     per_marketplace: bool = True
+    # Another day-window dataset whose days hold this one's figures (and maybe more): the
+    # planner asks each day of one of them only (``ingest/planner.py``, ``one_source_per_day``)
+    same_figures_as: str | None = None
 
     @property
     def extension(self) -> str:
@@ -101,6 +104,18 @@ def _load(text: str) -> dict[str, Dataset]:
             raise RegistryError(f"dataset {name!r} in datasets.toml: {exc}") from None
         _check(dataset)
         registry[name] = dataset
+    for dataset in registry.values():
+        other = registry.get(dataset.same_figures_as or "")
+        if dataset.same_figures_as is None:
+            continue
+        if other is None or other is dataset:
+            raise RegistryError(f"dataset {dataset.name!r} in datasets.toml: same_figures_as "
+                                f"{dataset.same_figures_as!r} is not another dataset")  # fmt: skip
+        if (dataset.window, other.window) != ("day", "day") or not (
+            dataset.per_marketplace and other.per_marketplace
+        ):
+            raise RegistryError(f"dataset {dataset.name!r} in datasets.toml: same_figures_as "
+                                "needs two datasets asked one day per marketplace")  # fmt: skip
     return registry
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -115,6 +116,23 @@ def test_the_plan_shows_what_the_watchlist_asks_and_what_it_leaves_out(sandbox, 
     assert (
         "watchlist A1VC38T7YXB528: 1 entries not watched: this run does not cover the marketplace"
     ) in text, text
+
+
+def test_the_plan_asks_each_day_of_one_source_and_says_so(sandbox, tmp_path):
+    """Issue 23: the report's settled history goes to Data Kiosk (the same figures, sooner),
+    and the plan says so per dataset; --each-source asks as named."""
+    args = ["ingest", "sales_traffic_by_asin", "--from", "2026-09-01", "--to", "2026-11-26",
+            "--marketplaces", "US,DE", "--lake", str(tmp_path / "lake"), "--plan"]  # fmt: skip
+    chosen = spapi(*args, env=sandbox.env)
+    assert chosen.returncode == 0, chosen.stderr
+    text = " ".join(chosen.stderr.split())
+    assert "settled marketplace-days asked of kiosk_sales_traffic instead" in text, text
+    found = re.search(r"requests by dataset: (.*)", text)
+    assert found and "kiosk_sales_traffic" in found.group(1), text
+    named = spapi(*args, "--each-source", env=sandbox.env)
+    text = " ".join(named.stderr.split())
+    assert named.returncode == 0 and "kiosk_sales_traffic" not in text, text
+    assert "requests by dataset: sales_traffic_by_asin 174" in text, text
 
 
 def test_ingest_with_a_notification_queue(aws_env, tmp_path):

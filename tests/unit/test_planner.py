@@ -17,6 +17,7 @@ from spapi_toolkit.lake.registry import (
     _load,
     dataset,
     registry,
+    select,
 )
 
 TODAY = date(2026, 11, 28)  # a Saturday
@@ -195,3 +196,86 @@ def test_the_registry_file_validates_against_its_json_schema():
     api = dict(registry_file["datasets"]["catalog_items"], driven_by="orders")
     with pytest.raises(jsonschema.ValidationError, match="orders"):
         jsonschema.validate({"datasets": {"x": api}}, schema)
+
+
+MARKETS = (US, DE, "A1VC38T7YXB528")  # US, DE, JP
+
+
+def _by_dataset(requests) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in requests:
+        counts[r.dataset.name] = counts.get(r.dataset.name, 0) + 1
+    return counts
+
+
+def test_a_new_sellers_two_years_take_under_two_days_from_one_source_per_day():
+    """Issue 23: two years of every dataset in US, DE and JP. As named, the Sales & Traffic
+    report's quota (4 an hour) makes it 23 days; with one source per day, Data Kiosk (the same
+    figures and more, a query a minute) holds every day and the report is not asked."""
+    start, end = TODAY - timedelta(days=730), TODAY - timedelta(days=1)
+    as_named = plan(select("all"), "S1", MARKETS, start, end, TODAY)
+    chosen = plan(select("all"), "S1", MARKETS, start, end, TODAY, one_source=True)
+    assert estimate(as_named.requests).seconds > 500 * 3600
+    assert estimate(chosen.requests).seconds <= 48 * 3600
+    counts = _by_dataset(chosen.requests)
+    assert "sales_traffic_by_asin" not in counts and counts["kiosk_sales_traffic"] == 730 * 3
+    assert _by_dataset(as_named.requests)["sales_traffic_by_asin"] == 730 * 3
+    assert any(
+        "sales_traffic_by_asin: 2190 marketplace-days not asked: kiosk_sales_traffic "
+        "gives the same figures and is asked for in this plan" in n
+        for n in chosen.notes
+    )
+
+
+def test_the_reports_history_goes_to_data_kiosk_its_restated_days_stay():
+    start, end = TODAY - timedelta(days=730), TODAY - timedelta(days=1)
+    chosen = plan([dataset("sales_traffic_by_asin")], "S1", MARKETS, start, end, TODAY,
+                  one_source=True)  # fmt: skip
+    report = [r for r in chosen.requests if r.dataset.name == "sales_traffic_by_asin"]
+    kiosk = [r for r in chosen.requests if r.dataset.name == "kiosk_sales_traffic"]
+    assert report and all(r.provisional_as_of for r in report)  # the restated tail, as named
+    assert len(report) + len(kiosk) == 730 * 3
+    assert all(r.provisional_as_of is None and r.window.start == r.window.end for r in kiosk)
+    assert not {(r.marketplace_ids, r.dt) for r in report} & {(r.marketplace_ids, r.dt)
+                                                              for r in kiosk}  # fmt: skip
+    # Each moved day is the request Data Kiosk's own plan makes: one id, one ledger entry.
+    direct = {r.request_id for r in plan([dataset("kiosk_sales_traffic")], "S1", MARKETS,
+                                         start, end, TODAY).requests}  # fmt: skip
+    assert {r.request_id for r in kiosk} <= direct
+    [note] = [n for n in chosen.notes if "asked of kiosk_sales_traffic instead" in n]
+    assert f"{len(kiosk)} settled marketplace-days" in note and "as named" in note
+    assert estimate(chosen.requests).seconds < 48 * 3600
+
+
+def test_a_short_range_the_quota_serves_at_once_stays_as_named():
+    day = TODAY - timedelta(days=10)
+    chosen = plan([dataset("sales_traffic_by_asin")], "S1", [US], day, day + timedelta(days=2),
+                  TODAY, one_source=True)  # fmt: skip
+    assert _by_dataset(chosen.requests) == {"sales_traffic_by_asin": 3}  # within 4 an hour
+    assert not chosen.notes
+
+
+def test_days_either_source_landed_are_not_asked_of_the_other():
+    first = TODAY - timedelta(days=60)
+    last = TODAY - timedelta(days=1)
+    kiosk_days = {first + timedelta(days=n) for n in range(20)}
+    report_days = {first + timedelta(days=n) for n in range(20, 30)}
+    covered = {("kiosk_sales_traffic", US): kiosk_days, ("sales_traffic_by_asin", US): report_days}
+    chosen = plan([dataset("sales_traffic_by_asin")], "S1", [US], first, last, TODAY, covered,
+                  one_source=True)  # fmt: skip
+    asked = {(r.dataset.name, r.dt) for r in chosen.requests}
+    assert not {d for name, d in asked} & kiosk_days  # Data Kiosk holds them: asked of neither
+    assert {d for name, d in asked if name == "sales_traffic_by_asin"} >= report_days  # skipped
+    assert {d for name, d in asked if name == "kiosk_sales_traffic"}  # the rest of the history
+    assert any("20 marketplace-days not asked" in n and "landed already" in n
+               for n in chosen.notes)  # fmt: skip
+
+
+def test_same_figures_as_names_another_day_dataset():
+    base = ('[datasets.a]\ndescription = "a"\nsource = "data_kiosk"\nformat = "jsonl"\n'
+            'window = "day"\ncleaned_table = "a"\n')  # fmt: skip
+    with pytest.raises(RegistryError, match="same_figures_as 'b' is not another dataset"):
+        _load(base + 'same_figures_as = "b"\n')
+    weekly = base.replace('window = "day"', 'window = "week"').replace("datasets.a", "datasets.w")
+    with pytest.raises(RegistryError, match="asked one day per marketplace"):
+        _load(base + 'same_figures_as = "w"\n' + weekly)
