@@ -93,10 +93,13 @@ def curate(
     sandbox's, per marketplace and local day) against the ground truth on settled days, the
     unit costs against the ``costs`` rows loaded, the cleaned financial events against what the
     sandbox ``posted`` (``finances.fee_truth``), the sales_daily mart's units against its
-    cleaned table's, and competitor_daily's watched rivals against what the ``seller``'s
-    catalog and offers served. (table results, check lines, the suites' failure lines)"""
+    cleaned table's, the Sales & Traffic report's settled days against Data Kiosk's
+    (``report_against_kiosk``: sales_daily takes either), and competitor_daily's watched
+    rivals against what the ``seller``'s catalog and offers served. (table results, check
+    lines, the suites' failure lines)"""
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
+    from spapi_toolkit.lake.curate.marts import report_against_kiosk
     from spapi_toolkit.lake.curate.session import spark_session
     from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
@@ -132,6 +135,16 @@ def curate(
         pulled = {(r.marketplace_id, r.snapshot_date, r.asin): r.offers_available_ts
                   for r in spark.read.parquet(lake.location("cleaned/item_offers")).where(
                       "watched").collect()}  # fmt: skip
+        report_rows = spark.read.parquet(lake.location("cleaned/sales_traffic_by_asin"))
+        kiosk_rows = spark.read.parquet(lake.location("cleaned/kiosk_sales_traffic"))
+        through = (now - RESTATEMENT - timedelta(days=2)).date()  # settled in every marketplace
+        sources_differ = report_against_kiosk(report_rows, kiosk_rows, through).collect()
+        both_held = (
+            report_rows.where(f"date <= '{through}'").select("marketplace_id", "date").distinct()
+            .intersect(kiosk_rows.where(f"start_date = end_date AND start_date <= '{through}'")
+                       .selectExpr("marketplace_id", "start_date AS date").distinct())
+            .count()
+        )  # fmt: skip
         mart_units, cleaned_units = (
             spark.read.parquet(lake.location(folder)).agg({"units_ordered": "sum"}).collect()[0][0]
             for folder in ("aggregated/sales_daily", "cleaned/sales_traffic_by_asin")
@@ -161,6 +174,9 @@ def curate(
                  f"{'yes' if cost_rows == costs else 'NO'}")  # fmt: skip
     lines.append(f"sales_daily mart units {mart_units} = cleaned sales_traffic_by_asin units "
                  f"{cleaned_units}: {'yes' if mart_units == cleaned_units else 'NO'}")  # fmt: skip
+    lines.append(f"sales_traffic_by_asin and kiosk_sales_traffic agree on the {both_held} settled "
+                 f"marketplace-days both hold ({len(sources_differ)} ASIN-days differ): "
+                 f"{'yes' if both_held and not sources_differ else 'NO'}")  # fmt: skip
     lines.append(_competitor_line(rivals, pulled, seller))
     return results, lines, held
 

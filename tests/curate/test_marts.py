@@ -240,3 +240,27 @@ def test_two_sellers_of_one_asin_are_never_mixed(spark):
     other = ("S2", *one[1:])
     rows = transforms.build(mart("sales_daily"), spark.createDataFrame([one, other], BY_ASIN))
     assert sorted((r.seller_id, r.units_ordered) for r in rows.collect()) == [("S1", 2), ("S2", 2)]
+
+
+def test_days_both_sources_hold_and_disagree_on_once_settled_are_listed(spark):
+    """Issue 23: sales_daily takes a day both hold from the report without a word, so the days
+    whose settled figures differ between the two are listed (not a restated day)."""
+    later, unsettled = DAY + timedelta(days=1), DAY + timedelta(days=2)
+    report = [_asin_row("B0CHILD001", 4, "40.00", 8, 10, 1.0, 0.5),
+              _asin_row("B0CHILD002", 1, "10.00", 3, 5, 1.0, 0.3)]  # fmt: skip
+    report += [(*row[:2], unsettled, *row[3:]) for row in report]
+    kiosk = [
+        _kiosk_row("B0CHILD001", DAY, 4, "40.00", 8, 10, 1.0),  # the same figures
+        _kiosk_row("B0CHILD002", DAY, 1, "10.00", 4, 5, 1.0),  # one more session
+        _kiosk_row("B0CHILD003", DAY, 2, "12.00", 2, 2, 1.0),  # the report lists nothing
+        _kiosk_row("B0CHILD001", later, 9, "90.00", 9, 9, 1.0),  # Data Kiosk's day alone
+        _kiosk_row("B0CHILD001", unsettled, 5, "50.00", 8, 10, 1.0),  # still restated
+    ]
+    frames = spark.createDataFrame(report, BY_ASIN), spark.createDataFrame(kiosk, KIOSK)
+    got = transforms.report_against_kiosk(*frames, later).collect()
+    assert {(r.date, r.asin): r.reasons for r in got} == {
+        (DAY, "B0CHILD002"): "sessions differ",
+        (DAY, "B0CHILD003"): "only in Data Kiosk",
+    }
+    [sessions] = [r for r in got if r.asin == "B0CHILD002"]
+    assert (sessions.report_sessions, sessions.kiosk_sessions) == (3, 4)

@@ -52,6 +52,9 @@ def test_demo_runs_end_to_end_and_again(tmp_path):
     costs = re.search(r"unit_costs: (\d+) rows curated of the (\d+) loaded: yes", summary)
     assert costs and costs.group(1) == costs.group(2), summary
     assert "FAILED" not in summary
+    agree = re.search(r"kiosk_sales_traffic agree on the (\d+) settled marketplace-days both "
+                      r"hold \(0 ASIN-days differ\): yes", summary)  # fmt: skip
+    assert agree and int(agree.group(1)) >= 20 * 3, summary
     rivals = re.search(r"competitor_daily matches the sandbox's catalog and offers on (\d+) "
                        r"of (\d+) watched rival-days \((\d+) marketplace-days\): yes",
                        summary)  # fmt: skip

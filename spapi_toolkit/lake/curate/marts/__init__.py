@@ -40,7 +40,7 @@ from spapi_toolkit.lake.curate.marts.orders_daily import orders_daily
 from spapi_toolkit.lake.curate.marts.price_competitiveness import price_competitiveness
 from spapi_toolkit.lake.curate.marts.product_performance import product_performance
 from spapi_toolkit.lake.curate.marts.profit_daily import profit_daily
-from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales
+from spapi_toolkit.lake.curate.marts.reconcile import orders_against_sales, report_against_kiosk
 from spapi_toolkit.lake.curate.marts.sales_daily import rollup, sales_daily
 from spapi_toolkit.lake.curate.marts.search_terms import search_terms_weekly
 from spapi_toolkit.lake.marts import Mart
@@ -48,11 +48,28 @@ from spapi_toolkit.lake.marts import Mart
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["BUILDERS", "build", "competitor_daily", "conform", "customer_behavior",
-           "inventory_health", "market_basket_pairs", "money_ratio", "money_sum",
-           "orders_against_sales", "orders_daily", "price_competitiveness", "product_performance",
-           "profit_daily", "ratio", "repeat_customers", "rollup", "sales_daily",
-           "search_terms_weekly"]  # fmt: skip
+__all__ = [
+    "BUILDERS",
+    "build",
+    "competitor_daily",
+    "conform",
+    "customer_behavior",
+    "inventory_health",
+    "market_basket_pairs",
+    "money_ratio",
+    "money_sum",
+    "orders_against_sales",
+    "orders_daily",
+    "price_competitiveness",
+    "product_performance",
+    "profit_daily",
+    "ratio",
+    "repeat_customers",
+    "report_against_kiosk",
+    "rollup",
+    "sales_daily",
+    "search_terms_weekly",
+]  # fmt: skip
 
 BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "sales_daily": sales_daily,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import money_sum
@@ -82,3 +83,56 @@ def orders_against_sales(orders: DataFrame, sales: DataFrame) -> DataFrame:
         .withColumn("reasons", reasons)
         .select(*RECONCILIATION)
     )
+
+
+COMPARED = ("units_ordered", "ordered_product_sales", "sessions", "page_views")
+SIDES = tuple(f"{side}_{c}" for c in COMPARED for side in ("report", "kiosk"))
+SOURCES_DIFFER = ("seller_id", "marketplace_id", "date", "asin", *SIDES, "reasons")
+
+
+def report_against_kiosk(report: DataFrame, kiosk: DataFrame, settled_through: date) -> DataFrame:
+    """Where cleaned ``sales_traffic_by_asin`` (the Sales & Traffic report) and
+    ``kiosk_sales_traffic`` (Data Kiosk's one-day windows) disagree on a seller's day both
+    hold, up to ``settled_through`` (the last day Amazon no longer restates: a day still
+    restated may differ between two pulls). ``sales_daily`` takes such a day from the report
+    (``or_from``) without a word; this lists the days it chose between figures that differ.
+
+    One row per seller, marketplace, day and ASIN that differs: each side's ``COMPARED`` figures
+    (``report_units_ordered``, ``kiosk_units_ordered``, ...) and ``reasons``: ``only in the
+    report`` / ``only in Data Kiosk`` (an ASIN the other does not list, with figures that are
+    not all 0: Data Kiosk also lists an ASIN that only shipped or had a refund that day), else
+    the figures that differ, e.g. ``sessions differ``."""
+    from pyspark.sql import functions as F
+
+    day = ["seller_id", "marketplace_id", "date"]
+    mine = (
+        report.where(F.col("date") <= F.lit(settled_through))
+        .groupBy(*day, F.col("child_asin").alias("asin"))
+        .agg(*(F.sum(c).alias(f"report_{c}") for c in COMPARED), F.lit(True).alias("_report"))
+    )
+    theirs = (
+        kiosk.where((F.col("start_date") == F.col("end_date"))
+                    & (F.col("start_date") <= F.lit(settled_through)))
+        .withColumnRenamed("start_date", "date")
+        .groupBy(*day, F.col("child_asin").alias("asin"))
+        .agg(*(F.sum(c).alias(f"kiosk_{c}") for c in COMPARED), F.lit(True).alias("_kiosk"))
+    )  # fmt: skip
+    both_days = mine.select(*day).distinct().join(theirs.select(*day).distinct(), on=day)
+    joined = mine.join(theirs, on=[*day, "asin"], how="full_outer").join(both_days, on=day)
+    zero = {c: F.lit(0).cast(dict(mine.dtypes)[f"report_{c}"]) for c in COMPARED}
+    differs = [  # an ASIN a source does not list had none of these: 0, not unknown
+        F.when(F.coalesce(f"report_{c}", zero[c]) != F.coalesce(f"kiosk_{c}", zero[c]),
+               F.lit(f"{c} differ"))
+        for c in COMPARED
+    ]  # fmt: skip
+    known = F.array_compact(
+        F.array(
+            F.when(F.col("_kiosk").isNull(), F.lit("only in the report")),
+            F.when(F.col("_report").isNull(), F.lit("only in Data Kiosk")),
+        )
+    )
+    figures = F.array_compact(F.array(*differs))
+    reasons = F.when(F.size(known) > 0, F.concat_ws("; ", known)).otherwise(
+        F.concat_ws("; ", figures)
+    )
+    return joined.where(F.size(figures) > 0).withColumn("reasons", reasons).select(*SOURCES_DIFFER)
