@@ -103,21 +103,30 @@ def run_seller(
         requests = planned.requests
         settings = settings or IngestSettings(time_scale=run.client.time_scale)
         sources = {r.dataset.source for r in requests}
-        if "report" in sources:
-            ingestor = ReportIngestor(
-                run.client, lake, run.seller_id, settings, on_reports("reports")
-            )
-            if notices is not None:
-                notices.running[run.seller_id] = ingestor
-            try:
-                run.reports = ingestor.run(requests)
-            finally:
-                if notices is not None:
-                    notices.running.pop(run.seller_id, None)
-        if "data_kiosk" in sources:
-            run.kiosk = KioskIngestor(
+        # Data Kiosk's queries run beside the reports (their limits are their own, and a
+        # backfill's history may be Data Kiosk's while the reports wait on their quota); the
+        # snapshots wait for both: they need the merchant listings report.
+        kiosk = _Beside(
+            lambda: KioskIngestor(
                 run.client, lake, run.seller_id, settings, on_reports("data kiosk")
-            ).run(requests)
+            ).run(requests),
+            start="data_kiosk" in sources,
+        )
+        try:
+            if "report" in sources:
+                ingestor = ReportIngestor(
+                    run.client, lake, run.seller_id, settings, on_reports("reports")
+                )
+                if notices is not None:
+                    notices.running[run.seller_id] = ingestor
+                try:
+                    run.reports = ingestor.run(requests)
+                finally:
+                    if notices is not None:
+                        notices.running.pop(run.seller_id, None)
+        finally:
+            kiosk.join()  # a failed report run still waits for the queries in flight
+        run.kiosk = kiosk.result()
         if "api" in sources:
             run.snapshots = ingest_snapshots(
                 run.client, lake, run.seller_id, requests, progress=on_snapshots
@@ -128,6 +137,35 @@ def run_seller(
         run.error = f"{type(exc).__name__}: {redact_urls(str(exc))}"
         log.exception("ingestion of %s stopped", run.seller_id)
     return run
+
+
+class _Beside:
+    """``work`` run in a thread of its own (when ``start``): ``result`` waits for it and
+    returns what it returned, or raises what it raised."""
+
+    def __init__(self, work: Callable[[], RunStats], *, start: bool) -> None:
+        self._work = work
+        self._value: RunStats | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="data-kiosk") if start else None
+        if self._thread is not None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self) -> RunStats | None:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def run_sellers(runs: Sequence[SellerRun], *args: Any, **kwargs: Any) -> list[SellerRun]:
