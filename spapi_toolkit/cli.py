@@ -281,9 +281,10 @@ def ingest(
         target = Lake.from_uri(lake, kms_key_id=kms_key_id)
         ledger = Ledger(target)
         for run in runs:
-            covered = covered_days(ledger.entries(run.seller_id))
-            planned = plan(chosen, run.seller_id, markets, first, last, today, covered,
-                           one_source=not each_source)  # fmt: skip
+            entries = ledger.entries(run.seller_id)
+            planned = plan(chosen, run.seller_id, markets, first, last, today,
+                           covered_days(entries), one_source=not each_source,
+                           pulled=covered_days(entries, provisional=True))  # fmt: skip
             for note in planned.notes:
                 err.print(f"[yellow]note:[/yellow] {note}")
             guess = estimate(planned.requests, time_scale=run.client.time_scale)

@@ -125,14 +125,20 @@ class Ledger:
         return out
 
 
-def covered_days(entries: list[Entry]) -> dict[tuple[str, str], set[date]]:
+def covered_days(
+    entries: list[Entry], *, provisional: bool = False
+) -> dict[tuple[str, str], set[date]]:
     """Per (dataset, marketplace), the days landed with settled numbers: what a plan may skip.
 
-    Provisional pulls do not count: those days must be asked again until they settle.
+    Provisional pulls do not count: those days must be asked again until they settle. With
+    ``provisional``, they do: the days a dataset has pulled at all, which the planner keeps
+    asking of it until they settle (``planner.one_source_per_day``).
     """
     covered: dict[tuple[str, str], set[date]] = {}
     for entry in entries:
-        if entry.status != "landed" or entry.provisional or not entry.window:
+        if entry.status != "landed" or not entry.window:
+            continue
+        if entry.provisional and not provisional:
             continue
         first, last = (date.fromisoformat(d) for d in entry.window)
         days = covered.setdefault((entry.dataset, entry.marketplace_ids[0]), set())

@@ -96,9 +96,10 @@ def run_seller(
         tell("snapshots", done, stats.planned, line)
 
     try:
-        covered = covered_days(Ledger(lake).entries(run.seller_id))
-        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today, covered,
-                       one_source=one_source)  # fmt: skip
+        entries = Ledger(lake).entries(run.seller_id)
+        planned = plan(datasets, run.seller_id, marketplace_ids, start, end, today,
+                       covered_days(entries), one_source=one_source,
+                       pulled=covered_days(entries, provisional=True))  # fmt: skip
         run.notes = planned.notes
         requests = planned.requests
         settings = settings or IngestSettings(time_scale=run.client.time_scale)

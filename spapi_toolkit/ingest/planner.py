@@ -227,6 +227,7 @@ def plan(
     covered: Covered | None = None,
     *,
     one_source: bool = False,
+    pulled: Covered | None = None,
 ) -> Plan:
     """Every request needed for ``datasets`` × ``marketplace_ids`` over ``start``..``end``.
 
@@ -236,8 +237,8 @@ def plan(
 
     With ``one_source`` (what ``spapi ingest`` does unless ``--each-source``), a dataset whose
     figures another gives too (``same_figures_as`` in the registry) has each day asked of one
-    of them only (``one_source_per_day``); without, every dataset named is asked for every
-    day, as named.
+    of them only (``one_source_per_day``; ``pulled``: ``ledger.covered_days`` with the
+    provisional pulls too); without, every dataset named is asked for every day, as named.
     """
     if start > end:
         raise PlanError(f"the range starts ({start}) after it ends ({end})")
@@ -288,12 +289,12 @@ def plan(
                     )
                     result.requests.append(request)
     if one_source:
-        one_source_per_day(result, datasets, covered or {}, today)
+        one_source_per_day(result, datasets, covered or {}, today, pulled or {})
     return result
 
 
 def one_source_per_day(
-    result: Plan, named: Sequence[Dataset], covered: Covered, today: date
+    result: Plan, named: Sequence[Dataset], covered: Covered, today: date, pulled: Covered
 ) -> None:
     """Ask each day of a dataset with ``same_figures_as`` (the Sales & Traffic report by ASIN)
     of one source only, in ``result``'s requests, saying what moved in its notes:
@@ -304,7 +305,9 @@ def one_source_per_day(
     - the settled days left (history) go to the fuller dataset when the rate limits and
       quotas let the plan finish sooner that way (``estimate``): the report's quota of 4 an
       hour makes a long history weeks, Data Kiosk's createQuery rate hours; a day this dataset
-      already landed stays its own (the ledger skips it).
+      already pulled stays its own: landed settled, the ledger skips it; pulled while still
+      restated, its final pull replaces the provisional one (``pulled``), where Data Kiosk's
+      would lose to the report's stale figures in sales_daily.
     """
     from spapi_toolkit.lake.registry import registry
 
@@ -317,11 +320,11 @@ def one_source_per_day(
         def day(request: PlannedRequest) -> tuple[str, date]:
             return request.marketplace_ids[0], request.dt
 
-        def landed(name: str) -> set[tuple[str, date]]:
-            return {(m, d) for (n, m), days in covered.items() if n == name for d in days}
+        def days_of(found: Covered, name: str) -> set[tuple[str, date]]:
+            return {(m, d) for (n, m), days in found.items() if n == name for d in days}
 
         elsewhere = {day(r) for r in result.requests if r.dataset.name == fuller.name}
-        elsewhere |= landed(fuller.name)
+        elsewhere |= days_of(covered, fuller.name)
         mine = [r for r in result.requests if r.dataset.name == dataset.name]
         rest = [r for r in result.requests if r.dataset.name != dataset.name]
         kept = [r for r in mine if day(r) not in elsewhere]
@@ -331,7 +334,7 @@ def one_source_per_day(
                 f"{dataset.name}: {len(mine) - len(kept)} marketplace-days not asked: "
                 f"{fuller.name} gives the same figures and is {why} (--each-source asks both)"
             )
-        own = landed(dataset.name)
+        own = days_of(covered, dataset.name) | days_of(pulled, dataset.name)
         earliest = today - timedelta(days=fuller.history_days or 100_000)
         settled = [r.provisional_as_of is None and day(r) not in own and r.dt >= earliest
                    for r in kept]  # fmt: skip

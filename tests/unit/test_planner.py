@@ -279,3 +279,15 @@ def test_same_figures_as_names_another_day_dataset():
     weekly = base.replace('window = "day"', 'window = "week"').replace("datasets.a", "datasets.w")
     with pytest.raises(RegistryError, match="asked one day per marketplace"):
         _load(base + 'same_figures_as = "w"\n' + weekly)
+
+
+def test_a_day_the_report_pulled_while_restated_stays_its_own_once_settled():
+    """The daily run pulls the restated tail of the report; once those days settle, their final
+    pull is the report's too: Data Kiosk's would lose to the stale provisional figures."""
+    first, last = TODAY - timedelta(days=60), TODAY - timedelta(days=1)
+    tail = {TODAY - timedelta(days=n) for n in range(7, 11)}  # settled by now, pulled before
+    chosen = plan([dataset("sales_traffic_by_asin")], "S1", [US], first, last, TODAY,
+                  one_source=True, pulled={("sales_traffic_by_asin", US): tail})  # fmt: skip
+    report = {r.dt for r in chosen.requests if r.dataset.name == "sales_traffic_by_asin"}
+    kiosk = {r.dt for r in chosen.requests if r.dataset.name == "kiosk_sales_traffic"}
+    assert tail <= report and not tail & kiosk and kiosk
