@@ -178,8 +178,6 @@ def _mart(name: str, spec: dict, known: dict[str, Table]) -> Mart:
             "totals compare one mart partition with one from_table partition: only "
             "a daily mart that does not read its from_table's history can have them"
         )
-    if mart.or_from and mart.period != "day":
-        problems.append("or_from: a day taken from one table or another needs a daily mart")
     for mine, theirs in mart.totals:
         if types.get(mine) not in NUMERIC:
             problems.append(f"totals: {mine!r} is not a numeric column of the mart")

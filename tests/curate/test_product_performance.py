@@ -146,3 +146,30 @@ def test_two_sellers_are_ranked_and_classed_apart(spark):
     assert got[("S1", NOV, "B0A")].sales_rank_last is None
     assert got[("S2", NOV, "B0A")].sales_rank_last == 10
     assert got[("S1", NOV, "B0A")].marketplace_sales == Decimal("100.00")
+
+
+def test_a_month_takes_each_day_from_the_report_else_from_data_kiosk(spark):
+    """Issue 23: history may come from Data Kiosk. A day the report holds is the report's (Data
+    Kiosk's figures for it are not added), a day it does not hold is Data Kiosk's one-day
+    window, and both count as the month's Sales & Traffic days."""
+    report = [_day("B0A", date(2026, 11, 3), "30.00", units=3, sessions=4, page_views=10)]
+
+    def kiosk(day, sales, units, sessions, start=None):
+        row = _day("B0A", day, sales, units=units, sessions=sessions, page_views=sessions)
+        del row["date"]  # a window's days are start_date to end_date
+        row["start_date"], row["end_date"] = start or day, day
+        return row
+
+    windows = [
+        kiosk(date(2026, 11, 3), "99.00", 9, 9),  # the report holds the day
+        kiosk(date(2026, 11, 4), "20.00", 2, 6),  # Data Kiosk's alone
+        kiosk(date(2026, 11, 9), "50.00", 5, 5, start=date(2026, 11, 5)),
+    ]  # 5 days
+    frame = transforms.build(mart("product_performance"), {
+        "sales_traffic_by_asin": cleaned(spark, "sales_traffic_by_asin", report),
+        "catalog_items": cleaned(spark, "catalog_items", []),
+        "kiosk_sales_traffic": cleaned(spark, "kiosk_sales_traffic", windows),
+    })  # fmt: skip
+    [got] = frame.collect()
+    assert (got.units_ordered, got.sessions, got.ordered_product_sales) == (5, 10, Decimal("50"))
+    assert got.report_days == 2

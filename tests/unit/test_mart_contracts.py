@@ -55,10 +55,6 @@ def test_the_marts_section_does_not_become_cleaned_tables():
         (("key = [", "reads = { order_items = -1 }\nkey = ["), "whole number >= 0"),
         (("key = [", 'or_from = ["no_such_table"]\nkey = ['), "or_from 'no_such_table' is not"),
         (("key = [", 'or_from = ["fx_rates"]\nkey = ['), "not map one to one onto fx_rates"),
-        (
-            ("key = [", 'period = "week"\nor_from = ["kiosk_sales_traffic"]\nkey = ['),
-            "or_from: a day taken from one table or another needs a daily mart",
-        ),
     ],
 )
 def test_a_broken_contract_is_refused_saying_why(change, message):

@@ -1,8 +1,9 @@
 """``product_performance``: a child ASIN's month in a marketplace: funnel, revenue rank, ABC
 class and sales-rank trend.
 
-- Funnel: sessions -> page views -> units ordered, summed over the month's Sales & Traffic days,
-  with the step rates rebuilt from the sums (never averages of Amazon's daily rates).
+- Funnel: sessions -> page views -> units ordered, summed over the month's Sales & Traffic days
+  (each day from the report, else from Data Kiosk's one-day window: ``daily_sales``), with the
+  step rates rebuilt from the sums (never averages of Amazon's daily rates).
 - Revenue rank: by ordered product sales within seller, marketplace and month, 1 = highest,
   equal sales sharing a rank.
 - ABC (Pareto) class: ASINs in revenue order (highest first, ties by ASIN); an ASIN is A while
@@ -26,6 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import money_ratio, money_sum, own, ratio
+from spapi_toolkit.lake.curate.marts.daily_sales import daily_sales
 from spapi_toolkit.lake.tables import MONEY
 
 if TYPE_CHECKING:
@@ -122,16 +124,23 @@ def _pareto(frame: DataFrame) -> DataFrame:
     )
 
 
-def product_performance(by_asin: DataFrame, *, catalog_items: DataFrame) -> DataFrame:
-    """``product_performance`` from cleaned ``sales_traffic_by_asin`` and the same months'
+def product_performance(
+    by_asin: DataFrame,
+    *,
+    catalog_items: DataFrame,
+    kiosk_sales_traffic: DataFrame | None = None,
+) -> DataFrame:
+    """``product_performance`` from cleaned ``sales_traffic_by_asin`` (and
+    ``kiosk_sales_traffic`` on the days the report does not hold) and the same months'
     ``catalog_items`` snapshots (the module doc defines the terms)."""
     from pyspark.sql import functions as F
 
     keys = [*MONTH, "child_asin"]
+    days = daily_sales(by_asin, kiosk_sales_traffic)
     joined = (
-        _funnel(by_asin)
+        _funnel(days)
         .join(_ranks(catalog_items), on=keys, how="full_outer")
-        .join(_months(by_asin), on=MONTH, how="inner")  # months with Sales & Traffic rows only
+        .join(_months(days), on=MONTH, how="inner")  # months with Sales & Traffic rows only
         .withColumn("parent_asin", F.coalesce("parent_asin", "_catalog_parent"))
         .withColumn(
             "ordered_product_sales", F.coalesce("ordered_product_sales", F.lit(0).cast(MONEY))

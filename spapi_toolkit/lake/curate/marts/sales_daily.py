@@ -2,7 +2,7 @@
 Data Kiosk's shipped sales and refunds of one-day windows and money in the reporting currency.
 
 A seller's day comes from the Sales & Traffic report when it holds the day, else from Data
-Kiosk's one-day window of it (the same figures: a backfill may take history from whichever
+Kiosk's one-day window of it (``daily_sales``: a backfill may take history from whichever
 source is faster); ``sales_source`` says which. The framework's ``or_from`` builds the
 partitions only Data Kiosk holds and checks each day's totals against the source chosen."""
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import money_ratio, money_sum, ratio
+from spapi_toolkit.lake.curate.marts.daily_sales import REPORT, daily_sales, one_day_windows
 from spapi_toolkit.lake.curate.marts.fx import with_reporting
 
 if TYPE_CHECKING:
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
 
 MONEY_COLUMNS = ("ordered_product_sales", "ordered_product_sales_b2b", "shipped_product_sales")
 KEY = ("seller_id", "marketplace_id", "date", "child_asin")
-DAY = ["seller_id", "marketplace_id", "date"]
-REPORT, KIOSK = "sales_traffic_report", "data_kiosk"  # sales_source
 
 
 def _sales_ratios(frame: DataFrame) -> DataFrame:
@@ -53,13 +52,12 @@ def _sales_sums() -> list[SparkColumn]:
 
 
 def _kiosk_days(kiosk: DataFrame) -> DataFrame:
-    """Data Kiosk's shipped units and sales and refunded units of the windows that are exactly
-    one day (a multi-day window's sums cannot be split per day honestly), per day and ASIN."""
+    """Data Kiosk's shipped units and sales and refunded units of its one-day windows, per day
+    and ASIN."""
     from pyspark.sql import functions as F
 
     return (
-        kiosk.where(F.col("start_date") == F.col("end_date"))
-        .withColumnRenamed("start_date", "date")
+        one_day_windows(kiosk)
         .groupBy(*KEY)
         .agg(
             F.max("parent_asin").alias("_kiosk_parent_asin"),
@@ -72,9 +70,9 @@ def _kiosk_days(kiosk: DataFrame) -> DataFrame:
 
 
 def _ordered(rows: DataFrame) -> DataFrame:
-    """Per day and child ASIN, the ordered sales and traffic of ``rows`` (cleaned Sales &
-    Traffic by ASIN, or Data Kiosk's with the same column names); Amazon's own buy_box_share is
-    only used to recover the Buy Box page views (its weight)."""
+    """Per day and child ASIN, the ordered sales and traffic of ``rows`` (``daily_sales``) and
+    their source; Amazon's own buy_box_share is only used to recover the Buy Box page views
+    (its weight)."""
     from pyspark.sql import functions as F
 
     weighted = rows.withColumn("buy_box_page_views", F.col("buy_box_share") * F.col("page_views"))
@@ -86,6 +84,7 @@ def _ordered(rows: DataFrame) -> DataFrame:
         money_sum("ordered_product_sales").alias("ordered_product_sales"),
         money_sum("ordered_product_sales_b2b").alias("ordered_product_sales_b2b"),
         F.sum("buy_box_page_views").alias("buy_box_page_views"),
+        F.max("sales_source").alias("sales_source"),  # one per seller's day
     )  # fmt: skip
 
 
@@ -105,7 +104,7 @@ def sales_daily(
     (``fx.with_reporting``). Either may be absent: its columns are then null."""
     from pyspark.sql import functions as F
 
-    summed = _ordered(by_asin).withColumn("sales_source", F.lit(REPORT))
+    summed = _ordered(daily_sales(by_asin, kiosk_sales_traffic))
     if kiosk_sales_traffic is None:
         joined = (
             summed.withColumn("units_shipped", F.lit(None).cast("bigint"))
@@ -113,15 +112,8 @@ def sales_daily(
             .withColumn("units_refunded", F.lit(None).cast("bigint"))
         )
     else:
-        one_day = kiosk_sales_traffic.where(F.col("start_date") == F.col("end_date"))
-        days_reported = by_asin.select(*DAY).distinct()
-        kiosk_days = one_day.withColumnRenamed("start_date", "date").join(
-            days_reported, on=DAY, how="left_anti"
-        )
-        from_kiosk = _ordered(kiosk_days).withColumn("sales_source", F.lit(KIOSK))
         joined = (
-            summed.unionByName(from_kiosk)
-            .join(_kiosk_days(kiosk_sales_traffic), on=list(KEY), how="full_outer")
+            summed.join(_kiosk_days(kiosk_sales_traffic), on=list(KEY), how="full_outer")
             .withColumn("parent_asin", F.coalesce("parent_asin", "_kiosk_parent_asin"))
             .withColumn("currency", F.coalesce("currency", "_kiosk_currency"))
             .withColumn("sales_source", F.coalesce("sales_source", F.lit(REPORT)))
