@@ -67,8 +67,10 @@ def test_ingest_all_under_every_fault_lands_everything_and_reconciles(tmp_path):
     with run_sandbox(end_date=END_DATE, scale=3600, faults=faults) as sandbox:
         today = Clock.from_env(sandbox.env).today()  # the "today" the CLI plans with
         started = time.monotonic()
+        # --each-source: every dataset for every day, the reports' and Data Kiosk's paths both
+        # under the faults (by default the report's days would all be Data Kiosk's).
         run = spapi("ingest", "all", "--from", str(FIRST), "--to", str(LAST),
-                    "--marketplaces", "US,DE,JP", "--lake", lake_path,
+                    "--marketplaces", "US,DE,JP", "--lake", lake_path, "--each-source",
                     env=sandbox.env, timeout=BOUND_SECONDS)  # fmt: skip
         seconds = time.monotonic() - started
         status = spapi("status", "--lake", lake_path, env=sandbox.env, timeout=60)

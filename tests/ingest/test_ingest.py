@@ -217,8 +217,10 @@ def _spawn(env: dict[str, str], lake: Path, pause: str = "") -> subprocess.Popen
     path = os.pathsep.join(filter(None, [str(CRASH_HOOK), str(REPO), clean.get("PYTHONPATH")]))
     hook = {"CRASH_PAUSE_AT": pause, "CRASH_PAUSE_MARKER": str(lake) + ".paused"} if pause else {}
     return subprocess.Popen(
+        # --each-source: every day of the Sales & Traffic report, as named (by default its
+        # settled days would be Data Kiosk's): these kill points are the report path's.
         [SPAPI, "ingest", CRASH_DATASETS, "--from", CRASH_RANGE[0], "--to", CRASH_RANGE[1],
-         "--marketplaces", "US,DE,JP", "--lake", str(lake)],
+         "--marketplaces", "US,DE,JP", "--lake", str(lake), "--each-source"],
         env={**clean, **env, **hook, "PYTHONPATH": path},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
