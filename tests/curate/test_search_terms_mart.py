@@ -90,3 +90,21 @@ def test_the_simulated_sellers_week_against_its_own_numbers(spark):
             sum(t["conversionShare"] for t in listed if t["clickedAsin"] not in ours)
         )
         assert row.own_asins_known == len(ours)  # fmt: skip
+
+
+def test_a_week_data_kiosk_alone_holds_still_knows_our_asins(spark):
+    """Issue 23: a backfilled week may be Data Kiosk's alone; its ASINs are ours as the
+    report's would be (a day the report holds is the report's)."""
+    terms = [("S1", US, WEEK, "Pets", "dog bowl", 12, "B0OURS0001", 1, 0.30, 0.20),
+             ("S1", US, WEEK, "Pets", "dog bowl", 12, "B0COMP0001", 2, 0.10, 0.10)]  # fmt: skip
+    kiosk = [
+        ("S1", US, WEEK + timedelta(days=3), WEEK + timedelta(days=3), "B0OURS0001"),
+        ("S1", US, WEEK, WEEK + timedelta(days=6), "B0COMP0001"),
+    ]  # a week's window: no
+    frames = {"search_terms": spark.createDataFrame(terms, TERMS),
+              "kiosk_sales_traffic": spark.createDataFrame(
+                  kiosk, "seller_id string, marketplace_id string, start_date date, "
+                  "end_date date, child_asin string")}  # fmt: skip
+    [row] = transforms.build(mart("search_terms_weekly"), frames).collect()
+    assert (row.own_asins_known, row.our_asins, row.competitor_asins) == (
+        1, "B0OURS0001", "B0COMP0001")  # fmt: skip

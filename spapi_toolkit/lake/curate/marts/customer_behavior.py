@@ -125,6 +125,7 @@ def market_basket_pairs(
     repeat_purchase: DataFrame | None = None,
     sales_traffic_by_asin: DataFrame | None = None,
     listings: DataFrame | None = None,
+    kiosk_sales_traffic: DataFrame | None = None,
 ) -> DataFrame:
     """``market_basket_pairs`` from cleaned ``market_basket``: one row per week, ASIN and ASIN
     bought with it. ``asin_orders`` (orders holding the ASIN) comes from the same week's repeat
@@ -143,7 +144,7 @@ def market_basket_pairs(
             F.col("orders").alias("asin_orders"),
         )
         rows = rows.join(orders, on=[*WEEK, "asin"], how="left")
-    own = own_asins(sales_traffic_by_asin, listings)
+    own = own_asins(sales_traffic_by_asin, listings, kiosk_sales_traffic)
     if own is None:
         rows = rows.withColumn("purchased_with_own_asin", F.lit(None).cast("boolean"))
         rows = rows.withColumn("own_asins_known", F.lit(0).cast("bigint"))

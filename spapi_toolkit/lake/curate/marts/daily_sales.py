@@ -10,6 +10,7 @@ sources are mapped once; the claims' SQL counterpart is ``analysis.claims.ORDERE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,15 +35,17 @@ def one_day_windows(kiosk: DataFrame) -> DataFrame:
     )
 
 
-def daily_sales(report: DataFrame, kiosk: DataFrame | None = None) -> DataFrame:
+def daily_sales(
+    report: DataFrame, kiosk: DataFrame | None = None, columns: Sequence[str] = COLUMNS
+) -> DataFrame:
     """The report's rows (cleaned ``sales_traffic_by_asin``), then Data Kiosk's one-day rows
-    (cleaned ``kiosk_sales_traffic``) of the seller's days the report does not hold: the
-    ``COLUMNS`` and ``sales_source``."""
+    (cleaned ``kiosk_sales_traffic``) of the seller's days the report does not hold: their
+    ``columns`` (default ``COLUMNS``) and ``sales_source``."""
     from pyspark.sql import functions as F
 
-    mine = report.select(*COLUMNS).withColumn("sales_source", F.lit(REPORT))
+    mine = report.select(*columns).withColumn("sales_source", F.lit(REPORT))
     if kiosk is None:
         return mine
     held = report.select(*DAY).distinct()
     theirs = one_day_windows(kiosk).join(held, on=DAY, how="left_anti")
-    return mine.unionByName(theirs.select(*COLUMNS).withColumn("sales_source", F.lit(KIOSK)))
+    return mine.unionByName(theirs.select(*columns).withColumn("sales_source", F.lit(KIOSK)))

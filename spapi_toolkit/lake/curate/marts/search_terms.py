@@ -19,6 +19,7 @@ def search_terms_weekly(
     terms: DataFrame,
     sales_traffic_by_asin: DataFrame | None = None,
     listings: DataFrame | None = None,
+    kiosk_sales_traffic: DataFrame | None = None,
 ) -> DataFrame:
     """``search_terms_weekly`` from cleaned ``search_terms`` (one row per term and clicked ASIN);
     its ``date`` is the week's Sunday.
@@ -30,7 +31,7 @@ def search_terms_weekly(
     any own ASIN known for the week, the split columns are null."""
     from pyspark.sql import functions as F
 
-    own = own_asins(sales_traffic_by_asin, listings)
+    own = own_asins(sales_traffic_by_asin, listings, kiosk_sales_traffic)
     rows = terms
     if own is None:
         rows = rows.withColumn("_ours", F.lit(None).cast("boolean"))
