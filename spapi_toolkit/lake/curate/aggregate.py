@@ -31,7 +31,8 @@ state format) and costs one listing per input table. One run at a time per mart,
 cleaned tables.
 
 Quality gate: the rebuilt partitions are validated against the mart's suite before the swap,
-with the contract's ``totals`` compared with the from_table rows they were built from. A
+with the contract's ``totals`` compared with the cleaned rows they were built from
+(``gate.with_mart_totals``). A
 partition that fails is not published (what was published stays) and its from_table partitions
 are not recorded in the state, so the next run rebuilds it again; the result lists it with the
 failed expectations.
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,7 @@ from spapi_toolkit.lake.quality.gate import (
     Validator,
     gated_run,
     new_run_id,
-    with_totals,
+    with_mart_totals,
 )
 from spapi_toolkit.lake.storage import Lake, ObjectNotFound
 from spapi_toolkit.lake.tables import Table, tables
@@ -162,7 +163,7 @@ def aggregate_mart(
 
         def gate(staged: DataFrame, staged_rows: int) -> list[tuple[Any, ...]]:
             with phase("validate"):
-                totals = with_cleaned_totals(staged, contract, source_rows(contract, frames))
+                totals = with_mart_totals(staged, suites.mart_spec(contract), contract, frames)
                 outcome = checker.validate(totals, suites.mart_spec(contract), staged_rows)
             outcomes.append(outcome)
             return outcome.blocked_values
@@ -367,38 +368,6 @@ def _mart_path(contract: Mart, target: Target) -> str:
     return (
         f"{contract.partition_by[0]}={marketplace}/{contract.partition_by[1]}={first.isoformat()}"
     )
-
-
-def with_cleaned_totals(rows: DataFrame, contract: Mart, cleaned: DataFrame) -> DataFrame:
-    """A mart's rows with the columns of its ``totals`` rule (``gate.with_totals``): each total
-    over the mart partition beside the same total over ``cleaned``, the rows it was built from
-    (``source_rows``), partitioned as the mart is."""
-    same = {name: name for name in contract.partition_by}
-    return with_totals(rows, suites.mart_spec(contract), cleaned, dict(contract.totals), same)
-
-
-def source_rows(contract: Mart, frames: Mapping[str, DataFrame]) -> DataFrame:
-    """The source rows each mart partition is built from, under the mart's partition column
-    names: ``from_table``'s, and for a seller's day it does not hold, those of the first
-    ``or_from`` table that does (the totals' columns and the seller only)."""
-    from pyspark.sql import functions as F
-
-    chosen: DataFrame | None = None
-    wanted = sorted({theirs for _, theirs in contract.totals})
-    for name in contract.sources:
-        renamed = frames[name].select(
-            "seller_id",
-            *(F.col(c).alias(m) for c, m in contract.source_partition(name).items()),
-            *wanted,
-        )
-        if chosen is None:
-            chosen = renamed
-            continue
-        held = chosen.select("seller_id", *contract.partition_by).distinct()
-        extra = renamed.join(held, on=["seller_id", *contract.partition_by], how="left_anti")
-        chosen = chosen.unionByName(extra)
-    assert chosen is not None
-    return chosen
 
 
 def _state_key(contract: Mart) -> str:

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spapi_toolkit.clock import SYSTEM_CLOCK, Clock
+from spapi_toolkit.lake.marts import Mart
 from spapi_toolkit.lake.quality.docs import offline_site
 from spapi_toolkit.lake.quality.suites import IN_WINDOW, TOTALS, Check, Spec, build
 from spapi_toolkit.lake.storage import Lake
@@ -210,6 +211,42 @@ def with_totals(
     compared = both.select(*partition, *flags)
     local = frame.sparkSession.createDataFrame(compared.collect(), compared.schema)
     return frame.join(F.broadcast(local), on=partition, how="left")
+
+
+def with_mart_totals(
+    frame: DataFrame, spec: Spec, mart: Mart, cleaned: Mapping[str, DataFrame]
+) -> DataFrame:
+    """``frame`` (``mart``'s rows) with its ``totals`` columns (``with_totals``), each partition
+    compared with the cleaned rows it was built from (``mart_source_rows`` of ``cleaned``, the
+    rows of the mart's ``sources`` by table name): the job's gate and ``spapi quality`` alike."""
+    same = {name: name for name in mart.partition_by}
+    return with_totals(frame, spec, mart_source_rows(mart, cleaned), dict(mart.totals), same)
+
+
+def mart_source_rows(mart: Mart, cleaned: Mapping[str, DataFrame]) -> DataFrame:
+    """The cleaned rows each partition of ``mart`` is built from, under the mart's partition
+    column names: ``from_table``'s, and for a seller's day it does not hold, those of the first
+    ``or_from`` table that does (the seller and the totals' columns only). A source missing from
+    ``cleaned`` (not published) holds no day."""
+    from pyspark.sql import functions as F
+
+    chosen: DataFrame | None = None
+    wanted = sorted({theirs for _, theirs in mart.totals})
+    for name in (n for n in mart.sources if n in cleaned):
+        renamed = cleaned[name].select(
+            "seller_id",
+            *(F.col(c).alias(m) for c, m in mart.source_partition(name).items()),
+            *wanted,
+        )
+        if chosen is None:
+            chosen = renamed
+            continue
+        held = chosen.select("seller_id", *mart.partition_by).distinct()
+        extra = renamed.join(held, on=["seller_id", *mart.partition_by], how="left_anti")
+        chosen = chosen.unionByName(extra)
+    if chosen is None:
+        raise ValueError(f"mart {mart.name}: none of its sources {list(mart.sources)} was given")
+    return chosen
 
 
 def failing(check: Check) -> SparkColumn | None:

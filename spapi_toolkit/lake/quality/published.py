@@ -2,9 +2,11 @@
 
 Each published cleaned table and mart is read whole (partition columns typed as its contract
 says) and validated by its suite in one GX run, with the same ``_check_*`` columns the jobs'
-gates add: the request windows from the raw documents' manifests, and a mart's totals from its
-cleaned source table as published. The latest result per table, the full GX results and the
-Data Docs land in the lake's ``_quality/`` as in a job run (``gate``'s module doc).
+gates add: the request windows from the raw documents' manifests, and a mart's totals from the
+cleaned rows it was built from as published (``gate.with_mart_totals``: its ``from_table``, or
+an ``or_from`` table's on a day the former does not hold). The latest result per table, the
+full GX results and the Data Docs land in the lake's ``_quality/`` as in a job run (``gate``'s
+module doc).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from spapi_toolkit.lake.quality.gate import (
     Outcome,
     Validator,
     gated_run,
-    with_totals,
+    with_mart_totals,
     with_windows,
 )
 from spapi_toolkit.lake.quality.suites import CLEANED, Spec, specs
@@ -61,8 +63,10 @@ def check_published(
             frame = with_windows(spark, frame, spec, sources.windows(documents))
         if spec.totals():
             mart = marts()[spec.table]
-            source = read_published(spark, lake, spec_of(CLEANED, mart.from_table))
-            frame = with_totals(frame, spec, source, dict(mart.totals), mart.source_partition())
+            cleaned = {name: read_published(spark, lake, spec_of(CLEANED, name))
+                       for name in mart.sources
+                       if is_published(lake, tables()[name], CLEANED)}  # fmt: skip
+            frame = with_mart_totals(frame, spec, mart, cleaned)
         return validator.validate(frame, spec)
 
     chosen = [s for s in specs(list(names) if names else None)
