@@ -100,6 +100,7 @@ def curate(
     from spapi_toolkit.lake.curate import jobs
     from spapi_toolkit.lake.curate.aggregate import cleaned_to_aggregated
     from spapi_toolkit.lake.curate.marts import report_against_kiosk
+    from spapi_toolkit.lake.curate.marts.daily_sales import one_day_windows
     from spapi_toolkit.lake.curate.session import spark_session
     from spapi_toolkit.lake.quality.gate import SIDE_BY_SIDE
 
@@ -140,9 +141,9 @@ def curate(
         through = (now - RESTATEMENT - timedelta(days=2)).date()  # settled in every marketplace
         sources_differ = report_against_kiosk(report_rows, kiosk_rows, through).collect()
         both_held = (
-            report_rows.where(f"date <= '{through}'").select("marketplace_id", "date").distinct()
-            .intersect(kiosk_rows.where(f"start_date = end_date AND start_date <= '{through}'")
-                       .selectExpr("marketplace_id", "start_date AS date").distinct())
+            report_rows.select("marketplace_id", "date").distinct()
+            .intersect(one_day_windows(kiosk_rows).select("marketplace_id", "date").distinct())
+            .where(f"date <= '{through}'")
             .count()
         )  # fmt: skip
         mart_units, cleaned_units = (

@@ -6,6 +6,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from spapi_toolkit.lake.curate.marts.common import money_sum
+from spapi_toolkit.lake.curate.marts.daily_sales import DAY, one_day_windows
 from spapi_toolkit.lake.tables import MONEY
 
 if TYPE_CHECKING:
@@ -104,21 +105,19 @@ def report_against_kiosk(report: DataFrame, kiosk: DataFrame, settled_through: d
     the figures that differ, e.g. ``sessions differ``."""
     from pyspark.sql import functions as F
 
-    day = ["seller_id", "marketplace_id", "date"]
     mine = (
         report.where(F.col("date") <= F.lit(settled_through))
-        .groupBy(*day, F.col("child_asin").alias("asin"))
+        .groupBy(*DAY, F.col("child_asin").alias("asin"))
         .agg(*(F.sum(c).alias(f"report_{c}") for c in COMPARED), F.lit(True).alias("_report"))
     )
     theirs = (
-        kiosk.where((F.col("start_date") == F.col("end_date"))
-                    & (F.col("start_date") <= F.lit(settled_through)))
-        .withColumnRenamed("start_date", "date")
-        .groupBy(*day, F.col("child_asin").alias("asin"))
+        one_day_windows(kiosk)
+        .where(F.col("date") <= F.lit(settled_through))
+        .groupBy(*DAY, F.col("child_asin").alias("asin"))
         .agg(*(F.sum(c).alias(f"kiosk_{c}") for c in COMPARED), F.lit(True).alias("_kiosk"))
-    )  # fmt: skip
-    both_days = mine.select(*day).distinct().join(theirs.select(*day).distinct(), on=day)
-    joined = mine.join(theirs, on=[*day, "asin"], how="full_outer").join(both_days, on=day)
+    )
+    both_days = mine.select(*DAY).distinct().join(theirs.select(*DAY).distinct(), on=DAY)
+    joined = mine.join(theirs, on=[*DAY, "asin"], how="full_outer").join(both_days, on=DAY)
     zero = {c: F.lit(0).cast(dict(mine.dtypes)[f"report_{c}"]) for c in COMPARED}
     differs = [  # an ASIN a source does not list had none of these: 0, not unknown
         F.when(F.coalesce(f"report_{c}", zero[c]) != F.coalesce(f"kiosk_{c}", zero[c]),
