@@ -39,7 +39,12 @@ from typing import BinaryIO, cast
 
 from spapi_toolkit.lake.landing import Manifest
 from spapi_toolkit.lake.layout import is_manifest, object_key, raw_partition, raw_prefix
-from spapi_toolkit.lake.reference import ALL_MARKETPLACES, DEFAULT_RESULTS, entry_value
+from spapi_toolkit.lake.reference import (
+    ALL_MARKETPLACES,
+    DEFAULT_RESULTS,
+    NARROWED_BY,
+    entry_value,
+)
 from spapi_toolkit.lake.storage import Lake
 
 WATCHLIST_DATASET = "watchlist"
@@ -51,7 +56,7 @@ BATCH = 20  # ASINs per call of the watchlist_* operations (their batch_size)
 SEARCH_RESULTS = DEFAULT_RESULTS  # a search's results kept per day unless its row says more
 SOURCES = ("file", "search", "brand_analytics")
 STATE = "_state/watchlist"  # the ASINs chosen per seller, marketplace and day
-_NARROWED = re.compile(r"^(.*) \[(brand|classification|top)=([^\]]*)\]$")
+_NARROWED = re.compile(rf"^(.*) \[({'|'.join(NARROWED_BY)})=([^\]]*)\]$")
 
 
 @dataclass(frozen=True)
@@ -154,9 +159,14 @@ def marketplaces(lake: Lake, seller_id: str) -> dict[str, int]:
 
 def searches(lake: Lake, seller_id: str, marketplace_id: str) -> list[Search]:
     """The keyword searches the seller watches in ``marketplace_id``."""
+    return _searches(settings(lake, seller_id, marketplace_id))
+
+
+def _searches(rows: Iterable[dict[str, str]]) -> list[Search]:
+    """The searches of watchlist ``rows`` (``settings``), each once."""
     found = [
         Search.of(row["value"], row.get("brand"), row.get("classification"), row.get("results"))
-        for row in settings(lake, seller_id, marketplace_id)
+        for row in rows
         if row["kind"] == "search"
     ]
     return list(dict.fromkeys(found))
@@ -280,7 +290,7 @@ def estimate(
     rows = settings(lake, seller_id, marketplace_id)
     named = {r["value"] for r in rows if r["kind"] == "asin"} - mine
     clicked = {w.asin for w in clicked_beside(lake, seller_id, marketplace_id, day, mine)}
-    declared = searches(lake, seller_id, marketplace_id)
+    declared = _searches(rows)
     return Estimate(marketplace_id, len(named), len(declared), sum(s.results for s in declared),
                     len(clicked - named), watch_limit())  # fmt: skip
 

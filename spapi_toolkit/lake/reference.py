@@ -86,7 +86,9 @@ WATCHLIST_OPTIONAL = ("classification", "results")  # absent: empty in every row
 _CLASSIFICATION = re.compile(r"[0-9]{1,20}")
 DEFAULT_RESULTS = 10  # a search's top results watched when its row leaves ``results`` empty
 MAX_RESULTS = 20  # one page of searchCatalogItems at most
-_NARROWING = ("[brand=", "[classification=", "[top=")  # how the lake labels a narrowed search
+# How the lake labels what narrows a search (``kochmesser [brand=Vantiq] [top=20]``:
+# ``ingest/watchlist.Search.label``); a search's keywords may not hold such a label
+NARROWED_BY = ("brand", "classification", "top")
 WATCH_KINDS = ("asin", "search")
 _ASIN = re.compile(r"[A-Z0-9]{10}")
 MAX_KEYWORDS = 200  # characters of a search's keywords
@@ -288,7 +290,7 @@ def _watchlist_problems(value: dict[str, str]) -> list[str]:
         problems.append(f"value: {text[:40]!r} is not an ASIN (10 capitals and digits)")
     elif kind == "search" and not 0 < len(text.strip()) <= MAX_KEYWORDS:
         problems.append(f"value: a search's keywords are 1 to {MAX_KEYWORDS} characters")
-    elif kind == "search" and any(mark in text for mark in _NARROWING):
+    elif kind == "search" and any(f"[{name}=" in text for name in NARROWED_BY):
         problems.append("value: '[brand=', '[classification=' and '[top=' label a search's "
                         "narrowing in the lake; use the brand, classification and results "
                         "columns")  # fmt: skip
