@@ -317,26 +317,20 @@ def one_source_per_day(
         if fuller is None:
             continue
 
-        def day(request: PlannedRequest) -> tuple[str, date]:
-            return request.marketplace_ids[0], request.dt
-
-        def days_of(found: Covered, name: str) -> set[tuple[str, date]]:
-            return {(m, d) for (n, m), days in found.items() if n == name for d in days}
-
-        elsewhere = {day(r) for r in result.requests if r.dataset.name == fuller.name}
-        elsewhere |= days_of(covered, fuller.name)
+        elsewhere = {_day(r) for r in result.requests if r.dataset.name == fuller.name}
+        elsewhere |= _days_of(covered, fuller.name)
         mine = [r for r in result.requests if r.dataset.name == dataset.name]
         rest = [r for r in result.requests if r.dataset.name != dataset.name]
-        kept = [r for r in mine if day(r) not in elsewhere]
+        kept = [r for r in mine if _day(r) not in elsewhere]
         if len(kept) < len(mine):
             why = "asked for in this plan" if fuller.name in names else "landed already"
             result.notes.append(
                 f"{dataset.name}: {len(mine) - len(kept)} marketplace-days not asked: "
                 f"{fuller.name} gives the same figures and is {why} (--each-source asks both)"
             )
-        own = days_of(covered, dataset.name) | days_of(pulled, dataset.name)
+        own = _days_of(covered, dataset.name) | _days_of(pulled, dataset.name)
         earliest = today - timedelta(days=fuller.history_days or 100_000)
-        settled = [r.provisional_as_of is None and day(r) not in own and r.dt >= earliest
+        settled = [r.provisional_as_of is None and _day(r) not in own and r.dt >= earliest
                    for r in kept]  # fmt: skip
         history = [r for r, old in zip(kept, settled, strict=True) if old]
         recent = [r for r, old in zip(kept, settled, strict=True) if not old]
@@ -351,6 +345,16 @@ def one_source_per_day(
             )
             kept = recent + moved
         result.requests = rest + kept
+
+
+def _day(request: PlannedRequest) -> tuple[str, date]:
+    """A one-marketplace request's (marketplace, day)."""
+    return request.marketplace_ids[0], request.dt
+
+
+def _days_of(found: Covered, name: str) -> set[tuple[str, date]]:
+    """The (marketplace, day)s ``found`` holds of dataset ``name``."""
+    return {(m, d) for (n, m), days in found.items() if n == name for d in days}
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,9 @@ def _load(text: str) -> dict[str, Dataset]:
         _check(dataset)
         registry[name] = dataset
     for dataset in registry.values():
-        other = registry.get(dataset.same_figures_as or "")
         if dataset.same_figures_as is None:
             continue
+        other = registry.get(dataset.same_figures_as)
         if other is None or other is dataset:
             raise RegistryError(f"dataset {dataset.name!r} in datasets.toml: same_figures_as "
                                 f"{dataset.same_figures_as!r} is not another dataset")  # fmt: skip
